@@ -1,0 +1,32 @@
+# One-command setup, main job and tests. `make demo` and `make test` each set everything up first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch first, pinned: this version is the machine's CPU build; a bare `torch` would pull CUDA packages.
+TORCH_VERSION ?= 2.13.0
+HORIZONS ?= 1,7
+TRIALS ?= 20
+
+.PHONY: setup demo test bench clean-workspace
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==$(TORCH_VERSION)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: setup
+	$(BIN)/bistlab data demo
+	$(BIN)/bistlab cycle run --horizons $(HORIZONS) --trials $(TRIALS)
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python bench/bench_hpo.py
+
+clean-workspace:
+	rm -rf studies/cycle_* runs/cycle_* runs/state.json runs/state.json.lock runs/prices.sqlite reports/cycle_*.html

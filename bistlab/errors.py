@@ -1,0 +1,112 @@
+"""The exception hierarchy of bistlab.
+
+Every error bistlab raises on purpose derives from :class:`BistlabError`. The subclasses carry
+the fields a caller needs to act on them (symbol, horizon, file, split, trial); their messages
+follow "`<name>` must be <rule> but got <value>" where a value is at fault.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "BistlabError",
+    "ConfigError",
+    "DataError",
+    "MalformedFileError",
+    "InsufficientDataError",
+    "SymbolNotFoundError",
+    "TaskError",
+    "SelectionError",
+    "NoTrainedCycleError",
+]
+
+
+class BistlabError(Exception):
+    """Root of every error bistlab raises on purpose."""
+
+
+class ConfigError(BistlabError, ValueError):
+    """A setting or argument has an invalid value.
+
+    Attributes:
+        name: the setting's name.
+        value: the value that was given.
+    """
+
+    def __init__(self, name: str, rule: str, value: object) -> None:
+        self.name = name
+        self.value = value
+        super().__init__(f"`{name}` must be {rule} but got {value!r}")
+
+
+class DataError(BistlabError):
+    """Price data is unusable.
+
+    Attributes:
+        symbol: the symbol concerned, if known.
+        path: the file concerned, if any.
+    """
+
+    def __init__(self, message: str, *, symbol: str | None = None, path: Path | str | None = None) -> None:
+        self.symbol = symbol
+        self.path = Path(path) if path is not None else None
+        super().__init__(message)
+
+
+class MalformedFileError(DataError):
+    """A price file cannot be read as daily OHLCV."""
+
+
+class SymbolNotFoundError(DataError):
+    """The price store has no rows for a symbol."""
+
+
+class InsufficientDataError(DataError):
+    """A symbol has too few usable rows for a horizon.
+
+    Attributes:
+        horizon: horizon in trading days.
+        n_rows: usable rows available.
+        need: usable rows required.
+    """
+
+    def __init__(self, *, symbol: str, horizon: int | None, n_rows: int, need: int, detail: str = "") -> None:
+        self.horizon = horizon
+        self.n_rows = n_rows
+        self.need = need
+        where = f"{symbol}" + (f" h={horizon}d" if horizon is not None else "")
+        extra = f"; {detail}" if detail else ""
+        super().__init__(f"{where}: insufficient data ({n_rows} rows, need {need}){extra}", symbol=symbol)
+
+
+class TaskError(BistlabError):
+    """A stage of a (symbol, horizon) task failed.
+
+    Attributes:
+        symbol: the task's symbol.
+        horizon: horizon in trading days.
+        stage: "hpo", "training", "evaluation" or "report".
+    """
+
+    def __init__(self, message: str, *, symbol: str, horizon: int, stage: str) -> None:
+        self.symbol = symbol
+        self.horizon = horizon
+        self.stage = stage
+        super().__init__(f"{symbol}_{horizon}d [{stage}]: {message}")
+
+
+class SelectionError(BistlabError):
+    """No trial of a study can be selected, not even under the LOW_SUPPORT fallback.
+
+    Attributes:
+        study_name: the study searched.
+    """
+
+    def __init__(self, message: str, *, study_name: str) -> None:
+        self.study_name = study_name
+        super().__init__(f"study {study_name}: {message}")
+
+
+class NoTrainedCycleError(BistlabError):
+    """A command needs a trained cycle and the workspace has none."""

@@ -1,0 +1,199 @@
+"""Evaluation: the evaluation_spec, walk-forward split metrics and the online holdout.
+
+HPO writes the :class:`EvaluationSpec` of a task; training reads it back and evaluates on the
+very same splits, so the post-training WFV DirHit equals the trial's DirHit (parity).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from bistlab.dataset import TaskData
+from bistlab.errors import DataError
+from bistlab.metrics import SplitMetrics, split_metrics
+from bistlab.models import Regressor, registry as model_registry
+from bistlab.space import TrialConfig
+from bistlab.splits import PurgedWalkForward
+
+__all__ = [
+    "EvaluationSpec",
+    "make_evaluation_spec",
+    "fit_model",
+    "evaluate_splits",
+    "evaluate_holdout_online",
+    "check_spec",
+]
+
+
+@dataclass(frozen=True)
+class EvaluationSpec:
+    """Serializable description of one task's evaluation.
+
+    Attributes:
+        symbol: the symbol.
+        horizon: h, trading days.
+        n_rows: rows of the clean frame.
+        fingerprint: data fingerprint the spec was built on.
+        purge: rows between each training end and its test start (= h).
+        splits: per split ``train_end, test_start, test_end`` (row indices, ends exclusive) and dates.
+        holdout: ``start``, ``end`` (row indices) and dates of the holdout.
+        dirhit_threshold: ``thr``.
+        filter: support-filter thresholds used at selection.
+        refit_every: online holdout refit interval, rows.
+    """
+
+    symbol: str
+    horizon: int
+    n_rows: int
+    fingerprint: str
+    purge: int
+    splits: list[dict[str, Any]]
+    holdout: dict[str, Any]
+    dirhit_threshold: float
+    filter: dict[str, Any]
+    refit_every: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "EvaluationSpec":
+        return cls(**data)
+
+
+def _date(task: TaskData, i: int) -> str:
+    return task.frame.index[i].strftime("%Y-%m-%d")
+
+
+def make_evaluation_spec(task: TaskData) -> EvaluationSpec:
+    """The spec of ``task``: its purged walk-forward splits and holdout."""
+    s = task.settings
+    splitter = PurgedWalkForward(s.n_splits, horizon=task.horizon, symbol=task.symbol)
+    splits = []
+    for train_end, test_start, test_end in splitter.boundaries(task.plan.dev_end):
+        splits.append(
+            {
+                "train_end": train_end,
+                "test_start": test_start,
+                "test_end": test_end,
+                "train_dates": [_date(task, 0), _date(task, train_end - 1)],
+                "test_dates": [_date(task, test_start), _date(task, test_end - 1)],
+            }
+        )
+    p = task.plan
+    return EvaluationSpec(
+        symbol=task.symbol,
+        horizon=task.horizon,
+        n_rows=p.n_rows,
+        fingerprint=task.fingerprint,
+        purge=task.horizon,
+        splits=splits,
+        holdout={
+            "start": p.holdout_start,
+            "end": p.holdout_end,
+            "dev_end": p.dev_end,
+            "dates": [_date(task, p.holdout_start), _date(task, p.holdout_end - 1)],
+        },
+        dirhit_threshold=s.dirhit_threshold,
+        filter={"min_mask_count": s.min_mask_count, "min_mask_pct": s.min_mask_pct, "min_valid_splits": s.min_valid_splits},
+        refit_every=s.refit_every,
+    )
+
+
+def check_spec(task: TaskData, spec: EvaluationSpec) -> None:
+    if spec.fingerprint != task.fingerprint or spec.n_rows != len(task.frame):
+        raise DataError(
+            f"{task.key}: `data fingerprint` must match the evaluation_spec's {spec.fingerprint} "
+            f"({spec.n_rows} rows) but got {task.fingerprint} ({len(task.frame)} rows); the prices changed since HPO",
+            symbol=task.symbol,
+        )
+
+
+def fit_model(task: TaskData, config: TrialConfig, X: np.ndarray, rows: np.ndarray, *, n_jobs: int = 1) -> Regressor:
+    """Fit ``config``'s model on the given rows (their labels must be known)."""
+    model = model_registry()[config.model_choice].build(config.model_params, seed=config.seed, n_jobs=n_jobs)
+    model.fit(X[rows], task.labels[rows])
+    return model
+
+
+def _majority(y: np.ndarray) -> int:
+    return 1 if int((y > 0).sum()) >= int((y < 0).sum()) else -1
+
+
+def evaluate_splits(
+    task: TaskData,
+    config: TrialConfig,
+    spec: EvaluationSpec,
+    *,
+    n_jobs: int = 1,
+    on_split: Callable[[int, SplitMetrics], None] | None = None,
+) -> list[SplitMetrics]:
+    """Fit on each split's training rows, predict its test window, measure.
+
+    Args:
+        task: the task's data.
+        config: the configuration to evaluate.
+        spec: the splits (read back from HPO for parity).
+        n_jobs: threads for the model fit.
+        on_split: called after each split with its index and metrics (e.g. to report to a pruner;
+            it may raise ``optuna.TrialPruned``).
+    """
+    check_spec(task, spec)
+    X = task.features(config)
+    out: list[SplitMetrics] = []
+    for i, sp in enumerate(spec.splits):
+        train = np.arange(sp["train_end"])
+        test = np.arange(sp["test_start"], sp["test_end"])
+        model = fit_model(task, config, X, train, n_jobs=n_jobs)
+        m = split_metrics(
+            task.labels[test],
+            model.predict(X[test]),
+            thr=spec.dirhit_threshold,
+            past_return=task.past_return[test],
+            train_majority=_majority(task.labels[train]),
+        )
+        out.append(m)
+        if on_split is not None:
+            on_split(i, m)
+    return out
+
+
+def evaluate_holdout_online(
+    task: TaskData,
+    config: TrialConfig,
+    spec: EvaluationSpec,
+    *,
+    n_jobs: int = 1,
+) -> tuple[SplitMetrics, np.ndarray]:
+    """Online DirHit on the holdout: step through it, refitting every ``spec.refit_every`` rows.
+
+    The model that predicts holdout row t is fit on every row r with ``r + h <= b`` (labels known
+    at the block start b ≤ t), so it never sees a price after b.
+
+    Returns:
+        The holdout's metrics and the predictions (one per holdout row).
+    """
+    check_spec(task, spec)
+    X = task.features(config)
+    h = task.horizon
+    start, end = spec.holdout["start"], spec.holdout["end"]
+    preds = np.empty(end - start)
+    first_train_end = start - h + 1
+    for b in range(start, end, spec.refit_every):
+        rows = np.arange(b - h + 1)
+        model = fit_model(task, config, X, rows, n_jobs=n_jobs)
+        stop = min(b + spec.refit_every, end)
+        preds[b - start : stop - start] = model.predict(X[b:stop])
+    test = np.arange(start, end)
+    metrics = split_metrics(
+        task.labels[test],
+        preds,
+        thr=spec.dirhit_threshold,
+        past_return=task.past_return[test],
+        train_majority=_majority(task.labels[:first_train_end]),
+    )
+    return metrics, preds

@@ -1,0 +1,129 @@
+"""Feature groups and their registry.
+
+A feature group is one module in this package that defines ``GROUP``, a :class:`FeatureGroup`.
+Adding a group is adding one module: the registry discovers every submodule. Each group sits
+behind its flag (``None`` for always-on groups), suggests its own parameters only when the flag
+is on, and computes features at row t from data up to and including t only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+
+__all__ = [
+    "FeatureContext",
+    "FeatureGroup",
+    "FeatureCache",
+    "registry",
+    "build_feature_matrix",
+]
+
+
+@dataclass(frozen=True)
+class FeatureContext:
+    """What a feature group may read.
+
+    Attributes:
+        symbol: the task's symbol.
+        horizon: h, trading days.
+        frame: the symbol's clean OHLCV frame (DatetimeIndex, oldest first).
+        fingerprint: the frame's data fingerprint (cache key).
+    """
+
+    symbol: str
+    horizon: int
+    frame: pd.DataFrame
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class FeatureGroup:
+    """One feature group.
+
+    Attributes:
+        name: short name, also the prefix of its Optuna parameters.
+        flag: Optuna parameter switching it on, e.g. ``"enable_regime_detection"``; ``None`` = always on.
+        suggest: ``(trial, horizon) -> params``; called only when the group is on.
+        compute: ``(context, params) -> DataFrame`` indexed like ``context.frame``.
+        unavailable: ``(context) -> reason or None``; a group with a reason is removed from the space.
+        description: one line for reports.
+    """
+
+    name: str
+    flag: str | None
+    suggest: Callable[[optuna.trial.BaseTrial, int], dict[str, Any]]
+    compute: Callable[[FeatureContext, dict[str, Any]], pd.DataFrame]
+    unavailable: Callable[[FeatureContext], str | None] = field(default=lambda ctx: None)
+    description: str = ""
+
+
+_REGISTRY: dict[str, FeatureGroup] | None = None
+
+
+def registry() -> dict[str, FeatureGroup]:
+    """Every feature group, by name, always-on groups first then alphabetical."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        found: dict[str, FeatureGroup] = {}
+        for info in pkgutil.iter_modules(__path__):
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            group = getattr(module, "GROUP", None)
+            if isinstance(group, FeatureGroup):
+                found[group.name] = group
+        _REGISTRY = dict(sorted(found.items(), key=lambda kv: (kv[1].flag is not None, kv[0])))
+    return _REGISTRY
+
+
+class FeatureCache:
+    """Features computed once per (data fingerprint, group, parameters) within a process."""
+
+    def __init__(self) -> None:
+        self._store: dict[tuple[str, str, str, str], pd.DataFrame] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, group: FeatureGroup, ctx: FeatureContext, params: dict[str, Any]) -> pd.DataFrame:
+        key = (ctx.fingerprint, ctx.symbol, group.name, json.dumps(params, sort_keys=True, default=str))
+        frame = self._store.get(key)
+        if frame is None:
+            self.misses += 1
+            frame = group.compute(ctx, params)
+            self._store[key] = frame
+        else:
+            self.hits += 1
+        return frame
+
+
+def build_feature_matrix(
+    ctx: FeatureContext,
+    features_enabled: dict[str, bool],
+    feature_params: dict[str, dict[str, Any]],
+    *,
+    cache: FeatureCache | None = None,
+) -> pd.DataFrame:
+    """Concatenate the enabled groups' features, columns prefixed by group name.
+
+    Args:
+        ctx: the task's data.
+        features_enabled: group name -> on/off (always-on groups may be absent).
+        feature_params: group name -> that group's parameters.
+        cache: reuse features across trials and splits.
+    """
+    cache = cache or FeatureCache()
+    parts = []
+    for name, group in registry().items():
+        if group.flag is not None and not features_enabled.get(name, False):
+            continue
+        frame = cache.get(group, ctx, feature_params.get(name, {}))
+        parts.append(frame.add_prefix(f"{name}__"))
+    matrix = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=ctx.frame.index)
+    return matrix.replace([np.inf, -np.inf], np.nan).astype("float64")

@@ -1,0 +1,115 @@
+"""HPO: one Optuna study per (symbol, horizon, cycle), its objective and its trial record.
+
+Each trial draws a :class:`~bistlab.space.TrialConfig`, evaluates it on the task's purged
+walk-forward splits and records, in ``trial.user_attrs``: ``config`` (features_enabled,
+feature_params, model_choice, model_params, seed), ``features_enabled``, ``feature_params``,
+``model_choice``, ``symbol_metrics[<SYMBOL>_<h>d]`` (per-split list and averages),
+``avg_dirhit`` and ``avg_nrmse``. The value is the score; a trial without a defined DirHit
+returns NaN (Optuna records it as failed, its user_attrs and ``fail_reason`` kept).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from typing import Any
+
+import optuna
+
+from bistlab.dataset import TaskData
+from bistlab.evaluation import EvaluationSpec, evaluate_splits
+from bistlab.metrics import score, symbol_metrics
+from bistlab.space import SearchSpace, TrialConfig, suggest_config
+
+__all__ = ["make_objective", "open_study", "run_hpo", "complete_trials"]
+
+logger = logging.getLogger(__name__)
+
+
+def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, seed: int = 0, n_jobs: int = 1):
+    """The objective of ``task``'s study: maximize the score on the spec's splits."""
+
+    def objective(trial: optuna.Trial) -> float:
+        config = suggest_config(trial, space, horizon=task.horizon, seed=seed)
+        trial.set_user_attr("config", config.to_dict())
+        trial.set_user_attr("features_enabled", config.features_enabled)
+        trial.set_user_attr("feature_params", config.feature_params)
+        trial.set_user_attr("model_choice", config.model_choice)
+        splits = evaluate_splits(task, config, spec, n_jobs=n_jobs)
+        sm = symbol_metrics(splits, symbol=task.symbol, horizon=task.horizon, min_valid_splits=task.settings.min_valid_splits)
+        trial.set_user_attr("symbol_metrics", {task.key: sm})
+        trial.set_user_attr("avg_dirhit", sm["avg_dirhit"])
+        trial.set_user_attr("avg_nrmse", sm["avg_nrmse"])
+        value = score(sm["avg_dirhit"], sm["avg_nrmse"], horizon=task.horizon)
+        if value is None:
+            reason = f"{task.key}: fewer than {task.settings.min_valid_splits} splits with a defined DirHit ({sm['valid_splits']})"
+            trial.set_user_attr("fail_reason", reason)
+            logger.info("trial %d: %s", trial.number, reason)
+            return math.nan
+        return value
+
+    return objective
+
+
+def open_study(storage: str | optuna.storages.BaseStorage, study_name: str, *, seed: int = 0) -> optuna.Study:
+    """Create or load a study (maximize) with a seeded TPE sampler suited to the conditional space."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=seed, group=True, n_startup_trials=5)
+    return optuna.create_study(
+        storage=storage,
+        study_name=study_name,
+        direction="maximize",
+        sampler=sampler,
+        load_if_exists=True,
+    )
+
+
+def complete_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+
+
+def run_hpo(
+    task: TaskData,
+    spec: EvaluationSpec,
+    *,
+    study: optuna.Study,
+    n_trials: int,
+    space: SearchSpace | None = None,
+    seed: int = 0,
+    n_jobs: int = 1,
+    warm_start: dict[str, Any] | None = None,
+    show_progress_bar: bool = False,
+) -> optuna.Study:
+    """Run trials until the study has ``n_trials`` complete ones (resuming a partial study).
+
+    Args:
+        task: the task's data.
+        spec: its evaluation_spec.
+        study: the task's study (new or partially run).
+        n_trials: complete trials wanted.
+        space: the search space; defaults to everything available for the task.
+        seed: model seed (fixed across trials, so a trial can be reproduced).
+        n_jobs: threads per model fit.
+        warm_start: parameters enqueued as the first trial of a new study.
+        show_progress_bar: Optuna's tqdm bar (notebooks).
+    """
+    space = space or SearchSpace.for_task(task.context)
+    study.set_user_attr("symbol", task.symbol)
+    study.set_user_attr("horizon", task.horizon)
+    study.set_user_attr("space_removed", space.removed)
+    if warm_start and not study.trials:
+        study.enqueue_trial(warm_start, skip_if_exists=True)
+    objective = make_objective(task, spec, space, seed=seed, n_jobs=n_jobs)
+    max_attempts = 3 * n_trials
+    while len(complete_trials(study)) < n_trials and len(study.trials) < max_attempts:
+        remaining = n_trials - len(complete_trials(study))
+        study.optimize(
+            objective,
+            n_trials=remaining,
+            callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=(optuna.trial.TrialState.COMPLETE,))],
+            show_progress_bar=show_progress_bar,
+            gc_after_trial=False,
+        )
+    return study

@@ -1,0 +1,48 @@
+"""LightGBM regressor on the forward log return."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import optuna
+
+from bistlab.models import ModelFamily, Regressor
+
+__all__ = ["MODEL", "suggest", "build"]
+
+
+def suggest(trial: optuna.trial.BaseTrial, horizon: int) -> dict[str, Any]:
+    """LightGBM's main hyperparameters."""
+    return {
+        "n_estimators": trial.suggest_int("lgb_n_estimators", 50, 400, log=True),
+        "learning_rate": trial.suggest_float("lgb_learning_rate", 0.01, 0.2, log=True),
+        "num_leaves": trial.suggest_int("lgb_num_leaves", 4, 64, log=True),
+        "max_depth": trial.suggest_int("lgb_max_depth", 2, 8),
+        "min_child_samples": trial.suggest_int("lgb_min_child_samples", 10, 100, log=True),
+        "subsample": trial.suggest_float("lgb_subsample", 0.5, 1.0),
+        "colsample_bytree": trial.suggest_float("lgb_colsample_bytree", 0.4, 1.0),
+        "reg_lambda": trial.suggest_float("lgb_reg_lambda", 1e-3, 10.0, log=True),
+    }
+
+
+def build(params: dict[str, Any], *, seed: int, n_jobs: int = 1) -> Regressor:
+    """A deterministic ``LGBMRegressor``: same data, params and seed give the same predictions."""
+    import lightgbm as lgb
+
+    return lgb.LGBMRegressor(
+        **params,
+        subsample_freq=1,
+        random_state=seed,
+        n_jobs=n_jobs,
+        deterministic=True,
+        force_row_wise=True,
+        verbosity=-1,
+    )
+
+
+def _unavailable() -> str | None:
+    return None if importlib.util.find_spec("lightgbm") else "lightgbm is not installed"
+
+
+MODEL = ModelFamily(name="lgbm", suggest=suggest, build=build, unavailable=_unavailable)

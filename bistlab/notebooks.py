@@ -1,0 +1,82 @@
+"""Running the thin notebooks with papermill and exporting them to offline HTML."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from bistlab.errors import BistlabError
+
+__all__ = ["NOTEBOOKS", "notebook_dir", "execute", "NotebookError", "to_html"]
+
+logger = logging.getLogger(__name__)
+
+NOTEBOOKS = ("hpo", "train", "evaluate", "cycle_report")
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+class NotebookError(BistlabError):
+    """A notebook raised while papermill executed it.
+
+    Attributes:
+        notebook: the executed copy (kept, with the traceback in it).
+        ename: the exception's class name inside the notebook.
+        evalue: its message.
+    """
+
+    def __init__(self, notebook: Path, ename: str, evalue: str) -> None:
+        self.notebook = notebook
+        self.ename = ename
+        self.evalue = evalue
+        super().__init__(f"{ename}: {evalue} (see {notebook})")
+
+
+def notebook_dir() -> Path:
+    """The ``notebooks/`` folder beside the ``bistlab`` package (an editable or source install)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "notebooks", here / "notebooks"):
+        if (candidate / "hpo.ipynb").exists():
+            return candidate
+    raise BistlabError(f"`notebooks/` must sit beside the bistlab package but was not found near {here}")
+
+
+def execute(name: str, output: Path, *, parameters: dict[str, Any], cwd: Path | None = None) -> Path:
+    """Execute ``notebooks/<name>.ipynb`` with papermill into ``output``.
+
+    Raises:
+        NotebookError: the notebook raised; the executed copy with the traceback is kept.
+    """
+    import papermill as pm
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    source = notebook_dir() / f"{name}.ipynb"
+    try:
+        pm.execute_notebook(
+            str(source),
+            str(output),
+            parameters=parameters,
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=False,
+            cwd=str(cwd) if cwd else None,
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        )
+    except pm.PapermillExecutionError as err:
+        raise NotebookError(output, err.ename, str(err.evalue).splitlines()[0] if err.evalue else "") from err
+    return output
+
+
+def to_html(notebook: Path, output: Path, *, exclude_input: bool = True) -> Path:
+    """Export an executed notebook to a self-contained HTML file that needs no network."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES)])
+    exporter.exclude_input = exclude_input
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    body, _ = exporter.from_notebook_node(nbformat.read(str(notebook), as_version=4))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(body, encoding="utf-8")
+    return output

@@ -1,0 +1,285 @@
+"""The three steps of a task (HPO + selection, training, evaluation) as plain functions.
+
+The notebooks, the CLI and the tests call these. Each step reads what the previous one wrote in
+the task's run folder ``runs/cycle_<N>/<SYMBOL>_<h>d/`` and writes its own JSON there:
+``best_params.json`` (HPO), ``model.pkl`` + ``model.json`` (training), ``evaluation.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import platform
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+
+from bistlab.config import EvalSettings, Workspace
+from bistlab.dataset import TaskData, prepare_task, task_key
+from bistlab.evaluation import (
+    EvaluationSpec,
+    check_spec,
+    evaluate_holdout_online,
+    evaluate_splits,
+    fit_model,
+    make_evaluation_spec,
+)
+from bistlab.hpo import complete_trials, open_study, run_hpo
+from bistlab.jsonio import read_json, write_json_atomic
+from bistlab.metrics import symbol_metrics, usable_verdict, wilson_interval
+from bistlab.selection import SupportFilter, filtered_dirhit, select_best_trial
+from bistlab.space import SearchSpace, TrialConfig
+from bistlab.store import PriceStore
+
+__all__ = [
+    "TaskPaths",
+    "load_task",
+    "study_name",
+    "hpo_step",
+    "train_step",
+    "evaluate_step",
+    "package_versions",
+]
+
+logger = logging.getLogger(__name__)
+
+PACKAGES = ("bistlab", "optuna", "lightgbm", "xgboost", "catboost", "torch", "numpy", "pandas", "sqlalchemy", "papermill")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages a result depends on, plus Python's."""
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+@dataclass(frozen=True)
+class TaskPaths:
+    """Files of one task in one cycle."""
+
+    folder: Path
+
+    @classmethod
+    def of(cls, ws: Workspace, cycle: int, symbol: str, horizon: int) -> "TaskPaths":
+        return cls(ws.task_dir(cycle, task_key(symbol, horizon)))
+
+    @property
+    def best_params(self) -> Path:
+        return self.folder / "best_params.json"
+
+    @property
+    def model(self) -> Path:
+        return self.folder / "model.pkl"
+
+    @property
+    def model_meta(self) -> Path:
+        return self.folder / "model.json"
+
+    @property
+    def evaluation(self) -> Path:
+        return self.folder / "evaluation.json"
+
+
+def study_name(symbol: str, horizon: int, cycle: int) -> str:
+    """``"<SYMBOL>_<h>d_c<N>"``."""
+    return f"{task_key(symbol, horizon)}_c{cycle}"
+
+
+def load_task(ws: Workspace, symbol: str, horizon: int, *, settings: EvalSettings | None = None) -> TaskData:
+    """Load and validate one symbol from the price store, once, and prepare the task.
+
+    Raises:
+        SymbolNotFoundError: the store has no such symbol.
+        InsufficientDataError: too few usable rows for the horizon.
+    """
+    loaded = PriceStore(ws.price_url).load(symbol)
+    return prepare_task(symbol, loaded.frame, horizon=horizon, fingerprint=loaded.fingerprint, settings=settings)
+
+
+def hpo_step(
+    ws: Workspace,
+    symbol: str,
+    horizon: int,
+    *,
+    cycle: int,
+    n_trials: int,
+    seed: int = 0,
+    n_jobs: int = 1,
+    warm_start: dict[str, Any] | None = None,
+    settings: EvalSettings | None = None,
+    show_progress_bar: bool = False,
+) -> dict[str, Any]:
+    """Run (or resume) the task's study, select the best trial and write ``best_params.json``.
+
+    Returns:
+        The content of ``best_params.json``.
+    """
+    started = time.time()
+    task = load_task(ws, symbol, horizon, settings=settings)
+    spec = make_evaluation_spec(task)
+    paths = TaskPaths.of(ws, cycle, symbol, horizon)
+    paths.folder.mkdir(parents=True, exist_ok=True)
+    (ws.studies / f"cycle_{cycle}").mkdir(parents=True, exist_ok=True)
+    storage = ws.study_storage(cycle, task.key)
+    name = study_name(symbol, horizon, cycle)
+    study = open_study(storage, name, seed=seed)
+    study.set_user_attr("evaluation_spec", spec.to_dict())
+    space = SearchSpace.for_task(task.context)
+    run_hpo(task, spec, study=study, n_trials=n_trials, space=space, seed=seed, n_jobs=n_jobs, warm_start=warm_start, show_progress_bar=show_progress_bar)
+    return write_best_params(ws, study, task=task, spec=spec, cycle=cycle, space=space, wall_seconds=time.time() - started)
+
+
+def write_best_params(
+    ws: Workspace,
+    study: optuna.Study,
+    *,
+    task: TaskData,
+    spec: EvaluationSpec,
+    cycle: int,
+    space: SearchSpace,
+    wall_seconds: float | None = None,
+) -> dict[str, Any]:
+    """Select from ``study`` and write the task's ``best_params.json`` (also used to recover it)."""
+    s = task.settings
+    flt = SupportFilter(s.min_mask_count, s.min_mask_pct, s.min_valid_splits)
+    sel = select_best_trial(study.trials, symbol=task.symbol, horizon=task.horizon, flt=flt, study_name=study.study_name)
+    attrs = sel.user_attrs
+    sm = attrs["symbol_metrics"][task.key]
+    result = {
+        "symbol": task.symbol,
+        "horizon": task.horizon,
+        "cycle": cycle,
+        "study_name": study.study_name,
+        "storage": ws.study_storage(cycle, task.key),
+        "n_trials": len(study.trials),
+        "n_complete": sel.n_complete,
+        "n_qualified": sel.n_qualified,
+        "best_trial_number": sel.trial_number,
+        "best_params": sel.params,
+        "best_value": sel.score,
+        "hpo_dirhit": sel.filtered_dirhit,
+        "hpo_avg_dirhit": sm["avg_dirhit"],
+        "counted_splits": list(sel.counted_splits),
+        "low_support": sel.low_support,
+        "filter_used": sel.filter_used,
+        "config": attrs["config"],
+        "features_enabled": attrs["features_enabled"],
+        "feature_params": attrs["feature_params"],
+        "model_choice": attrs["model_choice"],
+        "symbol_metrics": {task.key: sm},
+        "space_removed": space.removed,
+        "evaluation_spec": spec.to_dict(),
+        "data_fingerprint": task.fingerprint,
+        "hpo_wall_seconds": wall_seconds,
+    }
+    write_json_atomic(TaskPaths.of(ws, cycle, task.symbol, task.horizon).best_params, result)
+    logger.info(
+        "%s cycle %d: best trial %d, HPO DirHit %.2f%%%s",
+        task.key, cycle, sel.trial_number, sel.filtered_dirhit, " (LOW_SUPPORT)" if sel.low_support else "",
+    )
+    return result
+
+
+def train_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_jobs: int = 1) -> dict[str, Any]:
+    """Fit the selected configuration on every row before the holdout and save it with its metadata.
+
+    Returns:
+        The content of ``model.json``.
+    """
+    started = time.time()
+    paths = TaskPaths.of(ws, cycle, symbol, horizon)
+    best = read_json(paths.best_params)
+    spec = EvaluationSpec.from_dict(best["evaluation_spec"])
+    config = TrialConfig.from_dict(best["config"])
+    task = load_task(ws, symbol, horizon, settings=_settings_from_spec(spec))
+    check_spec(task, spec)
+    X = task.features(config)
+    rows = np.arange(spec.holdout["dev_end"])
+    model = fit_model(task, config, X, rows, n_jobs=n_jobs)
+    with open(paths.model, "wb") as fh:
+        pickle.dump(model, fh)
+    meta = {
+        "symbol": symbol,
+        "horizon": horizon,
+        "cycle": cycle,
+        "model_file": paths.model.name,
+        "trained_rows": [0, int(rows.size)],
+        "trained_dates": [task.frame.index[0].strftime("%Y-%m-%d"), task.frame.index[rows.size - 1].strftime("%Y-%m-%d")],
+        "config": config.to_dict(),
+        "best_params": best["best_params"],
+        "features": task.feature_names(config),
+        "evaluation_spec": spec.to_dict(),
+        "data_fingerprint": task.fingerprint,
+        "package_versions": package_versions(),
+        "low_support": best["low_support"],
+        "train_wall_seconds": time.time() - started,
+    }
+    write_json_atomic(paths.model_meta, meta)
+    return meta
+
+
+def _settings_from_spec(spec: EvaluationSpec) -> EvalSettings:
+    f = spec.filter
+    return EvalSettings(
+        dirhit_threshold=spec.dirhit_threshold,
+        min_mask_count=f["min_mask_count"],
+        min_mask_pct=f["min_mask_pct"],
+        min_valid_splits=f["min_valid_splits"],
+        n_splits=len(spec.splits),
+        refit_every=spec.refit_every,
+    )
+
+
+def evaluate_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_jobs: int = 1) -> dict[str, Any]:
+    """WFV DirHit on the HPO's own splits (parity) and online DirHit on the holdout.
+
+    Returns:
+        The content of ``evaluation.json``.
+    """
+    started = time.time()
+    paths = TaskPaths.of(ws, cycle, symbol, horizon)
+    best = read_json(paths.best_params)
+    spec = EvaluationSpec.from_dict(best["evaluation_spec"])
+    config = TrialConfig.from_dict(best["config"])
+    settings = _settings_from_spec(spec)
+    task = load_task(ws, symbol, horizon, settings=settings)
+    wfv_splits = evaluate_splits(task, config, spec, n_jobs=n_jobs)
+    wfv = symbol_metrics(wfv_splits, symbol=symbol, horizon=horizon, min_valid_splits=settings.min_valid_splits)
+    flt = SupportFilter(**best["filter_used"])
+    filtered = filtered_dirhit(wfv["split_metrics"], flt)
+    holdout, preds = evaluate_holdout_online(task, config, spec, n_jobs=n_jobs)
+    h = holdout.to_dict()
+    interval = wilson_interval(holdout.dirhit_hits, holdout.mask_count)
+    start, end = spec.holdout["start"], spec.holdout["end"]
+    result = {
+        "symbol": symbol,
+        "horizon": horizon,
+        "cycle": cycle,
+        "low_support": best["low_support"],
+        "hpo_dirhit": best["hpo_dirhit"],
+        "wfv_dirhit": filtered[0] if filtered else None,
+        "wfv_avg_dirhit": wfv["avg_dirhit"],
+        "wfv_parity_gap": (filtered[0] - best["hpo_dirhit"]) if filtered else None,
+        "wfv": wfv,
+        "holdout": {**h, "dirhit_ci95": list(interval) if interval else None},
+        "holdout_dates": spec.holdout["dates"],
+        "holdout_predictions": {
+            "dates": [d.strftime("%Y-%m-%d") for d in task.frame.index[start:end]],
+            "y_pred": preds.tolist(),
+            "y_true": task.labels[start:end].tolist(),
+        },
+        "verdict": usable_verdict(holdout),
+        "data_fingerprint": task.fingerprint,
+        "eval_wall_seconds": time.time() - started,
+    }
+    write_json_atomic(paths.evaluation, result)
+    return result

@@ -1,0 +1,120 @@
+"""Holdout and purged walk-forward splits (DESIGN.md "Definitions").
+
+Row indices refer to one symbol's clean frame, oldest first. With ``n`` rows and horizon ``h``
+(trading days) the labelled rows are ``0 .. n-h-1``. The holdout is the last ``H`` labelled
+rows. Everything before it, less a purge of ``h`` rows, is the development range that HPO sees:
+no development label reaches a holdout price. The development range holds ``n_splits``
+contiguous test windows ending where it ends; each test window is preceded by a purge gap of
+``h`` rows, so no training label reaches into its test window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from bistlab.config import EvalSettings
+from bistlab.errors import ConfigError, InsufficientDataError
+
+__all__ = ["HoldoutPlan", "PurgedWalkForward", "plan_holdout", "MIN_TRAIN_ROWS", "MIN_TEST_ROWS"]
+
+MIN_TRAIN_ROWS = 10
+MIN_TEST_ROWS = 5
+
+
+@dataclass(frozen=True)
+class HoldoutPlan:
+    """Where the development range and the holdout lie, as row indices (end exclusive).
+
+    Attributes:
+        n_rows: rows in the clean frame.
+        horizon: h, trading days.
+        dev_end: development rows are ``[0, dev_end)``; their labels end before ``holdout_start``.
+        holdout_start: first holdout row.
+        holdout_end: one past the last holdout row (= ``n_rows - horizon``, the last labelled row + 1).
+    """
+
+    n_rows: int
+    horizon: int
+    dev_end: int
+    holdout_start: int
+    holdout_end: int
+
+    @property
+    def holdout_size(self) -> int:
+        return self.holdout_end - self.holdout_start
+
+
+def plan_holdout(n_rows: int, horizon: int, *, settings: EvalSettings | None = None, symbol: str = "?") -> HoldoutPlan:
+    """Place the holdout at the end of the labelled rows.
+
+    Args:
+        n_rows: rows in the clean frame.
+        horizon: h, in trading days.
+        settings: holdout fraction and bounds; defaults to :class:`EvalSettings`.
+        symbol: used in error messages.
+
+    Raises:
+        InsufficientDataError: fewer than ``settings.min_rows`` labelled rows.
+    """
+    s = settings or EvalSettings()
+    if horizon < 1:
+        raise ConfigError("horizon", "a positive whole number of trading days", horizon)
+    labelled = n_rows - horizon
+    if labelled < s.min_rows:
+        raise InsufficientDataError(symbol=symbol, horizon=horizon, n_rows=max(labelled, 0), need=s.min_rows)
+    size = int(round(s.holdout_fraction * n_rows))
+    size = max(s.holdout_min, min(s.holdout_max, size))
+    holdout_end = labelled
+    holdout_start = holdout_end - size
+    dev_end = holdout_start - horizon
+    return HoldoutPlan(n_rows=n_rows, horizon=horizon, dev_end=dev_end, holdout_start=holdout_start, holdout_end=holdout_end)
+
+
+class PurgedWalkForward:
+    """Expanding-window walk-forward splitter with a purge gap of ``horizon`` rows.
+
+    ``split(n)`` yields ``n_splits`` pairs ``(train_idx, test_idx)`` over rows ``[0, n)`` (the
+    development range): test windows are contiguous, of equal size ``n // (n_splits + 1)``
+    (the remainder goes to the first training window), and end at ``n``; training is every
+    row before ``test_start - horizon``.
+
+    Args:
+        n_splits: number of test windows.
+        horizon: h, trading days; also the purge gap.
+        symbol: used in error messages.
+    """
+
+    def __init__(self, n_splits: int = 4, *, horizon: int, symbol: str = "?") -> None:
+        if n_splits < 1:
+            raise ConfigError("n_splits", "at least 1", n_splits)
+        if horizon < 1:
+            raise ConfigError("horizon", "a positive whole number of trading days", horizon)
+        self.n_splits = n_splits
+        self.horizon = horizon
+        self.symbol = symbol
+
+    def boundaries(self, n: int) -> list[tuple[int, int, int]]:
+        """``(train_end, test_start, test_end)`` per split, ends exclusive."""
+        test_size = n // (self.n_splits + 1)
+        first_train = n - self.n_splits * test_size - self.horizon
+        if test_size < MIN_TEST_ROWS or first_train < MIN_TRAIN_ROWS:
+            need = (self.n_splits + 1) * MIN_TEST_ROWS + self.horizon + max(0, MIN_TRAIN_ROWS - MIN_TEST_ROWS)
+            raise InsufficientDataError(
+                symbol=self.symbol,
+                horizon=self.horizon,
+                n_rows=n,
+                need=need,
+                detail=f"development range too short for {self.n_splits} walk-forward splits",
+            )
+        out = []
+        for i in range(self.n_splits):
+            test_start = n - (self.n_splits - i) * test_size
+            out.append((test_start - self.horizon, test_start, test_start + test_size))
+        return out
+
+    def split(self, n: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for train_end, test_start, test_end in self.boundaries(n):
+            yield np.arange(train_end), np.arange(test_start, test_end)

@@ -1,0 +1,164 @@
+"""Cycle and task state: ``runs/state.json``, written atomically under a file lock.
+
+The file holds the current cycle number and one entry per task key ``"<SYMBOL>_<h>d"``.
+Every change is a read-modify-write under an exclusive ``fcntl`` lock on ``state.json.lock``
+followed by an atomic rename, so several worker processes may update it and a reader (or a
+process killed mid-write) never sees a partial file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bistlab.jsonio import read_json, write_json_atomic
+
+__all__ = ["TaskStatus", "TaskState", "CycleState", "StateFile", "utcnow"]
+
+logger = logging.getLogger(__name__)
+
+
+class TaskStatus:
+    """The statuses of DESIGN.md; ``ENDED`` are the ones a cycle can close on."""
+
+    PENDING = "pending"
+    HPO = "hpo_in_progress"
+    TRAINING = "training_in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    ALL = (PENDING, HPO, TRAINING, COMPLETED, FAILED, SKIPPED)
+    ENDED = (COMPLETED, FAILED, SKIPPED)
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class TaskState:
+    """State of one (symbol, horizon) task in a cycle.
+
+    Attributes:
+        symbol: the symbol.
+        horizon: h, trading days.
+        status: one of :class:`TaskStatus`.
+        cycle: the cycle the task belongs to.
+        started_at, hpo_completed_at, training_completed_at, completed_at: UTC ISO timestamps.
+        best_params_file: path of ``best_params.json``.
+        hpo_dirhit: selected trial's filtered DirHit, percent (optimistically biased).
+        training_dirhit_wfv: DirHit on the HPO's splits after training, percent.
+        training_dirhit_online: online holdout DirHit, percent.
+        holdout_count: masked holdout rows behind ``training_dirhit_online``.
+        low_support: selection fell back to the 0/0.0 filter.
+        usable: the holdout rule's verdict.
+        retry_count: failed attempts so far.
+        error: last error, one line.
+    """
+
+    symbol: str
+    horizon: int
+    status: str = TaskStatus.PENDING
+    cycle: int = 0
+    started_at: str | None = None
+    hpo_completed_at: str | None = None
+    training_completed_at: str | None = None
+    completed_at: str | None = None
+    best_params_file: str | None = None
+    hpo_dirhit: float | None = None
+    training_dirhit_wfv: float | None = None
+    training_dirhit_online: float | None = None
+    holdout_count: int | None = None
+    low_support: bool | None = None
+    usable: bool | None = None
+    retry_count: int = 0
+    error: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.symbol}_{self.horizon}d"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TaskState":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class CycleState:
+    """The whole state file."""
+
+    cycle: int = 0
+    tasks: dict[str, TaskState] = field(default_factory=dict)
+    updated_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cycle": self.cycle, "updated_at": self.updated_at, "tasks": {k: asdict(v) for k, v in self.tasks.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CycleState":
+        return cls(
+            cycle=int(data.get("cycle", 0)),
+            tasks={k: TaskState.from_dict(v) for k, v in (data.get("tasks") or {}).items()},
+            updated_at=data.get("updated_at"),
+        )
+
+    def cycle_tasks(self, cycle: int | None = None) -> list[TaskState]:
+        c = self.cycle if cycle is None else cycle
+        return [t for t in self.tasks.values() if t.cycle == c]
+
+    def cycle_ended(self) -> bool:
+        tasks = self.cycle_tasks()
+        return bool(tasks) and all(t.status in TaskStatus.ENDED for t in tasks)
+
+
+class StateFile:
+    """``runs/state.json`` with locked read-modify-write.
+
+    Args:
+        path: the state file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def read(self) -> CycleState:
+        """The current state (empty if the file does not exist yet)."""
+        if not self.path.exists():
+            return CycleState()
+        return CycleState.from_dict(read_json(self.path))
+
+    def update(self, change: Callable[[CycleState], Any]) -> CycleState:
+        """Apply ``change`` to the state under the lock and write it atomically."""
+        with self._locked():
+            state = self.read()
+            change(state)
+            state.updated_at = utcnow()
+            write_json_atomic(self.path, state.to_dict())
+            return state
+
+    def update_task(self, key: str, **values: Any) -> TaskState:
+        """Set fields of one task."""
+
+        def change(state: CycleState) -> None:
+            task = state.tasks[key]
+            for name, value in values.items():
+                setattr(task, name, value)
+
+        return self.update(change).tasks[key]
