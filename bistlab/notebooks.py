@@ -8,7 +8,7 @@ from typing import Any
 
 from bistlab.errors import BistlabError
 
-__all__ = ["NOTEBOOKS", "notebook_dir", "execute", "NotebookError", "to_html"]
+__all__ = ["NOTEBOOKS", "notebook_dir", "execute", "NotebookError", "to_html", "setup_notebook"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +30,21 @@ class NotebookError(BistlabError):
         self.ename = ename
         self.evalue = evalue
         super().__init__(f"{ename}: {evalue} (see {notebook})")
+
+
+def setup_notebook(*, level: int = logging.INFO) -> None:
+    """Console hygiene for a notebook kernel: bistlab logs at ``level``, Optuna's per-trial lines
+    off, and no warning about the missing Jupyter widgets (progress bars fall back to text)."""
+    import warnings
+
+    import optuna
+    from tqdm import TqdmExperimentalWarning, TqdmWarning
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger("bistlab").setLevel(level)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=TqdmWarning)
+    warnings.filterwarnings("ignore", category=TqdmExperimentalWarning)
 
 
 def notebook_dir() -> Path:
