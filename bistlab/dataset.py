@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,6 +13,7 @@ from bistlab.features import FeatureCache, FeatureContext, build_feature_matrix
 from bistlab.labels import forward_log_return, past_log_return
 from bistlab.space import TrialConfig
 from bistlab.splits import HoldoutPlan, plan_holdout
+from bistlab.validate import fingerprint
 
 __all__ = ["TaskData", "prepare_task", "task_key"]
 
@@ -30,6 +32,8 @@ class TaskData:
         horizon: h, trading days.
         frame: clean OHLCV, DatetimeIndex oldest first.
         fingerprint: data fingerprint of ``frame``.
+        peers: the other symbols' clean frames (for external/market features).
+        sentiment: this symbol's sentiment rows, ``None`` when the store has no sentiment table.
         labels: forward log return over h per row (NaN for the last h rows).
         past_return: backward h-day log return per row (persistence baseline).
         plan: development range and holdout.
@@ -45,15 +49,35 @@ class TaskData:
     past_return: np.ndarray
     plan: HoldoutPlan
     settings: EvalSettings
+    peers: dict[str, pd.DataFrame] = field(default_factory=dict)
+    sentiment: pd.DataFrame | None = None
     cache: FeatureCache = field(default_factory=FeatureCache)
+    _context: FeatureContext | None = field(default=None, init=False, repr=False)
 
     @property
     def key(self) -> str:
         return task_key(self.symbol, self.horizon)
 
     @property
+    def inputs_fingerprint(self) -> str:
+        """Fingerprint of everything features read: this symbol, its peers and its sentiment rows."""
+        parts = [self.fingerprint] + [f"{s}:{fingerprint(f)}" for s, f in sorted(self.peers.items())]
+        if self.sentiment is not None:
+            parts.append(hashlib.sha256(pd.util.hash_pandas_object(self.sentiment).to_numpy().tobytes()).hexdigest()[:16])
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+    @property
     def context(self) -> FeatureContext:
-        return FeatureContext(symbol=self.symbol, horizon=self.horizon, frame=self.frame, fingerprint=self.fingerprint)
+        if self._context is None:
+            self._context = FeatureContext(
+                symbol=self.symbol,
+                horizon=self.horizon,
+                frame=self.frame,
+                fingerprint=self.inputs_fingerprint,
+                peers=self.peers,
+                sentiment=self.sentiment,
+            )
+        return self._context
 
     def features(self, config: TrialConfig) -> np.ndarray:
         """The feature matrix of ``config`` over all rows (float64, NaN allowed)."""
@@ -72,6 +96,8 @@ def prepare_task(
     horizon: int,
     fingerprint: str,
     settings: EvalSettings | None = None,
+    peers: dict[str, pd.DataFrame] | None = None,
+    sentiment: pd.DataFrame | None = None,
 ) -> TaskData:
     """Labels and holdout plan for one task.
 
@@ -89,4 +115,6 @@ def prepare_task(
         past_return=past_log_return(frame["close"], horizon).to_numpy(),
         plan=plan,
         settings=settings,
+        peers=dict(peers or {}),
+        sentiment=sentiment,
     )

@@ -21,6 +21,7 @@ import optuna
 
 from bistlab.config import EvalSettings, Workspace
 from bistlab.dataset import TaskData, prepare_task, task_key
+from bistlab.errors import DataError
 from bistlab.evaluation import (
     EvaluationSpec,
     check_spec,
@@ -101,8 +102,23 @@ def load_task(ws: Workspace, symbol: str, horizon: int, *, settings: EvalSetting
         SymbolNotFoundError: the store has no such symbol.
         InsufficientDataError: too few usable rows for the horizon.
     """
-    loaded = PriceStore(ws.price_url).load(symbol)
-    return prepare_task(symbol, loaded.frame, horizon=horizon, fingerprint=loaded.fingerprint, settings=settings)
+    store = PriceStore(ws.price_url)
+    try:
+        loaded = store.load(symbol)
+        peers = {}
+        for other in store.symbols():
+            if other == symbol:
+                continue
+            try:
+                peers[other] = store.load(other).frame
+            except DataError as err:
+                logger.warning("%s: peer %s left out of external features: %s", symbol, other, err)
+        sentiment = store.read_sentiment(symbol)
+    finally:
+        store.close()
+    return prepare_task(
+        symbol, loaded.frame, horizon=horizon, fingerprint=loaded.fingerprint, settings=settings, peers=peers, sentiment=sentiment
+    )
 
 
 def hpo_step(

@@ -255,6 +255,22 @@ class PriceStore:
         logger.info("%s: %d rows deleted from %s", symbol, removed, self.safe_url)
         return int(removed)
 
+    def read_sentiment(self, symbol: str) -> pd.DataFrame | None:
+        """This symbol's rows of the optional table ``sentiment(symbol, date, score)``.
+
+        Returns:
+            A frame indexed by ``date`` with a float column ``score`` (possibly empty), or ``None``
+            when the database has no sentiment table.
+        """
+        if not inspect(self.engine).has_table("sentiment"):
+            return None
+        table = Table("sentiment", MetaData(), autoload_with=self.engine)
+        query = select(table.c.date, table.c.score).where(table.c.symbol == symbol).order_by(table.c.date)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        index = pd.DatetimeIndex(pd.to_datetime([r[0] for r in rows]), name="date").as_unit("ns")
+        return pd.DataFrame({"score": np.array([r[1] for r in rows], dtype="float64")}, index=index)
+
     def load(self, symbol: str) -> LoadedPrices:
         """Read, validate and fingerprint one symbol: what every task starts from.
 

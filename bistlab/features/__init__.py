@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,13 +36,19 @@ class FeatureContext:
         symbol: the task's symbol.
         horizon: h, trading days.
         frame: the symbol's clean OHLCV frame (DatetimeIndex, oldest first).
-        fingerprint: the frame's data fingerprint (cache key).
+        fingerprint: data fingerprint of everything below (frame, peers, sentiment): the cache key.
+        peers: the other symbols of the price store, clean OHLCV frames by symbol (may be empty).
+            Features from them must be aligned to ``frame``'s dates without looking ahead.
+        sentiment: this symbol's rows of the optional sentiment table (DatetimeIndex ``date``,
+            column ``score``), ``None`` when the store has no sentiment table.
     """
 
     symbol: str
     horizon: int
     frame: pd.DataFrame
     fingerprint: str
+    peers: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    sentiment: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
