@@ -155,6 +155,7 @@ def cycle_run(
     symbols: Annotated[Optional[str], typer.Option(help="Comma-separated symbols (default: every symbol in the store).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of samplers and models.")] = 0,
     jobs: Annotated[int, typer.Option(help="Threads per model fit.")] = os.cpu_count() or 1,
+    models: Annotated[Optional[str], typer.Option(help="Model families to search, comma-separated, e.g. lgbm,xgb (default: all available; the ensemble `all` is searched when two or more are).")] = None,
 ) -> None:
     """Run the current cycle (or resume it), then print the report's path."""
     from bistlab.cycle import CycleConfig, run_cycle
@@ -166,6 +167,7 @@ def cycle_run(
             n_trials=trials,
             seed=seed,
             n_jobs=jobs,
+            models=tuple(m.strip().lower() for m in models.split(",") if m.strip()) if models else None,
         )
         with Progress(
             TextColumn("[bold]cycle[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),

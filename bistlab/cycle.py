@@ -43,6 +43,7 @@ class CycleConfig:
         seed: model and sampler seed.
         n_jobs: threads per model fit.
         max_retries: extra attempts for a failed task within one run.
+        models: model families to search (default: every available one).
     """
 
     horizons: tuple[int, ...] = DEFAULT_HORIZONS
@@ -51,6 +52,7 @@ class CycleConfig:
     seed: int = 0
     n_jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     max_retries: int = 1
+    models: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.horizons or any(int(h) < 1 for h in self.horizons):
@@ -114,7 +116,13 @@ def run_task(ws: Workspace, state_file: StateFile, task: TaskState, config: Cycl
     notebooks.execute(
         "hpo",
         paths.folder / "hpo.ipynb",
-        parameters={**common, "n_trials": config.n_trials, "seed": config.seed, "warm_start": _warm_start(ws, cycle, task.symbol, task.horizon)},
+        parameters={
+            **common,
+            "n_trials": config.n_trials,
+            "seed": config.seed,
+            "models": list(config.models) if config.models else None,
+            "warm_start": _warm_start(ws, cycle, task.symbol, task.horizon),
+        },
         cwd=ws.root,
     )
     best = read_json(paths.best_params)

@@ -58,6 +58,12 @@ class TaskData:
     def key(self) -> str:
         return task_key(self.symbol, self.horizon)
 
+    def labels_for(self, horizon: int) -> np.ndarray:
+        """Forward log returns over another horizon (trading days), e.g. for stacked short models."""
+        if horizon == self.horizon:
+            return self.labels
+        return forward_log_return(self.frame["close"], horizon).to_numpy()
+
     @property
     def inputs_fingerprint(self) -> str:
         """Fingerprint of everything features read: this symbol, its peers and its sentiment rows."""

@@ -15,7 +15,7 @@ import numpy as np
 from bistlab.dataset import TaskData
 from bistlab.errors import DataError
 from bistlab.metrics import SplitMetrics, split_metrics
-from bistlab.models import Regressor, registry as model_registry
+from bistlab.estimator import TaskModel
 from bistlab.space import TrialConfig
 from bistlab.splits import PurgedWalkForward
 
@@ -113,11 +113,11 @@ def check_spec(task: TaskData, spec: EvaluationSpec) -> None:
         )
 
 
-def fit_model(task: TaskData, config: TrialConfig, X: np.ndarray, rows: np.ndarray, *, n_jobs: int = 1) -> Regressor:
-    """Fit ``config``'s model on the given rows (their labels must be known)."""
-    model = model_registry()[config.model_choice].build(config.model_params, seed=config.seed, n_jobs=n_jobs)
-    model.fit(X[rows], task.labels[rows])
-    return model
+def fit_model(task: TaskData, config: TrialConfig, X: np.ndarray, rows: np.ndarray, *, n_jobs: int = 1) -> TaskModel:
+    """Fit ``config``'s :class:`~bistlab.estimator.TaskModel` on the given rows (labels known)."""
+    model = TaskModel(config, horizon=task.horizon, n_jobs=n_jobs)
+    short = {hs: task.labels_for(hs)[rows] for hs in model.stacked_horizons}
+    return model.fit(X[rows], task.labels[rows], short_labels=short)
 
 
 def _majority(y: np.ndarray) -> int:

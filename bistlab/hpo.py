@@ -36,7 +36,15 @@ def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, 
         trial.set_user_attr("features_enabled", config.features_enabled)
         trial.set_user_attr("feature_params", config.feature_params)
         trial.set_user_attr("model_choice", config.model_choice)
-        splits = evaluate_splits(task, config, spec, n_jobs=n_jobs)
+        try:
+            splits = evaluate_splits(task, config, spec, n_jobs=n_jobs)
+        except optuna.TrialPruned:
+            raise
+        except Exception as err:  # noqa: BLE001 - a trial's failure is recorded, the study goes on
+            reason = f"{task.key}: {type(err).__name__}: {' '.join(str(err).split())[:500]}"
+            trial.set_user_attr("fail_reason", reason)
+            logger.warning("trial %d failed: %s", trial.number, reason)
+            return math.nan
         sm = symbol_metrics(splits, symbol=task.symbol, horizon=task.horizon, min_valid_splits=task.settings.min_valid_splits)
         trial.set_user_attr("symbol_metrics", {task.key: sm})
         trial.set_user_attr("avg_dirhit", sm["avg_dirhit"])

@@ -11,6 +11,7 @@ import logging
 import pickle
 import platform
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -132,9 +133,12 @@ def hpo_step(
     n_jobs: int = 1,
     warm_start: dict[str, Any] | None = None,
     settings: EvalSettings | None = None,
+    models: Sequence[str] | None = None,
     show_progress_bar: bool = False,
 ) -> dict[str, Any]:
     """Run (or resume) the task's study, select the best trial and write ``best_params.json``.
+
+    ``models`` restricts the model families searched (default: every available one).
 
     Returns:
         The content of ``best_params.json``.
@@ -149,7 +153,7 @@ def hpo_step(
     name = study_name(symbol, horizon, cycle)
     study = open_study(storage, name, seed=seed)
     study.set_user_attr("evaluation_spec", spec.to_dict())
-    space = SearchSpace.for_task(task.context)
+    space = SearchSpace.for_task(task.context, models=models)
     run_hpo(task, spec, study=study, n_trials=n_trials, space=space, seed=seed, n_jobs=n_jobs, warm_start=warm_start, show_progress_bar=show_progress_bar)
     return write_best_params(ws, study, task=task, spec=spec, cycle=cycle, space=space, wall_seconds=time.time() - started)
 

@@ -1,4 +1,5 @@
-"""The search space: feature flags, feature parameters, model choice and hyperparameters.
+"""The search space: feature flags, feature parameters, model choice, model-side options and
+hyperparameters.
 
 ``suggest_config`` is the one place a trial's configuration is drawn. Training rebuilds the same
 configuration from the stored ``TrialConfig`` (or, equivalently, from the trial's parameters
@@ -7,15 +8,20 @@ through ``optuna.trial.FixedTrial``), so HPO and training can never disagree on 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import optuna
 
+from bistlab.errors import ConfigError
 from bistlab.features import FeatureContext, FeatureGroup, registry as feature_registry
 from bistlab.models import ModelFamily, available_models
+from bistlab.options import OPTIONS, ModelOption, suggest_adaptive
 
-__all__ = ["TrialConfig", "SearchSpace", "suggest_config"]
+__all__ = ["TrialConfig", "SearchSpace", "suggest_config", "ENSEMBLE"]
+
+ENSEMBLE = "all"
 
 
 @dataclass(frozen=True)
@@ -23,17 +29,20 @@ class TrialConfig:
     """One trial's configuration.
 
     Attributes:
-        features_enabled: group name -> on/off, for every group with a flag.
-        feature_params: group name -> parameters (only groups that are on).
-        model_choice: the model family's name.
-        model_params: its hyperparameters.
+        features_enabled: name -> on/off for every flag the trial drew (feature groups and
+            model-side options; always-on groups are absent).
+        feature_params: name -> parameters, for the always-on groups and every flag that is on.
+        model_choice: a model family's name, or ``"all"`` for the ensemble.
+        model_params: family name -> hyperparameters (one family, or every family of the ensemble).
+        adaptive: adaptive-learning parameters ``k`` and ``pattern_weight_scale`` (not used in HPO).
         seed: the model seed.
     """
 
     features_enabled: dict[str, bool]
     feature_params: dict[str, dict[str, Any]]
     model_choice: str
-    model_params: dict[str, Any]
+    model_params: dict[str, dict[str, Any]]
+    adaptive: dict[str, float] = field(default_factory=dict)
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -45,9 +54,18 @@ class TrialConfig:
             features_enabled=dict(data["features_enabled"]),
             feature_params={k: dict(v) for k, v in data["feature_params"].items()},
             model_choice=str(data["model_choice"]),
-            model_params=dict(data["model_params"]),
+            model_params={k: dict(v) for k, v in data["model_params"].items()},
+            adaptive=dict(data.get("adaptive") or {}),
             seed=int(data.get("seed", 0)),
         )
+
+    def option(self, name: str) -> dict[str, Any] | None:
+        """A model-side option's parameters when it is on, else ``None``."""
+        return self.feature_params.get(name, {}) if self.features_enabled.get(name) else None
+
+    @property
+    def families(self) -> list[str]:
+        return sorted(self.model_params)
 
 
 @dataclass(frozen=True)
@@ -57,16 +75,27 @@ class SearchSpace:
     Attributes:
         groups: feature groups in the space.
         models: model families in the space.
+        options: model-side options.
         removed: name -> reason, for groups and models left out (reported, never faked).
     """
 
     groups: dict[str, FeatureGroup]
     models: dict[str, ModelFamily]
+    options: tuple[ModelOption, ...] = OPTIONS
     removed: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def for_task(cls, ctx: FeatureContext) -> "SearchSpace":
-        """The space for one task: groups and models whose data and libraries are present."""
+    def for_task(cls, ctx: FeatureContext, *, models: Sequence[str] | None = None) -> "SearchSpace":
+        """The space for one task: groups and models whose data and libraries are present.
+
+        Args:
+            ctx: the task's data.
+            models: model families to search (default: every available one); ``"all"`` (the
+                ensemble) is a choice whenever two or more families are in the space.
+
+        Raises:
+            ConfigError: ``models`` names a family that is unknown or unavailable here.
+        """
         groups: dict[str, FeatureGroup] = {}
         removed: dict[str, str] = {}
         for name, group in feature_registry().items():
@@ -75,12 +104,29 @@ class SearchSpace:
                 groups[name] = group
             else:
                 removed[name] = reason
-        models = available_models()
-        return cls(groups=groups, models=models, removed=removed)
+        available = available_models()
+        if models:
+            wanted = [m for m in models if m != ENSEMBLE]
+            unknown = [m for m in wanted if m not in available]
+            if unknown or not wanted:
+                raise ConfigError("models", f"one or more of {sorted(available)}", list(models))
+            for name in sorted(set(available) - set(wanted)):
+                removed[name] = "not selected for this run"
+            available = {m: available[m] for m in wanted}
+        models_in = available
+        options = tuple(o for o in OPTIONS if o.applies(ENSEMBLE, ctx.horizon) is None)
+        for o in OPTIONS:
+            if o not in options:
+                removed[o.name] = o.applies(ENSEMBLE, ctx.horizon) or ""
+        return cls(groups=groups, models=models_in, options=options, removed=removed)
+
+    @property
+    def model_choices(self) -> list[str]:
+        return sorted(self.models) + ([ENSEMBLE] if len(self.models) > 1 else [])
 
 
 def suggest_config(trial: optuna.trial.BaseTrial, space: SearchSpace, *, horizon: int, seed: int = 0) -> TrialConfig:
-    """Draw one configuration: flags first, each group's parameters only when its flag is on."""
+    """Draw one configuration: flags first, each piece's parameters only when its flag is on."""
     enabled: dict[str, bool] = {}
     params: dict[str, dict[str, Any]] = {}
     for name, group in space.groups.items():
@@ -89,6 +135,22 @@ def suggest_config(trial: optuna.trial.BaseTrial, space: SearchSpace, *, horizon
             enabled[name] = on
         if on:
             params[name] = group.suggest(trial, horizon)
-    choice = str(trial.suggest_categorical("model_choice", sorted(space.models)))
-    model_params = space.models[choice].suggest(trial, horizon)
-    return TrialConfig(features_enabled=enabled, feature_params=params, model_choice=choice, model_params=model_params, seed=seed)
+    choice = str(trial.suggest_categorical("model_choice", space.model_choices))
+    families = sorted(space.models) if choice == ENSEMBLE else [choice]
+    model_params = {f: space.models[f].suggest(trial, horizon) for f in families}
+    for option in space.options:
+        if option.applies(choice, horizon) is not None:
+            continue
+        on = bool(trial.suggest_categorical(option.flag, [True, False]))
+        enabled[option.name] = on
+        if on:
+            params[option.name] = option.suggest(trial, horizon)
+    adaptive = suggest_adaptive(trial, horizon)
+    return TrialConfig(
+        features_enabled=enabled,
+        feature_params=params,
+        model_choice=choice,
+        model_params=model_params,
+        adaptive=adaptive,
+        seed=seed,
+    )

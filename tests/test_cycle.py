@@ -24,7 +24,7 @@ def cycle_run(tmp_path_factory):
     store.write("AAA", _market(600, seed=1))
     store.write("SHORT", _market(90, seed=2))
     events = []
-    result = run_cycle(ws, CycleConfig(horizons=(1, 7), n_trials=3, n_jobs=1), progress=lambda e, t, s: events.append((e, t.key)))
+    result = run_cycle(ws, CycleConfig(horizons=(1, 7), n_trials=3, n_jobs=1, models=("lgbm",)), progress=lambda e, t, s: events.append((e, t.key)))
     return ws, result, events
 
 

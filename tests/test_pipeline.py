@@ -31,11 +31,11 @@ def test_wfv_dirhit_after_training_equals_hpo_dirhit(workspace, horizon):
 
 
 def test_training_reproduces_the_selected_trial(workspace):
-    best = hpo_step(workspace, "AAA", 3, cycle=1, n_trials=4, seed=0)
+    best = hpo_step(workspace, "AAA", 3, cycle=1, n_trials=4, seed=0, models=("lgbm",))
     study = optuna.load_study(study_name=best["study_name"], storage=best["storage"])
     trial = study.trials[best["best_trial_number"]]
     task = load_task(workspace, "AAA", 3)
-    rebuilt = suggest_config(optuna.trial.FixedTrial(trial.params), SearchSpace.for_task(task.context), horizon=3, seed=0)
+    rebuilt = suggest_config(optuna.trial.FixedTrial(trial.params), SearchSpace.for_task(task.context, models=["lgbm"]), horizon=3, seed=0)
 
     assert rebuilt == TrialConfig.from_dict(best["config"])
     assert best["best_params"] == trial.params
@@ -44,7 +44,7 @@ def test_training_reproduces_the_selected_trial(workspace):
 
 
 def test_model_is_trained_on_rows_before_the_holdout_only(workspace):
-    hpo_step(workspace, "AAA", 7, cycle=1, n_trials=2)
+    hpo_step(workspace, "AAA", 7, cycle=1, n_trials=2, models=("lgbm",))
     meta = train_step(workspace, "AAA", 7, cycle=1)
     spec = meta["evaluation_spec"]
 
@@ -56,7 +56,7 @@ def test_model_is_trained_on_rows_before_the_holdout_only(workspace):
 
 
 def test_holdout_is_evaluated_online_on_every_holdout_row(workspace):
-    hpo_step(workspace, "AAA", 1, cycle=1, n_trials=2)
+    hpo_step(workspace, "AAA", 1, cycle=1, n_trials=2, models=("lgbm",))
     train_step(workspace, "AAA", 1, cycle=1)
     ev = evaluate_step(workspace, "AAA", 1, cycle=1)
     spec = read_json(TaskPaths.of(workspace, 1, "AAA", 1).best_params)["evaluation_spec"]
@@ -76,7 +76,7 @@ def test_short_symbol_is_a_clear_insufficient_data_error(workspace):
 
 
 def test_evaluation_refuses_prices_changed_since_hpo(workspace, make_market):
-    hpo_step(workspace, "AAA", 1, cycle=1, n_trials=2)
+    hpo_step(workspace, "AAA", 1, cycle=1, n_trials=2, models=("lgbm",))
     PriceStore(workspace.price_url).write("AAA", make_market(701, seed=1))
     with pytest.raises(DataError, match="prices changed since HPO"):
         evaluate_step(workspace, "AAA", 1, cycle=1)

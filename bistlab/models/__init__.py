@@ -32,7 +32,8 @@ class ModelFamily:
     Attributes:
         name: the ``model_choice`` value, e.g. ``"lgbm"``.
         suggest: ``(trial, horizon) -> hyperparameters``.
-        build: ``(params, seed=..., n_jobs=...) -> Regressor``.
+        build: ``(params, *, seed, n_jobs, directional_weight=None) -> Regressor``; with a
+            directional weight the model is trained on the directional loss.
         unavailable: ``() -> reason or None``; a family with a reason is left out of the space.
     """
 
@@ -52,7 +53,7 @@ def registry() -> dict[str, ModelFamily]:
         found: dict[str, ModelFamily] = {}
         for info in pkgutil.iter_modules(__path__):
             module = importlib.import_module(f"{__name__}.{info.name}")
-            family = getattr(module, "MODEL", None)
+            family = getattr(module, "MODEL", None) if hasattr(module, "MODEL") else None
             if isinstance(family, ModelFamily):
                 found[family.name] = family
         _REGISTRY = dict(sorted(found.items()))

@@ -8,6 +8,7 @@ from typing import Any
 import optuna
 
 from bistlab.models import ModelFamily, Regressor
+from bistlab.models.objectives import directional_objective
 
 __all__ = ["MODEL", "suggest", "build"]
 
@@ -26,12 +27,16 @@ def suggest(trial: optuna.trial.BaseTrial, horizon: int) -> dict[str, Any]:
     }
 
 
-def build(params: dict[str, Any], *, seed: int, n_jobs: int = 1) -> Regressor:
-    """A deterministic ``LGBMRegressor``: same data, params and seed give the same predictions."""
+def build(params: dict[str, Any], *, seed: int, n_jobs: int = 1, directional_weight: float | None = None) -> Regressor:
+    """A deterministic ``LGBMRegressor``; with ``directional_weight``, trained on the directional loss."""
     import lightgbm as lgb
 
+    extra: dict[str, Any] = {}
+    if directional_weight is not None:
+        extra["objective"] = directional_objective(directional_weight)
     return lgb.LGBMRegressor(
         **params,
+        **extra,
         subsample_freq=1,
         random_state=seed,
         n_jobs=n_jobs,

@@ -1,0 +1,242 @@
+"""The estimator a trial fits: model families composed with the model-side options.
+
+:class:`TaskModel` is what every split fits and what training saves. It composes, from a
+:class:`~bistlab.space.TrialConfig`:
+
+- the base family (or every family when ``model_choice == "all"``), each on the directional
+  loss when that option is on, each an average of n seeds under seed bagging (final fits only:
+  inner validation and out-of-fold fits use one seed, to bound the cost);
+- for the ensemble, a plain mean, the smart ensemble (weights from DirHit on the last part of
+  the training window, purged by h) and/or meta stacking (a ridge meta-learner over the base
+  models' out-of-fold predictions from purged expanding folds);
+- stacked short-horizon predictions: out-of-fold predictions of shorter-horizon models, trained
+  on the same rows, appended as features (full-fit predictions for rows to predict); the short
+  models use the same families and loss, without bagging or inner ensembles.
+
+Everything a TaskModel learns comes from the rows passed to ``fit``; out-of-fold predictions
+come from folds purged by the label horizon, so no meta input is fit on its own label.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from bistlab.errors import InsufficientDataError
+from bistlab.models import Regressor, registry as model_registry
+from bistlab.options import shorter_horizons
+from bistlab.space import TrialConfig
+from bistlab.splits import PurgedWalkForward
+
+__all__ = ["TaskModel", "SeedBag", "Ensemble", "oof_predictions", "build_base"]
+
+logger = logging.getLogger(__name__)
+
+MIN_INNER_TRAIN_ROWS = 100
+
+
+class SeedBag:
+    """The average of the same model fit with several seeds."""
+
+    def __init__(self, models: Sequence[Regressor]) -> None:
+        self.models = list(models)
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "SeedBag":
+        for m in self.models:
+            m.fit(X, y)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.mean([np.asarray(m.predict(X), dtype=float) for m in self.models], axis=0)
+
+
+def build_base(config: TrialConfig, family: str, *, n_jobs: int = 1, seed_offset: int = 0, bagging: bool = True) -> Regressor:
+    """One family's model with the directional loss and (unless ``bagging`` is False) seed bagging."""
+    fam = model_registry()[family]
+    directional = config.option("directional_loss")
+    weight = directional["weight"] if directional else None
+    seeds = config.option("seed_bagging") if bagging else None
+    n_seeds = int(seeds["n_seeds"]) if seeds else 1
+    models = [
+        fam.build(config.model_params[family], seed=config.seed + seed_offset + i, n_jobs=n_jobs, directional_weight=weight)
+        for i in range(n_seeds)
+    ]
+    return models[0] if n_seeds == 1 else SeedBag(models)
+
+
+def oof_predictions(make_model, X: np.ndarray, y: np.ndarray, *, n_folds: int, gap: int) -> np.ndarray:
+    """Out-of-fold predictions over rows ``0..n-1`` (time order) from purged expanding folds.
+
+    Rows of a fold with fewer than ``MIN_INNER_TRAIN_ROWS`` earlier rows stay NaN. A fold's model is fit only on rows that
+    end ``gap`` rows before the fold starts, so no label it learns from reaches the fold.
+
+    Raises:
+        InsufficientDataError: too few rows for ``n_folds`` folds.
+    """
+    out = np.full(len(y), np.nan)
+    for train_end, start, end in PurgedWalkForward(n_folds, horizon=gap).boundaries(len(y)):
+        if train_end < MIN_INNER_TRAIN_ROWS:
+            continue
+        model = make_model()
+        model.fit(X[:train_end], y[:train_end])
+        out[start:end] = model.predict(X[start:end])
+    return out
+
+
+def _dirhit(y: np.ndarray, p: np.ndarray, thr: float = 0.005) -> float:
+    mask = (np.abs(y) > thr) & (np.abs(p) > thr)
+    return float(np.mean(np.sign(p[mask]) == np.sign(y[mask]))) if mask.any() else 0.5
+
+
+class Ensemble:
+    """Every family of the config, combined by mean, smart weights and/or a meta-learner.
+
+    Args:
+        config: the trial's configuration (``model_choice == "all"``).
+        horizon: the label horizon h in trading days (purge of the inner validation).
+        n_jobs: threads per fit.
+    """
+
+    def __init__(self, config: TrialConfig, *, horizon: int, n_jobs: int = 1) -> None:
+        self.config = config
+        self.horizon = horizon
+        self.n_jobs = n_jobs
+        self.families = config.families
+        self.models: dict[str, Regressor] = {}
+        self.weights: np.ndarray = np.full(len(self.families), 1.0 / len(self.families))
+        self.meta: Any = None
+        self.info: dict[str, Any] = {}
+
+    def _smart_weights(self, X: np.ndarray, y: np.ndarray, val_frac: float) -> np.ndarray:
+        n = len(y)
+        start = int(n * (1.0 - val_frac))
+        train_end = start - self.horizon
+        if train_end < MIN_INNER_TRAIN_ROWS or n - start < 10:
+            return self.weights
+        scores = []
+        for f in self.families:
+            m = build_base(self.config, f, n_jobs=self.n_jobs, bagging=False).fit(X[:train_end], y[:train_end])
+            scores.append(_dirhit(y[start:], m.predict(X[start:])))
+        edge = np.clip(np.array(scores) - 0.5, 0.0, None) + 1e-3
+        return edge / edge.sum()
+
+    def _base_matrix(self, X: np.ndarray) -> np.ndarray:
+        return np.column_stack([self.models[f].predict(X) for f in self.families])
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "Ensemble":
+        smart = self.config.option("smart_ensemble")
+        if smart:
+            self.weights = self._smart_weights(X, y, float(smart["val_frac"]))
+            self.info["smart_weights"] = dict(zip(self.families, self.weights.tolist()))
+        meta = self.config.option("meta_stacking")
+        if meta:
+            try:
+                oof = np.column_stack(
+                    [
+                        oof_predictions(
+                            lambda f=f: build_base(self.config, f, n_jobs=self.n_jobs, bagging=False),
+                            X,
+                            y,
+                            n_folds=int(meta["n_folds"]),
+                            gap=self.horizon,
+                        )
+                        for f in self.families
+                    ]
+                )
+            except InsufficientDataError:
+                logger.info("meta stacking skipped: too few training rows (%d) for its folds", len(y))
+                oof = None
+            if oof is not None:
+                from sklearn.linear_model import Ridge
+
+                rows = ~np.isnan(oof).any(axis=1)
+                inputs = self._meta_inputs(oof)
+                self.meta = Ridge(alpha=float(meta["alpha"])).fit(inputs[rows], y[rows])
+        for f in self.families:
+            self.models[f] = build_base(self.config, f, n_jobs=self.n_jobs).fit(X, y)
+        return self
+
+    def _meta_inputs(self, base: np.ndarray) -> np.ndarray:
+        if self.config.option("smart_ensemble"):
+            return np.column_stack([base, base @ self.weights])
+        return base
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        base = self._base_matrix(X)
+        if self.meta is not None:
+            return self.meta.predict(self._meta_inputs(base))
+        return base @ self.weights
+
+
+class TaskModel:
+    """The model of one task's trial: what a split fits and what training saves.
+
+    Args:
+        config: the trial's configuration.
+        horizon: the label horizon h in trading days.
+        n_jobs: threads per fit.
+    """
+
+    def __init__(self, config: TrialConfig, *, horizon: int, n_jobs: int = 1) -> None:
+        self.config = config
+        self.horizon = horizon
+        self.n_jobs = n_jobs
+        self.core: Regressor | None = None
+        self.short_models: dict[int, Regressor] = {}
+
+    @property
+    def stacked_horizons(self) -> tuple[int, ...]:
+        """The shorter horizons whose predictions are stacked (empty when the option is off)."""
+        stacked = self.config.option("stacked_short")
+        shorter = shorter_horizons(self.horizon)
+        if not stacked or not shorter:
+            return ()
+        return shorter[-1:] if stacked.get("which") == "nearest" else shorter
+
+    def _make_core(self, config: TrialConfig, horizon: int) -> Regressor:
+        if len(config.families) > 1:
+            return Ensemble(config, horizon=horizon, n_jobs=self.n_jobs)
+        return build_base(config, config.families[0], n_jobs=self.n_jobs)
+
+    def _short_config(self) -> TrialConfig:
+        """Short-horizon models: the same families and losses, without bagging or inner ensembles (cost)."""
+        off = ("stacked_short", "seed_bagging", "smart_ensemble", "meta_stacking")
+        enabled = {**self.config.features_enabled, **{name: False for name in off}}
+        return replace(self.config, features_enabled=enabled)
+
+    def fit(self, X: np.ndarray, y: np.ndarray, *, short_labels: dict[int, np.ndarray] | None = None) -> "TaskModel":
+        """Fit on rows in time order.
+
+        Args:
+            X: features of the training rows.
+            y: their forward log returns over h.
+            short_labels: horizon -> forward log returns of the same rows over that shorter
+                horizon; required for each of :attr:`stacked_horizons`.
+        """
+        columns = []
+        short_config = self._short_config()
+        for hs in self.stacked_horizons:
+            if short_labels is None or hs not in short_labels:
+                raise ValueError(f"`short_labels` must hold horizon {hs} for stacked_short but got {sorted(short_labels or {})}")
+            ys = short_labels[hs]
+            try:
+                oof = oof_predictions(lambda hs=hs: self._make_core(short_config, hs), X, ys, n_folds=3, gap=hs)
+            except InsufficientDataError:
+                oof = np.full(len(ys), np.nan)
+            columns.append(oof)
+            self.short_models[hs] = self._make_core(short_config, hs).fit(X, ys)
+        X_fit = np.column_stack([X, *columns]) if columns else X
+        self.core = self._make_core(self.config, self.horizon).fit(X_fit, y)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Predicted forward log returns over h for the given rows."""
+        if self.core is None:
+            raise RuntimeError("TaskModel.predict called before fit")
+        columns = [self.short_models[hs].predict(X) for hs in self.stacked_horizons]
+        X_pred = np.column_stack([X, *columns]) if columns else X
+        return np.asarray(self.core.predict(X_pred), dtype=float)
