@@ -165,6 +165,10 @@ class Ensemble:
             return np.column_stack([base, base @ self.weights])
         return base
 
+    def component_predictions(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Each family's own prediction, for per-model metrics."""
+        return dict(zip(self.families, self._base_matrix(X).T))
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         base = self._base_matrix(X)
         if self.meta is not None:
@@ -233,10 +237,18 @@ class TaskModel:
         self.core = self._make_core(self.config, self.horizon).fit(X_fit, y)
         return self
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Predicted forward log returns over h for the given rows."""
+    def _inputs(self, X: np.ndarray) -> np.ndarray:
         if self.core is None:
             raise RuntimeError("TaskModel.predict called before fit")
         columns = [self.short_models[hs].predict(X) for hs in self.stacked_horizons]
-        X_pred = np.column_stack([X, *columns]) if columns else X
-        return np.asarray(self.core.predict(X_pred), dtype=float)
+        return np.column_stack([X, *columns]) if columns else X
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Predicted forward log returns over h for the given rows."""
+        return np.asarray(self.core.predict(self._inputs(X)), dtype=float)
+
+    def component_predictions(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Each base family's own prediction (ensembles), else the model's under its family's name."""
+        if isinstance(self.core, Ensemble):
+            return self.core.component_predictions(self._inputs(X))
+        return {self.config.families[0]: self.predict(X)}

@@ -7,7 +7,7 @@ very same splits, so the post-training WFV DirHit equals the trial's DirHit (par
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -156,6 +156,12 @@ def evaluate_splits(
             past_return=task.past_return[test],
             train_majority=_majority(task.labels[train]),
         )
+        if len(config.families) > 1:
+            per_model = {}
+            for family, pred in model.component_predictions(X[test]).items():
+                c = split_metrics(task.labels[test], pred, thr=spec.dirhit_threshold)
+                per_model[family] = {"dirhit": c.dirhit, "mask_count": c.mask_count, "nrmse": c.nrmse}
+            m = replace(m, model_metrics=per_model)
         out.append(m)
         if on_split is not None:
             on_split(i, m)

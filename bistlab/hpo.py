@@ -3,7 +3,8 @@
 Each trial draws a :class:`~bistlab.space.TrialConfig`, evaluates it on the task's purged
 walk-forward splits and records, in ``trial.user_attrs``: ``config`` (features_enabled,
 feature_params, model_choice, model_params, seed), ``features_enabled``, ``feature_params``,
-``model_choice``, ``symbol_metrics[<SYMBOL>_<h>d]`` (per-split list and averages),
+``model_choice``, ``model_metrics`` (an ensemble's per-family averages),
+``symbol_metrics[<SYMBOL>_<h>d]`` (per-split list and averages),
 ``avg_dirhit`` and ``avg_nrmse``. The value is the score; a trial without a defined DirHit
 returns NaN (Optuna records it as failed, its user_attrs and ``fail_reason`` kept).
 """
@@ -49,6 +50,7 @@ def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, 
         trial.set_user_attr("symbol_metrics", {task.key: sm})
         trial.set_user_attr("avg_dirhit", sm["avg_dirhit"])
         trial.set_user_attr("avg_nrmse", sm["avg_nrmse"])
+        trial.set_user_attr("model_metrics", sm["avg_model_metrics"])
         value = score(sm["avg_dirhit"], sm["avg_nrmse"], horizon=task.horizon)
         if value is None:
             reason = f"{task.key}: fewer than {task.settings.min_valid_splits} splits with a defined DirHit ({sm['valid_splits']})"

@@ -45,6 +45,7 @@ class SplitMetrics:
         call_coverage_pct: ``100 * call_count / n_test``.
         persistence_dirhit: DirHit of "sign of the last h-day return" on the same mask.
         majority_dirhit: DirHit of the training window's majority direction on the same mask.
+        model_metrics: for an ensemble, each base family's own dirhit, mask_count and nrmse.
     """
 
     n_test: int
@@ -58,6 +59,7 @@ class SplitMetrics:
     call_coverage_pct: float
     persistence_dirhit: float | None
     majority_dirhit: float | None
+    model_metrics: dict[str, dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,9 +146,19 @@ def symbol_metrics(
     dirhits = [r["dirhit"] for r in rows if r.get("dirhit") is not None]
     nrmses = [r["nrmse"] for r in rows if r.get("nrmse") is not None and math.isfinite(r["nrmse"])]
     enough = len(dirhits) >= min_valid_splits
+    per_model: dict[str, dict[str, float | None]] = {}
+    for family in sorted({f for r in rows for f in (r.get("model_metrics") or {})}):
+        values = [r["model_metrics"][family] for r in rows if family in (r.get("model_metrics") or {})]
+        d = [v["dirhit"] for v in values if v.get("dirhit") is not None]
+        n = [v["nrmse"] for v in values if v.get("nrmse") is not None and math.isfinite(v["nrmse"])]
+        per_model[family] = {
+            "avg_dirhit": float(np.mean(d)) if len(d) >= min_valid_splits else None,
+            "avg_nrmse": float(np.mean(n)) if n else None,
+        }
     return {
         "symbol": symbol,
         "horizon": horizon,
+        "avg_model_metrics": per_model,
         "avg_dirhit": float(np.mean(dirhits)) if enough else None,
         "avg_nrmse": float(np.mean(nrmses)) if len(nrmses) >= min_valid_splits else None,
         "valid_splits": len(dirhits),
