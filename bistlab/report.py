@@ -177,6 +177,14 @@ def report_notes(ws: Workspace, cycle: int, table: pd.DataFrame) -> str:
         lines.append("No task is LOW_SUPPORT.")
     for _, row in table[table["status"].isin(["failed", "skipped"])].iterrows():
         lines.append(f"- `{row['task']}` {row['status']}: {row['note']}")
+    removed: dict[str, set[str]] = {}
+    for _, row in table.iterrows():
+        best = _read(TaskPaths.of(ws, cycle, row["symbol"], int(row["horizon"])).best_params) or {}
+        for name, reason in (best.get("space_removed") or {}).items():
+            removed.setdefault(f"**{name}** — {reason}", set()).add(row["task"])
+    if removed:
+        lines += ["", "### Left out of the search space", ""]
+        lines += [f"- {what} ({', '.join(sorted(tasks)) if len(tasks) < len(table) else 'every task'})" for what, tasks in sorted(removed.items())]
     lines += ["", "## Reproducibility", ""]
     fingerprints: dict[str, str] = {}
     versions: dict[str, str] = {}

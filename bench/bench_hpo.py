@@ -1,0 +1,66 @@
+"""HPO cost on the demo data: seconds per trial by model choice, feature-cache hits, and how much
+of the search space a study visits.
+
+Usage: python bench/bench_hpo.py [--trials 20] [--symbol SP500] [--horizons 1,7] [--models lgbm,xgb,cat]
+Prints figures side by side for one run; never asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+
+from bistlab.config import Workspace
+from bistlab.evaluation import make_evaluation_spec
+from bistlab.hpo import open_study, run_hpo
+from bistlab.importers import load_demo
+from bistlab.pipeline import load_task
+from bistlab.space import SearchSpace
+from bistlab.store import PriceStore
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--symbol", default="SP500")
+    ap.add_argument("--horizons", default="1,7")
+    ap.add_argument("--models", default=None)
+    ap.add_argument("--jobs", type=int, default=2)
+    args = ap.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    ws = Workspace(root=Path(tempfile.mkdtemp(prefix="bistlab-bench-"))).ensure()
+    load_demo(PriceStore(ws.price_url))
+    models = args.models.split(",") if args.models else None
+    for h in (int(v) for v in args.horizons.split(",")):
+        task = load_task(ws, args.symbol, h)
+        spec = make_evaluation_spec(task)
+        study = open_study(optuna.storages.InMemoryStorage(), f"bench_{h}")
+        started = time.perf_counter()
+        run_hpo(task, spec, study=study, n_trials=args.trials, space=SearchSpace.for_task(task.context, models=models), n_jobs=args.jobs)
+        total = time.perf_counter() - started
+        by_choice: dict[str, list[float]] = collections.defaultdict(list)
+        flags: dict[str, set] = collections.defaultdict(set)
+        for t in study.trials:
+            if t.datetime_complete and t.datetime_start:
+                by_choice[t.params.get("model_choice", "?")].append((t.datetime_complete - t.datetime_start).total_seconds())
+            for k, v in t.params.items():
+                if k.startswith("enable_"):
+                    flags[k].add(v)
+        states = collections.Counter(t.state.name for t in study.trials)
+        print(f"{args.symbol} h={h}: {len(study.trials)} trials in {total:.1f} s ({total / max(1, len(study.trials)):.2f} s/trial), states {dict(states)}")
+        for choice, secs in sorted(by_choice.items()):
+            print(f"  {choice:5s} n={len(secs):3d} median {statistics.median(secs):6.2f} s  max {max(secs):6.2f} s")
+        print(f"  feature cache: {task.cache.misses} computed, {task.cache.hits} reused")
+        print("  flags visited: " + ", ".join(f"{k[7:]}={'/'.join(sorted(map(str, v)))}" for k, v in sorted(flags.items())))
+        unexplained = [t.number for t in study.trials if t.state.name == "FAIL" and "fail_reason" not in t.user_attrs]
+        print(f"  failed trials without fail_reason: {unexplained or 'none'}")
+
+
+if __name__ == "__main__":
+    main()
