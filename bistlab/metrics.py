@@ -140,11 +140,12 @@ def symbol_metrics(
 
     ``avg_dirhit`` is the mean over splits with a defined DirHit if there are at least
     ``min_valid_splits`` of them, else ``None`` with ``low_support_warning = True``;
-    ``avg_nrmse`` likewise over splits with a finite nRMSE.
+    ``avg_nrmse`` likewise over splits with an nRMSE (infinite if one is: the score then counts it
+    as 3.0).
     """
     rows = [s.to_dict() if isinstance(s, SplitMetrics) else dict(s) for s in splits]
     dirhits = [r["dirhit"] for r in rows if r.get("dirhit") is not None]
-    nrmses = [r["nrmse"] for r in rows if r.get("nrmse") is not None and math.isfinite(r["nrmse"])]
+    nrmses = [r["nrmse"] for r in rows if r.get("nrmse") is not None]
     enough = len(dirhits) >= min_valid_splits
     per_model: dict[str, dict[str, float | None]] = {}
     for family in sorted({f for r in rows for f in (r.get("model_metrics") or {})}):
@@ -187,7 +188,9 @@ def wilson_interval(hits: int, count: int, *, z: float = 1.959963984540054) -> t
     denom = 1.0 + z * z / count
     centre = (p + z * z / (2 * count)) / denom
     half = z * math.sqrt(p * (1 - p) / count + z * z / (4 * count * count)) / denom
-    return 100.0 * max(0.0, centre - half), 100.0 * min(1.0, centre + half)
+    low = 0.0 if hits == 0 else max(0.0, centre - half)
+    high = 1.0 if hits == count else min(1.0, centre + half)
+    return 100.0 * low, 100.0 * high
 
 
 def dirhit_with_interval(hits: int, count: int) -> str:
@@ -212,7 +215,7 @@ def usable_verdict(holdout: SplitMetrics | dict[str, Any]) -> dict[str, Any]:
     baselines = [b for b in (h.get("persistence_dirhit"), h.get("majority_dirhit")) if b is not None]
     best_baseline = max(baselines) if baselines else None
     lower = interval[0] if interval else None
-    usable = lower is not None and lower > 50.0 and (best_baseline is None or lower > best_baseline)
+    usable = lower is not None and best_baseline is not None and lower > 50.0 and lower > best_baseline
     return {
         "usable": bool(usable),
         "rule": USABLE_RULE,

@@ -57,7 +57,8 @@ def plan_holdout(n_rows: int, horizon: int, *, settings: EvalSettings | None = N
         symbol: used in error messages.
 
     Raises:
-        InsufficientDataError: fewer than ``settings.min_rows`` labelled rows.
+        InsufficientDataError: fewer than ``settings.min_rows`` labelled rows, or none left for
+            development after the holdout and its purge.
     """
     s = settings or EvalSettings()
     if horizon < 1:
@@ -70,6 +71,14 @@ def plan_holdout(n_rows: int, horizon: int, *, settings: EvalSettings | None = N
     holdout_end = labelled
     holdout_start = holdout_end - size
     dev_end = holdout_start - horizon
+    if dev_end < 1:
+        raise InsufficientDataError(
+            symbol=symbol,
+            horizon=horizon,
+            n_rows=labelled,
+            need=labelled - dev_end + 1,
+            detail=f"a {size}-row holdout and a {horizon}-row purge leave no development rows",
+        )
     return HoldoutPlan(n_rows=n_rows, horizon=horizon, dev_end=dev_end, holdout_start=holdout_start, holdout_end=holdout_end)
 
 
@@ -77,9 +86,9 @@ class PurgedWalkForward:
     """Expanding-window walk-forward splitter with a purge gap of ``horizon`` rows.
 
     ``split(n)`` yields ``n_splits`` pairs ``(train_idx, test_idx)`` over rows ``[0, n)`` (the
-    development range): test windows are contiguous, of equal size ``n // (n_splits + 1)``
-    (the remainder goes to the first training window), and end at ``n``; training is every
-    row before ``test_start - horizon``.
+    development range): test windows are contiguous, of equal size (about ``n // (n_splits + 1)``;
+    the remainder goes to the first training window), and end at ``n``; training is every row
+    before ``test_start - horizon``.
 
     Args:
         n_splits: number of test windows.
@@ -96,19 +105,29 @@ class PurgedWalkForward:
         self.horizon = horizon
         self.symbol = symbol
 
+    def min_rows(self) -> int:
+        """Fewest development rows that give ``n_splits`` test windows of ``MIN_TEST_ROWS`` rows
+        after a first training window of ``MIN_TRAIN_ROWS`` rows and the purge."""
+        return max(self.n_splits * MIN_TEST_ROWS + self.horizon + MIN_TRAIN_ROWS, (self.n_splits + 1) * MIN_TEST_ROWS)
+
     def boundaries(self, n: int) -> list[tuple[int, int, int]]:
-        """``(train_end, test_start, test_end)`` per split, ends exclusive."""
-        test_size = n // (self.n_splits + 1)
-        first_train = n - self.n_splits * test_size - self.horizon
-        if test_size < MIN_TEST_ROWS or first_train < MIN_TRAIN_ROWS:
-            need = (self.n_splits + 1) * MIN_TEST_ROWS + self.horizon + max(0, MIN_TRAIN_ROWS - MIN_TEST_ROWS)
+        """``(train_end, test_start, test_end)`` per split, ends exclusive.
+
+        The test size is ``n // (n_splits + 1)``, reduced where needed so the first training
+        window keeps ``MIN_TRAIN_ROWS`` rows: more rows never make a symbol insufficient.
+
+        Raises:
+            InsufficientDataError: fewer than :meth:`min_rows` rows.
+        """
+        if n < self.min_rows():
             raise InsufficientDataError(
                 symbol=self.symbol,
                 horizon=self.horizon,
-                n_rows=n,
-                need=need,
+                n_rows=max(n, 0),
+                need=self.min_rows(),
                 detail=f"development range too short for {self.n_splits} walk-forward splits",
             )
+        test_size = min(n // (self.n_splits + 1), (n - self.horizon - MIN_TRAIN_ROWS) // self.n_splits)
         out = []
         for i in range(self.n_splits):
             test_start = n - (self.n_splits - i) * test_size

@@ -1,0 +1,341 @@
+"""Split metrics, symbol metrics, the score, the Wilson interval and the usable verdict (DESIGN.md "Definitions")."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bistlab.metrics import (
+    USABLE_RULE,
+    SplitMetrics,
+    dirhit_with_interval,
+    score,
+    split_metrics,
+    symbol_metrics,
+    usable_verdict,
+    wilson_interval,
+)
+
+# The hand example, thr = 0.005:
+#   row        0      1      2       3       4      5
+#   y_true   0.01  -0.02  0.003   0.02   -0.01   0.0
+#   y_pred   0.02   0.01  0.01   -0.001  -0.03   0.02
+#   |yt|>thr   T      T     F       T       T     F
+#   |yp|>thr   T      T     T       F       T     T
+#   mask       T      T     F       F       T     F      -> mask_count 3, mask_pct 100*3/6 = 50
+#   hit?       +/+ y  +/- n                 -/- y        -> dirhit 100*2/3, hits 2
+#   call rows: 0 1 2 4 5 (5 of 6, coverage 83.33 %); hits: 0 y, 1 n, 2 y (+/+), 4 y, 5 n (true 0) -> 3/5 = 60 %
+#   nRMSE: errors 0.01, 0.03, 0.007, -0.021, -0.02, 0.02
+#          sum of squares 1e-4 + 9e-4 + 4.9e-5 + 4.41e-4 + 4e-4 + 4e-4 = 0.00229
+#          mean(y_true) = 0.003/6 = 0.0005; sum of squared deviations = 0.001009 - 6*0.0005**2 = 0.0010075
+#          nRMSE = sqrt(0.00229/6) / sqrt(0.0010075/6) = sqrt(0.00229/0.0010075) ~ 1.5076 (population std)
+#   persistence, past_return signs + + 0 - + -: on the mask (rows 0, 1, 4): + vs + y, + vs - n, + vs - n -> 1/3
+#   majority +1 on the mask: true signs + - -  -> 1/3; majority -1 -> 2/3
+Y_TRUE = [0.01, -0.02, 0.003, 0.02, -0.01, 0.0]
+Y_PRED = [0.02, 0.01, 0.01, -0.001, -0.03, 0.02]
+PAST = [0.004, 0.03, 0.0, -0.05, 0.002, -0.01]
+
+
+def test_split_metrics_hand_example():
+    m = split_metrics(Y_TRUE, Y_PRED, thr=0.005, past_return=PAST, train_majority=1)
+    assert isinstance(m, SplitMetrics)
+    assert m.n_test == 6
+    assert m.mask_count == 3
+    assert m.mask_pct == pytest.approx(50.0)
+    assert m.dirhit == pytest.approx(200 / 3)
+    assert m.dirhit_hits == 2
+    assert m.nrmse == pytest.approx(math.sqrt(0.00229 / 0.0010075), rel=1e-9)
+    assert m.nrmse == pytest.approx(1.50763, abs=1e-5)
+    assert m.call_count == 5
+    assert m.call_coverage_pct == pytest.approx(500 / 6)
+    assert m.call_dirhit == pytest.approx(60.0)
+    assert m.persistence_dirhit == pytest.approx(100 / 3)
+    assert m.majority_dirhit == pytest.approx(100 / 3)
+
+
+@pytest.mark.parametrize(("majority", "expected"), [(1, 100 / 3), (-1, 200 / 3), (None, None)])
+def test_majority_baseline(majority, expected):
+    m = split_metrics(Y_TRUE, Y_PRED, thr=0.005, train_majority=majority)
+    assert m.majority_dirhit == (pytest.approx(expected) if expected is not None else None)
+    assert m.persistence_dirhit is None  # no past_return given
+
+
+def test_nrmse_uses_the_population_std():
+    # y_true = [0, 0.02]: population std 0.01 (sample std would be 0.01414)
+    # y_pred = [0.01, 0.01]: rmse 0.01 -> nRMSE 1.0 exactly
+    m = split_metrics([0.0, 0.02], [0.01, 0.01])
+    assert m.nrmse == pytest.approx(1.0)
+
+
+def test_threshold_is_strict_and_configurable():
+    # |0.005| is not > 0.005: with the default thr only row 1 is masked
+    m = split_metrics([0.005, 0.006], [0.006, 0.006])
+    assert (m.mask_count, m.call_count) == (1, 2)
+    # thr = 0.0055 -> row 1 only (0.006 > 0.0055); thr = 0.001 -> both rows
+    assert split_metrics([0.005, 0.006], [0.006, 0.006], thr=0.001).mask_count == 2
+
+
+def test_empty_mask_gives_undefined_dirhit_not_zero_or_nan():
+    # every |y_true| <= 0.005: nothing in the mask, though the model calls every row
+    m = split_metrics([0.001, -0.002, 0.004], [0.1, -0.1, 0.1], past_return=[1.0, 1.0, 1.0], train_majority=1)
+    assert m.mask_count == 0
+    assert m.mask_pct == 0.0
+    assert m.dirhit is None
+    assert m.dirhit_hits == 0
+    assert m.persistence_dirhit is None
+    assert m.majority_dirhit is None
+    assert m.call_count == 3
+    assert m.call_dirhit == pytest.approx(100.0)  # signs + - + match on every called row
+    assert m.to_dict()["dirhit"] is None
+
+
+def test_no_calls_gives_undefined_call_dirhit():
+    m = split_metrics([0.02, -0.02], [0.001, -0.001])
+    assert m.call_count == 0 and m.call_dirhit is None and m.call_coverage_pct == 0.0
+    assert m.dirhit is None
+
+
+def test_constant_y_true_gives_infinite_nrmse():
+    m = split_metrics([0.01, 0.01, 0.01, 0.01], [0.02, 0.0, 0.01, 0.03])
+    assert m.nrmse == math.inf
+    assert m.dirhit == pytest.approx(100.0)  # rows 0 and 3 masked, both +/+
+
+
+def test_shape_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="y_pred"):
+        split_metrics([0.01, 0.02], [0.01])
+
+
+def test_to_dict_round_trips_every_field():
+    m = split_metrics(Y_TRUE, Y_PRED)
+    assert SplitMetrics(**m.to_dict()) == m
+
+
+_ret = st.floats(min_value=-0.1, max_value=0.1, allow_nan=False)
+
+
+@settings(max_examples=100, deadline=None)
+@given(pairs=st.lists(st.tuples(_ret, _ret), min_size=1, max_size=40))
+def test_split_metrics_agrees_with_a_direct_count(pairs):
+    yt = np.array([p[0] for p in pairs])
+    yp = np.array([p[1] for p in pairs])
+    m = split_metrics(yt, yp, thr=0.005)
+    masked = [(t, p) for t, p in pairs if abs(t) > 0.005 and abs(p) > 0.005]
+    hits = sum((t > 0) == (p > 0) for t, p in masked)
+    assert m.mask_count == len(masked)
+    assert m.dirhit_hits == hits
+    assert m.mask_pct == pytest.approx(100 * len(masked) / len(pairs))
+    if masked:
+        assert m.dirhit == pytest.approx(100 * hits / len(masked))
+        assert 0.0 <= m.dirhit <= 100.0
+    else:
+        assert m.dirhit is None
+    assert m.mask_count <= m.call_count
+    assert m.nrmse is not None and m.nrmse >= 0
+    # mirroring both series changes no directional metric
+    mirrored = split_metrics(-yt, -yp, thr=0.005)
+    assert (mirrored.mask_count, mirrored.dirhit_hits, mirrored.call_count) == (m.mask_count, hits, m.call_count)
+
+
+# --- symbol metrics -------------------------------------------------------------------------------
+
+
+def _split(dirhit, nrmse=1.0, mask_count=10):
+    return {"dirhit": dirhit, "nrmse": nrmse, "mask_count": mask_count, "mask_pct": 10.0}
+
+
+def test_symbol_metrics_averages_splits_with_a_dirhit():
+    # dirhits 60, (undefined), 50 -> (60 + 50) / 2 = 55 over 2 valid splits; nRMSE (1 + 2 + 1.5) / 3 = 1.5
+    out = symbol_metrics([_split(60.0, 1.0), _split(None, 2.0, 0), _split(50.0, 1.5)], symbol="ABC", horizon=7)
+    assert out["avg_dirhit"] == pytest.approx(55.0)
+    assert out["avg_nrmse"] == pytest.approx(1.5)
+    assert (out["valid_splits"], out["split_count"]) == (2, 3)
+    assert out["low_support_warning"] is False
+    assert (out["symbol"], out["horizon"]) == ("ABC", 7)
+    assert [s["dirhit"] for s in out["split_metrics"]] == [60.0, None, 50.0]
+
+
+def test_symbol_metrics_with_one_valid_split_is_low_support():
+    out = symbol_metrics([_split(80.0), _split(None, mask_count=0)], symbol="ABC", horizon=1)
+    assert out["avg_dirhit"] is None
+    assert out["low_support_warning"] is True
+    assert out["valid_splits"] == 1
+
+
+@pytest.mark.parametrize(("min_valid", "avg", "warning"), [(1, 80.0, False), (2, None, True), (3, None, True)])
+def test_symbol_metrics_min_valid_splits(min_valid, avg, warning):
+    out = symbol_metrics([_split(80.0), _split(None, mask_count=0)], symbol="ABC", horizon=1, min_valid_splits=min_valid)
+    assert out["avg_dirhit"] == avg
+    assert out["low_support_warning"] is warning
+
+
+def test_symbol_metrics_nrmse_needs_min_valid_splits_too():
+    out = symbol_metrics([_split(60.0, 1.2)], symbol="ABC", horizon=1)
+    assert out["avg_nrmse"] is None
+    out = symbol_metrics([_split(60.0, 1.2)], symbol="ABC", horizon=1, min_valid_splits=1)
+    assert out["avg_nrmse"] == pytest.approx(1.2)
+
+
+def test_symbol_metrics_takes_split_metrics_objects():
+    a = split_metrics(Y_TRUE, Y_PRED)  # dirhit 66.67
+    b = split_metrics([0.02, -0.02], [0.01, 0.01])  # one hit of two masked rows: 50
+    out = symbol_metrics([a, b], symbol="ABC", horizon=1)
+    assert out["avg_dirhit"] == pytest.approx((200 / 3 + 50) / 2)
+    assert out["split_metrics"][0] == a.to_dict()
+
+
+def test_symbol_metrics_with_no_splits():
+    out = symbol_metrics([], symbol="ABC", horizon=1)
+    assert out["avg_dirhit"] is None and out["avg_nrmse"] is None and out["low_support_warning"] is True
+
+
+# --- score ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("horizon", "expected"),
+    [
+        (1, 36.0),  # 0.7 * 60 - 6 * 1.0 = 42 - 6
+        (3, 36.0),
+        (7, 36.0),
+        (14, 38.0),  # 0.7 * 60 - 4 * 1.0 = 42 - 4
+        (30, 38.0),
+        (2, 38.0),  # any other horizon: k = 4
+    ],
+)
+def test_score_weights_nrmse_by_horizon(horizon, expected):
+    assert score(60.0, 1.0, horizon=horizon) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("nrmse", [None, math.inf, -math.inf, math.nan])
+@pytest.mark.parametrize(("horizon", "expected"), [(1, 24.0), (14, 30.0)])
+def test_score_counts_a_missing_nrmse_as_three(nrmse, horizon, expected):
+    # h=1: 42 - 6 * 3 = 24; h=14: 42 - 4 * 3 = 30
+    assert score(60.0, nrmse, horizon=horizon) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("nrmse", [1.0, None])
+def test_score_without_dirhit_is_none(nrmse):
+    assert score(None, nrmse, horizon=1) is None
+
+
+def test_score_of_symbol_metrics():
+    out = symbol_metrics([_split(60.0, 0.9), _split(50.0, 1.1)], symbol="ABC", horizon=3)
+    # 0.7 * 55 - 6 * 1.0 = 38.5 - 6 = 32.5
+    assert score(out["avg_dirhit"], out["avg_nrmse"], horizon=3) == pytest.approx(32.5)
+
+
+# --- Wilson interval -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hits", "count", "low", "high"),
+    # textbook Wilson score interval, z = 1.96, evaluated to 30 digits with mpmath
+    [
+        (50, 100, 40.383, 59.617),
+        (0, 10, 0.0, 27.753),
+        (10, 10, 72.247, 100.0),
+        (7, 10, 39.678, 89.221),
+        (1, 1, 20.654, 100.0),
+        (65, 120, 45.261, 62.814),
+    ],
+)
+def test_wilson_interval_known_values(hits, count, low, high):
+    lo, hi = wilson_interval(hits, count)
+    assert lo == pytest.approx(low, abs=1e-3)
+    assert hi == pytest.approx(high, abs=1e-3)
+
+
+@pytest.mark.parametrize("count", [0, -1])
+def test_wilson_interval_of_nothing_is_none(count):
+    assert wilson_interval(0, count) is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), count=st.integers(min_value=1, max_value=5000))
+def test_wilson_interval_contains_the_estimate(data, count):
+    hits = data.draw(st.integers(min_value=0, max_value=count))
+    lo, hi = wilson_interval(hits, count)
+    p = 100.0 * hits / count
+    assert 0.0 <= lo <= hi <= 100.0
+    assert lo <= p + 1e-9 and p - 1e-9 <= hi
+    assert hi - lo > 0
+    # symmetric: misses' interval mirrors hits'
+    mlo, mhi = wilson_interval(count - hits, count)
+    assert mlo == pytest.approx(100.0 - hi, abs=1e-9) and mhi == pytest.approx(100.0 - lo, abs=1e-9)
+
+
+@pytest.mark.parametrize(("hits", "count"), [(0, 3), (0, 100), (10, 10), (25, 25)])
+def test_wilson_interval_is_exact_at_the_extremes(hits, count):
+    lo, hi = wilson_interval(hits, count)
+    assert lo <= 100.0 * hits / count <= hi
+
+
+def test_dirhit_with_interval_reads_like_the_docstring():
+    assert dirhit_with_interval(65, 120) == "54.2 % (n=120, 95 % CI 45.3–62.8)"
+    assert dirhit_with_interval(0, 0) == "undefined (n=0)"
+
+
+# --- usable verdict ------------------------------------------------------------------------------
+# 70/100 right: Wilson 95 % interval (60.415, 78.105); 58/100 right: lower bound 48.206; 3/3: 43.850
+
+
+def _holdout(hits, count, persistence=None, majority=None):
+    return {
+        "dirhit": 100.0 * hits / count if count else None,
+        "dirhit_hits": hits,
+        "mask_count": count,
+        "persistence_dirhit": persistence,
+        "majority_dirhit": majority,
+    }
+
+
+def test_usable_when_the_lower_bound_beats_50_and_every_baseline():
+    v = usable_verdict(_holdout(70, 100, persistence=55.0, majority=52.0))
+    assert v["usable"] is True
+    assert v["dirhit_lower_95"] == pytest.approx(60.415, abs=1e-3)
+    assert v["dirhit_upper_95"] == pytest.approx(78.106, abs=1e-3)
+    assert v["best_baseline_dirhit"] == 55.0
+    assert v["rule"] == USABLE_RULE
+
+
+@pytest.mark.parametrize(
+    ("holdout", "why"),
+    [
+        (_holdout(70, 100, persistence=61.0, majority=52.0), "persistence beats the lower bound"),
+        (_holdout(70, 100, persistence=40.0, majority=65.0), "majority beats the lower bound"),
+        (_holdout(58, 100, persistence=30.0, majority=30.0), "lower bound 48.2 is not above 50"),
+        (_holdout(3, 3, persistence=0.0, majority=0.0), "3/3 right: lower bound 43.9 is not above 50"),
+        (_holdout(0, 0), "no masked rows"),
+    ],
+)
+def test_not_usable(holdout, why):
+    v = usable_verdict(holdout)
+    assert v["usable"] is False, why
+
+
+def test_not_usable_when_the_lower_bound_only_ties_the_baseline():
+    lower = wilson_interval(70, 100)[0]
+    assert usable_verdict(_holdout(70, 100, persistence=lower))["usable"] is False
+
+
+def test_no_masked_rows_has_no_interval():
+    v = usable_verdict(_holdout(0, 0, persistence=50.0))
+    assert v["dirhit_lower_95"] is None and v["dirhit_upper_95"] is None
+    assert v["best_baseline_dirhit"] == 50.0
+
+
+def test_usable_verdict_takes_split_metrics():
+    # 60 masked rows, all right; persistence (sign of past_return = -1) is right on none; majority +1 on all
+    y = np.full(60, 0.02)
+    m = split_metrics(y + np.linspace(0, 0.01, 60), y, past_return=-y, train_majority=1)
+    assert (m.mask_count, m.dirhit_hits, m.persistence_dirhit, m.majority_dirhit) == (60, 60, 0.0, 100.0)
+    v = usable_verdict(m)
+    assert v["best_baseline_dirhit"] == 100.0
+    assert v["usable"] is False  # a model that only matches "always up" is not usable
+    m2 = split_metrics(y + np.linspace(0, 0.01, 60), y, past_return=-y, train_majority=-1)
+    assert usable_verdict(m2)["usable"] is True  # lower bound ~ 94 % beats 50 and 0
