@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import optuna
@@ -22,8 +24,9 @@ from bistlab.dataset import TaskData
 from bistlab.evaluation import EvaluationSpec, evaluate_splits
 from bistlab.metrics import score, symbol_metrics
 from bistlab.space import SearchSpace, TrialConfig, suggest_config
+from bistlab.storage import make_storage
 
-__all__ = ["make_objective", "open_study", "run_hpo", "complete_trials"]
+__all__ = ["make_objective", "open_study", "run_hpo", "complete_trials", "LIMIT_REASON"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +66,12 @@ def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, 
 
 
 def open_study(storage: str | optuna.storages.BaseStorage, study_name: str, *, seed: int = 0) -> optuna.Study:
-    """Create or load a study (maximize) with a seeded TPE sampler suited to the conditional space."""
+    """Create or load a study (maximize) with a seeded TPE sampler suited to the conditional space.
+
+    ``storage`` may be a URL (see :func:`bistlab.storage.make_storage`) or a storage object.
+    """
+    if isinstance(storage, str):
+        storage = make_storage(storage)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = optuna.samplers.TPESampler(seed=seed, group=True, n_startup_trials=5)
@@ -80,6 +88,27 @@ def complete_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
 
 
+LIMIT_REASON = "trial limit reached"
+
+
+def _guarded(objective, study: optuna.Study, n_trials: int):
+    """The objective, refusing to start when complete + other running trials already make the limit.
+
+    Trials are created in the storage before their objective runs, so of two trials started at
+    once the later one sees the earlier: complete trials can never exceed ``n_trials``.
+    """
+
+    def guarded(trial: optuna.Trial) -> float:
+        states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING)
+        taken = sum(1 for t in study.get_trials(deepcopy=False, states=states) if t.number != trial.number)
+        if taken >= n_trials:
+            trial.set_user_attr("fail_reason", f"{LIMIT_REASON}: {taken} of {n_trials} complete or running")
+            raise optuna.TrialPruned(LIMIT_REASON)
+        return objective(trial)
+
+    return guarded
+
+
 def run_hpo(
     task: TaskData,
     spec: EvaluationSpec,
@@ -90,9 +119,16 @@ def run_hpo(
     seed: int = 0,
     n_jobs: int = 1,
     warm_start: dict[str, Any] | None = None,
+    stop: Callable[[], bool] | None = None,
+    max_failed: int | None = None,
+    poll_seconds: float = 1.0,
     show_progress_bar: bool = False,
 ) -> optuna.Study:
-    """Run trials until the study has ``n_trials`` complete ones (resuming a partial study).
+    """Run trials until the study has ``n_trials`` complete ones, resuming a partial study.
+
+    Safe with several processes on one study (each calls this): complete trials never exceed
+    ``n_trials``. Trials left RUNNING by a killed process are failed by the storage's heartbeat
+    (see :mod:`bistlab.storage`); until then this waits for them rather than overrunning.
 
     Args:
         task: the task's data.
@@ -103,7 +139,10 @@ def run_hpo(
         seed: model seed (fixed across trials, so a trial can be reproduced).
         n_jobs: threads per model fit.
         warm_start: parameters enqueued as the first trial of a new study.
-        show_progress_bar: Optuna's tqdm bar (notebooks).
+        stop: polled between trials; when it returns True, return after the current trial.
+        max_failed: give up after this many failed trials (default ``max(10, 2 * n_trials)``).
+        poll_seconds: wait between checks while other processes finish the last trials.
+        show_progress_bar: a tqdm bar of complete trials (notebooks).
     """
     space = space or SearchSpace.for_task(task.context)
     study.set_user_attr("symbol", task.symbol)
@@ -111,15 +150,38 @@ def run_hpo(
     study.set_user_attr("space_removed", space.removed)
     if warm_start and not study.trials:
         study.enqueue_trial(warm_start, skip_if_exists=True)
-    objective = make_objective(task, spec, space, seed=seed, n_jobs=n_jobs)
-    max_attempts = 3 * n_trials
-    while len(complete_trials(study)) < n_trials and len(study.trials) < max_attempts:
-        remaining = n_trials - len(complete_trials(study))
-        study.optimize(
-            objective,
-            n_trials=remaining,
-            callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=(optuna.trial.TrialState.COMPLETE,))],
-            show_progress_bar=show_progress_bar,
-            gc_after_trial=False,
-        )
+    objective = _guarded(make_objective(task, spec, space, seed=seed, n_jobs=n_jobs), study, n_trials)
+    max_failed = max_failed if max_failed is not None else max(10, 2 * n_trials)
+    bar = None
+    if show_progress_bar:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_trials, desc=f"{task.key} trials", initial=len(complete_trials(study)))
+    try:
+        while True:
+            if stop is not None and stop():
+                logger.info("%s: stop requested; %d of %d trials complete", task.key, len(complete_trials(study)), n_trials)
+                break
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
+            trials = study.get_trials(deepcopy=False)
+            complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+            running = sum(t.state == optuna.trial.TrialState.RUNNING for t in trials)
+            failed = sum(t.state == optuna.trial.TrialState.FAIL for t in trials)
+            if bar is not None:
+                bar.n = complete
+                bar.refresh()
+            if complete >= n_trials:
+                break
+            if failed >= max_failed:
+                logger.warning("%s: %d failed trials; giving up with %d of %d complete", task.key, failed, complete, n_trials)
+                break
+            if complete + running >= n_trials:
+                time.sleep(poll_seconds)  # others are finishing the last trials (or their heartbeats are going stale)
+                continue
+            study.optimize(objective, n_trials=1, gc_after_trial=False)
+    finally:
+        if bar is not None:
+            bar.close()
     return study

@@ -36,7 +36,7 @@ from bistlab.config import Workspace
 from bistlab.errors import DataError, SymbolNotFoundError
 from bistlab.validate import COLUMNS, Defect, check_symbol, fingerprint, to_raw_frame, validate_ohlcv
 
-__all__ = ["LoadedPrices", "PriceStore", "prices_table"]
+__all__ = ["LoadedPrices", "PriceStore", "prices_table", "sentiment_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,16 @@ prices_table = Table(
     Column("low", Float),
     Column("close", Float),
     Column("volume", Float),
+)
+# The sentiment table is optional: it has its own metadata so that opening a store never creates
+# it (its absence is how the sentiment feature group learns that there is no sentiment data).
+_sentiment_metadata = MetaData()
+sentiment_table = Table(
+    "sentiment",
+    _sentiment_metadata,
+    Column("symbol", String(32), primary_key=True),
+    Column("date", Date, primary_key=True),
+    Column("score", Float),
 )
 _DELETE_CHUNK = 500  # dates per IN (...) list when merging
 
@@ -255,6 +265,64 @@ class PriceStore:
         logger.info("%s: %d rows deleted from %s", symbol, removed, self.safe_url)
         return int(removed)
 
+    def write_sentiment(self, frame: pd.DataFrame) -> int:
+        """Store sentiment scores in table ``sentiment`` (created if absent), in one transaction.
+
+        Every stored row of the symbols in ``frame`` is replaced by ``frame``'s rows of that symbol;
+        other symbols' rows are kept. A (symbol, date) given twice keeps its last row.
+
+        Args:
+            frame: columns ``symbol``, ``date`` (anything :func:`pandas.to_datetime` reads; the
+                time of day is dropped) and ``score`` (a finite float, e.g. in [-1, 1]).
+
+        Returns:
+            Rows written.
+
+        Raises:
+            DataError: a column is missing, a symbol is invalid, a date cannot be read or a score
+                is not a finite number.
+        """
+        missing = [c for c in ("symbol", "date", "score") if c not in frame.columns]
+        if missing:
+            raise DataError(
+                f"`frame.columns` must include symbol, date, score but got {list(map(str, frame.columns))} "
+                f"(missing: {', '.join(missing)})"
+            )
+        symbols = [str(s) for s in frame["symbol"].tolist()]
+        for symbol in dict.fromkeys(symbols):
+            check_symbol(symbol)
+        try:
+            dates = pd.DatetimeIndex(pd.to_datetime(frame["date"]))
+            if dates.tz is not None:
+                dates = dates.tz_localize(None)
+            dates = dates.normalize()
+        except (ValueError, TypeError) as err:
+            raise DataError(f"`date` must hold dates but got {err}") from err
+        if dates.isna().any():
+            first = frame.index[np.asarray(dates.isna())][0]
+            raise DataError(f"`date` must hold a date on every row but got a missing one at row {first!r}")
+        scores = pd.to_numeric(frame["score"], errors="coerce").to_numpy(dtype="float64")
+        bad = ~np.isfinite(scores)
+        if bad.any():
+            shown = frame["score"].to_numpy()[bad][:3].tolist()
+            raise DataError(f"`score` must be a finite number on every row but got {int(bad.sum())} that are not: {shown}")
+        rows_by_key = {
+            (symbol, day): score for symbol, day, score in zip(symbols, dates.date.tolist(), scores.tolist())
+        }
+        if len(rows_by_key) < len(symbols):
+            logger.warning("sentiment: %d repeated (symbol, date) rows dropped (last kept)", len(symbols) - len(rows_by_key))
+        rows = [{"symbol": symbol, "date": day, "score": score} for (symbol, day), score in rows_by_key.items()]
+        table = sentiment_table
+        given = sorted(set(symbols))
+        with self.engine.begin() as conn:
+            _sentiment_metadata.create_all(conn, checkfirst=True)
+            for start in range(0, len(given), _DELETE_CHUNK):
+                conn.execute(delete(table).where(table.c.symbol.in_(given[start : start + _DELETE_CHUNK])))
+            if rows:
+                conn.execute(insert(table), rows)
+        logger.debug("sentiment: %d rows of %d symbols written to %s", len(rows), len(given), self.safe_url)
+        return len(rows)
+
     def read_sentiment(self, symbol: str) -> pd.DataFrame | None:
         """This symbol's rows of the optional table ``sentiment(symbol, date, score)``.
 
@@ -264,7 +332,7 @@ class PriceStore:
         """
         if not inspect(self.engine).has_table("sentiment"):
             return None
-        table = Table("sentiment", MetaData(), autoload_with=self.engine)
+        table = sentiment_table
         query = select(table.c.date, table.c.score).where(table.c.symbol == symbol).order_by(table.c.date)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()

@@ -86,3 +86,69 @@ def workspace(tmp_path: Path):
     store.write("SHORT", _market(90, seed=2))
     store.close()
     return ws
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory) -> Iterator[str]:
+    """A throwaway PostgreSQL server on 127.0.0.1 (Debian's ``postgresql`` binaries); yields a base URL
+    ``postgresql+psycopg2://postgres@127.0.0.1:<port>``. Skips when the binaries are absent."""
+    import glob
+    import shutil
+    import subprocess
+    import time
+
+    if os.environ.get("BISTLAB_TEST_PG_SERVER"):
+        yield os.environ["BISTLAB_TEST_PG_SERVER"]
+        return
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        pytest.skip("PostgreSQL server binaries not installed (Debian: apt-get install -y postgresql); CI installs them")
+    import tempfile
+
+    bindir = Path(found[-1]).parent
+    root = Path(tempfile.mkdtemp(prefix="bistlab-pg-"))  # not under pytest's 0700 root-owned tmp tree
+    data = root / "data"
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # postgres refuses to run as root
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root without runuser: cannot start PostgreSQL as the postgres user")
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(root, "postgres")
+    port = _free_port()
+    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
+    log = root / "pg.log"
+    subprocess.run(
+        [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off -c max_connections=200", "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        time.sleep(0.2)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_database(pg_server: str, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database on the throwaway server; yields its SQLAlchemy URL."""
+    import re
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = "t_" + re.sub(r"[^a-z0-9]", "_", request.node.name.lower())[:40] + "_" + uuid.uuid4().hex[:6]
+    engine = create_engine(f"{pg_server}/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return f"{pg_server}/{name}"

@@ -1,0 +1,93 @@
+"""HPO studies: the trial limit under several workers, stale trials, the trial record."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+
+import optuna
+import pytest
+
+from bistlab.evaluation import make_evaluation_spec
+from bistlab.hpo import LIMIT_REASON, open_study, run_hpo
+from bistlab.pipeline import load_task
+from bistlab.space import SearchSpace
+from bistlab.storage import make_storage
+
+
+def _worker(ws, storage_url: str, n_trials: int, seed: int) -> None:
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    task = load_task(ws, "AAA", 1)
+    study = open_study(storage_url, "AAA_1d_c1", seed=seed)
+    run_hpo(task, make_evaluation_spec(task), study=study, n_trials=n_trials, space=SearchSpace.for_task(task.context, models=["lgbm"]), poll_seconds=0.2)
+
+
+def _run_workers(ws, storage_url: str, n_workers: int, n_trials: int) -> optuna.Study:
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_worker, args=(ws, storage_url, n_trials, i)) for i in range(n_workers)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(300)
+    assert [p.exitcode for p in procs] == [0] * n_workers
+    return optuna.load_study(study_name="AAA_1d_c1", storage=make_storage(storage_url))
+
+
+@pytest.mark.parametrize("n_workers", [2, 4])
+def test_workers_on_one_journal_study_never_exceed_the_trial_limit(workspace, tmp_path, n_workers):
+    url = f"journal:{tmp_path / 'study.log'}"
+    study = _run_workers(workspace, url, n_workers, n_trials=6)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 6
+    extra = [t for t in study.trials if t.state != optuna.trial.TrialState.COMPLETE]
+    assert all(LIMIT_REASON in t.user_attrs.get("fail_reason", "") or "fail_reason" in t.user_attrs for t in extra)
+
+
+@pytest.mark.parametrize("n_workers", [2, 4])
+def test_workers_on_one_postgresql_study_never_exceed_the_trial_limit(workspace, pg_database, n_workers):
+    study = _run_workers(workspace, pg_database, n_workers, n_trials=6)
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) == 6
+
+
+def test_a_stale_running_trial_is_failed_by_its_heartbeat_and_the_study_finishes(workspace, tmp_path, monkeypatch):
+    import bistlab.storage as storage_mod
+
+    monkeypatch.setattr(storage_mod, "GRACE_SECONDS", 1)
+    monkeypatch.setattr(storage_mod, "HEARTBEAT_SECONDS", 1)
+    monkeypatch.setattr(storage_mod, "_CACHE", {})
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = open_study(url, "AAA_1d_c1")
+    zombie = study.ask()  # a trial whose process "died": RUNNING, no heartbeat after this
+    storage_mod.make_storage(url).record_heartbeat(zombie._trial_id)
+    task = load_task(workspace, "AAA", 1)
+    run_hpo(task, make_evaluation_spec(task), study=study, n_trials=2, space=SearchSpace.for_task(task.context, models=["lgbm"]), poll_seconds=0.2)
+    states = [t.state for t in study.trials]
+    assert states[0] == optuna.trial.TrialState.FAIL
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 2
+
+
+def test_every_trial_records_its_configuration_and_metrics(workspace):
+    task = load_task(workspace, "AAA", 7)
+    study = open_study(optuna.storages.InMemoryStorage(), "s")
+    run_hpo(task, make_evaluation_spec(task), study=study, n_trials=3, space=SearchSpace.for_task(task.context, models=["lgbm", "xgb"]))
+    for t in study.trials:
+        if t.state == optuna.trial.TrialState.COMPLETE:
+            attrs = t.user_attrs
+            assert {"config", "features_enabled", "feature_params", "model_choice", "symbol_metrics", "avg_dirhit", "avg_nrmse", "model_metrics"} <= set(attrs)
+            assert attrs["config"]["model_choice"] == t.params["model_choice"]
+            assert len(attrs["symbol_metrics"]["AAA_7d"]["split_metrics"]) == 4
+        else:
+            assert "fail_reason" in t.user_attrs
+
+
+def test_the_feature_cache_computes_each_parameter_setting_once(workspace):
+    task = load_task(workspace, "AAA", 1)
+    study = open_study(optuna.storages.InMemoryStorage(), "s")
+    run_hpo(task, make_evaluation_spec(task), study=study, n_trials=4, space=SearchSpace.for_task(task.context, models=["lgbm"]))
+    settings = set()
+    for t in study.trials:
+        cfg = t.user_attrs["config"]
+        for group, params in cfg["feature_params"].items():
+            if group == "core" or cfg["features_enabled"].get(group):
+                settings.add((group, repr(sorted(params.items()))))
+    groups_computed = task.cache.misses
+    assert groups_computed == len({s for s in settings if s[0] in __import__("bistlab.features", fromlist=["registry"]).registry()})
