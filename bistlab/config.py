@@ -67,16 +67,26 @@ class Workspace:
     Args:
         root: the workspace folder.
         db_url: SQLAlchemy URL of the price store; ``None`` means ``runs/prices.sqlite``.
+        optuna_url: one Optuna storage for every study (PostgreSQL, for several machines);
+            ``None`` means one SQLite file per study under ``studies/cycle_<N>/``.
     """
 
     root: Path
     db_url: str | None = field(default=None)
+    optuna_url: str | None = field(default=None)
 
     @classmethod
-    def from_env(cls, root: Path | str | None = None, *, db_url: str | None = None) -> "Workspace":
-        """The workspace named by the arguments, else by the environment, else the current directory."""
+    def from_env(cls, root: Path | str | None = None, *, db_url: str | None = None, optuna_url: str | None = None) -> "Workspace":
+        """The workspace named by the arguments, else by the environment, else the current directory.
+
+        Environment: ``BISTLAB_WORKSPACE``, ``BISTLAB_DB_URL``, ``BISTLAB_OPTUNA_URL``.
+        """
         root_path = Path(root or os.environ.get("BISTLAB_WORKSPACE") or Path.cwd()).resolve()
-        return cls(root=root_path, db_url=db_url or os.environ.get("BISTLAB_DB_URL") or None)
+        return cls(
+            root=root_path,
+            db_url=db_url or os.environ.get("BISTLAB_DB_URL") or None,
+            optuna_url=optuna_url or os.environ.get("BISTLAB_OPTUNA_URL") or None,
+        )
 
     @property
     def studies(self) -> Path:
@@ -106,8 +116,19 @@ class Workspace:
     def task_dir(self, cycle: int, task_key: str) -> Path:
         return self.cycle_dir(cycle) / task_key
 
+    @property
+    def stop_file(self) -> Path:
+        """Present while a graceful stop is requested (``bistlab cycle stop``)."""
+        return self.runs / "STOP"
+
+    def stop_requested(self) -> bool:
+        return self.stop_file.exists()
+
     def study_storage(self, cycle: int, task_key: str) -> str:
-        """Optuna storage URL of one task's study: one SQLite file per study, so one writer per file."""
+        """Optuna storage URL of one task's study: ``optuna_url`` if set, else one SQLite file per
+        study (one writer per file)."""
+        if self.optuna_url:
+            return self.optuna_url
         return f"sqlite:///{self.studies / f'cycle_{cycle}' / f'{task_key}.db'}"
 
     def ensure(self) -> "Workspace":

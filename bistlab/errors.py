@@ -19,6 +19,7 @@ __all__ = [
     "TaskError",
     "SelectionError",
     "NoTrainedCycleError",
+    "StopRequested",
 ]
 
 
@@ -110,3 +111,15 @@ class SelectionError(BistlabError):
 
 class NoTrainedCycleError(BistlabError):
     """A command needs a trained cycle and the workspace has none."""
+
+
+class StopRequested(BistlabError):
+    """A graceful stop was requested (``bistlab cycle stop`` or Ctrl-C); the work pauses here.
+
+    Attributes:
+        task: the task key that paused, if any.
+    """
+
+    def __init__(self, message: str, *, task: str | None = None) -> None:
+        self.task = task
+        super().__init__(message)

@@ -20,6 +20,7 @@ from typing import Any
 
 import optuna
 
+from bistlab import faults
 from bistlab.dataset import TaskData
 from bistlab.evaluation import EvaluationSpec, evaluate_splits
 from bistlab.metrics import score, symbol_metrics
@@ -29,6 +30,11 @@ from bistlab.storage import make_storage
 __all__ = ["make_objective", "open_study", "run_hpo", "complete_trials", "LIMIT_REASON"]
 
 logger = logging.getLogger(__name__)
+
+
+def _fault_after_first_split(index: int, metrics: object) -> None:
+    if index == 0:
+        faults.point("in_trial")
 
 
 def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, seed: int = 0, n_jobs: int = 1):
@@ -41,7 +47,7 @@ def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, 
         trial.set_user_attr("feature_params", config.feature_params)
         trial.set_user_attr("model_choice", config.model_choice)
         try:
-            splits = evaluate_splits(task, config, spec, n_jobs=n_jobs)
+            splits = evaluate_splits(task, config, spec, n_jobs=n_jobs, on_split=_fault_after_first_split)
         except optuna.TrialPruned:
             raise
         except Exception as err:  # noqa: BLE001 - a trial's failure is recorded, the study goes on

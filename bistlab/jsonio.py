@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from bistlab import faults
+
 __all__ = ["write_json_atomic", "read_json", "to_jsonable"]
 
 
@@ -29,8 +31,11 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
-def write_json_atomic(path: Path, data: Any) -> Path:
-    """Write ``data`` to ``path`` so that a reader never sees a partial file, even after a kill."""
+def write_json_atomic(path: Path, data: Any, *, fault_point: str | None = None) -> Path:
+    """Write ``data`` to ``path`` so that a reader never sees a partial file, even after a kill.
+
+    ``fault_point`` names a :mod:`bistlab.faults` point reached between writing and renaming.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -40,6 +45,8 @@ def write_json_atomic(path: Path, data: Any) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
+        if fault_point:
+            faults.point(fault_point)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

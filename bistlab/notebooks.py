@@ -32,11 +32,37 @@ class NotebookError(BistlabError):
         super().__init__(f"{ename}: {evalue} (see {notebook})")
 
 
+def _exit_with_parent(poll_seconds: float = 1.0) -> None:
+    """In a kernel started by bistlab (papermill), exit when the process that started it dies:
+    a killed cycle must not leave a kernel running trials that nobody will collect."""
+    import os
+    import threading
+    import time
+
+    if not os.environ.get("BISTLAB_KERNEL_PARENT"):
+        return
+    parent = int(os.environ["BISTLAB_KERNEL_PARENT"])
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_seconds)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(70)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=watch, name="bistlab-parent-watch", daemon=True).start()
+
+
 def setup_notebook(*, level: int = logging.INFO) -> None:
     """Console hygiene for a notebook kernel: bistlab logs at ``level``, Optuna's per-trial lines
-    off, and no warning about the missing Jupyter widgets (progress bars fall back to text)."""
+    off, and no warning about the missing Jupyter widgets (progress bars fall back to text).
+    A kernel started by a bistlab cycle also exits when the cycle's process dies."""
     import warnings
 
+    _exit_with_parent()
     import optuna
     from tqdm import TqdmExperimentalWarning, TqdmWarning
 
@@ -62,8 +88,11 @@ def execute(name: str, output: Path, *, parameters: dict[str, Any], cwd: Path | 
     Raises:
         NotebookError: the notebook raised; the executed copy with the traceback is kept.
     """
+    import os
+
     import papermill as pm
 
+    os.environ["BISTLAB_KERNEL_PARENT"] = str(os.getpid())  # kernels inherit it: see _exit_with_parent
     output.parent.mkdir(parents=True, exist_ok=True)
     source = notebook_dir() / f"{name}.ipynb"
     try:

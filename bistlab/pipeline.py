@@ -22,7 +22,7 @@ import optuna
 
 from bistlab.config import EvalSettings, Workspace
 from bistlab.dataset import TaskData, prepare_task, task_key
-from bistlab.errors import DataError
+from bistlab.errors import DataError, StopRequested
 from bistlab.evaluation import (
     EvaluationSpec,
     check_spec,
@@ -154,7 +154,24 @@ def hpo_step(
     study = open_study(storage, name, seed=seed)
     study.set_user_attr("evaluation_spec", spec.to_dict())
     space = SearchSpace.for_task(task.context, models=models)
-    run_hpo(task, spec, study=study, n_trials=n_trials, space=space, seed=seed, n_jobs=n_jobs, warm_start=warm_start, show_progress_bar=show_progress_bar)
+    done = len(complete_trials(study))
+    if done < n_trials:
+        logger.info("%s cycle %d: %d of %d trials complete; running the rest", task.key, cycle, done, n_trials)
+        run_hpo(
+            task,
+            spec,
+            study=study,
+            n_trials=n_trials,
+            space=space,
+            seed=seed,
+            n_jobs=n_jobs,
+            warm_start=warm_start,
+            stop=ws.stop_requested,
+            show_progress_bar=show_progress_bar,
+        )
+        done = len(complete_trials(study))
+        if done < n_trials and ws.stop_requested():
+            raise StopRequested(f"{task.key}: paused by a stop request after {done} of {n_trials} trials", task=task.key)
     return write_best_params(ws, study, task=task, spec=spec, cycle=cycle, space=space, wall_seconds=time.time() - started)
 
 

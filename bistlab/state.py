@@ -97,9 +97,17 @@ class CycleState:
     cycle: int = 0
     tasks: dict[str, TaskState] = field(default_factory=dict)
     updated_at: str | None = None
+    paused: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cycle": self.cycle, "updated_at": self.updated_at, "tasks": {k: asdict(v) for k, v in self.tasks.items()}}
+        return {
+            "cycle": self.cycle,
+            "updated_at": self.updated_at,
+            "paused": self.paused,
+            "config": self.config,
+            "tasks": {k: asdict(v) for k, v in self.tasks.items()},
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CycleState":
@@ -107,6 +115,8 @@ class CycleState:
             cycle=int(data.get("cycle", 0)),
             tasks={k: TaskState.from_dict(v) for k, v in (data.get("tasks") or {}).items()},
             updated_at=data.get("updated_at"),
+            paused=bool(data.get("paused", False)),
+            config=dict(data.get("config") or {}),
         )
 
     def cycle_tasks(self, cycle: int | None = None) -> list[TaskState]:
@@ -150,7 +160,7 @@ class StateFile:
             state = self.read()
             change(state)
             state.updated_at = utcnow()
-            write_json_atomic(self.path, state.to_dict())
+            write_json_atomic(self.path, state.to_dict(), fault_point="state_write")
             return state
 
     def update_task(self, key: str, **values: Any) -> TaskState:

@@ -1,0 +1,29 @@
+"""Deterministic fault injection for the crash tests: ``BISTLAB_FAULT=<point>:<n>`` makes the
+process SIGKILL itself the n-th time it reaches ``<point>`` (counted per process).
+
+Points: ``state_write`` (temp file written, not yet renamed), ``after_hpo`` (HPO notebook done,
+training not started), ``in_trial`` (inside an HPO trial, after its first split). Unset in
+normal use: then :func:`point` costs one dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+__all__ = ["point"]
+
+_counts: dict[str, int] = {}
+
+
+def point(name: str) -> None:
+    """Die here (SIGKILL, no cleanup) if ``BISTLAB_FAULT`` says so."""
+    spec = os.environ.get("BISTLAB_FAULT")
+    if not spec:
+        return
+    target, _, nth = spec.partition(":")
+    if target != name:
+        return
+    _counts[name] = _counts.get(name, 0) + 1
+    if _counts[name] == int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
