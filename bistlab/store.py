@@ -305,12 +305,15 @@ class PriceStore:
         bad = ~np.isfinite(scores)
         if bad.any():
             shown = frame["score"].to_numpy()[bad][:3].tolist()
-            raise DataError(f"`score` must be a finite number on every row but got {int(bad.sum())} that are not: {shown}")
+            raise DataError(
+                f"`score` must be a finite number on every row but got {int(bad.sum())} that are not: {shown}"
+            )
         rows_by_key = {
             (symbol, day): score for symbol, day, score in zip(symbols, dates.date.tolist(), scores.tolist())
         }
         if len(rows_by_key) < len(symbols):
-            logger.warning("sentiment: %d repeated (symbol, date) rows dropped (last kept)", len(symbols) - len(rows_by_key))
+            repeated = len(symbols) - len(rows_by_key)
+            logger.warning("sentiment: %d repeated (symbol, date) rows dropped (last kept)", repeated)
         rows = [{"symbol": symbol, "date": day, "score": score} for (symbol, day), score in rows_by_key.items()]
         table = sentiment_table
         given = sorted(set(symbols))

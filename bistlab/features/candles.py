@@ -28,6 +28,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from bistlab.errors import ConfigError
 from bistlab.features import FeatureContext, FeatureGroup
 
 __all__ = [
@@ -122,7 +123,9 @@ def _warmup() -> int:
 def pattern_signals(frame: pd.DataFrame, names: tuple[str, ...] | list[str]) -> dict[str, np.ndarray]:
     """The sign (-1, 0, +1, as int8) of each TA-Lib pattern in ``names`` per bar of ``frame``."""
     talib = _talib()
-    o, h, l, c = (np.ascontiguousarray(frame[col].to_numpy(dtype="float64")) for col in ("open", "high", "low", "close"))
+    o, h, l, c = (
+        np.ascontiguousarray(frame[col].to_numpy(dtype="float64")) for col in ("open", "high", "low", "close")
+    )
     return {name: np.sign(getattr(talib, name)(o, h, l, c)).astype("int8") for name in names}
 
 
@@ -141,9 +144,9 @@ def compute(ctx: FeatureContext, params: dict[str, Any]) -> pd.DataFrame:
     lookback = int(p["lookback"])
     family = str(p["family"])
     if lookback < 1:
-        raise ValueError(f"`lookback` must be >= 1 but got {lookback}")
+        raise ConfigError("lookback", ">= 1", lookback)
     if family not in FAMILY_CHOICES:
-        raise ValueError(f"`family` must be one of {sorted(FAMILY_CHOICES)} but got {family!r}")
+        raise ConfigError("family", f"one of {sorted(FAMILY_CHOICES)}", family)
     frame = ctx.frame
     directional = FAMILY_CHOICES[family]
     names = list(dict.fromkeys(directional + FAMILIES["indecision"] + tuple(INDIVIDUAL.values())))

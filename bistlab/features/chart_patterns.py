@@ -39,6 +39,7 @@ import optuna
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from bistlab.errors import ConfigError
 from bistlab.features import FeatureContext, FeatureGroup
 
 __all__ = ["GROUP", "DEFAULT_PARAMS", "compute", "suggest", "find_pivots", "ATR_WINDOW"]
@@ -188,9 +189,9 @@ def compute(ctx: FeatureContext, params: dict[str, Any]) -> pd.DataFrame:
     p = {**DEFAULT_PARAMS, **params}
     k, tolerance = int(p["pivot_k"]), float(p["tolerance"])
     if k < 1:
-        raise ValueError(f"`pivot_k` must be >= 1 but got {k}")
+        raise ConfigError("pivot_k", ">= 1", k)
     if not 0.0 < tolerance < 1.0:
-        raise ValueError(f"`tolerance` must be in (0, 1) but got {tolerance}")
+        raise ConfigError("tolerance", "in (0, 1)", tolerance)
     tol = math.log1p(tolerance)
     frame = ctx.frame
     n = len(frame)
@@ -222,8 +223,10 @@ def compute(ctx: FeatureContext, params: dict[str, Any]) -> pd.DataFrame:
     run_max = pd.Series(logc).groupby(top_since.to_numpy()).cummax().to_numpy()
     run_min = pd.Series(logc).groupby(bot_since.to_numpy()).cummin().to_numpy()
     with np.errstate(invalid="ignore"):
-        top_alive = (np.nan_to_num(state["dtop"]) + np.nan_to_num(state["hs"]) > 0) & (run_max <= state["top_level"] + tol)
-        bot_alive = (np.nan_to_num(state["dbot"]) + np.nan_to_num(state["ihs"]) > 0) & (run_min >= state["bot_level"] - tol)
+        top_set = (state["dtop"] == 1) | (state["hs"] == 1)
+        bot_set = (state["dbot"] == 1) | (state["ihs"] == 1)
+        top_alive = top_set & (run_max <= state["top_level"] + tol)
+        bot_alive = bot_set & (run_min >= state["bot_level"] - tol)
         out = {
             "dist_high": np.log(last_high) - logc,
             "dist_low": logc - np.log(last_low),

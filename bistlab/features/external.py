@@ -31,6 +31,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from bistlab.errors import ConfigError
 from bistlab.features import FeatureContext, FeatureGroup
 
 __all__ = ["GROUP", "DEFAULT_PARAMS", "compute", "suggest", "unavailable", "market_series"]
@@ -155,9 +156,9 @@ def compute(ctx: FeatureContext, params: dict[str, Any]) -> pd.DataFrame:
     p = {**DEFAULT_PARAMS, **params}
     rs_window, beta_window = int(p["rs_window"]), int(p["beta_window"])
     if rs_window < 1:
-        raise ValueError(f"`rs_window` must be >= 1 but got {rs_window}")
+        raise ConfigError("rs_window", ">= 1", rs_window)
     if beta_window < 3:
-        raise ValueError(f"`beta_window` must be >= 3 but got {beta_window}")
+        raise ConfigError("beta_window", ">= 3", beta_window)
     frame = ctx.frame
     market = _market_for(ctx)
     aligned = market.reindex(frame.index)  # exact dates only: a date without peers is NaN

@@ -14,6 +14,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from bistlab.errors import ConfigError
 from bistlab.features import FeatureContext, FeatureGroup
 
 __all__ = ["GROUP", "DEFAULT_PARAMS", "HIGH_VOL_RANK", "LOW_VOL_RANK", "compute", "suggest"]
@@ -55,9 +56,10 @@ def compute(ctx: FeatureContext, params: dict[str, Any]) -> pd.DataFrame:
     """
     p = {**DEFAULT_PARAMS, **params}
     vol_window, rank_window, trend_window = (int(p[k]) for k in ("vol_window", "rank_window", "trend_window"))
-    for name, value, least in (("vol_window", vol_window, 2), ("rank_window", rank_window, 2), ("trend_window", trend_window, 4)):
+    limits = (("vol_window", vol_window, 2), ("rank_window", rank_window, 2), ("trend_window", trend_window, 4))
+    for name, value, least in limits:
         if value < least:
-            raise ValueError(f"`{name}` must be >= {least} but got {value}")
+            raise ConfigError(name, f">= {least}", value)
     frame = ctx.frame
     logc = np.log(frame["close"].astype("float64"))
     ret1 = logc.diff()

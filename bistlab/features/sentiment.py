@@ -19,6 +19,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from bistlab.errors import ConfigError, DataError
 from bistlab.features import FeatureContext, FeatureGroup
 
 __all__ = ["GROUP", "DEFAULT_PARAMS", "compute", "suggest", "unavailable"]
@@ -48,7 +49,7 @@ def unavailable(ctx: FeatureContext) -> str | None:
 def _scores(sentiment: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Finite scores sorted by date (stable): dates as int64 ns, scores as float64."""
     if not isinstance(sentiment.index, pd.DatetimeIndex):
-        raise ValueError(f"`sentiment.index` must be a DatetimeIndex but got {type(sentiment.index).__name__}")
+        raise DataError(f"`sentiment.index` must be a DatetimeIndex but got {type(sentiment.index).__name__}")
     dates = sentiment.index.as_unit("ns").asi8
     scores = sentiment["score"].to_numpy(dtype="float64")
     ok = np.isfinite(scores) & (dates != np.iinfo("int64").min)
@@ -72,7 +73,7 @@ def compute(ctx: FeatureContext, params: dict[str, Any]) -> pd.DataFrame:
     p = {**DEFAULT_PARAMS, **params}
     window = int(p["window"])
     if window < 1:
-        raise ValueError(f"`window` must be >= 1 but got {window}")
+        raise ConfigError("window", ">= 1", window)
     frame = ctx.frame
     n = len(frame)
     if ctx.sentiment is None:
