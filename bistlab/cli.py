@@ -43,6 +43,7 @@ _state = _State()
 def _root(
     workspace: Annotated[Optional[Path], typer.Option("--workspace", "-w", help="Workspace folder (default: $BISTLAB_WORKSPACE or the current folder).")] = None,
     db_url: Annotated[Optional[str], typer.Option("--db-url", help="SQLAlchemy URL of the price store (default: $BISTLAB_DB_URL or runs/prices.sqlite).")] = None,
+    optuna_url: Annotated[Optional[str], typer.Option("--optuna-url", help="One Optuna storage for every study, e.g. postgresql://... (default: $BISTLAB_OPTUNA_URL, else a SQLite file per study).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")] = False,
 ) -> None:
     logging.basicConfig(
@@ -54,7 +55,7 @@ def _root(
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    _state.workspace = Workspace.from_env(workspace, db_url=db_url)
+    _state.workspace = Workspace.from_env(workspace, db_url=db_url, optuna_url=optuna_url)
 
 
 def _fail(err: BistlabError) -> None:
@@ -148,68 +149,205 @@ def _parse_ints(text: str, name: str) -> tuple[int, ...]:
     return values
 
 
+def _cycle(config, *, resume: bool) -> None:
+    import threading
+
+    from bistlab.cycle import run_cycle
+    from bistlab.monitor import task_rows
+    from bistlab.state import StateFile
+
+    ws = _state.workspace
+    with Progress(
+        TextColumn("[bold]cycle[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+    ) as progress:
+        bar = progress.add_task("starting", total=None)
+        finished = threading.Event()
+
+        def refresh() -> None:
+            while not finished.wait(2.0):
+                try:
+                    state = StateFile(ws.state_file).read()
+                    rows = task_rows(ws, state)
+                except (OSError, ValueError):
+                    continue
+                ended = sum(r["status"] in ("completed", "failed", "skipped") for r in rows)
+                running = [r for r in rows if r["status"] in ("hpo_in_progress", "training_in_progress")]
+                what = ", ".join(
+                    f"{r['task']} {'HPO' if r['status'] == 'hpo_in_progress' else 'training'} "
+                    f"{r['trials_complete']}/{r['trials_requested']} trials" for r in running[:3]
+                ) or "…"
+                progress.update(bar, total=len(rows), completed=ended, description=what)
+
+        def on_event(event, task, state) -> None:
+            if event == "end" and task.status not in ("completed", "hpo_in_progress", "training_in_progress"):
+                progress.console.print(f"[yellow]{task.key} {task.status}[/]: {task.error}", highlight=False, soft_wrap=True)
+
+        watcher = threading.Thread(target=refresh, daemon=True)
+        watcher.start()
+        try:
+            result = run_cycle(ws, config, progress=on_event, resume=resume)
+        finally:
+            finished.set()
+    statuses = [t.status for t in result.tasks.values()]
+    console.print(f"cycle {result.cycle}: {statuses.count('completed')} completed, {statuses.count('failed')} failed, {statuses.count('skipped')} skipped, {len(statuses) - sum(statuses.count(s) for s in ('completed', 'failed', 'skipped'))} not ended")
+    if result.paused:
+        console.print("[yellow]paused[/]: `bistlab cycle resume` continues where it stopped", highlight=False)
+    if result.report:
+        console.print(f"report: {result.report}", highlight=False, soft_wrap=True)
+
+
+def _config(horizons, trials, symbols, seed, jobs, models, workers, dask, keep_cycles):
+    from bistlab.cycle import CycleConfig
+
+    return CycleConfig(
+        horizons=_parse_ints(horizons, "--horizons"),
+        symbols=tuple(s.strip().upper() for s in symbols.split(",") if s.strip()) if symbols else None,
+        n_trials=trials,
+        seed=seed,
+        n_jobs=jobs if jobs else max(1, (os.cpu_count() or 1) // max(1, workers)),
+        models=tuple(m.strip().lower() for m in models.split(",") if m.strip()) if models else None,
+        workers=workers,
+        dask_address=dask,
+        keep_cycles=keep_cycles,
+    )
+
+
+HorizonsOpt = Annotated[str, typer.Option(help="Horizons in trading days, comma-separated, processed in this order.")]
+TrialsOpt = Annotated[int, typer.Option(help="Complete HPO trials per task.")]
+SymbolsOpt = Annotated[Optional[str], typer.Option(help="Comma-separated symbols (default: every symbol in the store).")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of samplers and models.")]
+JobsOpt = Annotated[int, typer.Option(help="Threads per model fit (default: cores / workers).")]
+ModelsOpt = Annotated[Optional[str], typer.Option(help="Model families to search, comma-separated, e.g. lgbm,xgb (default: all available; the ensemble `all` is searched when two or more are).")]
+WorkersOpt = Annotated[int, typer.Option(help="Tasks run at once on this machine (processes).")]
+DaskOpt = Annotated[Optional[str], typer.Option(help="Run tasks on this Dask scheduler (tcp://host:8786); needs --optuna-url.")]
+KeepOpt = Annotated[int, typer.Option(help="Earlier cycles whose studies and runs are kept when a new cycle starts (reports are always kept).")]
+DEFAULT_HORIZONS_TEXT = ",".join(map(str, DEFAULT_HORIZONS))
+
+
 @cycle_app.command("run")
 def cycle_run(
-    horizons: Annotated[str, typer.Option(help="Horizons in trading days, comma-separated, processed in this order.")] = ",".join(map(str, DEFAULT_HORIZONS)),
-    trials: Annotated[int, typer.Option(help="Complete HPO trials per task.")] = 20,
-    symbols: Annotated[Optional[str], typer.Option(help="Comma-separated symbols (default: every symbol in the store).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of samplers and models.")] = 0,
-    jobs: Annotated[int, typer.Option(help="Threads per model fit.")] = os.cpu_count() or 1,
-    models: Annotated[Optional[str], typer.Option(help="Model families to search, comma-separated, e.g. lgbm,xgb (default: all available; the ensemble `all` is searched when two or more are).")] = None,
+    horizons: HorizonsOpt = DEFAULT_HORIZONS_TEXT,
+    trials: TrialsOpt = 20,
+    symbols: SymbolsOpt = None,
+    seed: SeedOpt = 0,
+    jobs: JobsOpt = 0,
+    models: ModelsOpt = None,
+    workers: WorkersOpt = 1,
+    dask: DaskOpt = None,
+    keep_cycles: KeepOpt = 1,
 ) -> None:
-    """Run the current cycle (or resume it), then print the report's path."""
-    from bistlab.cycle import CycleConfig, run_cycle
-
+    """Run the current cycle (or resume it if unfinished), then print the report's path."""
     try:
-        config = CycleConfig(
-            horizons=_parse_ints(horizons, "--horizons"),
-            symbols=tuple(s.strip().upper() for s in symbols.split(",") if s.strip()) if symbols else None,
-            n_trials=trials,
-            seed=seed,
-            n_jobs=jobs,
-            models=tuple(m.strip().lower() for m in models.split(",") if m.strip()) if models else None,
-        )
-        with Progress(
-            TextColumn("[bold]cycle[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
-        ) as progress:
-            bar = progress.add_task("starting", total=None)
-
-            def on_event(event, task, state) -> None:
-                tasks = state.cycle_tasks()
-                done = sum(t.status in ("completed", "failed", "skipped") for t in tasks)
-                progress.update(bar, total=len(tasks), completed=done, description=f"{task.key} {'running' if event == 'start' else task.status}")
-                if event == "end" and task.status != "completed":
-                    progress.console.print(f"[yellow]{task.key} {task.status}[/]: {task.error}", highlight=False, soft_wrap=True)
-
-            result = run_cycle(_state.workspace, config, progress=on_event)
+        _cycle(_config(horizons, trials, symbols, seed, jobs, models, workers, dask, keep_cycles), resume=False)
     except BistlabError as err:
         _fail(err)
-    statuses = [t.status for t in result.tasks.values()]
-    console.print(f"cycle {result.cycle}: {statuses.count('completed')} completed, {statuses.count('failed')} failed, {statuses.count('skipped')} skipped")
-    console.print(f"report: {result.report}", highlight=False, soft_wrap=True)
+
+
+@cycle_app.command("resume")
+def cycle_resume(
+    horizons: HorizonsOpt = DEFAULT_HORIZONS_TEXT,
+    trials: TrialsOpt = 20,
+    symbols: SymbolsOpt = None,
+    seed: SeedOpt = 0,
+    jobs: JobsOpt = 0,
+    models: ModelsOpt = None,
+    workers: WorkersOpt = 1,
+    dask: DaskOpt = None,
+    keep_cycles: KeepOpt = 1,
+) -> None:
+    """Continue a stopped or crashed cycle where it left off (settings default to the cycle's own)."""
+    from bistlab.state import StateFile
+
+    saved = StateFile(_state.workspace.state_file).read().config
+    merged = {
+        "horizons": ",".join(map(str, saved.get("horizons", []))) or horizons,
+        "trials": saved.get("n_trials", trials),
+        "symbols": ",".join(saved["symbols"]) if saved.get("symbols") else symbols,
+        "seed": saved.get("seed", seed),
+        "jobs": jobs,
+        "models": ",".join(saved["models"]) if saved.get("models") else models,
+        "workers": workers,
+        "dask": dask,
+        "keep_cycles": saved.get("keep_cycles", keep_cycles),
+    }
+    try:
+        _cycle(_config(**merged), resume=True)
+    except BistlabError as err:
+        _fail(err)
+
+
+@cycle_app.command("stop")
+def cycle_stop() -> None:
+    """Ask the running cycle to stop: running trials finish, then it pauses (`cycle resume` continues)."""
+    from bistlab.cycle import request_stop
+
+    path = request_stop(_state.workspace)
+    console.print(f"stop requested ({path}); running trials finish, then the cycle pauses", highlight=False)
 
 
 @app.command("status")
 def status() -> None:
-    """The task table of the current cycle."""
+    """The progress view: per task, trials, best trial, HPO / WFV / online DirHit, LOW_SUPPORT, retries, errors."""
+    from bistlab.monitor import task_rows
     from bistlab.state import StateFile
 
-    state = StateFile(_state.workspace.state_file).read()
+    ws = _state.workspace
+    state = StateFile(ws.state_file).read()
     if state.cycle == 0:
         console.print("no cycle has run in this workspace yet")
         return
-    table = Table(title=f"cycle {state.cycle}{' (ended)' if state.cycle_ended() else ''}")
-    for col in ("task", "status", "HPO DirHit %", "WFV DirHit %", "holdout DirHit % (n)", "LOW_SUPPORT", "usable", "retries", "error"):
+    flag = " (ended)" if state.cycle_ended() else (" (paused)" if state.paused else "")
+    table = Table(title=f"cycle {state.cycle}{flag}")
+    for col in ("task", "status", "trials", "best trial", "HPO DirHit %", "WFV DirHit %", "online DirHit % (n)", "LOW_SUPPORT", "usable", "retries", "error"):
         table.add_column(col, overflow="fold")
     fmt = lambda v: "–" if v is None else f"{v:.1f}"  # noqa: E731
-    for t in sorted(state.cycle_tasks(), key=lambda t: (t.horizon, t.symbol)):
+    for r in task_rows(ws, state):
+        trials = f"{r['trials_complete']}/{r['trials_requested'] or '?'}"
+        if r["trials_running"]:
+            trials += f" (+{r['trials_running']} running)"
         table.add_row(
-            t.key, t.status, fmt(t.hpo_dirhit), fmt(t.training_dirhit_wfv),
-            f"{fmt(t.training_dirhit_online)} ({t.holdout_count if t.holdout_count is not None else '–'})",
-            "LOW_SUPPORT" if t.low_support else "", {True: "yes", False: "no", None: "–"}[t.usable], str(t.retry_count), t.error or "",
+            r["task"], r["status"], trials, "–" if r["best_trial"] is None else str(r["best_trial"]),
+            fmt(r["hpo_dirhit"]), fmt(r["wfv_dirhit"]),
+            f"{fmt(r['online_dirhit'])} ({r['holdout_count'] if r['holdout_count'] is not None else '–'})",
+            "LOW_SUPPORT" if r["low_support"] else "", {True: "yes", False: "no", None: "–"}[r["usable"]], str(r["retries"]), r["error"] or "",
         )
     console.print(table)
+
+
+@app.command("dashboard")
+def dashboard(
+    task: Annotated[Optional[str], typer.Option(help="Task key, e.g. SP500_1d (default: the first task with a study).")] = None,
+    cycle: Annotated[Optional[int], typer.Option(help="Cycle number (default: the current one).")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8080,
+) -> None:
+    """Open optuna-dashboard on the cycle's study storage."""
+    from pathlib import Path
+
+    from bistlab.state import StateFile
+    from bistlab.storage import make_storage
+
+    ws = _state.workspace
+    state = StateFile(ws.state_file).read()
+    number = cycle or state.cycle
+    if number < 1:
+        _fail(BistlabError("no cycle has run in this workspace yet: run `bistlab cycle run` first"))
+    if ws.optuna_url:
+        url = ws.optuna_url
+    else:
+        files = sorted((ws.studies / f"cycle_{number}").glob("*.db"))
+        if task:
+            files = [f for f in files if f.stem == task]
+        if not files:
+            _fail(BistlabError(f"`task` must name a study of cycle {number} but got {task!r}: none found under {ws.studies / f'cycle_{number}'}"))
+        url = f"sqlite:///{files[0]}"
+        others = ", ".join(Path(f).stem for f in sorted((ws.studies / f'cycle_{number}').glob('*.db')))
+        console.print(f"studies of cycle {number}: {others} (choose one with --task)", highlight=False, soft_wrap=True)
+    from optuna_dashboard import run_server
+
+    console.print(f"optuna-dashboard on http://{host}:{port}/ for {url}", highlight=False, soft_wrap=True)
+    run_server(make_storage(url), host=host, port=port)
 
 
 @app.command("report")

@@ -376,10 +376,10 @@ def run_cycle(ws: Workspace, config: CycleConfig, *, progress: ProgressFn | None
         raise BistlabError(f"the price store {ws.price_url} has no symbols: run `bistlab data demo` or `bistlab data import PATH`")
     started_new = current.cycle == 0 or current.cycle_ended()
     state = open_cycle(state_file, plan_tasks(symbols, config.horizons), config=config.to_dict())
+    pending = [t for t in _order(state, config) if t.status not in TaskStatus.ENDED]
+    warm = {t.key: _warm_start(ws, t.cycle, t.symbol, t.horizon) for t in pending}  # before cleanup
     if started_new and state.cycle > 1:
         cleanup_cycles(ws, state.cycle, keep=config.keep_cycles)
-    pending = [t for t in _order(state, config) if t.status not in TaskStatus.ENDED]
-    warm = {t.key: _warm_start(ws, t.cycle, t.symbol, t.horizon) for t in pending}
     if config.dask_address:
         paused = _run_dask(ws, state_file, pending, config, warm, progress)
     elif config.workers > 1:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 
@@ -22,8 +23,8 @@ from bistlab.errors import ConfigError
 
 __all__ = ["make_storage", "HEARTBEAT_SECONDS", "GRACE_SECONDS", "supports_heartbeat"]
 
-HEARTBEAT_SECONDS = 5
-GRACE_SECONDS = 15
+HEARTBEAT_SECONDS = int(os.environ.get("BISTLAB_HEARTBEAT_SECONDS", "5"))
+GRACE_SECONDS = int(os.environ.get("BISTLAB_GRACE_SECONDS", "15"))
 
 _CACHE: dict[str, optuna.storages.BaseStorage] = {}
 

@@ -1,0 +1,78 @@
+"""What a cycle is doing, from the state file and the studies: the progress view of the
+specification (per task: trials, best trial, HPO DirHit, WFV and online DirHit, LOW_SUPPORT,
+retries, errors)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from bistlab.config import Workspace
+from bistlab.jsonio import read_json
+from bistlab.pipeline import TaskPaths, study_name
+from bistlab.state import CycleState, StateFile, TaskStatus
+from bistlab.storage import make_storage
+
+__all__ = ["study_progress", "task_rows"]
+
+logger = logging.getLogger(__name__)
+
+
+def study_progress(ws: Workspace, cycle: int, symbol: str, horizon: int) -> dict[str, Any]:
+    """Complete / running / failed trial counts of a task's study; zeros when it does not exist yet."""
+    key = f"{symbol}_{horizon}d"
+    url = ws.study_storage(cycle, key)
+    out = {"complete": 0, "running": 0, "failed": 0, "pruned": 0}
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return out
+    try:
+        study = optuna.load_study(study_name=study_name(symbol, horizon, cycle), storage=make_storage(url))
+    except (KeyError, optuna.exceptions.OptunaError) as err:
+        logger.debug("no study for %s: %s", key, err)
+        return out
+    for t in study.get_trials(deepcopy=False):
+        name = t.state.name.lower()
+        if name == "fail":
+            name = "failed"
+        if name in out:
+            out[name] += 1
+    return out
+
+
+def task_rows(ws: Workspace, state: CycleState | None = None) -> list[dict[str, Any]]:
+    """One dict per task of the current cycle, horizon-first."""
+    state = state or StateFile(ws.state_file).read()
+    requested = state.config.get("n_trials")
+    rows = []
+    for t in sorted(state.cycle_tasks(), key=lambda t: (t.horizon, t.symbol)):
+        trials = study_progress(ws, t.cycle, t.symbol, t.horizon) if t.status != TaskStatus.SKIPPED else {}
+        best_trial = None
+        best_file = TaskPaths.of(ws, t.cycle, t.symbol, t.horizon).best_params
+        if best_file.exists():
+            try:
+                best_trial = read_json(best_file).get("best_trial_number")
+            except (OSError, ValueError):
+                best_trial = None
+        rows.append(
+            {
+                "task": t.key,
+                "status": t.status,
+                "trials_complete": trials.get("complete", 0),
+                "trials_running": trials.get("running", 0),
+                "trials_failed": trials.get("failed", 0) + trials.get("pruned", 0),
+                "trials_requested": requested,
+                "best_trial": best_trial,
+                "hpo_dirhit": t.hpo_dirhit,
+                "wfv_dirhit": t.training_dirhit_wfv,
+                "online_dirhit": t.training_dirhit_online,
+                "holdout_count": t.holdout_count,
+                "low_support": t.low_support,
+                "usable": t.usable,
+                "retries": t.retry_count,
+                "error": t.error,
+            }
+        )
+    return rows
