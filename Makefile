@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 HORIZONS ?= 1,7
 TRIALS ?= 20
 
-.PHONY: setup demo test bench clean-workspace
+.PHONY: setup demo test test-slow test-all bench clean-workspace
 
 setup: $(VENV)/.installed
 
@@ -22,8 +22,14 @@ demo: setup
 	$(BIN)/bistlab data demo
 	$(BIN)/bistlab cycle run --horizons $(HORIZONS) --trials $(TRIALS)
 
+# The suite a user runs (a few minutes); test-slow adds the crash, worker and cluster checks (CI runs both).
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow"
+
+test-slow: setup
+	$(BIN)/python -m pytest -m slow
+
+test-all: test test-slow
 
 bench: setup
 	$(BIN)/python bench/bench_hpo.py

@@ -2,6 +2,7 @@
 of the search space a study visits.
 
 Usage: python bench/bench_hpo.py [--trials 20] [--symbol SP500] [--horizons 1,7] [--models lgbm,xgb,cat]
+       python bench/bench_hpo.py --data ../shared/data/bist --symbol THYAO --trials 30
 Prints figures side by side for one run; never asserts on time.
 """
 
@@ -19,7 +20,7 @@ import optuna
 from bistlab.config import Workspace
 from bistlab.evaluation import make_evaluation_spec
 from bistlab.hpo import open_study, run_hpo
-from bistlab.importers import load_demo
+from bistlab.importers import import_paths, load_demo
 from bistlab.pipeline import load_task
 from bistlab.space import SearchSpace
 from bistlab.store import PriceStore
@@ -32,10 +33,14 @@ def main() -> None:
     ap.add_argument("--horizons", default="1,7")
     ap.add_argument("--models", default=None)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--data", default=None, help="folder of price files to import instead of the demo data")
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     ws = Workspace(root=Path(tempfile.mkdtemp(prefix="bistlab-bench-"))).ensure()
-    load_demo(PriceStore(ws.price_url))
+    if args.data:
+        import_paths(PriceStore(ws.price_url), [Path(args.data)])
+    else:
+        load_demo(PriceStore(ws.price_url))
     models = args.models.split(",") if args.models else None
     for h in (int(v) for v in args.horizons.split(",")):
         task = load_task(ws, args.symbol, h)
@@ -60,6 +65,9 @@ def main() -> None:
         print("  flags visited: " + ", ".join(f"{k[7:]}={'/'.join(sorted(map(str, v)))}" for k, v in sorted(flags.items())))
         unexplained = [t.number for t in study.trials if t.state.name == "FAIL" and "fail_reason" not in t.user_attrs]
         print(f"  failed trials without fail_reason: {unexplained or 'none'}")
+        reasons = collections.Counter(t.user_attrs.get("fail_reason", "?").split(":")[1].strip() if ":" in t.user_attrs.get("fail_reason", "") else t.user_attrs.get("fail_reason", "?") for t in study.trials if t.state.name != "COMPLETE")
+        print(f"  not complete, by reason: {dict(reasons) or 'none'}")
+        print(f"  space removed: {study.user_attrs.get('space_removed')}")
 
 
 if __name__ == "__main__":

@@ -88,6 +88,13 @@ def workspace(tmp_path: Path):
     return ws
 
 
+def skip_or_fail(reason: str) -> None:
+    """Skip a test whose service is absent, or fail it where the services are required (CI)."""
+    if os.environ.get("BISTLAB_REQUIRE_SERVICES"):
+        pytest.fail(f"required service missing under BISTLAB_REQUIRE_SERVICES: {reason}")
+    pytest.skip(reason)
+
+
 def _free_port() -> int:
     import socket
 
@@ -110,7 +117,7 @@ def pg_server(tmp_path_factory) -> Iterator[str]:
         return
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
-        pytest.skip("PostgreSQL server binaries not installed (Debian: apt-get install -y postgresql); CI installs them")
+        skip_or_fail("PostgreSQL server binaries not installed (Debian: apt-get install -y postgresql); CI installs them")
     import tempfile
 
     bindir = Path(found[-1]).parent
@@ -119,7 +126,7 @@ def pg_server(tmp_path_factory) -> Iterator[str]:
     as_user: list[str] = []
     if os.geteuid() == 0:  # postgres refuses to run as root
         if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser: cannot start PostgreSQL as the postgres user")
+            skip_or_fail("running as root without runuser: cannot start PostgreSQL as the postgres user")
         as_user = ["runuser", "-u", "postgres", "--"]
         shutil.chown(root, "postgres")
     port = _free_port()

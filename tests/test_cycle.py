@@ -10,8 +10,6 @@ from bistlab.cycle import CycleConfig, run_cycle
 from bistlab.jsonio import read_json
 from bistlab.state import StateFile
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def cycle_run(tmp_path_factory):
@@ -59,7 +57,7 @@ def test_report_is_offline_and_has_a_row_per_task(cycle_run):
     table = table[: table.index("</table>")]
     rows = re.findall(r"<tr>\s*<td>([A-Z]+_\d+d)</td>", table)
     assert sorted(rows) == ["AAA_1d", "AAA_7d", "SHORT_1d", "SHORT_7d"]
-    for column in ("HPO DirHit", "WFV DirHit", "holdout DirHit", "holdout n", "holdout 95 % CI", "persistence", "majority", "nRMSE", "LOW_SUPPORT", "support"):
+    for column in ("HPO DirHit", "WFV DirHit", "holdout DirHit", "n=", "95 % CI", "persistence", "majority", "nRMSE", "LOW_SUPPORT", "support", "usable"):
         assert column in table, column
     assert not re.search(r"<script[^>]+src=[\"']https?://", html), "the report must not load scripts from the network"
     assert html.count("plotly.js v") <= 2 and "Plotly.newPlot" in html
