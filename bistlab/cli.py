@@ -66,7 +66,7 @@ def _fail(err: BistlabError) -> None:
 def _store():
     from bistlab.store import PriceStore
 
-    return PriceStore(_state.workspace.ensure().price_url)
+    return PriceStore.from_workspace(_state.workspace.ensure())
 
 
 def _print_import(report) -> None:

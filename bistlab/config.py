@@ -5,6 +5,13 @@ executed notebooks, model artifacts, the default price store) and ``reports/`` (
 It is the current directory unless ``BISTLAB_WORKSPACE`` names another one. The price store
 is ``runs/prices.sqlite`` in the workspace unless ``BISTLAB_DB_URL`` (any SQLAlchemy URL,
 e.g. ``postgresql+psycopg2://user@127.0.0.1/bist``) says otherwise.
+
+Prices already kept in a table of one's own (as the original system kept them in PostgreSQL)
+are read in place, read-only: ``BISTLAB_PRICE_TABLE`` names the table (``market.daily_prices``,
+schema-qualified if need be) and ``BISTLAB_PRICE_COLUMNS`` maps bistlab's column names to the
+table's, e.g. ``symbol=ticker,date=trade_date,close=px_close,volume=vol`` (fields not named keep
+their own name; ``volume=`` with nothing after it: the table has no volume column). See
+:class:`bistlab.store.PriceStore`.
 """
 
 from __future__ import annotations
@@ -13,14 +20,55 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bistlab.errors import ConfigError
+
 __all__ = [
     "DEFAULT_HORIZONS",
+    "PRICE_FIELDS",
     "EvalSettings",
     "Workspace",
     "k_for_horizon",
+    "parse_price_columns",
 ]
 
 DEFAULT_HORIZONS: tuple[int, ...] = (1, 3, 7, 14, 30)
+PRICE_FIELDS: tuple[str, ...] = ("symbol", "date", "open", "high", "low", "close", "volume")
+"""bistlab's names of the price store's columns (the keys of a column mapping)."""
+
+
+def parse_price_columns(text: str | None, *, name: str = "BISTLAB_PRICE_COLUMNS") -> dict[str, str | None] | None:
+    """Parse a column mapping written ``field=column,field=column``, e.g. ``date=trade_date,close=px_close``.
+
+    Fields are :data:`PRICE_FIELDS`; spaces around names are ignored and so are empty items (a
+    trailing comma). ``volume=`` with no column means the table has no volume column (``None``).
+
+    Returns:
+        The mapping (bistlab name -> the table's column name), or ``None`` for a blank ``text``.
+
+    Raises:
+        ConfigError: an item without ``=``, an unknown or repeated field, or an empty column name
+            for a field other than volume; the message shows the item.
+    """
+    if text is None or not text.strip():
+        return None
+    fields = ", ".join(PRICE_FIELDS)
+    mapping: dict[str, str | None] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep:
+            rule = "comma-separated field=column pairs like 'date=trade_date,close=px_close'"
+            raise ConfigError(name, rule, item.strip())
+        if key not in PRICE_FIELDS:
+            raise ConfigError(name, f"field=column pairs with a field from {fields}", item.strip())
+        if key in mapping:
+            raise ConfigError(name, "field=column pairs naming each field once", item.strip())
+        if not value and key != "volume":
+            rule = "field=column pairs with a column name after '=' (only 'volume=' may be empty: no volume)"
+            raise ConfigError(name, rule, item.strip())
+        mapping[key] = value or None
+    return mapping
 
 
 def k_for_horizon(horizon: int) -> float:
@@ -69,23 +117,47 @@ class Workspace:
         db_url: SQLAlchemy URL of the price store; ``None`` means ``runs/prices.sqlite``.
         optuna_url: one Optuna storage for every study (PostgreSQL, for several machines);
             ``None`` means one SQLite file per study under ``studies/cycle_<N>/``.
+        price_table: the price table; another than ``"prices"`` (bistlab's own) is an existing
+            table or view read in place, read-only (``"market.daily_prices"`` with a schema).
+        price_columns: bistlab name -> column name of ``price_table`` (see
+            :data:`PRICE_FIELDS`; a volume of ``None``: no volume column); given, the table is
+            read in place, read-only, even if it is called ``prices``. ``None``: bistlab's names.
     """
 
     root: Path
     db_url: str | None = field(default=None)
     optuna_url: str | None = field(default=None)
+    price_table: str = field(default="prices")
+    price_columns: dict[str, str | None] | None = field(default=None, hash=False)
 
     @classmethod
-    def from_env(cls, root: Path | str | None = None, *, db_url: str | None = None, optuna_url: str | None = None) -> "Workspace":
+    def from_env(
+        cls,
+        root: Path | str | None = None,
+        *,
+        db_url: str | None = None,
+        optuna_url: str | None = None,
+        price_table: str | None = None,
+        price_columns: dict[str, str | None] | None = None,
+    ) -> "Workspace":
         """The workspace named by the arguments, else by the environment, else the current directory.
 
-        Environment: ``BISTLAB_WORKSPACE``, ``BISTLAB_DB_URL``, ``BISTLAB_OPTUNA_URL``.
+        Environment: ``BISTLAB_WORKSPACE``, ``BISTLAB_DB_URL``, ``BISTLAB_OPTUNA_URL``,
+        ``BISTLAB_PRICE_TABLE``, ``BISTLAB_PRICE_COLUMNS`` (``field=column,...``, see
+        :func:`parse_price_columns`).
+
+        Raises:
+            ConfigError: ``BISTLAB_PRICE_COLUMNS`` is malformed.
         """
         root_path = Path(root or os.environ.get("BISTLAB_WORKSPACE") or Path.cwd()).resolve()
+        if price_columns is None:
+            price_columns = parse_price_columns(os.environ.get("BISTLAB_PRICE_COLUMNS"))
         return cls(
             root=root_path,
             db_url=db_url or os.environ.get("BISTLAB_DB_URL") or None,
             optuna_url=optuna_url or os.environ.get("BISTLAB_OPTUNA_URL") or None,
+            price_table=price_table or (os.environ.get("BISTLAB_PRICE_TABLE") or "").strip() or "prices",
+            price_columns=dict(price_columns) if price_columns is not None else None,
         )
 
     @property

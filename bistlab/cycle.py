@@ -311,7 +311,17 @@ def _dask_entry(payload: dict[str, Any]) -> dict[str, Any]:
 
     from distributed import Event
 
-    ws_remote = Workspace(root=Path(tempfile.mkdtemp(prefix="bistlab-task-")), db_url=payload["db_url"], optuna_url=payload["optuna_url"]).ensure()
+    ws_remote = Workspace(
+        root=Path(tempfile.mkdtemp(prefix="bistlab-task-")),
+        db_url=payload["db_url"],
+        optuna_url=payload["optuna_url"],
+        price_table=payload["price_table"],
+        price_columns=payload["price_columns"],
+    ).ensure()
+    if payload["price_table"] != "prices" or payload["price_columns"]:  # the notebook kernels read these
+        os.environ["BISTLAB_PRICE_TABLE"] = payload["price_table"]
+        columns = payload["price_columns"] or {}
+        os.environ["BISTLAB_PRICE_COLUMNS"] = ",".join(f"{k}={v or ''}" for k, v in columns.items())
     task = TaskState.from_dict(payload["task"])
     config = CycleConfig(**{**payload["config"], "horizons": tuple(payload["config"]["horizons"])})
     updates: list[dict[str, Any]] = []
@@ -371,7 +381,7 @@ def run_cycle(ws: Workspace, config: CycleConfig, *, progress: ProgressFn | None
     current = state_file.read()
     if resume and (current.cycle == 0 or current.cycle_ended()):
         raise BistlabError("there is no unfinished cycle to resume: `bistlab cycle run` starts the next one")
-    symbols = list(config.symbols) if config.symbols else PriceStore(ws.price_url).symbols()
+    symbols = list(config.symbols) if config.symbols else PriceStore.from_workspace(ws).symbols()
     if not symbols:
         raise BistlabError(f"the price store {ws.price_url} has no symbols: run `bistlab data demo` or `bistlab data import PATH`")
     started_new = current.cycle == 0 or current.cycle_ended()
@@ -471,6 +481,8 @@ def _run_dask(ws, state_file, pending, config, warm, progress) -> bool:
                 "config": config.to_dict(),
                 "db_url": ws.price_url,
                 "optuna_url": ws.optuna_url,
+                "price_table": ws.price_table,
+                "price_columns": ws.price_columns,
                 "warm_start": warm[task.key],
                 "stop_event": stop_name,
             }

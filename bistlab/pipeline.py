@@ -103,7 +103,7 @@ def load_task(ws: Workspace, symbol: str, horizon: int, *, settings: EvalSetting
         SymbolNotFoundError: the store has no such symbol.
         InsufficientDataError: too few usable rows for the horizon.
     """
-    store = PriceStore(ws.price_url)
+    store = PriceStore.from_workspace(ws)
     try:
         loaded = store.load(symbol)
         peers = {}

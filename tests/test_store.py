@@ -128,3 +128,8 @@ def test_sqlite_parent_folder_is_created_and_workspace_default(tmp_path: Path, m
     ws_store.write("X", make_ohlcv(2))
     assert (tmp_path / "ws" / "runs" / "prices.sqlite").is_file()
     assert ws_store.symbols() == ["X"]
+
+
+def test_the_default_store_is_bistlab_own_read_write_table(store: PriceStore) -> None:
+    assert not store.read_only and store.table_name == "prices" and store.symbol_suffix == ""
+    assert repr(store) == f"PriceStore({store.safe_url!r})"
