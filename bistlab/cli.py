@@ -367,6 +367,35 @@ def report(cycle: Annotated[Optional[int], typer.Option(help="Cycle number (defa
     console.print(f"report: {path}", highlight=False, soft_wrap=True)
 
 
+@app.command("predict")
+def predict(
+    cycle: Annotated[Optional[int], typer.Option(help="Cycle whose models forecast (default: the latest trained one).")] = None,
+    output: Annotated[Optional[Path], typer.Option(help="CSV file to write (default: reports/cycle_<N>/predictions.csv, the table the report shows).")] = None,
+    refit: Annotated[bool, typer.Option(help="Refit the final models even when the prices have not changed.")] = False,
+    jobs: Annotated[int, typer.Option(help="Threads per refit.")] = 1,
+) -> None:
+    """The latest forecast per symbol-horizon: direction, expected log return, holdout DirHit, usable flag."""
+    from bistlab.predict import default_predictions_path, predict_cycle, write_predictions
+
+    ws = _state.workspace
+    try:
+        frame = predict_cycle(ws, cycle=cycle, n_jobs=jobs, refit=refit)
+        path = write_predictions(frame, output or default_predictions_path(ws, frame.attrs["cycle"]))
+    except BistlabError as err:
+        _fail(err)
+    table = Table(title=f"forecasts from cycle {frame.attrs['cycle']}")
+    for col in ("task", "as of", "direction", "expected log return", "holdout DirHit", "usable", "note"):
+        table.add_column(col, overflow="fold")
+    for r in frame.itertuples(index=False):
+        elr = "–" if r.expected_log_return is None or r.expected_log_return != r.expected_log_return else f"{r.expected_log_return:+.4f}"
+        table.add_row(
+            r.task, str(r.as_of or "–"), str(r.direction or "–"), elr, str(r.holdout_dirhit_text or "–"),
+            "USABLE" if r.usable is True else "no", str(r.note or ""),
+        )
+    console.print(table)
+    console.print(f"predictions: {path}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     app()
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from bistlab.errors import BistlabError
 
-__all__ = ["NOTEBOOKS", "notebook_dir", "execute", "NotebookError", "to_html", "setup_notebook"]
+__all__ = ["NOTEBOOKS", "notebook_dir", "execute", "NotebookError", "to_html", "notebook_css", "setup_notebook"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,18 +59,23 @@ def _exit_with_parent(poll_seconds: float = 1.0) -> None:
 def setup_notebook(*, level: int = logging.INFO) -> None:
     """Console hygiene for a notebook kernel: bistlab logs at ``level``, Optuna's per-trial lines
     off, and no warning about the missing Jupyter widgets (progress bars fall back to text).
-    A kernel started by a bistlab cycle also exits when the cycle's process dies."""
+    A kernel started by a bistlab cycle also exits when the cycle's process dies. Call it before
+    importing optuna (or bistlab modules that import it) to keep tqdm's widget warning out."""
     import warnings
 
     _exit_with_parent()
-    import optuna
     from tqdm import TqdmExperimentalWarning, TqdmWarning
+
+    warnings.filterwarnings("ignore", category=TqdmWarning)  # before optuna imports tqdm.auto
+    warnings.filterwarnings("ignore", category=TqdmExperimentalWarning)
+    import optuna
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True)
     logging.getLogger("bistlab").setLevel(level)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=TqdmWarning)
-    warnings.filterwarnings("ignore", category=TqdmExperimentalWarning)
+    import pandas as pd
+
+    pd.set_option("display.max_colwidth", None)  # summary tables hold whole sentences
 
 
 def notebook_dir() -> Path:
@@ -111,16 +116,74 @@ def execute(name: str, output: Path, *, parameters: dict[str, Any], cwd: Path | 
     return output
 
 
-def to_html(notebook: Path, output: Path, *, exclude_input: bool = True) -> Path:
-    """Export an executed notebook to a self-contained HTML file that needs no network."""
-    import nbformat
+_EXPORTERS: dict[bool, Any] = {}
+
+
+def _exporter(exclude_input: bool) -> Any:
+    """One HTMLExporter per setting, reused: compiling the template costs more than an export."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES)])
-    exporter.exclude_input = exclude_input
-    exporter.exclude_input_prompt = True
-    exporter.exclude_output_prompt = True
-    body, _ = exporter.from_notebook_node(nbformat.read(str(notebook), as_version=4))
+    if exclude_input not in _EXPORTERS:
+        exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES)])
+        exporter.exclude_input = exclude_input
+        exporter.exclude_input_prompt = True
+        exporter.exclude_output_prompt = True
+        _EXPORTERS[exclude_input] = exporter
+    return _EXPORTERS[exclude_input]
+
+
+def _add_plotly_html(nb: Any) -> None:
+    """Give figures stored as plotly's mimetype only (notebooks executed before
+    :func:`bistlab.plots.show` emitted HTML too) an HTML representation the export can show."""
+    from bistlab.plots import PLOTLY_MIMETYPE, spec_html
+
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data") or {}
+            if PLOTLY_MIMETYPE in data and "text/html" not in data:
+                data["text/html"] = spec_html(data[PLOTLY_MIMETYPE])
+
+
+def to_html(
+    notebook: Path,
+    output: Path,
+    *,
+    exclude_input: bool = True,
+    plotly_src: str | None = None,
+    css_href: str | None = None,
+    banner: str | None = None,
+) -> Path:
+    """Export an executed notebook to an HTML file that needs no network.
+
+    Args:
+        notebook: the executed ``.ipynb``.
+        output: the HTML file to write.
+        exclude_input: hide the code cells.
+        plotly_src: a relative URL of a local plotly.js the page loads in its head (for figures
+            shown with :func:`bistlab.plots.show`); ``None``: the page loads none (figures shown
+            with :func:`bistlab.plots.show_embedded` carry it).
+        css_href: a relative URL of a shared notebook stylesheet (:func:`notebook_css`) instead of
+            inlining about 270 kB of CSS in every page.
+        banner: HTML of a navigation line at the top of the page (trusted: built by bistlab).
+    """
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    if plotly_src:
+        _add_plotly_html(nb)
+    resources = {"bistlab_plotly_src": plotly_src, "bistlab_css_href": css_href, "bistlab_banner": banner}
+    body, _ = _exporter(exclude_input).from_notebook_node(nb, resources=resources)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(body, encoding="utf-8")
     return output
+
+
+def notebook_css() -> str:
+    """The stylesheet the offline template inlines (JupyterLab's light theme), as one text."""
+    import re
+
+    import nbformat
+
+    body, _ = _exporter(True).from_notebook_node(nbformat.v4.new_notebook(), resources={})
+    head = body[: body.index("</head>")]
+    return "\n".join(re.findall(r"<style[^>]*>(.*?)</style>", head, flags=re.S))

@@ -1,12 +1,24 @@
-"""Plotly figures for notebooks and reports, and a display helper that embeds plotly.js once.
+"""Plotly figures for notebooks and reports, and display helpers that never repeat plotly.js.
 
-In task notebooks, :func:`show` emits plotly's own output type (small files, rendered by
-JupyterLab). In the report, :func:`show_embedded` emits each figure as plain HTML; its first call
-in a kernel also embeds plotly's JavaScript, so the HTML export is self-contained and offline.
+- :func:`show` (task notebooks) emits one output with two representations: plotly's own mimetype
+  (JupyterLab renders it natively with its plotly extension) and a ``text/html`` div whose script
+  calls ``Plotly.newPlot`` without embedding the library. The HTML export of the notebook shows
+  the figure when the page loads plotly.js itself (``bistlab.notebooks.to_html(...,
+  plotly_src="../plotly.min.js")``); the executed notebook stays small (no 4.8 MB per figure).
+- :func:`show_embedded` (the cycle report) emits HTML only; its first call in a kernel also
+  embeds plotly's JavaScript, so the report is one self-contained offline file with plotly.js
+  included once.
+- :func:`figure_html` is the same div for pages bistlab writes itself (the per-task pages load a
+  shared ``plotly.min.js`` beside them; :func:`write_plotlyjs`).
 """
 
 from __future__ import annotations
 
+import html as _html
+import json
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,14 +26,77 @@ import optuna
 import pandas as pd
 import plotly.graph_objects as go
 
-__all__ = ["show", "show_embedded", "optimization_history", "split_dirhits", "holdout_cumulative", "holdout_dirhit_by_task"]
+__all__ = [
+    "PLOTLY_MIMETYPE",
+    "PLOTLY_CONFIG",
+    "show",
+    "show_embedded",
+    "figure_html",
+    "spec_html",
+    "write_plotlyjs",
+    "optimization_history",
+    "param_importances",
+    "split_dirhits",
+    "holdout_cumulative",
+    "holdout_dirhit_by_task",
+    "edge_heatmap",
+    "hpo_vs_holdout",
+]
+
+PLOTLY_MIMETYPE = "application/vnd.plotly.v1+json"
+PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True}
 
 _JS_EMBEDDED = False
 
 
+def _figure_json(fig: go.Figure) -> dict[str, Any]:
+    return json.loads(fig.to_json(validate=False))
+
+
+def figure_html(fig: go.Figure, *, div_id: str | None = None) -> str:
+    """``fig`` as a div and a script calling ``Plotly.newPlot``, without plotly.js itself.
+
+    The page must load plotly.js before this runs; where it has not, the div says so instead of
+    raising a script error.
+    """
+    return spec_html(_figure_json(fig), div_id=div_id)
+
+
+def spec_html(spec: dict[str, Any], *, div_id: str | None = None) -> str:
+    """:func:`figure_html` from a figure's JSON (``data``, ``layout``, optional ``config``), e.g.
+    the content of a plotly mimetype output."""
+    div_id = div_id or f"bistlab-plot-{uuid.uuid4().hex[:12]}"
+    height = (spec.get("layout") or {}).get("height") or 420
+    config = {**PLOTLY_CONFIG, **(spec.get("config") or {})}
+    payload = json.dumps({"data": spec.get("data", []), "layout": spec.get("layout", {}), "config": config}, separators=(",", ":"))
+    payload = payload.replace("</", "<\\/")  # no "</script>" inside the script
+    return (
+        f'<div id="{div_id}" class="plotly-graph-div bistlab-plot" style="height:{int(height)}px; width:100%;"></div>\n'
+        '<script type="text/javascript">(function () {\n'
+        f'  var el = document.getElementById("{div_id}"), fig = {payload};\n'
+        '  if (!el) { return; }\n'
+        '  if (typeof window.Plotly === "undefined") {\n'
+        '    el.style.height = "auto";\n'
+        '    el.textContent = "(figure not drawn: plotly.js is not loaded in this page; open the HTML report or JupyterLab)";\n'
+        '    return;\n'
+        '  }\n'
+        '  window.Plotly.newPlot(el, fig.data, fig.layout, fig.config);\n'
+        '})();</script>'
+    )
+
+
 def show(fig: go.Figure) -> Any:
-    """Display ``fig`` as plotly's own output type: small notebooks, rendered by JupyterLab."""
-    return fig.show(renderer="plotly_mimetype")
+    """Display ``fig`` for a task notebook: plotly's mimetype for JupyterLab, and an HTML div for
+    the HTML export (the page loads plotly.js once; see the module docstring)."""
+    from IPython.display import display
+
+    spec = _figure_json(fig)
+    bundle = {
+        PLOTLY_MIMETYPE: {"data": spec.get("data", []), "layout": spec.get("layout", {}), "config": PLOTLY_CONFIG},
+        "text/html": figure_html(fig),
+        "text/plain": f"<plotly figure: {_html.escape(str((spec.get('layout') or {}).get('title', {}).get('text', '')))}>",
+    }
+    return display(bundle, raw=True)
 
 
 def show_embedded(fig: go.Figure) -> Any:
@@ -29,9 +104,25 @@ def show_embedded(fig: go.Figure) -> Any:
     global _JS_EMBEDDED
     from IPython.display import HTML, display
 
-    html = fig.to_html(full_html=False, include_plotlyjs=not _JS_EMBEDDED, config={"displaylogo": False})
-    _JS_EMBEDDED = True
+    from plotly.offline import get_plotlyjs
+
+    html = figure_html(fig)
+    if not _JS_EMBEDDED:
+        html = f'<script type="text/javascript">{get_plotlyjs()}</script>\n' + html
+        _JS_EMBEDDED = True
     return display(HTML(html))
+
+
+def write_plotlyjs(path: Path) -> Path:
+    """Write plotly.js (minified, the installed plotly's version) to ``path`` unless it is already there."""
+    from plotly.offline import get_plotlyjs
+
+    path = Path(path)
+    js = get_plotlyjs()
+    if not path.exists() or path.stat().st_size != len(js.encode("utf-8")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(js, encoding="utf-8")
+    return path
 
 
 def _layout(fig: go.Figure, title: str, *, height: int = 360) -> go.Figure:
@@ -39,34 +130,85 @@ def _layout(fig: go.Figure, title: str, *, height: int = 360) -> go.Figure:
     return fig
 
 
-def optimization_history(trials: list[optuna.trial.FrozenTrial], *, key: str) -> go.Figure:
-    """Each complete trial's average DirHit and score, with the running best score."""
-    done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
-    numbers = [t.number for t in done]
-    dirhits = [((t.user_attrs.get("symbol_metrics") or {}).get(key) or {}).get("avg_dirhit") for t in done]
-    scores = [t.value for t in done]
-    best = np.maximum.accumulate(np.array(scores, dtype=float)) if scores else []
+def _trial_points(trials: Sequence[optuna.trial.FrozenTrial | dict[str, Any]], key: str) -> list[tuple[int, float | None, float | None]]:
+    out = []
+    for t in trials:
+        if isinstance(t, dict):
+            if t.get("state", "COMPLETE") == "COMPLETE":
+                out.append((int(t["number"]), t.get("value"), t.get("avg_dirhit")))
+        elif t.state == optuna.trial.TrialState.COMPLETE:
+            out.append((t.number, t.value, ((t.user_attrs.get("symbol_metrics") or {}).get(key) or {}).get("avg_dirhit")))
+    return out
+
+
+def optimization_history(
+    trials: Sequence[optuna.trial.FrozenTrial | dict[str, Any]],
+    *,
+    key: str,
+    selected: int | None = None,
+) -> go.Figure:
+    """Each complete trial's average DirHit and score, with the running best score.
+
+    Args:
+        trials: Optuna trials, or compact records (``number``, ``state``, ``value``, ``avg_dirhit``).
+        key: the task key (``"<SYMBOL>_<h>d"``).
+        selected: the trial chosen by selection (marked), if known.
+    """
+    points = _trial_points(trials, key)
+    numbers = [p[0] for p in points]
+    scores = [p[1] for p in points]
+    dirhits = [p[2] for p in points]
+    values = np.array([np.nan if v is None else v for v in scores], dtype=float)
+    best = np.fmax.accumulate(values) if len(values) else []
     fig = go.Figure()
     fig.add_scatter(x=numbers, y=scores, mode="markers", name="score")
     fig.add_scatter(x=numbers, y=best, mode="lines", name="best score so far")
-    fig.add_scatter(x=numbers, y=dirhits, mode="markers", name="avg DirHit %", yaxis="y2", marker_symbol="diamond")
-    fig.update_layout(yaxis=dict(title="score"), yaxis2=dict(title="DirHit %", overlaying="y", side="right"), xaxis_title="trial")
-    return _layout(fig, f"{key}: optimization history")
+    fig.add_scatter(x=numbers, y=dirhits, mode="markers", name="avg DirHit % (before the support filter)", yaxis="y2", marker_symbol="diamond")
+    if selected is not None and selected in numbers:
+        i = numbers.index(selected)
+        fig.add_scatter(
+            x=[selected], y=[dirhits[i]], mode="markers", name=f"selected trial {selected}", yaxis="y2",
+            marker=dict(symbol="star", size=14, color="crimson"),
+        )
+    fig.update_layout(yaxis=dict(title="score"), yaxis2=dict(title="DirHit %", overlaying="y", side="right"), xaxis=dict(title="trial", tickformat="d"))
+    return _layout(fig, f"{key}: optimization history ({len(points)} complete trials)")
+
+
+def param_importances(importances: dict[str, float], *, key: str, method: str = "fANOVA") -> go.Figure:
+    """Horizontal bars of Optuna parameter importances (share of the score's variance)."""
+    items = sorted(importances.items(), key=lambda kv: kv[1])
+    fig = go.Figure()
+    fig.add_bar(x=[v for _, v in items], y=[k for k, _ in items], orientation="h", name="importance")
+    fig.update_layout(xaxis_title=f"importance ({method}, sums to 1)", yaxis=dict(automargin=True))
+    return _layout(fig, f"{key}: parameter importances for the score", height=max(260, 28 * len(items) + 100))
 
 
 def split_dirhits(splits: list[dict[str, Any]], *, title: str) -> go.Figure:
-    """DirHit per walk-forward split beside both baselines, masked counts in the hover text."""
+    """DirHit per walk-forward split beside both baselines, with 95 % Wilson intervals; n in the hover."""
+    from bistlab.metrics import wilson_interval
+
     names = [f"split {i}" for i in range(len(splits))]
     fig = go.Figure()
     for field, label in (("dirhit", "model"), ("persistence_dirhit", "persistence"), ("majority_dirhit", "majority")):
+        values, plus, minus, hover = [], [], [], []
+        for s in splits:
+            v, n = s.get(field), int(s.get("mask_count") or 0)
+            hits = int(s.get("dirhit_hits") or 0) if field == "dirhit" else int(round((v or 0.0) * n / 100.0))
+            ci = wilson_interval(hits, n) if v is not None else None
+            values.append(v)
+            plus.append(ci[1] - v if ci else None)
+            minus.append(v - ci[0] if ci else None)
+            hover.append(f"{label}: {v:.1f} % (n={n}, 95 % CI {ci[0]:.1f}–{ci[1]:.1f}); mask {s.get('mask_pct', 0.0):.1f} %" if ci else f"{label}: undefined (n={n})")
         fig.add_bar(
             x=names,
-            y=[s.get(field) for s in splits],
+            y=values,
             name=label,
-            hovertext=[f"mask_count={s['mask_count']} ({s['mask_pct']:.1f} %)" for s in splits],
+            hovertext=hover,
+            hoverinfo="text",
+            error_y=dict(type="data", symmetric=False, array=plus, arrayminus=minus, thickness=1),
         )
     fig.add_hline(y=50, line_dash="dot", line_color="grey")
-    fig.update_layout(yaxis_title="DirHit %", barmode="group")
+    fig.update_layout(yaxis_title="DirHit % (95 % CI)", barmode="group")
     return _layout(fig, title)
 
 
@@ -91,9 +233,85 @@ def holdout_dirhit_by_task(table: pd.DataFrame) -> go.Figure:
         y=t["holdout_dirhit"],
         mode="markers",
         name="holdout DirHit (95 % CI)",
+        customdata=np.stack([t["holdout_count"], t["ci_low"], t["ci_high"]], axis=-1) if len(t) else None,
+        hovertemplate="%{x}<br>holdout DirHit %{y:.1f} % (n=%{customdata[0]}, 95 % CI %{customdata[1]:.1f}–%{customdata[2]:.1f})<extra></extra>",
         error_y=dict(type="data", symmetric=False, array=t["ci_high"] - t["holdout_dirhit"], arrayminus=t["holdout_dirhit"] - t["ci_low"]),
     )
     fig.add_scatter(x=t["task"], y=t["best_baseline_dirhit"], mode="markers", name="best baseline", marker_symbol="x")
     fig.add_hline(y=50, line_dash="dot", line_color="grey")
     fig.update_layout(yaxis_title="DirHit %", xaxis_title="task")
     return _layout(fig, "Holdout DirHit by task (never seen by HPO)", height=420)
+
+
+def edge_heatmap(table: pd.DataFrame) -> go.Figure:
+    """Symbol × horizon heatmap of holdout DirHit minus the best baseline (points).
+
+    Each cell shows the difference and the holdout's masked rows n. ``table`` needs ``symbol``,
+    ``horizon``, ``holdout_dirhit``, ``holdout_count``, ``best_baseline_dirhit``, ``usable`` and a
+    ``hover`` column (text shown on hover: the DirHit with its count and interval); cells without
+    a holdout DirHit stay empty and name the task's status.
+    """
+    symbols = sorted(table["symbol"].unique())
+    horizons = sorted(int(h) for h in table["horizon"].unique())
+    z = np.full((len(symbols), len(horizons)), np.nan)
+    text = [["" for _ in horizons] for _ in symbols]
+    hover = [["" for _ in horizons] for _ in symbols]
+    for _, r in table.iterrows():
+        i, j = symbols.index(r["symbol"]), horizons.index(int(r["horizon"]))
+        d, b = r.get("holdout_dirhit"), r.get("best_baseline_dirhit")
+        n = r.get("holdout_count")
+        if d is not None and b is not None and not pd.isna(d) and not pd.isna(b):
+            z[i, j] = float(d) - float(b)
+            text[i][j] = f"{z[i, j]:+.1f}" + (" ✓" if r.get("usable") is True else "") + f"<br>n={int(n)}"
+        elif n is not None and not pd.isna(n):
+            text[i][j] = f"undefined<br>n={int(n)}"
+        else:
+            text[i][j] = str(r.get("status") or "")
+        hover[i][j] = str(r.get("hover") or "")
+    lim = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[f"{h} d" for h in horizons],
+            y=symbols,
+            text=text,
+            texttemplate="%{text}",
+            customdata=hover,
+            hovertemplate="%{y} %{x}<br>%{customdata}<extra></extra>",
+            colorscale="RdBu",
+            zmid=0.0,
+            zmin=-max(lim, 1.0),
+            zmax=max(lim, 1.0),
+            colorbar=dict(title="points"),
+        )
+    )
+    fig.update_layout(xaxis_title="horizon", yaxis=dict(title="symbol", autorange="reversed", automargin=True))
+    return _layout(fig, "Holdout DirHit minus the best baseline, points (✓ = usable)", height=max(320, 26 * len(symbols) + 140))
+
+
+def hpo_vs_holdout(table: pd.DataFrame) -> go.Figure:
+    """Each task's HPO DirHit (chosen by the search) against its holdout DirHit, with the diagonal.
+
+    Points below the diagonal lost DirHit on the holdout: the search's optimism made visible.
+    ``table`` needs ``task``, ``hpo_dirhit``, ``holdout_dirhit``, ``holdout_count``, ``ci_low``, ``ci_high``.
+    """
+    t = table.dropna(subset=["hpo_dirhit", "holdout_dirhit"])
+    fig = go.Figure()
+    fig.add_scatter(
+        x=t["hpo_dirhit"],
+        y=t["holdout_dirhit"],
+        mode="markers",
+        text=t["task"],
+        customdata=t["holdout_count"],
+        name="task",
+        error_y=dict(type="data", symmetric=False, array=t["ci_high"] - t["holdout_dirhit"], arrayminus=t["holdout_dirhit"] - t["ci_low"], thickness=1),
+        hovertemplate="%{text}<br>HPO %{x:.1f} %<br>holdout %{y:.1f} % (n=%{customdata})<extra></extra>",
+    )
+    x = t["hpo_dirhit"].astype(float)
+    lo = float(min(45.0, x.min() - 2)) if len(x) else 45.0
+    hi = float(max(60.0, x.max() + 2)) if len(x) else 60.0
+    fig.add_scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="holdout = HPO", line=dict(dash="dot", color="grey"))
+    fig.update_xaxes(range=[lo, hi])
+    fig.add_hline(y=50, line_dash="dot", line_color="lightgrey")
+    fig.update_layout(xaxis_title="HPO DirHit % (selected trial; biased upward by the search)", yaxis_title="holdout DirHit % (95 % CI)")
+    return _layout(fig, "Selection optimism: HPO DirHit against holdout DirHit", height=420)

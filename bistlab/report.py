@@ -1,26 +1,62 @@
-"""The cycle report: a table of every task and ``reports/cycle_<N>.html``.
+"""The cycle report: ``reports/cycle_<N>.html`` and its per-task pages.
 
-The table is built from the state file and each task's JSON results; the HTML is the executed
-``cycle_report`` notebook exported by nbconvert (no code cells, plotly.js embedded once, no
-network needed to open it).
+Layout of what :func:`render_report` writes (reports are never cleaned up)::
+
+    reports/cycle_<N>.html                  the report: one self-contained offline file (plotly.js once)
+    reports/cycle_<N>/plotly.min.js         one shared local plotly.js for the pages below
+    reports/cycle_<N>/notebook.css          one shared stylesheet for the exported notebooks
+    reports/cycle_<N>/predictions.csv       the latest forecast per task (bistlab.predict)
+    reports/cycle_<N>/tasks.json            the cycle's tasks and configuration
+    reports/cycle_<N>/<SYMBOL>_<h>d/index.html                  the task's page
+    reports/cycle_<N>/<SYMBOL>_<h>d/{hpo,train,evaluate}.html   its executed notebooks
+    reports/cycle_<N>/<SYMBOL>_<h>d/*.json  copies of best_params / model / evaluation + study.json
+
+The main report is the executed ``cycle_report`` notebook exported by nbconvert (no code cells):
+summary counts, the symbol × horizon heatmap of holdout DirHit minus the best baseline, the usable
+models with the rule's numbers, the table (one row per task), multiple-testing honesty, changes
+since the previous cycle, predictions, a short section per task and the reproducibility block.
+Every DirHit carries its count and 95 % Wilson interval (:mod:`bistlab.htmlfmt`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from bistlab import notebooks
+from bistlab.audit import CycleRecords, TaskRecord, collect_cycle, report_dir, task_report_dir
 from bistlab.config import Workspace
-from bistlab.jsonio import read_json
-from bistlab.metrics import wilson_interval
-from bistlab.pipeline import TaskPaths
-from bistlab.state import StateFile
+from bistlab.honesty import METHOD_ITEMS
+from bistlab.htmlfmt import REPORT_CSS, dirhit_html, dirhit_text, esc, hits_of, html_table, link, num, pct
+from bistlab.metrics import USABLE_RULE, wilson_interval
+from bistlab.state import TaskStatus
 
-__all__ = ["cycle_table", "render_report", "REPORT_COLUMNS", "style_table", "report_intro", "report_notes"]
+__all__ = [
+    "REPORT_COLUMNS",
+    "CycleReport",
+    "cycle_table",
+    "style_table",
+    "load_report",
+    "render_report",
+    "task_sentences",
+    "summary_html",
+    "heatmap_figure",
+    "usable_html",
+    "table_html",
+    "honesty_html",
+    "hpo_vs_holdout_figure",
+    "holdout_figure",
+    "changes_html",
+    "predictions_html",
+    "tasks_html",
+    "reproducibility_html",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -30,177 +66,769 @@ REPORT_COLUMNS = [
     "horizon",
     "status",
     "trials",
+    "n_trials_total",
     "hpo_dirhit",
+    "hpo_hits",
+    "hpo_count",
+    "hpo_splits",
     "wfv_dirhit",
+    "wfv_hits",
+    "wfv_count",
+    "wfv_splits",
+    "parity_gap",
     "holdout_dirhit",
+    "holdout_hits",
     "holdout_count",
     "ci_low",
     "ci_high",
     "persistence_dirhit",
     "majority_dirhit",
     "best_baseline_dirhit",
+    "edge",
+    "call_dirhit",
+    "call_count",
+    "call_coverage_pct",
+    "holdout_n_test",
     "holdout_nrmse",
     "wfv_nrmse",
+    "hpo_nrmse",
     "holdout_mask_pct",
     "valid_splits",
     "low_support",
     "usable",
+    "pbo",
+    "holdout_minus_hpo",
     "note",
 ]
+"""Columns of :func:`cycle_table`: DirHits in percent with the hits and counts behind them
+(``hpo_*`` / ``wfv_*`` pooled over the counted splits), ``edge`` = holdout DirHit minus the best
+baseline (points), ``pbo`` the CSCV probability of backtest overfitting."""
 
 
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        return read_json(path) if path.exists() else None
-    except (OSError, ValueError) as err:
-        logger.warning("unreadable result %s: %s", path, err)
-        return None
+def _filter_words(flt: dict[str, Any]) -> str:
+    return f"at least {flt['min_mask_count']} masked rows and {flt['min_mask_pct']:g} % of the window on at least {flt['min_valid_splits']} splits"
 
 
-def cycle_table(ws: Workspace, cycle: int) -> pd.DataFrame:
-    """One row per task of ``cycle``: DirHits with counts and 95 % Wilson intervals, baselines, support."""
-    state = StateFile(ws.state_file).read()
+def low_support_text(rec: TaskRecord) -> str:
+    """The LOW_SUPPORT statement of a task, in words (empty when it is not LOW_SUPPORT)."""
+    if not rec.low_support or not rec.best:
+        return ""
+    flt = rec.best["evaluation_spec"]["filter"]
+    used = rec.best["filter_used"]
+    return (
+        f"LOW_SUPPORT: none of the {rec.best['n_complete']} complete trials passed the support filter ({_filter_words(flt)}); "
+        f"the trial was selected under the fallback filter (min_mask_count {used['min_mask_count']}, min_mask_pct {used['min_mask_pct']:g}, "
+        f"min_valid_splits {used['min_valid_splits']}: any split with a DirHit), so its HPO DirHit rests on thin splits."
+    )
+
+
+def _note(rec: TaskRecord) -> str:
+    parts = []
+    if rec.status in (TaskStatus.FAILED, TaskStatus.SKIPPED) and rec.error:
+        parts.append(rec.error)
+    elif rec.status not in TaskStatus.ENDED:
+        parts.append(f"not ended ({rec.status})")
+    if rec.low_support:
+        parts.append("LOW_SUPPORT: no trial passed the support filter; selected under the 0/0.0 fallback")
+    if rec.ev and not rec.holdout.get("mask_count"):
+        parts.append("holdout mask empty: no holdout DirHit (the model's |prediction| never exceeded the threshold where the move did)")
+    return "; ".join(parts)
+
+
+def cycle_table(ws: Workspace, cycle: int, *, records: CycleRecords | None = None) -> pd.DataFrame:
+    """One row per task of ``cycle`` (columns :data:`REPORT_COLUMNS`), horizon-first."""
+    records = records or collect_cycle(ws, cycle, archive=False)
     rows = []
-    for t in sorted(state.cycle_tasks(cycle), key=lambda t: (t.horizon, t.symbol)):
-        paths = TaskPaths.of(ws, cycle, t.symbol, t.horizon)
-        best = _read(paths.best_params) or {}
-        ev = _read(paths.evaluation) or {}
-        hold = ev.get("holdout") or {}
+    for rec in records.tasks:
+        best, ev, hold = rec.best or {}, rec.ev or {}, rec.holdout
         verdict = ev.get("verdict") or {}
-        wfv = ev.get("wfv") or {}
+        hpo_hits, hpo_count, hpo_splits = rec.hpo_pooled()
+        wfv_hits, wfv_count, wfv_splits = rec.wfv_pooled()
         ci = wilson_interval(hold.get("dirhit_hits", 0), hold.get("mask_count", 0)) if hold else None
+        sm = (best.get("symbol_metrics") or {}).get(rec.key) or {}
+        edge = None
+        if hold.get("dirhit") is not None and verdict.get("best_baseline_dirhit") is not None:
+            edge = hold["dirhit"] - verdict["best_baseline_dirhit"]
         rows.append(
             {
-                "task": t.key,
-                "symbol": t.symbol,
-                "horizon": t.horizon,
-                "status": t.status,
+                "task": rec.key,
+                "symbol": rec.symbol,
+                "horizon": rec.horizon,
+                "status": rec.status,
                 "trials": best.get("n_complete"),
+                "n_trials_total": best.get("n_trials"),
                 "hpo_dirhit": best.get("hpo_dirhit"),
+                "hpo_hits": hpo_hits if best else None,
+                "hpo_count": hpo_count if best else None,
+                "hpo_splits": hpo_splits if best else None,
                 "wfv_dirhit": ev.get("wfv_dirhit"),
+                "wfv_hits": wfv_hits if ev else None,
+                "wfv_count": wfv_count if ev else None,
+                "wfv_splits": wfv_splits if ev else None,
+                "parity_gap": ev.get("wfv_parity_gap"),
                 "holdout_dirhit": hold.get("dirhit"),
+                "holdout_hits": hold.get("dirhit_hits"),
                 "holdout_count": hold.get("mask_count"),
                 "ci_low": ci[0] if ci else None,
                 "ci_high": ci[1] if ci else None,
                 "persistence_dirhit": hold.get("persistence_dirhit"),
                 "majority_dirhit": hold.get("majority_dirhit"),
                 "best_baseline_dirhit": verdict.get("best_baseline_dirhit"),
+                "edge": edge,
+                "call_dirhit": hold.get("call_dirhit"),
+                "call_count": hold.get("call_count"),
+                "call_coverage_pct": hold.get("call_coverage_pct"),
+                "holdout_n_test": hold.get("n_test"),
                 "holdout_nrmse": hold.get("nrmse"),
-                "wfv_nrmse": wfv.get("avg_nrmse"),
+                "wfv_nrmse": ((ev.get("wfv") or {}).get("avg_nrmse")),
+                "hpo_nrmse": sm.get("avg_nrmse"),
                 "holdout_mask_pct": hold.get("mask_pct"),
                 "valid_splits": len(best.get("counted_splits") or []) if best else None,
                 "low_support": bool(best.get("low_support")) if best else None,
-                "usable": verdict.get("usable"),
-                "note": t.error or ("LOW_SUPPORT: no trial passed the 5 / 2.5 % support filter; selected under the 0/0.0 fallback" if best.get("low_support") else ""),
+                "usable": verdict.get("usable") if ev else None,
+                "pbo": rec.honesty.pbo.pbo if rec.honesty else None,
+                "holdout_minus_hpo": rec.honesty.holdout_minus_hpo if rec.honesty else None,
+                "note": _note(rec),
             }
         )
     return pd.DataFrame(rows, columns=REPORT_COLUMNS)
 
 
-def _fmt(v: Any, spec: str = "{:.1f}") -> str:
-    if v is None or (isinstance(v, float) and pd.isna(v)):
-        return "–"
-    return spec.format(v)
-
-
 def style_table(table: pd.DataFrame) -> pd.DataFrame:
-    """The table as a person reads it: every holdout DirHit with its count and interval."""
-    out = pd.DataFrame(
+    """The table as plain text, as a person reads it: every DirHit with its count and interval."""
+
+    def dh(value: Any, hits: Any, count: Any, splits: Any = None) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "–" if count is None or (isinstance(count, float) and math.isnan(count)) else dirhit_text(None, 0, 0)
+        return dirhit_text(value, int(hits or 0), int(count or 0), mean_of=None if splits is None else int(splits))
+
+    def baseline(value: Any, count: Any) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "–"
+        return dirhit_text(value, hits_of(value, int(count)), int(count))
+
+    t = table.astype(object).where(table.notna(), None)
+    return pd.DataFrame(
         {
-            "task": table["task"],
-            "status": table["status"],
-            "trials": table["trials"].map(lambda v: _fmt(v, "{:.0f}")),
-            "HPO DirHit % (biased by search)": table["hpo_dirhit"].map(_fmt),
-            "WFV DirHit %": table["wfv_dirhit"].map(_fmt),
-            "holdout DirHit %": table["holdout_dirhit"].map(_fmt),
-            "holdout n": table["holdout_count"].map(lambda v: _fmt(v, "{:.0f}")),
-            "holdout 95 % CI": [
-                f"{_fmt(lo)}–{_fmt(hi)}" if lo is not None and not pd.isna(lo) else "–" for lo, hi in zip(table["ci_low"], table["ci_high"])
-            ],
-            "persistence %": table["persistence_dirhit"].map(_fmt),
-            "majority %": table["majority_dirhit"].map(_fmt),
-            "holdout nRMSE": table["holdout_nrmse"].map(lambda v: _fmt(v, "{:.3f}")),
-            "WFV nRMSE": table["wfv_nrmse"].map(lambda v: _fmt(v, "{:.3f}")),
-            "support (holdout mask %, splits)": [
-                f"{_fmt(p)} %, {_fmt(s, '{:.0f}')}" for p, s in zip(table["holdout_mask_pct"], table["valid_splits"])
-            ],
-            "LOW_SUPPORT": table["low_support"].map(lambda v: "LOW_SUPPORT" if v else ""),
-            "usable": table["usable"].map(lambda v: "usable" if v else ("no" if v is not None and not pd.isna(v) else "–")),
-            "note": table["note"],
+            "task": t["task"],
+            "status": t["status"],
+            "HPO DirHit (biased upward by the search)": [dh(*r) for r in zip(t["hpo_dirhit"], t["hpo_hits"], t["hpo_count"], t["hpo_splits"])],
+            "WFV DirHit (parity)": [dh(*r) for r in zip(t["wfv_dirhit"], t["wfv_hits"], t["wfv_count"], t["wfv_splits"])],
+            "holdout DirHit": [dh(*r) for r in zip(t["holdout_dirhit"], t["holdout_hits"], t["holdout_count"])],
+            "persistence (same rows)": [baseline(v, c) for v, c in zip(t["persistence_dirhit"], t["holdout_count"])],
+            "majority (same rows)": [baseline(v, c) for v, c in zip(t["majority_dirhit"], t["holdout_count"])],
+            "LOW_SUPPORT": ["LOW_SUPPORT" if v else "" for v in t["low_support"]],
+            "usable": ["usable" if v else ("no" if v is not None else "–") for v in t["usable"]],
+            "note": t["note"],
         }
     )
+
+
+@dataclass
+class CycleReport:
+    """What the report notebook displays: the records, the table and the predictions.
+
+    Attributes:
+        ws: the workspace.
+        cycle: the cycle number.
+        records: per-task records (:func:`bistlab.audit.collect_cycle`).
+        table: :func:`cycle_table`.
+        predictions: :func:`bistlab.predict.predict_cycle`'s table, or ``None``.
+        predictions_note: why there are no predictions, or where they were written.
+        rel: relative URL prefix from the main report to ``reports/cycle_<N>/``.
+    """
+
+    ws: Workspace
+    cycle: int
+    records: CycleRecords
+    table: pd.DataFrame
+    predictions: pd.DataFrame | None
+    predictions_note: str
+    rel: str
+
+    def record(self, key: str) -> TaskRecord:
+        return next(r for r in self.records.tasks if r.key == key)
+
+
+def _predictions(ws: Workspace, cycle: int, *, compute: bool) -> tuple[pd.DataFrame | None, str]:
+    """The cycle's predictions: computed (and written to ``reports/cycle_<N>/predictions.csv``) when
+    ``compute`` or when there is no CSV yet, else read back. A cycle whose ``runs/`` folder was cleaned
+    up keeps the CSV it had: its report is not given forecasts made later."""
+    from bistlab.errors import NoTrainedCycleError
+    from bistlab.predict import PREDICTION_COLUMNS, default_predictions_path, predict_cycle, write_predictions
+
+    path = default_predictions_path(ws, cycle)
+    runs_there = ws.cycle_dir(cycle).exists()
+    if path.exists() and (not compute or not runs_there):
+        frame = pd.read_csv(path, dtype={"note": str, "as_of": str, "last_label_date": str})
+        frame = frame.astype(object).where(frame.notna(), None)
+        made = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+        return frame.reindex(columns=PREDICTION_COLUMNS), f"written to cycle_{cycle}/predictions.csv ({made})"
+    if not runs_there:
+        return None, f"no predictions: runs/cycle_{cycle}/ (the cycle's models) was cleaned up before any were made"
+    try:
+        frame = predict_cycle(ws, cycle=cycle)
+    except NoTrainedCycleError as err:
+        return None, f"no predictions: {err}"
+    write_predictions(frame, path)
+    return frame, f"written to cycle_{cycle}/predictions.csv"
+
+
+def load_report(ws: Workspace, cycle: int, *, archive: bool = False, compute_predictions: bool = False) -> CycleReport:
+    """Everything the report shows for ``cycle`` (cheap after :func:`render_report` has cached it)."""
+    records = collect_cycle(ws, cycle, archive=archive)
+    table = cycle_table(ws, cycle, records=records)
+    predictions, note = _predictions(ws, cycle, compute=compute_predictions)
+    return CycleReport(ws=ws, cycle=cycle, records=records, table=table, predictions=predictions, predictions_note=note, rel=f"cycle_{cycle}/")
+
+
+# ---------------------------------------------------------------- words
+
+
+def _dh_hold(rec: TaskRecord, *, inline: bool = True) -> str:
+    h = rec.holdout
+    return dirhit_html(h.get("dirhit"), h.get("dirhit_hits"), h.get("mask_count"), inline=inline)
+
+
+def _dh_hpo(rec: TaskRecord, *, inline: bool = True) -> str:
+    hits, count, splits = rec.hpo_pooled()
+    return dirhit_html((rec.best or {}).get("hpo_dirhit"), hits, count, mean_of=splits, inline=inline, css="biased")
+
+
+def _dh_wfv(rec: TaskRecord, *, inline: bool = True) -> str:
+    hits, count, splits = rec.wfv_pooled()
+    return dirhit_html((rec.ev or {}).get("wfv_dirhit"), hits, count, mean_of=splits, inline=inline)
+
+
+def _dh_base(value: float | None, count: int | None, *, inline: bool = True) -> str:
+    if value is None:
+        return "–"
+    return dirhit_html(value, hits_of(value, count), count, inline=inline)
+
+
+def _dh_call(h: dict[str, Any], *, inline: bool = True) -> str:
+    if not h:
+        return "–"
+    cell = dirhit_html(h.get("call_dirhit"), hits_of(h.get("call_dirhit"), h.get("call_count")), h.get("call_count"), inline=inline)
+    return f"{cell}{' ' if inline else '<br>'}<small>coverage {pct(h.get('call_coverage_pct'))} of {h.get('n_test')} rows</small>"
+
+
+def verdict_words(rec: TaskRecord) -> str:
+    """Why a task is usable or not, with the rule's numbers (HTML)."""
+    if not rec.ev:
+        return "not evaluated on the holdout"
+    v = rec.ev["verdict"]
+    h = rec.holdout
+    lower = v.get("dirhit_lower_95")
+    base = v.get("best_baseline_dirhit")
+    which = ""
+    if base is not None:
+        which = "persistence" if base == h.get("persistence_dirhit") else "majority"
+    if lower is None:
+        return f"<b>not usable</b>: the holdout DirHit is undefined (n={h.get('mask_count', 0)}: no masked holdout row), so the rule ({esc(USABLE_RULE)}) cannot be met."
+    verdict = "<b class=\"usable\">usable</b>" if v["usable"] else "<b>not usable</b>"
+    base_txt = f"{_dh_base(base, h.get('mask_count'))} ({which})" if base is not None else "undefined"
+    return (
+        f"{verdict}: holdout DirHit {_dh_hold(rec)}; lower bound {lower:.1f} % "
+        f"{'>' if lower > 50 else '≤'} 50 % and {'>' if base is not None and lower > base else '≤'} best baseline {base_txt} on the same rows."
+    )
+
+
+def task_sentences(rec: TaskRecord) -> list[str]:
+    """A task's result in a few HTML sentences: selection (fallback or not), DirHits, verdict, reason."""
+    out = []
+    if rec.status in (TaskStatus.SKIPPED, TaskStatus.FAILED):
+        out.append(f"<span class=\"failed\">{esc(rec.status)}</span>: {esc(rec.error or 'no reason recorded')}")
+    elif rec.status not in TaskStatus.ENDED:
+        out.append(f"not ended yet: {esc(rec.status)}")
+    if rec.best:
+        b = rec.best
+        flt = b["evaluation_spec"]["filter"]
+        sel = (
+            f"Selection: trial {b['best_trial_number']} of {b['n_complete']} complete ({b['n_trials']} in all); "
+            f"{b['n_qualified']} passed the support filter ({_filter_words(flt)})"
+        )
+        sel += "; the fallback filter was used." if rec.low_support else "; the fallback was not needed."
+        out.append(sel)
+        if rec.low_support:
+            out.append(f'<span class="lowsupport">{esc(low_support_text(rec))}</span>')
+        out.append(f"HPO DirHit {_dh_hpo(rec)} — biased upward by the search that picked it.")
+    if rec.ev:
+        gap = rec.ev.get("wfv_parity_gap")
+        out.append(f"WFV DirHit after training {_dh_wfv(rec)}, {'parity gap ' + num(gap, '{:+.2f}') + ' points' if gap is not None else 'parity gap undefined'}.")
+        out.append(verdict_words(rec))
     return out
 
 
+# ---------------------------------------------------------------- sections
+
+
+def _count_box(label: str, value: int, css: str = "") -> str:
+    return f'<div class="count {css}"><b>{value}</b>{esc(label)}</div>'
+
+
+def summary_html(rep: CycleReport) -> str:
+    """The title, the counts and how to read the numbers."""
+    tasks = rep.records.tasks
+    status = pd.Series([r.status for r in tasks], dtype=object).value_counts().to_dict()
+    n_low = sum(r.low_support for r in tasks)
+    n_usable = sum(bool(r.usable) for r in tasks)
+    others = len(tasks) - sum(status.get(s, 0) for s in TaskStatus.ENDED)
+    boxes = [
+        _count_box("tasks", len(tasks)),
+        _count_box("completed", status.get(TaskStatus.COMPLETED, 0), "good" if status.get(TaskStatus.COMPLETED) else ""),
+        _count_box("failed", status.get(TaskStatus.FAILED, 0), "bad" if status.get(TaskStatus.FAILED) else ""),
+        _count_box("skipped", status.get(TaskStatus.SKIPPED, 0), "warn" if status.get(TaskStatus.SKIPPED) else ""),
+        _count_box("LOW_SUPPORT", n_low, "warn" if n_low else ""),
+        _count_box("usable", n_usable, "good" if n_usable else ""),
+    ]
+    if others:
+        boxes.append(_count_box("not ended", others, "warn"))
+    parts = [
+        f'<div class="bistlab-report"><style>{REPORT_CSS}</style>',
+        f"<h1>bistlab — cycle {rep.cycle}</h1>",
+        f"<p>Generated {esc(time.strftime('%Y-%m-%d %H:%M %Z'))} from workspace <code>{esc(rep.ws.root)}</code>.</p>",
+        f'<div class="counts">{"".join(boxes)}</div>',
+    ]
+    if not rep.records.ended:
+        parts.append(f'<div class="banner">This cycle has not ended: {others} task(s) are still pending or running; their rows are incomplete.</div>')
+    parts.append(
+        "<p><b>How to read it.</b> <i>DirHit</i> is the percentage of rows whose predicted direction is right, counted only "
+        "where both the realised and the predicted forward log return exceed the threshold (the <i>mask</i>); every DirHit "
+        "is shown with its count n and 95 % Wilson interval. <i>HPO DirHit</i> is the selected trial's walk-forward DirHit "
+        "(mean over the splits that passed the support filter, n pooled over them): it is <b>biased upward</b> by the "
+        "search that picked it. <i>WFV DirHit</i> re-measures the same configuration on the same splits after training "
+        "(parity). <i>Holdout DirHit</i> is the honest number: the most recent rows, never seen by HPO, predicted online "
+        "with refits on past data only, beside two naive baselines on the same rows (persistence: the sign of the last "
+        "h-day return; majority: the training window's majority direction).</p>"
+        f"<p><b>Usable rule</b> (holdout numbers only): {esc(USABLE_RULE)}.</p>"
+    )
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _hover(rec: TaskRecord) -> str:
+    h = rec.holdout
+    lines = [f"holdout {dirhit_text(h.get('dirhit'), h.get('dirhit_hits'), h.get('mask_count'))}" if rec.ev else f"status: {rec.status}"]
+    if rec.ev:
+        base = rec.ev["verdict"].get("best_baseline_dirhit")
+        lines.append(f"best baseline {dirhit_text(base, hits_of(base, h.get('mask_count')), h.get('mask_count'))}" if base is not None else "best baseline undefined")
+        lines.append("usable" if rec.usable else "not usable")
+    if rec.low_support:
+        lines.append("LOW_SUPPORT")
+    return "<br>".join(esc(x) for x in lines)
+
+
+def heatmap_figure(rep: CycleReport):
+    """The symbol × horizon heatmap of holdout DirHit minus the best baseline."""
+    from bistlab.plots import edge_heatmap
+
+    t = rep.table.copy()
+    t["hover"] = [_hover(r) for r in rep.records.tasks]
+    return edge_heatmap(t)
+
+
+def holdout_figure(rep: CycleReport):
+    """Holdout DirHit per task with its interval and the best baseline."""
+    from bistlab.plots import holdout_dirhit_by_task
+
+    return holdout_dirhit_by_task(rep.table)
+
+
+def hpo_vs_holdout_figure(rep: CycleReport):
+    """HPO DirHit against holdout DirHit per task."""
+    from bistlab.plots import hpo_vs_holdout
+
+    return hpo_vs_holdout(rep.table)
+
+
+def usable_html(rep: CycleReport) -> str:
+    """The usable models, each with the rule's numbers; else the nearest misses."""
+    usable = [r for r in rep.records.tasks if r.usable]
+    parts = ['<div class="bistlab-report">', "<h2>Usable models</h2>", f"<p>Rule, on holdout numbers only: {esc(USABLE_RULE)}.</p>"]
+    if usable:
+        parts.append("<ul>" + "".join(f"<li><b>{esc(r.key)}</b> ({esc((r.best or {}).get('model_choice'))}): {verdict_words(r)}</li>" for r in usable) + "</ul>")
+    else:
+        parts.append('<div class="banner bad">No model of this cycle is usable: none has a holdout DirHit whose 95 % lower bound beats both 50 % and the best baseline.</div>')
+    near = [r for r in rep.records.tasks if r.ev and not r.usable and r.ev["verdict"].get("dirhit_lower_95") is not None]
+    near.sort(key=lambda r: r.ev["verdict"]["dirhit_lower_95"] - max(50.0, r.ev["verdict"].get("best_baseline_dirhit") or 50.0), reverse=True)
+    if near:
+        parts.append("<p>Nearest misses (largest lower bound relative to the bar):</p><ul>" + "".join(f"<li><b>{esc(r.key)}</b>: {verdict_words(r)}</li>" for r in near[:5]) + "</ul>")
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _task_links(rep: CycleReport, rec: TaskRecord) -> str:
+    folder = task_report_dir(rep.ws, rep.cycle, rec.key)
+    base = f"{rep.rel}{rec.key}/"
+    items = [link(base + "index.html", "page")] if (folder / "index.html").exists() else []
+    items += [link(base + f"{n}.html", n) for n in ("hpo", "train", "evaluate") if (folder / f"{n}.html").exists()]
+    return " · ".join(items) or "–"
+
+
+def _prev_cell(rec: TaskRecord) -> str:
+    p = rec.previous
+    if not p.get("available"):
+        return f"<small>{esc(p.get('reason', '–'))}</small>"
+    bits = []
+    if p.get("holdout_delta") is not None:
+        bits.append(f"holdout {p['holdout_delta']:+.1f} pts")
+    if p.get("usable_flip"):
+        bits.append(f"<b>{esc(p['usable_flip'])}</b>")
+    n = len(p.get("changed") or {}) + len(p.get("added") or []) + len(p.get("removed") or [])
+    bits.append(f"{n} param{'s' if n != 1 else ''} changed")
+    return "<br>".join(bits)
+
+
+def table_html(rep: CycleReport) -> str:
+    """The table: one row per task (``id="summary"``), first cell the task key."""
+    spec = [
+        ("task", None),
+        ("status", None),
+        ("LOW_SUPPORT", "no trial passed the support filter; selected under the 0/0.0 fallback"),
+        ("usable", USABLE_RULE),
+        ("trials (complete / all)", "complete Optuna trials of the study / all trials (failed and pruned included)"),
+        ("HPO DirHit % (biased upward by the search)", "mean DirHit over the selected trial's counted splits; n pooled over them. The maximum over the trials: optimistic."),
+        ("WFV DirHit % (parity after training)", "the same configuration refit per split after training; Δ = WFV − HPO (0 = parity)"),
+        ("holdout DirHit % (n, 95 % CI)", "online evaluation on the untouched holdout"),
+        ("persistence % (same rows)", "sign of the last h-day return, on the holdout's masked rows"),
+        ("majority % (same rows)", "the training window's majority direction, on the holdout's masked rows"),
+        ("holdout − best baseline", "holdout DirHit minus the better baseline, percentage points"),
+        ("holdout call DirHit %", "DirHit over rows where |prediction| > threshold (what a trader acts on) and their share"),
+        ("nRMSE holdout / WFV", "RMSE / std of the realised returns (1 = no better than the mean): holdout, and mean over the walk-forward splits after training"),
+        ("support (holdout mask %, splits counted)", "masked holdout rows in % of the holdout; splits that counted in the HPO DirHit"),
+        ("PBO", "probability of backtest overfitting (CSCV over trials × splits); ≈0.5 = selection picked noise"),
+        (f"vs cycle {rep.cycle - 1}" if rep.cycle > 1 else "vs previous cycle", "change since the previous cycle"),
+        ("note", None),
+        ("details", "the task's page and its executed notebooks"),
+    ]
+    cols = [c for c, _ in spec]
+    titles = [t for _, t in spec]
+    rows = []
+    for rec, (_, t) in zip(rep.records.tasks, rep.table.iterrows()):
+        h = rec.holdout
+        trials = f"{rec.best['n_complete']} / {rec.best['n_trials']}" if rec.best else "–"
+        wfv = "–"
+        if rec.ev:
+            gap = rec.ev.get("wfv_parity_gap")
+            wfv = _dh_wfv(rec, inline=False) + (f"<br><small>Δ {gap:+.2f}</small>" if gap is not None else "")
+        status = esc(rec.status)
+        if rec.status in (TaskStatus.FAILED, TaskStatus.SKIPPED):
+            status = f'<span class="failed">{status}</span>'
+        usable = "–" if rec.usable is None else ('<span class="usable">usable</span>' if rec.usable else '<span class="notusable">no</span>')
+        rows.append(
+            [
+                esc(rec.key),
+                status,
+                '<span class="lowsupport">LOW_SUPPORT</span>' if rec.low_support else "",
+                usable,
+                trials,
+                _dh_hpo(rec, inline=False) if rec.best else "–",
+                wfv,
+                _dh_hold(rec, inline=False) if rec.ev else "–",
+                _dh_base(h.get("persistence_dirhit"), h.get("mask_count"), inline=False) if rec.ev else "–",
+                _dh_base(h.get("majority_dirhit"), h.get("mask_count"), inline=False) if rec.ev else "–",
+                num(t["edge"], "{:+.1f}") if t["edge"] is not None and not pd.isna(t["edge"]) else "–",
+                _dh_call(h, inline=False) if rec.ev else "–",
+                f"{num(h.get('nrmse'))} / {num(((rec.ev or {}).get('wfv') or {}).get('avg_nrmse'))}" if rec.ev else "–",
+                f"{pct(h.get('mask_pct'))}, {len(rec.best.get('counted_splits') or [])} of {len(rec.hpo_splits())}" if rec.best else "–",
+                num(rec.honesty.pbo.pbo, "{:.2f}") if rec.honesty and rec.honesty.pbo.pbo is not None else "–",
+                _prev_cell(rec),
+                f'<div class="note">{esc(t["note"])}</div>' if t["note"] else "",
+                _task_links(rep, rec),
+            ]
+        )
+    return (
+        '<div class="bistlab-report"><h2>All tasks</h2>'
+        "<p>One row per task, horizon-first. Hover over a column header for its definition.</p>"
+        + html_table(cols, rows, table_id="summary", titles=titles)
+        + "</div>"
+    )
+
+
+def method_html() -> str:
+    """The multiple-testing method and its limits, in words (:data:`bistlab.honesty.METHOD_ITEMS`)."""
+    intro, *items = METHOD_ITEMS
+    return f"<p>{esc(intro)}</p><ul>" + "".join(f"<li>{esc(x)}</li>" for x in items) + "</ul>"
+
+
+def honesty_html(rep: CycleReport) -> str:
+    """Multiple-testing honesty: per study, trials and how much of the best DirHit is selection."""
+    parts = ['<div class="bistlab-report"><h2>Multiple testing: how much of the HPO DirHit is selection</h2>', method_html()]
+    with_h = [r for r in rep.records.tasks if r.honesty]
+    gaps = [r.honesty.holdout_minus_hpo for r in with_h if r.honesty.holdout_minus_hpo is not None]
+    pbos = [r.honesty.pbo.pbo for r in with_h if r.honesty.pbo.pbo is not None]
+    if gaps or pbos:
+        s = []
+        if gaps:
+            s.append(f"median holdout − HPO gap over {len(gaps)} evaluated studies: <b>{pd.Series(gaps).median():+.1f} points</b>")
+        if pbos:
+            s.append(f"PBO ≥ 0.5 in <b>{sum(p >= 0.5 for p in pbos)} of {len(pbos)}</b> studies (mean PBO {sum(pbos) / len(pbos):.2f})")
+        parts.append("<p>" + "; ".join(s) + ".</p>")
+    missing = [r.key for r in rep.records.tasks if r.best and not r.honesty]
+    if missing:
+        parts.append(f"<p>No study record for {esc(', '.join(missing))} (the study was removed before the report was first rendered).</p>")
+    cols = ["task", "trials (complete / all)", "HPO DirHit % (selected)", "holdout DirHit %", "holdout − HPO", "best − median trial", "best-of-N noise reference", "P(best > noise)", "PBO (combinations)", "IS winner's OOS rank"]
+    rows = []
+    for r in with_h:
+        hh = r.honesty
+        pbo = hh.pbo
+        rows.append(
+            [
+                esc(r.key),
+                f"{hh.n_complete} / {hh.n_trials}",
+                _dh_hpo(r, inline=False),
+                _dh_hold(r, inline=False) if r.ev else "–",
+                num(hh.holdout_minus_hpo, "{:+.1f}"),
+                num(hh.best_minus_median, "{:+.1f}"),
+                f"{pct(hh.noise_max_dirhit)}<br><small>n={hh.pooled_count}, N={hh.n_complete}</small>",
+                num(hh.deflated_prob, "{:.2f}"),
+                (f"{pbo.pbo:.2f}<br><small>{pbo.n_combinations} combinations, {pbo.n_trials} trials × {pbo.n_splits} splits</small>" if pbo.pbo is not None else f"<small>{esc(pbo.reason)}</small>"),
+                f"{pbo.mean_oos_rank_pct:.0f} %" if pbo.mean_oos_rank_pct is not None else "–",
+            ]
+        )
+    parts.append(html_table(cols, rows, table_id="honesty"))
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def changes_html(rep: CycleReport) -> str:
+    """This cycle against the previous one, per task."""
+    parts = ['<div class="bistlab-report">', "<h2>Since the previous cycle</h2>"]
+    if rep.cycle <= 1:
+        parts.append("<p>Cycle 1 is the first cycle: there is nothing to compare with.</p></div>")
+        return "\n".join(parts)
+    prev = rep.cycle - 1
+    cols = ["task", f"holdout DirHit %, cycle {prev}", f"holdout DirHit %, cycle {rep.cycle}", "Δ points", f"HPO DirHit % (biased), cycle {prev} → {rep.cycle}", "usable", "model", "parameters changed", "prices changed", "note"]
+    rows = []
+    for r in rep.records.tasks:
+        p = r.previous
+        if not p.get("available"):
+            rows.append([esc(r.key), "–", _dh_hold(r, inline=False) if r.ev else "–", "–", "–", "–", "–", "–", "–", f'<div class="note">{esc(p.get("reason"))}</div>'])
+            continue
+        changed = p.get("changed") or {}
+        names = [f"{k}: {v[0]} → {v[1]}" for k, v in changed.items()] + [f"+{k}" for k in p.get("added") or []] + [f"−{k}" for k in p.get("removed") or []]
+        shown = "<br>".join(esc(x) for x in names[:6]) + (f"<br><small>+{len(names) - 6} more (see the task's page)</small>" if len(names) > 6 else "")
+        usable_now = r.usable
+        usable = esc(p["usable_flip"]) if p.get("usable_flip") else ("–" if p.get("usable") is None or usable_now is None else ("usable in both" if usable_now else "not usable in both"))
+        mc = p.get("model_choice") or [None, None]
+        rows.append(
+            [
+                esc(r.key),
+                dirhit_html(p.get("dirhit"), p.get("hits"), p.get("count")) if p.get("evaluated") else "not evaluated",
+                _dh_hold(r, inline=False) if r.ev else "–",
+                num(p.get("holdout_delta"), "{:+.1f}"),
+                dirhit_html(p.get("hpo_dirhit"), p.get("hpo_hits"), p.get("hpo_count"), mean_of=p.get("hpo_splits"), css="biased")
+                + "<br>→ "
+                + (_dh_hpo(r, inline=False) if r.best else "–"),
+                usable,
+                esc(mc[0] if mc[0] == mc[1] else f"{mc[0]} → {mc[1]}"),
+                f"{len(names)}<br>{shown}" if names else "none",
+                {True: "yes", False: "no", None: "–"}[p.get("data_changed")],
+                esc(f"cycle {prev} read from its {p.get('source', '')}"),
+            ]
+        )
+    flips = [r.key for r in rep.records.tasks if r.previous.get("usable_flip")]
+    missing = sum(not r.previous.get("available") for r in rep.records.tasks)
+    summary = [f"{len(flips)} usable flip{'s' if len(flips) != 1 else ''}" + (f" ({esc(', '.join(flips))})" if flips else "")]
+    if missing:
+        summary.append(f"{missing} task{'s' if missing != 1 else ''} without a cycle-{prev} result to compare (see the note)")
+    parts.append("<p>" + "; ".join(summary) + ".</p>")
+    parts.append(html_table(cols, rows, table_id="changes"))
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def predictions_html(rep: CycleReport) -> str:
+    """The latest forecast per task (the table ``bistlab predict`` writes)."""
+    parts = [
+        '<div class="bistlab-report">',
+        "<h2>Predictions</h2>",
+        "<p>The latest forecast per task: the selected configuration refit on every labelled row (not the training "
+        "model, which stops before the holdout), predicting the log return over the next h trading days after the last "
+        "price. Direction: up / down, or flat within the DirHit threshold. Skill is the holdout's; a forecast from a model "
+        "that is not usable has no demonstrated skill.</p>",
+    ]
+    frame = rep.predictions
+    if frame is None or frame.empty:
+        parts.append(f"<p>{esc(rep.predictions_note)}</p></div>")
+        return "\n".join(parts)
+    parts.append(f"<p>{esc(rep.predictions_note)}.</p>")
+    cols = ["task", "as of", "direction", "expected log return", "expected return %", "holdout DirHit %", "usable", "LOW_SUPPORT", "note"]
+    rows = []
+    for _, p in frame.iterrows():
+        count = p["holdout_count"]
+        dh = "–"
+        if count is not None and not pd.isna(count):
+            dh = dirhit_html(p["holdout_dirhit"] if p["holdout_dirhit"] is not None and not pd.isna(p["holdout_dirhit"]) else None, hits_of(p["holdout_dirhit"], int(count)) if p["holdout_dirhit"] is not None and not pd.isna(p["holdout_dirhit"]) else 0, int(count), inline=False)
+        usable = p["usable"]
+        usable_txt = "–" if usable is None or (isinstance(usable, float) and pd.isna(usable)) else ('<span class="usable">usable</span>' if str(usable) == "True" else "no")
+        low = p["low_support"]
+        rows.append(
+            [
+                esc(p["task"]),
+                esc(p["as_of"] or "–"),
+                f"<b>{esc(p['direction'])}</b>",
+                num(p["expected_log_return"], "{:+.5f}"),
+                num(p["expected_return_pct"], "{:+.3f}"),
+                dh,
+                usable_txt,
+                '<span class="lowsupport">LOW_SUPPORT</span>' if str(low) == "True" else "",
+                esc(p["note"] or ""),
+            ]
+        )
+    parts.append(html_table(cols, rows, table_id="predictions"))
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def tasks_html(rep: CycleReport) -> str:
+    """A short section per task: selection (and fallback), DirHits, verdict or reason; links."""
+    parts = ['<div class="bistlab-report"><h2>Per task</h2>', "<p>Each task in a few sentences; its page has the splits, figures, configuration and evaluation spec.</p>"]
+    for r in rep.records.tasks:
+        flag = ' <span class="lowsupport">LOW_SUPPORT</span>' if r.low_support else ""
+        verdict = "" if r.usable is None else (' — <span class="usable">usable</span>' if r.usable else " — not usable")
+        hold = f" — holdout {_dh_hold(r)}" if r.ev else ""
+        parts.append(
+            f'<details id="task-{esc(r.key)}"><summary><b>{esc(r.key)}</b> — {esc(r.status)}{flag}{hold}{verdict}</summary>'
+            + "<ul>" + "".join(f"<li>{s}</li>" for s in task_sentences(r)) + f"<li>{_task_links(rep, r)}</li></ul></details>"
+        )
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _kv(items: list[tuple[str, str]]) -> str:
+    return html_table(["item", "value"], [[esc(k), v] for k, v in items], classes="bl kv")
+
+
+def reproducibility_html(rep: CycleReport) -> str:
+    """Data fingerprints, evaluation settings, versions, commit, config, seeds, wall times."""
+    from bistlab.repro import report_versions, source_revision
+
+    tasks = rep.records.tasks
+    rev = source_revision()
+    versions: dict[str, str] = {}
+    fingerprints: dict[str, tuple[str, int | None, str]] = {}
+    settings: dict[str, Any] = {}
+    seeds = set()
+    for r in tasks:
+        if r.meta:
+            versions = r.meta.get("package_versions") or versions
+        if r.best:
+            spec = r.best["evaluation_spec"]
+            first = spec["splits"][0]["train_dates"][0] if spec.get("splits") else "?"
+            fingerprints[r.symbol] = (r.best["data_fingerprint"], spec.get("n_rows"), f"{first} … {spec['holdout']['dates'][1]}")
+            settings = {
+                "dirhit threshold (|log return|)": spec["dirhit_threshold"],
+                "walk-forward splits": len(spec["splits"]),
+                "purge": "h rows",
+                **{f"support filter {k}": v for k, v in spec["filter"].items()},
+                "holdout refit every (rows)": spec["refit_every"],
+            }
+            seeds.add((r.best.get("config") or {}).get("seed"))
+    items = [
+        ("bistlab", f"{esc(rev['version'])}, source revision {esc(rev['commit'])}" + (" (uncommitted changes)" if rev.get("dirty") else "")),
+        ("packages at training", esc(", ".join(f"{k} {v}" for k, v in versions.items()) or "unknown")),
+        ("packages rendering this report", esc(", ".join(f"{k} {v}" for k, v in report_versions().items()))),
+        ("cycle configuration", "<code>" + esc(", ".join(f"{k}={v}" for k, v in rep.records.config.items()) or "not recorded") + "</code>"),
+        ("seeds", esc(f"sampler and model seed {rep.records.config.get('seed', '?')} (cycle config); trial configs use seed(s) {sorted(s for s in seeds if s is not None) or '–'}")),
+        ("evaluation settings", esc(", ".join(f"{k} = {v}" for k, v in settings.items()) or "none")),
+    ]
+    walls = [r.wall_seconds() for r in tasks]
+    total = {k: sum(w[k] for w in walls if w[k]) for k in ("hpo", "train", "evaluate")}
+    items.append(("wall time, all tasks", esc(", ".join(f"{k} {v / 60:.1f} min" for k, v in total.items()))))
+    fp_rows = [[esc(s), f"<code>{esc(f)}</code>", esc(n), esc(span)] for s, (f, n, span) in sorted(fingerprints.items())]
+    wall_rows = []
+    for r, w in zip(tasks, walls):
+        spec = (r.best or {}).get("evaluation_spec") or {}
+        hold = spec.get("holdout") or {}
+        wall_rows.append(
+            [
+                esc(r.key),
+                num(w["hpo"], "{:.1f}"),
+                num(w["train"], "{:.1f}"),
+                num(w["evaluate"], "{:.1f}"),
+                esc(f"{len(spec.get('splits') or [])} splits; holdout rows {hold.get('start')}–{hold.get('end')} ({' … '.join(hold.get('dates') or [])})" if spec else "–"),
+                esc(r.timestamps.get("started") or "–"),
+                esc(r.timestamps.get("completed") or "–"),
+            ]
+        )
+    return "\n".join(
+        [
+            '<div class="bistlab-report"><h2>Reproducibility</h2>',
+            _kv(items),
+            "<h3>Data fingerprints</h3>",
+            html_table(["symbol", "fingerprint", "rows", "first date … last holdout date"], fp_rows, table_id="fingerprints"),
+            "<details><summary>Wall times (seconds) and evaluation specs per task</summary>",
+            html_table(["task", "HPO", "training", "evaluation", "evaluation_spec", "started (UTC)", "completed (UTC)"], wall_rows, table_id="walltimes"),
+            "</details>",
+            f"<p>Each task's full evaluation_spec, configuration and executed notebooks are on its page; copies of its result "
+            f"files are kept under <code>reports/cycle_{rep.cycle}/&lt;SYMBOL&gt;_&lt;h&gt;d/</code>, the run artifacts under "
+            f"<code>runs/cycle_{rep.cycle}/</code> (until cleanup).</p></div>",
+        ]
+    )
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _export_notebooks(ws: Workspace, rep: CycleReport, rec: TaskRecord) -> None:
+    src_folder = ws.task_dir(rep.cycle, rec.key)
+    dst_folder = task_report_dir(ws, rep.cycle, rec.key)
+    banner = (
+        f'<a href="index.html">← {esc(rec.key)} page</a> · <a href="../../cycle_{rep.cycle}.html">cycle {rep.cycle} report</a> · '
+        + " · ".join(f'<a href="{n}.html">{n}</a>' for n in ("hpo", "train", "evaluate"))
+    )
+    for name in ("hpo", "train", "evaluate"):
+        src, dst = src_folder / f"{name}.ipynb", dst_folder / f"{name}.html"
+        if not src.exists() or (dst.exists() and dst.stat().st_mtime >= src.stat().st_mtime):
+            continue
+        try:
+            notebooks.to_html(src, dst, exclude_input=False, plotly_src="../plotly.min.js", css_href="../notebook.css", banner=banner)
+        except Exception as err:  # noqa: BLE001 - one broken notebook must not cost the report
+            logger.warning("%s: %s.ipynb not exported: %s", rec.key, name, err)
+
+
 def render_report(ws: Workspace, cycle: int) -> Path:
-    """Execute the cycle_report notebook and export it to ``reports/cycle_<N>.html``."""
+    """Render ``reports/cycle_<N>.html`` and everything under ``reports/cycle_<N>/``.
+
+    Steps: copy the tasks' result files and study records into the report folder, compute the
+    predictions (refitting ``model_final.pkl`` where needed), write the shared plotly.js and
+    notebook stylesheet, export each task's executed notebooks, write each task's page, then
+    execute the ``cycle_report`` notebook and export it.
+
+    Returns:
+        The main report's path.
+    """
+    from bistlab.plots import write_plotlyjs
+    from bistlab.task_page import write_task_page
+
+    started = time.time()
+    folder = report_dir(ws, cycle)
+    folder.mkdir(parents=True, exist_ok=True)
+    records = collect_cycle(ws, cycle, archive=True)
+    predictions, note = _predictions(ws, cycle, compute=True)
+    rep = CycleReport(ws=ws, cycle=cycle, records=records, table=cycle_table(ws, cycle, records=records), predictions=predictions, predictions_note=note, rel=f"cycle_{cycle}/")
+    write_plotlyjs(folder / "plotly.min.js")
+    css = folder / "notebook.css"
+    if not css.exists():
+        css.write_text(notebooks.notebook_css(), encoding="utf-8")
+    for rec in records.tasks:
+        _export_notebooks(ws, rep, rec)
+        try:
+            write_task_page(rep, rec)
+        except Exception as err:  # noqa: BLE001 - one broken page must not cost the cycle's report
+            logger.exception("%s: task page not written", rec.key)
+            page = task_report_dir(ws, cycle, rec.key) / "index.html"
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.write_text(f"<!DOCTYPE html><html><body><h1>{esc(rec.key)}</h1><p>This page could not be rendered: {esc(type(err).__name__)}: {esc(err)}</p></body></html>", encoding="utf-8")
+    logger.info("cycle %d: task pages written in %.1f s", cycle, time.time() - started)
     executed = notebooks.execute(
         "cycle_report",
         ws.cycle_dir(cycle) / "cycle_report.ipynb",
         parameters={"workspace": str(ws.root), "db_url": ws.db_url, "cycle": cycle},
         cwd=ws.root,
     )
-    return notebooks.to_html(executed, ws.reports / f"cycle_{cycle}.html")
-
-
-def report_intro(ws: Workspace, cycle: int, table: pd.DataFrame) -> str:
-    """The report's opening: what the numbers are and the cycle's counts, in Markdown."""
-    counts = table["status"].value_counts().to_dict()
-    n_low = int(table["low_support"].fillna(False).astype(bool).sum())
-    n_usable = int(table["usable"].fillna(False).astype(bool).sum())
-    return "\n".join(
-        [
-            f"# bistlab — cycle {cycle}",
-            "",
-            f"**{len(table)} tasks**: {counts.get('completed', 0)} completed, {counts.get('failed', 0)} failed, "
-            f"{counts.get('skipped', 0)} skipped, {n_low} LOW_SUPPORT, **{n_usable} usable**.",
-            "",
-            "How to read it. *DirHit* is the percentage of rows whose predicted direction is right, counted only where "
-            "both the realised and the predicted forward log return exceed the threshold (the mask). *HPO DirHit* is the "
-            "selected trial's walk-forward DirHit: it is **biased upward** by the search that picked it. *WFV DirHit* "
-            "re-measures the same configuration on the same splits after training (parity). *Holdout DirHit* is the "
-            "honest number: the most recent rows, never seen by HPO, predicted online with refits on past data only; it "
-            "is shown with its count and 95 % Wilson interval beside two naive baselines on the same rows (persistence: "
-            "the sign of the last h-day return; majority: the training window's majority direction). A model is "
-            "**usable** only if its holdout interval's lower bound beats 50 % and the best baseline.",
-        ]
-    )
-
-
-def report_notes(ws: Workspace, cycle: int, table: pd.DataFrame) -> str:
-    """LOW_SUPPORT tasks, failures and skips with reasons, and reproducibility facts, in Markdown."""
-    lines = ["## Notes", ""]
-    low = table[table["low_support"].fillna(False).astype(bool)]
-    if len(low):
-        lines.append("**LOW_SUPPORT** (no trial passed the 5 / 2.5 % support filter on at least 2 splits; the 0/0.0 fallback chose the trial): " + ", ".join(low["task"]) + ".")
-    else:
-        lines.append("No task is LOW_SUPPORT.")
-    for _, row in table[table["status"].isin(["failed", "skipped"])].iterrows():
-        lines.append(f"- `{row['task']}` {row['status']}: {row['note']}")
-    removed: dict[str, set[str]] = {}
-    for _, row in table.iterrows():
-        best = _read(TaskPaths.of(ws, cycle, row["symbol"], int(row["horizon"])).best_params) or {}
-        for name, reason in (best.get("space_removed") or {}).items():
-            removed.setdefault(f"**{name}** — {reason}", set()).add(row["task"])
-    if removed:
-        lines += ["", "### Left out of the search space", ""]
-        lines += [f"- {what} ({', '.join(sorted(tasks)) if len(tasks) < len(table) else 'every task'})" for what, tasks in sorted(removed.items())]
-    lines += ["", "## Reproducibility", ""]
-    fingerprints: dict[str, str] = {}
-    versions: dict[str, str] = {}
-    spec_settings: dict[str, Any] = {}
-    for _, row in table.iterrows():
-        meta = _read(TaskPaths.of(ws, cycle, row["symbol"], int(row["horizon"])).model_meta)
-        if meta:
-            fingerprints[row["symbol"]] = meta["data_fingerprint"]
-            versions = meta["package_versions"]
-            spec = meta["evaluation_spec"]
-            spec_settings = {"dirhit_threshold": spec["dirhit_threshold"], **spec["filter"], "n_splits": len(spec["splits"]), "refit_every": spec["refit_every"]}
-    lines.append("Data fingerprints: " + (", ".join(f"{s} `{f}`" for s, f in sorted(fingerprints.items())) or "none") + ".")
-    lines.append("")
-    lines.append("Evaluation settings: " + (", ".join(f"{k} = {v}" for k, v in spec_settings.items()) or "none") + ".")
-    lines.append("")
-    lines.append("Package versions: " + (", ".join(f"{k} {v}" for k, v in versions.items()) or "unknown") + ".")
-    lines.append("")
-    lines.append(f"Executed notebooks of every task: `runs/cycle_{cycle}/<SYMBOL>_<h>d/` in the workspace.")
-    return "\n".join(lines)
+    out = notebooks.to_html(executed, ws.reports / f"cycle_{cycle}.html")
+    logger.info("cycle %d: report %s in %.1f s", cycle, out, time.time() - started)
+    return out

@@ -1,28 +1,67 @@
-"""Small tables that notebooks display after each step: what was done, with which numbers."""
+"""Small tables that notebooks display after each step: what was done, with which numbers.
+
+Every DirHit is shown with its count and 95 % Wilson interval; a mean over splits is shown with
+the count and interval of the pooled splits.
+"""
 
 from __future__ import annotations
 
+import itertools
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from bistlab.metrics import dirhit_with_interval
+from bistlab.metrics import dirhit_with_interval, wilson_interval
+from bistlab.selection import FALLBACK_FILTER, SupportFilter, filtered_dirhit
 
-__all__ = ["hpo_summary", "training_summary", "evaluation_summary"]
-
-
-def _pct(v: float | None) -> str:
-    return "undefined" if v is None else f"{v:.2f} %"
+__all__ = ["hpo_summary", "training_summary", "evaluation_summary", "load_best_params"]
 
 
 def _table(items: list[tuple[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(items, columns=["item", "value"]).set_index("item")
 
 
-def _pooled(splits: list[dict[str, Any]], counted: list[int]) -> str:
-    hits = sum(splits[i]["dirhit_hits"] for i in counted)
-    count = sum(splits[i]["mask_count"] for i in counted)
-    return dirhit_with_interval(hits, count)
+def _mean_with_interval(value: float | None, splits: list[dict[str, Any]], counted: list[int] | tuple[int, ...]) -> str:
+    """``"55.3 % (mean of 4 splits; pooled n=340, 95 % CI 49.9–60.6)"``."""
+    if value is None or not counted:
+        return "undefined (n=0)"
+    hits = sum(int(splits[i].get("dirhit_hits") or 0) for i in counted)
+    count = sum(int(splits[i].get("mask_count") or 0) for i in counted)
+    lo, hi = wilson_interval(hits, count) or (float("nan"), float("nan"))
+    return f"{value:.2f} % (mean of {len(counted)} splits; pooled n={count}, 95 % CI {lo:.1f}–{hi:.1f})"
+
+
+def _rate(pct: float | None, count: int) -> str:
+    """A DirHit stored as a percentage of ``count`` rows (baselines, call DirHit), with its interval."""
+    if pct is None or count <= 0:
+        return f"undefined (n={max(count, 0)})"
+    return dirhit_with_interval(int(round(pct * count / 100.0)), count)
+
+
+def _counted_by_mean(splits: list[dict[str, Any]], value: float | None) -> tuple[int, ...]:
+    """The splits whose mean DirHit is ``value``: the support filter's, else the fallback's, else the
+    subset that reproduces it (for an evaluation.json read without its best_params.json)."""
+    if value is None:
+        return ()
+    for flt in (SupportFilter(), FALLBACK_FILTER):
+        res = filtered_dirhit(splits, flt)
+        if res is not None and abs(res[0] - value) < 1e-9:
+            return res[1]
+    defined = [i for i, s in enumerate(splits) if s.get("dirhit") is not None]
+    for size in range(len(defined), 0, -1):
+        for subset in itertools.combinations(defined, size):
+            if abs(sum(splits[i]["dirhit"] for i in subset) / size - value) < 1e-9:
+                return subset
+    return ()
+
+
+def load_best_params(ws: Any, symbol: str, horizon: int, *, cycle: int) -> dict[str, Any] | None:
+    """The task's ``best_params.json`` (``None`` when absent), for :func:`evaluation_summary`."""
+    from bistlab.jsonio import read_json
+
+    path = Path(ws.task_dir(cycle, f"{symbol}_{horizon}d")) / "best_params.json"
+    return read_json(path) if path.exists() else None
 
 
 def hpo_summary(result: dict[str, Any]) -> pd.DataFrame:
@@ -34,8 +73,7 @@ def hpo_summary(result: dict[str, Any]) -> pd.DataFrame:
         ("trials (complete / total)", f"{result['n_complete']} / {result['n_trials']}"),
         ("trials passing the support filter", result["n_qualified"]),
         ("selected trial", result["best_trial_number"]),
-        ("HPO DirHit (mean over counted splits; biased upward by the search)", _pct(result["hpo_dirhit"])),
-        ("pooled over counted splits", _pooled(splits, result["counted_splits"])),
+        ("HPO DirHit (biased upward by the search)", _mean_with_interval(result["hpo_dirhit"], splits, result["counted_splits"])),
         ("counted splits", result["counted_splits"]),
         ("score", result["best_value"]),
         ("LOW_SUPPORT", "yes: no trial passed the support filter; 0/0.0 fallback used" if result["low_support"] else "no"),
@@ -62,19 +100,30 @@ def training_summary(meta: dict[str, Any]) -> pd.DataFrame:
     return _table(items)
 
 
-def evaluation_summary(ev: dict[str, Any]) -> pd.DataFrame:
-    """Parity with HPO and the holdout verdict (``evaluation.json``)."""
+def evaluation_summary(ev: dict[str, Any], *, best: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Parity with HPO and the holdout verdict (``evaluation.json``; ``best``: the task's
+    ``best_params.json``, for the HPO DirHit's count and the splits the WFV DirHit counted)."""
     h = ev["holdout"]
     v = ev["verdict"]
+    wfv_splits = (ev.get("wfv") or {}).get("split_metrics") or []
+    if best is not None:
+        res = filtered_dirhit(wfv_splits, SupportFilter(**best["filter_used"]))
+        wfv_counted = res[1] if res else ()
+        key = f"{best['symbol']}_{best['horizon']}d"
+        hpo = _mean_with_interval(ev["hpo_dirhit"], best["symbol_metrics"][key]["split_metrics"], best["counted_splits"])
+    else:
+        wfv_counted = _counted_by_mean(wfv_splits, ev["wfv_dirhit"])
+        hpo = _mean_with_interval(ev["hpo_dirhit"], wfv_splits, wfv_counted) + " (counts of the same splits after training)"
+    n = h["mask_count"]
     items = [
-        ("HPO DirHit (biased upward by the search)", _pct(ev["hpo_dirhit"])),
-        ("WFV DirHit after training (same splits)", _pct(ev["wfv_dirhit"])),
+        ("HPO DirHit (biased upward by the search)", hpo),
+        ("WFV DirHit after training (same splits)", _mean_with_interval(ev["wfv_dirhit"], wfv_splits, wfv_counted)),
         ("parity gap WFV − HPO", "undefined" if ev["wfv_parity_gap"] is None else f"{ev['wfv_parity_gap']:+.4f} points"),
-        (f"holdout DirHit, online ({ev['holdout_dates'][0]} to {ev['holdout_dates'][1]})", dirhit_with_interval(h["dirhit_hits"], h["mask_count"])),
-        ("holdout mask", f"{h['mask_count']} of {h['n_test']} rows ({h['mask_pct']:.1f} %)"),
-        ("holdout call DirHit (|pred| > thr) and coverage", f"{_pct(h['call_dirhit'])} on {h['call_count']} rows ({h['call_coverage_pct']:.1f} %)"),
-        ("persistence baseline DirHit (same rows)", _pct(h["persistence_dirhit"])),
-        ("majority baseline DirHit (same rows)", _pct(h["majority_dirhit"])),
+        (f"holdout DirHit, online ({ev['holdout_dates'][0]} to {ev['holdout_dates'][1]})", dirhit_with_interval(h["dirhit_hits"], n)),
+        ("holdout mask", f"{n} of {h['n_test']} rows ({h['mask_pct']:.1f} %)"),
+        ("holdout call DirHit (|pred| > thr)", f"{_rate(h['call_dirhit'], h['call_count'])}; coverage {h['call_coverage_pct']:.1f} % of rows"),
+        ("persistence baseline DirHit (same rows)", _rate(h["persistence_dirhit"], n)),
+        ("majority baseline DirHit (same rows)", _rate(h["majority_dirhit"], n)),
         ("holdout nRMSE", "undefined" if h["nrmse"] is None else f"{h['nrmse']:.3f}"),
         ("usable", f"{'YES' if v['usable'] else 'no'} — rule: {v['rule']}"),
         ("LOW_SUPPORT", "yes" if ev["low_support"] else "no"),

@@ -1,0 +1,283 @@
+"""One task's page of the cycle report: ``reports/cycle_<N>/<SYMBOL>_<h>d/index.html``.
+
+The page loads the cycle's shared ``../plotly.min.js`` (no network, no copy of plotly.js per
+page) and holds: the verdict with the usable rule's numbers, LOW_SUPPORT and fallback in words,
+the ladder of DirHits (HPO, WFV after training, holdout, call DirHit, both baselines), the
+split-by-split tables with the support filter's decision per split, the multiple-testing figures,
+the optimization history and parameter importances, the best trial's configuration, the
+comparison with the previous cycle, the forecast, and the evaluation spec and wall times.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from bistlab.audit import TaskRecord, task_report_dir
+from bistlab.htmlfmt import dirhit_html, esc, hits_of, html_table, link, num, page, pct
+from bistlab.metrics import USABLE_RULE
+from bistlab.options import OPTIONS
+from bistlab.selection import SupportFilter
+from bistlab.state import TaskStatus
+
+if TYPE_CHECKING:
+    from bistlab.report import CycleReport
+
+__all__ = ["task_page_html", "write_task_page", "split_rows"]
+
+logger = logging.getLogger(__name__)
+
+_OPTION_NAMES = {o.name for o in OPTIONS}
+
+
+def _support_reason(split: dict[str, Any], flt: SupportFilter) -> str:
+    if split.get("dirhit") is None:
+        return "no: empty mask (no DirHit)"
+    reasons = []
+    if split.get("mask_count", 0) < flt.min_mask_count:
+        reasons.append(f"mask_count {split.get('mask_count')} < {flt.min_mask_count}")
+    if split.get("mask_pct", 0.0) < flt.min_mask_pct:
+        reasons.append(f"mask_pct {split.get('mask_pct', 0.0):.1f} % < {flt.min_mask_pct:g} %")
+    return "no: " + ", ".join(reasons) if reasons else "yes"
+
+
+def split_rows(splits: list[dict[str, Any]], spec: dict[str, Any], *, flt: SupportFilter, counted: list[int]) -> list[list[str]]:
+    """HTML rows of a split-by-split table: dates, mask, DirHit with count and CI, baselines, support."""
+    rows = []
+    for i, s in enumerate(splits):
+        sp = (spec.get("splits") or [{}] * len(splits))[i] if i < len(spec.get("splits") or []) else {}
+        n = s.get("mask_count")
+        rows.append(
+            [
+                str(i),
+                esc(" … ".join(sp.get("train_dates") or []) or "–"),
+                esc(" … ".join(sp.get("test_dates") or []) or "–"),
+                str(s.get("n_test")),
+                str(n),
+                pct(s.get("mask_pct")),
+                dirhit_html(s.get("dirhit"), s.get("dirhit_hits"), n, inline=False),
+                dirhit_html(s["persistence_dirhit"], hits_of(s["persistence_dirhit"], n), n, inline=False) if s.get("persistence_dirhit") is not None else "–",
+                dirhit_html(s["majority_dirhit"], hits_of(s["majority_dirhit"], n), n, inline=False) if s.get("majority_dirhit") is not None else "–",
+                dirhit_html(s.get("call_dirhit"), hits_of(s.get("call_dirhit"), s.get("call_count")), s.get("call_count"), inline=False)
+                + f"<br><small>coverage {pct(s.get('call_coverage_pct'))}</small>",
+                num(s.get("nrmse")),
+                esc(_support_reason(s, flt)),
+                "yes" if i in counted else "no",
+            ]
+        )
+    return rows
+
+
+SPLIT_COLUMNS = [
+    "split",
+    "train dates",
+    "test dates",
+    "n_test",
+    "mask_count",
+    "mask_pct",
+    "DirHit %",
+    "persistence % (same rows)",
+    "majority % (same rows)",
+    "call DirHit %",
+    "nRMSE",
+    "passes the support filter",
+    "counted",
+]
+
+
+def _figure(fig_fn, *args, **kwargs) -> str:
+    from bistlab.plots import figure_html
+
+    try:
+        return figure_html(fig_fn(*args, **kwargs))
+    except Exception as err:  # noqa: BLE001 - a figure must not cost the page
+        logger.warning("figure %s not drawn: %s", getattr(fig_fn, "__name__", fig_fn), err)
+        return f"<p>(figure not drawn: {esc(type(err).__name__)}: {esc(err)})</p>"
+
+
+def _config_html(best: dict[str, Any]) -> str:
+    config = best.get("config") or {}
+    enabled = config.get("features_enabled") or {}
+    params = config.get("feature_params") or {}
+    groups = [[esc(g), "on (always)" if g not in enabled else ("on" if enabled[g] else "off"), f"<code>{esc(json.dumps(params.get(g, {})))}</code>" if g in params else ""] for g in sorted(set(params) | set(enabled)) if g not in _OPTION_NAMES]
+    options = [[esc(o), "on" if enabled.get(o) else "off", f"<code>{esc(json.dumps(params.get(o, {})))}</code>" if enabled.get(o) else ""] for o in sorted(_OPTION_NAMES) if o in enabled]
+    models = [[esc(f), f"<code>{esc(json.dumps(p))}</code>"] for f, p in sorted((config.get("model_params") or {}).items())]
+    removed = best.get("space_removed") or {}
+    parts = [
+        f"<p>Model choice: <b>{esc(config.get('model_choice'))}</b>; model seed {esc(config.get('seed'))}. "
+        f"Adaptive learning (off in HPO, recorded for the online evaluation): <code>{esc(json.dumps(config.get('adaptive') or {}))}</code>.</p>",
+        "<h3>Feature groups</h3>",
+        html_table(["group", "state", "parameters"], groups),
+        "<h3>Model-side options</h3>",
+        html_table(["option", "state", "parameters"], options) if options else "<p>None applies to this model choice and horizon.</p>",
+        "<h3>Model hyperparameters</h3>",
+        html_table(["family", "hyperparameters"], models),
+    ]
+    if removed:
+        parts.append("<h3>Left out of the search space</h3><ul>" + "".join(f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in sorted(removed.items())) + "</ul>")
+    parts.append(f"<details><summary>Raw Optuna parameters of trial {esc(best.get('best_trial_number'))}</summary><pre>{esc(json.dumps(best.get('best_params'), indent=1))}</pre></details>")
+    return "\n".join(parts)
+
+
+def _previous_html(rec: TaskRecord) -> str:
+    p = rec.previous
+    if not p.get("available"):
+        return f"<p>{esc(p.get('reason'))}.</p>"
+    rows = [
+        ["holdout DirHit", dirhit_html(p.get("dirhit"), p.get("hits"), p.get("count")) if p.get("evaluated") else "not evaluated", dirhit_html(rec.holdout.get("dirhit"), rec.holdout.get("dirhit_hits"), rec.holdout.get("mask_count")) if rec.ev else "–"],
+        ["HPO DirHit (biased)", dirhit_html(p.get("hpo_dirhit"), p.get("hpo_hits"), p.get("hpo_count"), mean_of=p.get("hpo_splits")), dirhit_html((rec.best or {}).get("hpo_dirhit"), *rec.hpo_pooled()[:2], mean_of=rec.hpo_pooled()[2]) if rec.best else "–"],
+        ["usable", {True: "yes", False: "no", None: "–"}[p.get("usable")], {True: "yes", False: "no", None: "–"}[rec.usable]],
+        ["LOW_SUPPORT", {True: "yes", False: "no", None: "–"}[p.get("low_support")], "yes" if rec.low_support else "no"],
+        ["model choice", esc((p.get("model_choice") or [None])[0]), esc((p.get("model_choice") or [None, None])[1])],
+    ]
+    changes = [[esc(k), esc(v[0]), esc(v[1])] for k, v in (p.get("changed") or {}).items()]
+    changes += [[esc(k), "absent", "added"] for k in p.get("added") or []] + [[esc(k), "present", "removed"] for k in p.get("removed") or []]
+    out = [
+        f"<p>Compared with cycle {p['cycle']} (read from its {esc(p.get('source'))}). "
+        + (f"Holdout DirHit changed by <b>{p['holdout_delta']:+.1f} points</b>. " if p.get("holdout_delta") is not None else "")
+        + (f"Usable flipped: <b>{esc(p['usable_flip'])}</b>. " if p.get("usable_flip") else "")
+        + ("The prices changed between the cycles. " if p.get("data_changed") else "")
+        + "</p>",
+        html_table(["", f"cycle {p['cycle']}", f"cycle {rec.cycle}"], rows),
+        f"<h3>Parameters changed ({len(changes)})</h3>",
+        html_table(["parameter", "before", "after"], changes) if changes else "<p>None.</p>",
+    ]
+    return "\n".join(out)
+
+
+def _prediction_html(rep: CycleReport, rec: TaskRecord) -> str:
+    frame = rep.predictions
+    if frame is None or rec.key not in set(frame["task"]):
+        return f"<p>{esc(rep.predictions_note)}</p>"
+    p = frame[frame["task"] == rec.key].iloc[0]
+    if p["expected_log_return"] is None or p["expected_log_return"] != p["expected_log_return"]:
+        return f"<p>No forecast: {esc(p['note'])}</p>"
+    skill = (
+        f" Skill of this configuration on the holdout: {dirhit_html(rec.holdout.get('dirhit'), rec.holdout.get('dirhit_hits'), rec.holdout.get('mask_count'), inline=True)}, "
+        + ("<b class=\"usable\">usable</b>." if rec.usable else "<b>not usable</b>: no demonstrated skill.")
+        if rec.ev
+        else " Not evaluated on the holdout: skill unknown."
+    )
+    return (
+        f"<p>As of <b>{esc(p['as_of'])}</b> (model refit on every labelled row up to {esc(p['last_label_date'])}): expected log return "
+        f"over the next {rec.horizon} trading days <b>{p['expected_log_return']:+.5f}</b> ({p['expected_return_pct']:+.3f} %), direction "
+        f"<b>{esc(p['direction'])}</b> (flat within ±{p['dirhit_threshold']}).{skill}</p>"
+    )
+
+
+def task_page_html(rep: CycleReport, rec: TaskRecord) -> str:
+    """The task's page as one HTML document."""
+    from bistlab import plots
+    from bistlab.report import low_support_text, task_sentences, verdict_words
+
+    folder = task_report_dir(rep.ws, rep.cycle, rec.key)
+    nav = [link(f"../../cycle_{rep.cycle}.html", f"← cycle {rep.cycle} report")]
+    nav += [link(f"{n}.html", f"{n} notebook") for n in ("hpo", "train", "evaluate") if (folder / f"{n}.html").exists()]
+    nav += [link(f"{n}.json", n + ".json") for n in ("best_params", "model", "evaluation", "study") if (folder / f"{n}.json").exists()]
+    title = f"{rec.key} — cycle {rep.cycle}"
+    body = [f"<nav>{' · '.join(nav)}</nav>", f"<h1>{esc(title)}</h1>", f"<p>Status: <b>{esc(rec.status)}</b>" + (f" — {esc(rec.error)}" if rec.error else "") + "</p>"]
+    if rec.status in (TaskStatus.SKIPPED, TaskStatus.FAILED):
+        body.append(f'<div class="banner bad"><b>{esc(rec.status)}</b>: {esc(rec.error or "no reason recorded")}</div>')
+    if rec.low_support:
+        body.append(f'<div class="banner"><span class="lowsupport">{esc(low_support_text(rec))}</span></div>')
+    if rec.ev:
+        css = "good" if rec.usable else "info"
+        body.append(f'<div class="banner {css}">{verdict_words(rec)}<br><small>Rule: {esc(USABLE_RULE)}.</small></div>')
+    body.append("<h2>In short</h2><ul>" + "".join(f"<li>{s}</li>" for s in task_sentences(rec)) + "</ul>")
+    if not rec.best:
+        body.append("<p>No HPO result: nothing more to show.</p>")
+        return page(title, "\n".join(body))
+    best, spec = rec.best, rec.best["evaluation_spec"]
+    flt = SupportFilter(**spec["filter"])
+    h = rec.holdout
+    ladder = [["HPO DirHit (selected trial; biased upward by the search)", dirhit_html(best["hpo_dirhit"], *rec.hpo_pooled()[:2], mean_of=rec.hpo_pooled()[2], css="biased"), num(((best.get("symbol_metrics") or {}).get(rec.key) or {}).get("avg_nrmse")), "walk-forward splits before the holdout"]]
+    if rec.ev:
+        gap = rec.ev.get("wfv_parity_gap")
+        ladder.append(["WFV DirHit after training (same splits: parity)", dirhit_html(rec.ev.get("wfv_dirhit"), *rec.wfv_pooled()[:2], mean_of=rec.wfv_pooled()[2]) + (f"<br><small>Δ vs HPO {gap:+.4f} points</small>" if gap is not None else ""), num((rec.ev.get("wfv") or {}).get("avg_nrmse")), "same splits, refit after training"])
+        dates = " … ".join(rec.ev.get("holdout_dates") or [])
+        ladder.append(["holdout DirHit (online, never seen by HPO)", dirhit_html(h.get("dirhit"), h.get("dirhit_hits"), h.get("mask_count")), num(h.get("nrmse")), f"{esc(dates)}; {h.get('mask_count')} of {h.get('n_test')} rows masked ({pct(h.get('mask_pct'))})"])
+        ladder.append(["holdout call DirHit (|prediction| > threshold)", dirhit_html(h.get("call_dirhit"), hits_of(h.get("call_dirhit"), h.get("call_count")), h.get("call_count")), "", f"coverage {pct(h.get('call_coverage_pct'))} of the holdout"])
+        n = h.get("mask_count")
+        for name, field in (("persistence baseline (same rows)", "persistence_dirhit"), ("majority baseline (same rows)", "majority_dirhit")):
+            v = h.get(field)
+            ladder.append([name, dirhit_html(v, hits_of(v, n), n) if v is not None else "undefined (n=0)", "", "sign of the last h-day return" if field.startswith("persistence") else "training window's majority direction"])
+        for fam, m in sorted((h.get("model_metrics") or {}).items()):
+            ladder.append([f"ensemble member {fam} on the holdout", dirhit_html(m.get("dirhit"), hits_of(m.get("dirhit"), m.get("mask_count")), m.get("mask_count")), num(m.get("nrmse")), "its own mask"])
+    body += ["<h2>DirHit, from optimistic to honest</h2>", html_table(["measure", "DirHit", "nRMSE", "rows"], ladder, table_id="ladder")]
+    body.append("<h2>Walk-forward splits</h2>")
+    body.append(
+        f"<p>Support filter: a split counts if its DirHit is defined, mask_count ≥ {flt.min_mask_count} and mask_pct ≥ {flt.min_mask_pct:g} %; "
+        f"a trial qualifies with at least {flt.min_valid_splits} counted splits. "
+        + ("This task is LOW_SUPPORT: the selected trial's splits were counted under the fallback filter (any split with a DirHit)." if rec.low_support else "The fallback was not used.")
+        + "</p>"
+    )
+    body.append(f"<h3>HPO: selected trial {best['best_trial_number']}</h3>")
+    body.append(html_table(SPLIT_COLUMNS, split_rows(rec.hpo_splits(), spec, flt=flt, counted=list(best.get("counted_splits") or [])), table_id="hpo-splits"))
+    if rec.ev:
+        body.append("<h3>After training (parity)</h3>")
+        body.append(html_table(SPLIT_COLUMNS, split_rows(rec.wfv_splits(), spec, flt=flt, counted=rec.wfv_counted()), table_id="wfv-splits"))
+        body.append(_figure(plots.split_dirhits, rec.wfv_splits(), title="After training: DirHit per walk-forward split (model and baselines)"))
+        p = rec.ev.get("holdout_predictions") or {}
+        if p.get("dates"):
+            body.append(_figure(plots.holdout_cumulative, p["dates"], p["y_true"], p["y_pred"], thr=spec["dirhit_threshold"], title="Holdout: following the model's calls"))
+    body.append("<h2>The search</h2>")
+    if rec.study:
+        st = rec.study
+        others = ", ".join(f"{v['count']} {k.lower()}" for k, v in (st.get("other_states") or {}).items())
+        body.append(f"<p>{st['n_complete']} complete trials of {st['n_trials']}" + (f" ({esc(others)})" if others else "") + f"; study <code>{esc(st['study_name'])}</code>.</p>")
+        reasons = [f"{esc(k)} ({c}×)" for v in (st.get("other_states") or {}).values() for k, c in v.get("reasons", {}).items()]
+        if reasons:
+            body.append("<details><summary>Why trials did not complete</summary><ul>" + "".join(f"<li>{r}</li>" for r in reasons) + "</ul></details>")
+        body.append(_figure(plots.optimization_history, st["trials"], key=rec.key, selected=best["best_trial_number"]))
+        if st.get("importances"):
+            body.append(_figure(plots.param_importances, dict(list(st["importances"].items())[:20]), key=rec.key, method="PED-ANOVA"))
+        body.append(f"<p><small>Parameter importances: {esc(st.get('importance_note') or '')}.</small></p>")
+    else:
+        body.append("<p>The study is no longer available (removed before this report was first rendered): no optimization history or importances.</p>")
+    if rec.honesty:
+        hh = rec.honesty
+        pbo = hh.pbo
+        items = [
+            ["trials (complete / all)", f"{hh.n_complete} / {hh.n_trials}"],
+            ["holdout − HPO DirHit", num(hh.holdout_minus_hpo, "{:+.1f} points")],
+            ["best − median trial DirHit", num(hh.best_minus_median, "{:+.1f} points")],
+            ["best-of-N coin-flip reference", f"{pct(hh.noise_max_dirhit)} (N={hh.n_complete}, n={hh.pooled_count})"],
+            ["P(selected trial's pooled DirHit > reference)", num(hh.deflated_prob, "{:.2f}")],
+            ["PBO (CSCV)", f"{pbo.pbo:.2f} over {pbo.n_combinations} combinations of {pbo.n_trials} trials × {pbo.n_splits} splits" if pbo.pbo is not None else esc(pbo.reason)],
+            ["in-sample winners' mean out-of-sample rank", f"{pbo.mean_oos_rank_pct:.0f} % (100 % = best)" if pbo.mean_oos_rank_pct is not None else "–"],
+        ]
+        from bistlab.report import method_html
+
+        items[1:1] = [
+            ["HPO DirHit (selected trial; biased upward by the search)", dirhit_html(best["hpo_dirhit"], *rec.hpo_pooled()[:2], mean_of=rec.hpo_pooled()[2], inline=True, css="biased")],
+            ["holdout DirHit", dirhit_html(h.get("dirhit"), h.get("dirhit_hits"), h.get("mask_count"), inline=True) if rec.ev else "not evaluated"],
+        ]
+        body += ["<h3>Multiple testing</h3>", html_table(["figure", "value"], items, table_id="honesty"), f"<details><summary>Method and limits</summary>{method_html()}</details>"]
+    body += ["<h2>Configuration of the selected trial</h2>", _config_html(best)]
+    body += [f"<h2>Since cycle {rep.cycle - 1}</h2>" if rep.cycle > 1 else "<h2>Previous cycle</h2>", _previous_html(rec)]
+    body += ["<h2>Forecast</h2>", _prediction_html(rep, rec)]
+    walls = rec.wall_seconds()
+    repro = [
+        ["data fingerprint", f"<code>{esc(best.get('data_fingerprint'))}</code> ({spec.get('n_rows')} rows)"],
+        ["trained on rows", esc(f"{rec.meta['trained_rows'][0]}–{rec.meta['trained_rows'][1] - 1} ({' … '.join(rec.meta['trained_dates'])}); {len(rec.meta.get('features') or [])} features") if rec.meta else "–"],
+        ["wall time (s)", esc(", ".join(f"{k} {v:.1f}" for k, v in walls.items() if v is not None) or "–")],
+        ["timestamps (UTC)", esc(", ".join(f"{k} {v}" for k, v in rec.timestamps.items() if v) or "–")],
+        ["results read from", esc(rec.source)],
+    ]
+    body += [
+        "<h2>Reproducibility</h2>",
+        html_table(["item", "value"], repro),
+        f"<details><summary>evaluation_spec</summary><pre>{esc(json.dumps(spec, indent=1))}</pre></details>",
+    ]
+    if rec.meta:
+        body.append(f"<details><summary>Features ({len(rec.meta.get('features') or [])})</summary><p><code>{esc(', '.join(rec.meta.get('features') or []))}</code></p></details>")
+    return page(title, "\n".join(body), scripts=["../plotly.min.js"])
+
+
+def write_task_page(rep: CycleReport, rec: TaskRecord) -> Any:
+    """Write ``reports/cycle_<N>/<SYMBOL>_<h>d/index.html``; returns its path."""
+    path = task_report_dir(rep.ws, rep.cycle, rec.key) / "index.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(task_page_html(rep, rec), encoding="utf-8")
+    return path
