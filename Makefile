@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # torch first, pinned: this version is the machine's CPU build; a bare `torch` would pull CUDA packages.
 TORCH_VERSION ?= 2.13.0
 HORIZONS ?= 1,7
-TRIALS ?= 20
+TRIALS ?= 12
 
 .PHONY: setup demo test test-slow test-all bench clean-workspace
 

@@ -10,8 +10,8 @@
   the training window, purged by h) and/or meta stacking (a ridge meta-learner over the base
   models' out-of-fold predictions from purged expanding folds);
 - stacked short-horizon predictions: out-of-fold predictions of shorter-horizon models, trained
-  on the same rows, appended as features (full-fit predictions for rows to predict); the short
-  models use the same families and loss, without bagging or inner ensembles.
+  on the same rows, appended as features (full-fit predictions for rows to predict); to bound
+  the cost a short model is the trial's first family with its loss, one seed, no ensemble.
 
 Everything a TaskModel learns comes from the rows passed to ``fit``; out-of-fold predictions
 come from folds purged by the label horizon, so no meta input is fit on its own label.
@@ -207,10 +207,11 @@ class TaskModel:
         return build_base(config, config.families[0], n_jobs=self.n_jobs)
 
     def _short_config(self) -> TrialConfig:
-        """Short-horizon models: the same families and losses, without bagging or inner ensembles (cost)."""
+        """Short-horizon models: the trial's first family with its loss, one seed, no ensemble (cost)."""
         off = ("stacked_short", "seed_bagging", "smart_ensemble", "meta_stacking")
         enabled = {**self.config.features_enabled, **{name: False for name in off}}
-        return replace(self.config, features_enabled=enabled)
+        family = self.config.families[0]
+        return replace(self.config, features_enabled=enabled, model_choice=family, model_params={family: self.config.model_params[family]})
 
     def fit(self, X: np.ndarray, y: np.ndarray, *, short_labels: dict[int, np.ndarray] | None = None) -> "TaskModel":
         """Fit on rows in time order.

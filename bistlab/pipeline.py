@@ -46,6 +46,7 @@ __all__ = [
     "train_step",
     "evaluate_step",
     "package_versions",
+    "settings_from_spec",
 ]
 
 logger = logging.getLogger(__name__)
@@ -237,7 +238,7 @@ def train_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_jobs: 
     best = read_json(paths.best_params)
     spec = EvaluationSpec.from_dict(best["evaluation_spec"])
     config = TrialConfig.from_dict(best["config"])
-    task = load_task(ws, symbol, horizon, settings=_settings_from_spec(spec))
+    task = load_task(ws, symbol, horizon, settings=settings_from_spec(spec))
     check_spec(task, spec)
     X = task.features(config)
     rows = np.arange(spec.holdout["dev_end"])
@@ -264,15 +265,17 @@ def train_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_jobs: 
     return meta
 
 
-def _settings_from_spec(spec: EvaluationSpec) -> EvalSettings:
-    f = spec.filter
+def settings_from_spec(spec: EvaluationSpec | dict[str, Any]) -> EvalSettings:
+    """The evaluation settings a stored evaluation_spec (object or dict) was made with."""
+    data = spec.to_dict() if isinstance(spec, EvaluationSpec) else spec
+    f = data["filter"]
     return EvalSettings(
-        dirhit_threshold=spec.dirhit_threshold,
+        dirhit_threshold=data["dirhit_threshold"],
         min_mask_count=f["min_mask_count"],
         min_mask_pct=f["min_mask_pct"],
         min_valid_splits=f["min_valid_splits"],
-        n_splits=len(spec.splits),
-        refit_every=spec.refit_every,
+        n_splits=len(data["splits"]),
+        refit_every=data["refit_every"],
     )
 
 
@@ -287,7 +290,7 @@ def evaluate_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_job
     best = read_json(paths.best_params)
     spec = EvaluationSpec.from_dict(best["evaluation_spec"])
     config = TrialConfig.from_dict(best["config"])
-    settings = _settings_from_spec(spec)
+    settings = settings_from_spec(spec)
     task = load_task(ws, symbol, horizon, settings=settings)
     wfv_splits = evaluate_splits(task, config, spec, n_jobs=n_jobs)
     wfv = symbol_metrics(wfv_splits, symbol=symbol, horizon=horizon, min_valid_splits=settings.min_valid_splits)
@@ -304,6 +307,12 @@ def evaluate_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_job
         "low_support": best["low_support"],
         "hpo_dirhit": best["hpo_dirhit"],
         "wfv_dirhit": filtered[0] if filtered else None,
+        "filter_used": best["filter_used"],
+        "wfv_counted_splits": list(filtered[1]) if filtered else [],
+        "wfv_pooled": {
+            "hits": sum(wfv["split_metrics"][i]["dirhit_hits"] for i in (filtered[1] if filtered else ())),
+            "count": sum(wfv["split_metrics"][i]["mask_count"] for i in (filtered[1] if filtered else ())),
+        },
         "wfv_avg_dirhit": wfv["avg_dirhit"],
         "wfv_parity_gap": (filtered[0] - best["hpo_dirhit"]) if filtered else None,
         "wfv": wfv,

@@ -52,7 +52,6 @@ __all__ = [
     "latest_trained_cycle",
     "forecast_task",
     "direction_of",
-    "settings_from_spec",
 ]
 
 logger = logging.getLogger(__name__)
@@ -87,19 +86,6 @@ PREDICTION_COLUMNS = [
 
 FINAL_MODEL = "model_final.pkl"
 FINAL_META = "model_final.json"
-
-
-def settings_from_spec(spec: dict[str, Any]) -> EvalSettings:
-    """The evaluation settings recorded in an ``evaluation_spec`` dict."""
-    f = spec["filter"]
-    return EvalSettings(
-        dirhit_threshold=spec["dirhit_threshold"],
-        min_mask_count=f["min_mask_count"],
-        min_mask_pct=f["min_mask_pct"],
-        min_valid_splits=f["min_valid_splits"],
-        n_splits=len(spec["splits"]),
-        refit_every=spec["refit_every"],
-    )
 
 
 def direction_of(expected_log_return: float | None, *, threshold: float) -> str:
@@ -268,13 +254,12 @@ def forecast_task(
         BistlabError: the symbol cannot be loaded or has too few rows.
     """
     from bistlab.evaluation import fit_model
+    from bistlab.pipeline import load_task, settings_from_spec
     from bistlab.space import TrialConfig
 
     spec = best["evaluation_spec"]
     config = TrialConfig.from_dict(best["config"])
     if loader is None:
-        from bistlab.pipeline import load_task
-
         task = load_task(ws, symbol, horizon, settings=settings_from_spec(spec))
     else:
         task = loader(symbol, horizon, settings=settings_from_spec(spec))
