@@ -734,6 +734,16 @@ def reproducibility_html(rep: CycleReport) -> str:
         ("seeds", esc(f"sampler and model seed {rep.records.config.get('seed', '?')} (cycle config); trial configs use seed(s) {sorted(s for s in seeds if s is not None) or '–'}")),
         ("evaluation settings", esc(", ".join(f"{k} = {v}" for k, v in settings.items()) or "none")),
     ]
+    removed: dict[str, set[str]] = {}
+    for r in tasks:
+        for name, reason in ((r.best or {}).get("space_removed") or {}).items():
+            removed.setdefault(f"{name}: {reason}", set()).add(r.key)
+    items.append(
+        (
+            "left out of the search space",
+            esc("; ".join(f"{what} ({'every task' if len(keys) == len(tasks) else ', '.join(sorted(keys))})" for what, keys in sorted(removed.items())) or "nothing"),
+        )
+    )
     walls = [r.wall_seconds() for r in tasks]
     total = {k: sum(w[k] for w in walls if w[k]) for k in ("hpo", "train", "evaluate")}
     items.append(("wall time, all tasks", esc(", ".join(f"{k} {v / 60:.1f} min" for k, v in total.items()))))

@@ -241,3 +241,6 @@ def test_reproducibility_block(rep):
     html = reproducibility_html(rep)
     for needle in ("source revision", "packages at training", "cycle configuration", "seeds", "evaluation settings", "wall time", "fingerprint"):
         assert needle in html, needle
+    # the crafted store has no sentiment table: the flag is out of the space and the report says why
+    assert "left out of the search space" in html
+    assert "sentiment: no sentiment table in the price store" in html
