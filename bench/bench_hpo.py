@@ -67,6 +67,13 @@ def main() -> None:
         print(f"  failed trials without fail_reason: {unexplained or 'none'}")
         reasons = collections.Counter(t.user_attrs.get("fail_reason", "?").split(":")[1].strip() if ":" in t.user_attrs.get("fail_reason", "") else t.user_attrs.get("fail_reason", "?") for t in study.trials if t.state.name != "COMPLETE")
         print(f"  not complete, by reason: {dict(reasons) or 'none'}")
+        failed_by = collections.Counter(t.params.get("model_choice", "?") for t in study.trials if t.state.name == "FAIL")
+        tried_by = collections.Counter(t.params.get("model_choice", "?") for t in study.trials)
+        print("  failed / tried by model choice: " + ", ".join(f"{c} {failed_by[c]}/{n}" for c, n in sorted(tried_by.items())))
+        for flag in sorted(flags):
+            on = [t for t in study.trials if t.params.get(flag) is True]
+            if on:
+                print(f"    {flag[7:]:15s} on: {sum(t.state.name == 'FAIL' for t in on)}/{len(on)} failed")
         print(f"  space removed: {study.user_attrs.get('space_removed')}")
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "report_dir",
     "task_report_dir",
     "study_record",
+    "flag_effects",
     "compare_previous",
     "pooled",
 ]
@@ -310,6 +311,7 @@ def study_record(ws: Workspace, cycle: int, *, key: str, best: dict[str, Any]) -
                     "value": t.value,
                     "avg_dirhit": sm.get("avg_dirhit"),
                     "model_choice": t.user_attrs.get("model_choice"),
+                    "features_enabled": t.user_attrs.get("features_enabled") or {},
                     "splits": [
                         {k: s.get(k) for k in ("dirhit", "dirhit_hits", "mask_count", "mask_pct")} for s in sm.get("split_metrics") or []
                     ],
@@ -329,6 +331,49 @@ def study_record(ws: Workspace, cycle: int, *, key: str, best: dict[str, Any]) -
             "importance_note": note,
         }
     return None
+
+
+def flag_effects(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What each feature group or model-side option went with in the search: the complete trials
+    with it on against those with it off.
+
+    Args:
+        trials: a study record's complete trials (:func:`study_record`), each with
+            ``features_enabled``, ``avg_dirhit`` (percent) and ``value`` (the score).
+
+    Returns:
+        One row per flag seen both on and off: ``flag``, ``n_on``, ``n_off``, the mean DirHit
+        (percent) and mean score of each side, and ``dirhit_on_minus_off`` (points). An
+        association within the search (the sampler chose what to try), not a causal effect.
+    """
+    import math
+
+    def mean(values: list[float]) -> float | None:
+        finite = [v for v in values if v is not None and math.isfinite(v)]
+        return sum(finite) / len(finite) if finite else None
+
+    flags = sorted({f for t in trials for f in (t.get("features_enabled") or {})})
+    rows = []
+    for flag in flags:
+        sides = {on: [t for t in trials if (t.get("features_enabled") or {}).get(flag) is on] for on in (True, False)}
+        if not sides[True] or not sides[False]:
+            continue
+        dirhit = {on: mean([t.get("avg_dirhit") for t in side]) for on, side in sides.items()}
+        score = {on: mean([t.get("value") for t in side]) for on, side in sides.items()}
+        diff = dirhit[True] - dirhit[False] if dirhit[True] is not None and dirhit[False] is not None else None
+        rows.append(
+            {
+                "flag": flag,
+                "n_on": len(sides[True]),
+                "n_off": len(sides[False]),
+                "dirhit_on": dirhit[True],
+                "dirhit_off": dirhit[False],
+                "score_on": score[True],
+                "score_off": score[False],
+                "dirhit_on_minus_off": diff,
+            }
+        )
+    return rows
 
 
 def _study_cached(ws: Workspace, cycle: int, key: str, best: dict[str, Any], *, archive: bool) -> dict[str, Any] | None:

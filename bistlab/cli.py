@@ -152,11 +152,12 @@ def _parse_ints(text: str, name: str) -> tuple[int, ...]:
 def _cycle(config, *, resume: bool) -> None:
     import threading
 
-    from bistlab.cycle import run_cycle
+    from bistlab.cycle import check_runnable, run_cycle
     from bistlab.monitor import task_rows
     from bistlab.state import StateFile
 
     ws = _state.workspace
+    check_runnable(ws, config, resume=resume)  # fail before the progress bar appears
     with Progress(
         TextColumn("[bold]cycle[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,

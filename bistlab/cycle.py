@@ -40,6 +40,7 @@ __all__ = [
     "CycleConfig",
     "CycleResult",
     "run_cycle",
+    "check_runnable",
     "plan_tasks",
     "open_cycle",
     "execute_task",
@@ -362,6 +363,25 @@ def _order(state: CycleState, config: CycleConfig) -> list[TaskState]:
     return sorted(state.cycle_tasks(), key=lambda t: (rank.get(t.horizon, len(rank)), t.symbol))
 
 
+def check_runnable(ws: Workspace, config: CycleConfig, *, resume: bool = False) -> list[str]:
+    """Check that :func:`run_cycle` has something to run, before anything starts.
+
+    Returns:
+        The symbols the cycle covers (``config.symbols`` or every stored symbol).
+
+    Raises:
+        BistlabError: ``resume`` with no unfinished cycle, or an empty price store.
+    """
+    ws.ensure()
+    current = StateFile(ws.state_file).read()
+    if resume and (current.cycle == 0 or current.cycle_ended()):
+        raise BistlabError("there is no unfinished cycle to resume: `bistlab cycle run` starts the next one")
+    symbols = list(config.symbols) if config.symbols else PriceStore.from_workspace(ws).symbols()
+    if not symbols:
+        raise BistlabError(f"the price store {ws.price_url} has no symbols: run `bistlab data demo` or `bistlab data import PATH`")
+    return symbols
+
+
 def run_cycle(ws: Workspace, config: CycleConfig, *, progress: ProgressFn | None = None, report: bool = True, resume: bool = False) -> CycleResult:
     """Run (or resume) a cycle over the store's symbols and ``config.horizons``, then render its report.
 
@@ -375,15 +395,10 @@ def run_cycle(ws: Workspace, config: CycleConfig, *, progress: ProgressFn | None
     Raises:
         BistlabError: nothing to run (empty store, or ``resume`` with no unfinished cycle).
     """
-    ws.ensure()
+    symbols = check_runnable(ws, config, resume=resume)
     ws.stop_file.unlink(missing_ok=True)
     state_file = StateFile(ws.state_file)
     current = state_file.read()
-    if resume and (current.cycle == 0 or current.cycle_ended()):
-        raise BistlabError("there is no unfinished cycle to resume: `bistlab cycle run` starts the next one")
-    symbols = list(config.symbols) if config.symbols else PriceStore.from_workspace(ws).symbols()
-    if not symbols:
-        raise BistlabError(f"the price store {ws.price_url} has no symbols: run `bistlab data demo` or `bistlab data import PATH`")
     started_new = current.cycle == 0 or current.cycle_ended()
     state = open_cycle(state_file, plan_tasks(symbols, config.horizons), config=config.to_dict())
     pending = [t for t in _order(state, config) if t.status not in TaskStatus.ENDED]

@@ -7,7 +7,7 @@
   loss when that option is on, each an average of n seeds under seed bagging (final fits only:
   inner validation and out-of-fold fits use one seed, to bound the cost);
 - for the ensemble, a plain mean, the smart ensemble (weights from DirHit on the last part of
-  the training window, purged by h) and/or meta stacking (a ridge meta-learner over the base
+  the training window, purged by h) and/or meta stacking (a ridge meta-learner, on standardized inputs, over the base
   models' out-of-fold predictions from purged expanding folds);
 - stacked short-horizon predictions: out-of-fold predictions of shorter-horizon models, trained
   on the same rows, appended as features (full-fit predictions for rows to predict); to bound
@@ -32,7 +32,7 @@ from bistlab.options import shorter_horizons
 from bistlab.space import TrialConfig
 from bistlab.splits import PurgedWalkForward
 
-__all__ = ["TaskModel", "SeedBag", "Ensemble", "oof_predictions", "build_base"]
+__all__ = ["TaskModel", "SeedBag", "Ensemble", "oof_predictions", "build_base", "meta_learner"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,25 @@ def oof_predictions(make_model, X: np.ndarray, y: np.ndarray, *, n_folds: int, g
 def _dirhit(y: np.ndarray, p: np.ndarray, thr: float = 0.005) -> float:
     mask = (np.abs(y) > thr) & (np.abs(p) > thr)
     return float(np.mean(np.sign(p[mask]) == np.sign(y[mask]))) if mask.any() else 0.5
+
+
+def meta_learner(alpha: float, *, n_rows: int) -> Any:
+    """The meta stacking learner: ridge regression on standardized base predictions.
+
+    Base predictions are log returns of about 0.01 or less, so a ridge penalty on them raw would
+    flatten any learner to the mean. Standardized, each column's ``X'X`` is ``n_rows``; the
+    penalty is ``alpha * n_rows``, so ``alpha`` is scale-free: 1 halves an isolated coefficient,
+    0.01 barely touches it.
+
+    Args:
+        alpha: the relative penalty (the search draws it in [1e-3, 1]).
+        n_rows: rows the learner is fit on.
+    """
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), Ridge(alpha=alpha * max(1, n_rows)))
 
 
 class Ensemble:
@@ -151,11 +170,8 @@ class Ensemble:
                 logger.info("meta stacking skipped: too few training rows (%d) for its folds", len(y))
                 oof = None
             if oof is not None:
-                from sklearn.linear_model import Ridge
-
                 rows = ~np.isnan(oof).any(axis=1)
-                inputs = self._meta_inputs(oof)
-                self.meta = Ridge(alpha=float(meta["alpha"])).fit(inputs[rows], y[rows])
+                self.meta = meta_learner(float(meta["alpha"]), n_rows=int(rows.sum())).fit(self._meta_inputs(oof)[rows], y[rows])
         for f in self.families:
             self.models[f] = build_base(self.config, f, n_jobs=self.n_jobs).fit(X, y)
         return self

@@ -129,6 +129,7 @@ def run_hpo(
     max_failed: int | None = None,
     poll_seconds: float = 1.0,
     show_progress_bar: bool = False,
+    coverage: bool = True,
 ) -> optuna.Study:
     """Run trials until the study has ``n_trials`` complete ones, resuming a partial study.
 
@@ -149,13 +150,17 @@ def run_hpo(
         max_failed: give up after this many failed trials (default ``max(10, 2 * n_trials)``).
         poll_seconds: wait between checks while other processes finish the last trials.
         show_progress_bar: a tqdm bar of complete trials (notebooks).
+        coverage: open a new study with :meth:`SearchSpace.coverage_params` (after the warm
+            start): every model choice, every flag on and off, before the sampler takes over.
     """
     space = space or SearchSpace.for_task(task.context)
     study.set_user_attr("symbol", task.symbol)
     study.set_user_attr("horizon", task.horizon)
     study.set_user_attr("space_removed", space.removed)
-    if warm_start and not study.trials:
-        study.enqueue_trial(warm_start, skip_if_exists=True)
+    if not study.trials:
+        opening = ([warm_start] if warm_start else []) + (space.coverage_params(task.horizon) if coverage else [])
+        for params in opening[:n_trials]:
+            study.enqueue_trial(params, skip_if_exists=True)
     objective = _guarded(make_objective(task, spec, space, seed=seed, n_jobs=n_jobs), study, n_trials)
     max_failed = max_failed if max_failed is not None else max(10, 2 * n_trials)
     bar = None

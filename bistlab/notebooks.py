@@ -109,7 +109,9 @@ def execute(name: str, output: Path, *, parameters: dict[str, Any], cwd: Path | 
             progress_bar=False,
             log_output=False,
             cwd=str(cwd) if cwd else None,
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            # jupyter_client interrupts every kernel before shutting it down, and the kernel logs
+            # that as an ERROR; cell errors reach us through papermill, not this log.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except pm.PapermillExecutionError as err:
         raise NotebookError(output, err.ename, str(err.evalue).splitlines()[0] if err.evalue else "") from err

@@ -80,7 +80,7 @@ OPTIONS: tuple[ModelOption, ...] = (
     ModelOption(
         name="meta_stacking",
         suggest=lambda t, h: {
-            "alpha": t.suggest_float("meta_stacking_alpha", 1e-3, 10.0, log=True),
+            "alpha": t.suggest_float("meta_stacking_alpha", 1e-3, 1.0, log=True),  # relative: see estimator.meta_learner
             "n_folds": t.suggest_int("meta_stacking_n_folds", 2, 4),
         },
         applies=_ensemble_only,

@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 import optuna
+import pandas as pd
 
 from bistlab.config import EvalSettings, Workspace
 from bistlab.dataset import TaskData, prepare_task, task_key
-from bistlab.errors import DataError, StopRequested
+from bistlab.errors import DataError, StopRequested, SymbolNotFoundError
 from bistlab.evaluation import (
     EvaluationSpec,
     check_spec,
@@ -36,10 +37,12 @@ from bistlab.jsonio import read_json, write_json_atomic
 from bistlab.metrics import symbol_metrics, usable_verdict, wilson_interval
 from bistlab.selection import SupportFilter, filtered_dirhit, select_best_trial
 from bistlab.space import SearchSpace, TrialConfig
-from bistlab.store import PriceStore
+from bistlab.store import LoadedPrices, PriceStore
 
 __all__ = [
     "TaskPaths",
+    "Universe",
+    "load_universe",
     "load_task",
     "study_name",
     "hpo_step",
@@ -97,6 +100,77 @@ def study_name(symbol: str, horizon: int, cycle: int) -> str:
     return f"{task_key(symbol, horizon)}_c{cycle}"
 
 
+@dataclass
+class Universe:
+    """Every symbol of a price store, read and validated once: what a task needs from the store
+    (its own prices, every other symbol as a peer for external features, its sentiment rows).
+
+    Attributes:
+        url: the store's URL with any password masked, for messages.
+        loaded: the symbols that passed validation.
+        errors: why each other stored symbol did not.
+        sentiment: per loaded symbol, its sentiment rows (``None``: the store has no sentiment table).
+    """
+
+    url: str
+    loaded: dict[str, LoadedPrices]
+    errors: dict[str, DataError]
+    sentiment: dict[str, pd.DataFrame | None]
+
+    def task(self, symbol: str, horizon: int, *, settings: EvalSettings | None = None) -> TaskData:
+        """Prepare ``symbol`` at ``horizon`` (trading days) with the others as its peers.
+
+        Raises:
+            SymbolNotFoundError: the store has no such symbol.
+            DataError: the symbol's own rows failed validation (e.g. too few rows).
+        """
+        if symbol in self.errors:
+            raise self.errors[symbol]
+        if symbol not in self.loaded:
+            known = len(self.loaded) + len(self.errors)
+            hint = f" (did you mean {symbol.upper()!r}?)" if symbol.upper() in self.loaded else ""
+            raise SymbolNotFoundError(
+                f"`symbol` must be one of the {known} symbols in price store {self.url} but got {symbol!r}{hint}",
+                symbol=symbol,
+            )
+        loaded = self.loaded[symbol]
+        peers = {other: lp.frame for other, lp in self.loaded.items() if other != symbol}
+        return prepare_task(
+            symbol,
+            loaded.frame,
+            horizon=horizon,
+            fingerprint=loaded.fingerprint,
+            settings=settings,
+            peers=peers,
+            sentiment=self.sentiment.get(symbol),
+        )
+
+
+def load_universe(ws: Workspace, *, only: str | None = None) -> Universe:
+    """Read and validate every symbol of the workspace's price store once.
+
+    Args:
+        ws: the workspace (its store URL, table and column mapping).
+        only: read sentiment rows for this symbol alone (one task); default: for every symbol.
+    """
+    store = PriceStore.from_workspace(ws)
+    try:
+        loaded: dict[str, LoadedPrices] = {}
+        errors: dict[str, DataError] = {}
+        for symbol in store.symbols():
+            try:
+                loaded[symbol] = store.load(symbol)
+            except DataError as err:
+                errors[symbol] = err
+                if symbol != only:
+                    logger.warning("%s: left out of external features: %s", symbol, err)
+        wanted = [only] if only in loaded else ([] if only else list(loaded))
+        sentiment = {symbol: store.read_sentiment(symbol) for symbol in wanted}
+        return Universe(url=store.safe_url, loaded=loaded, errors=errors, sentiment=sentiment)
+    finally:
+        store.close()
+
+
 def load_task(ws: Workspace, symbol: str, horizon: int, *, settings: EvalSettings | None = None) -> TaskData:
     """Load and validate one symbol from the price store, once, and prepare the task.
 
@@ -104,23 +178,7 @@ def load_task(ws: Workspace, symbol: str, horizon: int, *, settings: EvalSetting
         SymbolNotFoundError: the store has no such symbol.
         InsufficientDataError: too few usable rows for the horizon.
     """
-    store = PriceStore.from_workspace(ws)
-    try:
-        loaded = store.load(symbol)
-        peers = {}
-        for other in store.symbols():
-            if other == symbol:
-                continue
-            try:
-                peers[other] = store.load(other).frame
-            except DataError as err:
-                logger.warning("%s: peer %s left out of external features: %s", symbol, other, err)
-        sentiment = store.read_sentiment(symbol)
-    finally:
-        store.close()
-    return prepare_task(
-        symbol, loaded.frame, horizon=horizon, fingerprint=loaded.fingerprint, settings=settings, peers=peers, sentiment=sentiment
-    )
+    return load_universe(ws, only=symbol).task(symbol, horizon, settings=settings)
 
 
 def hpo_step(

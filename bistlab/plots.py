@@ -36,6 +36,7 @@ __all__ = [
     "write_plotlyjs",
     "optimization_history",
     "param_importances",
+    "flag_effects",
     "split_dirhits",
     "holdout_cumulative",
     "holdout_dirhit_by_task",
@@ -181,6 +182,24 @@ def param_importances(importances: dict[str, float], *, key: str, method: str = 
     fig.add_bar(x=[v for _, v in items], y=[k for k, _ in items], orientation="h", name="importance")
     fig.update_layout(xaxis_title=f"importance ({method}, sums to 1)", yaxis=dict(automargin=True))
     return _layout(fig, f"{key}: parameter importances for the score", height=max(260, 28 * len(items) + 100))
+
+
+def flag_effects(rows: list[dict[str, Any]], *, key: str) -> go.Figure:
+    """Bars of mean DirHit with each flag on minus off over the study's complete trials
+    (:func:`bistlab.audit.flag_effects`); trial counts in the hover."""
+    items = sorted((r for r in rows if r.get("dirhit_on_minus_off") is not None), key=lambda r: r["dirhit_on_minus_off"])
+    fig = go.Figure()
+    fig.add_bar(
+        x=[r["dirhit_on_minus_off"] for r in items],
+        y=[r["flag"] for r in items],
+        orientation="h",
+        marker_color=["seagreen" if r["dirhit_on_minus_off"] >= 0 else "indianred" for r in items],
+        customdata=[[r["n_on"], r["n_off"], r["dirhit_on"], r["dirhit_off"]] for r in items],
+        hovertemplate="%{y}: %{x:+.2f} points<br>on: %{customdata[2]:.1f} % (n=%{customdata[0]})<br>off: %{customdata[3]:.1f} % (n=%{customdata[1]})<extra></extra>",
+        name="on − off",
+    )
+    fig.update_layout(xaxis_title="mean DirHit with the flag on − off (points)", yaxis=dict(automargin=True))
+    return _layout(fig, f"{key}: feature groups and options, trials on vs off", height=max(260, 28 * len(items) + 100))
 
 
 def split_dirhits(splits: list[dict[str, Any]], *, title: str) -> go.Figure:

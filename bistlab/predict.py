@@ -31,6 +31,7 @@ import os
 import pickle
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -169,46 +170,19 @@ def _task_list(ws: Workspace, cycle: int) -> list[dict[str, Any]]:
     return cycle_tasks(ws, cycle)[0]
 
 
-class _TaskLoader:
-    """Loads each symbol of the price store once for all the forecasts of a call (what
-    :func:`bistlab.pipeline.load_task` does per task: the symbol, every other symbol as a peer
-    for external features, and its sentiment rows)."""
+def _lazy_universe(ws: Workspace) -> Callable[..., Any]:
+    """A task loader that reads the price store once, at the first forecast that needs it
+    (:func:`bistlab.pipeline.load_universe`), for all the forecasts of a call."""
+    from bistlab.pipeline import Universe, load_universe
 
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
-        self._frames: dict[str, Any] | None = None
+    loaded: list[Universe] = []
 
-    def _load_all(self) -> dict[str, Any]:
-        from bistlab.errors import DataError
-        from bistlab.store import PriceStore
+    def load(symbol: str, horizon: int, *, settings: EvalSettings) -> Any:
+        if not loaded:
+            loaded.append(load_universe(ws))
+        return loaded[0].task(symbol, horizon, settings=settings)
 
-        if self._frames is None:
-            store = PriceStore(self.ws.price_url)
-            try:
-                frames: dict[str, Any] = {}
-                for symbol in store.symbols():
-                    try:
-                        frames[symbol] = store.load(symbol)
-                    except DataError as err:
-                        logger.warning("%s: left out of external features: %s", symbol, err)
-                self._frames = frames
-                self._sentiment = {s: store.read_sentiment(s) for s in frames}
-            finally:
-                store.close()
-        return self._frames
-
-    def __call__(self, symbol: str, horizon: int, *, settings: EvalSettings) -> Any:
-        from bistlab.dataset import prepare_task
-        from bistlab.errors import SymbolNotFoundError
-
-        frames = self._load_all()
-        if symbol not in frames:
-            raise SymbolNotFoundError(f"`symbol` must be in the price store {self.ws.price_url} but got {symbol!r}", symbol=symbol)
-        loaded = frames[symbol]
-        peers = {s: f.frame for s, f in frames.items() if s != symbol}
-        return prepare_task(
-            symbol, loaded.frame, horizon=horizon, fingerprint=loaded.fingerprint, settings=settings, peers=peers, sentiment=self._sentiment.get(symbol)
-        )
+    return load
 
 
 def _write_pickle_atomic(path: Path, obj: Any) -> None:
@@ -231,7 +205,7 @@ def forecast_task(
     best: dict[str, Any],
     n_jobs: int = 1,
     refit: bool = False,
-    loader: Any = None,
+    loader: Callable[..., Any] | None = None,
 ) -> dict[str, Any]:
     """The forecast of one task from its selected configuration refit on every labelled row.
 
@@ -311,7 +285,7 @@ def forecast_task(
     }
 
 
-def _row(ws: Workspace, cycle: int, t: dict[str, Any], *, n_jobs: int, refit: bool, loader: _TaskLoader) -> dict[str, Any]:
+def _row(ws: Workspace, cycle: int, t: dict[str, Any], *, n_jobs: int, refit: bool, loader: Callable[..., Any]) -> dict[str, Any]:
     key = task_key(t["symbol"], t["horizon"])
     row: dict[str, Any] = {c: None for c in PREDICTION_COLUMNS}
     row.update(task=key, symbol=t["symbol"], horizon=int(t["horizon"]), cycle=cycle, status=t["status"], direction="–", note="")
@@ -391,7 +365,7 @@ def predict_cycle(ws: Workspace, *, cycle: int | None = None, n_jobs: int = 1, r
             f"cycle {number} has no trained task in workspace {ws.root} (no runs/cycle_{number}/<SYMBOL>_<h>d/model.json: "
             "not trained yet, or cleaned up); run `bistlab cycle run` or choose another cycle"
         )
-    loader = _TaskLoader(ws)
+    loader = _lazy_universe(ws)
     rows = [_row(ws, number, t, n_jobs=n_jobs, refit=refit, loader=loader) for t in tasks]
     frame = pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
     frame["horizon"] = frame["horizon"].astype("int64")

@@ -124,6 +124,29 @@ class SearchSpace:
     def model_choices(self) -> list[str]:
         return sorted(self.models) + ([ENSEMBLE] if len(self.models) > 1 else [])
 
+    def coverage_params(self, horizon: int) -> list[dict[str, Any]]:
+        """A short opening design for a new study: partial parameters (model choice and flags;
+        the sampler draws the rest) such that every model choice is tried and every flag is tried
+        both on and off, so even a small study shows what each piece went with.
+
+        The first entry is the plain baseline (the first family, every flag off); flags alternate
+        all off / all on from one entry to the next, and the ensemble, whose own options apply to
+        it alone, gets one entry of each.
+
+        Args:
+            horizon: the task's horizon in trading days (some options need a shorter one).
+        """
+        group_flags = [g.flag for g in self.groups.values() if g.flag is not None]
+        choices = self.model_choices
+        if choices[-1] == ENSEMBLE or len(choices) == 1:
+            choices = [*choices, choices[-1]]  # the last choice with both settings of its flags
+        design = []
+        for k, choice in enumerate(choices):
+            on = k % 2 == 1
+            flags = group_flags + [o.flag for o in self.options if o.applies(choice, horizon) is None]
+            design.append({"model_choice": choice, **{flag: on for flag in flags}})
+        return design
+
 
 def suggest_config(trial: optuna.trial.BaseTrial, space: SearchSpace, *, horizon: int, seed: int = 0) -> TrialConfig:
     """Draw one configuration: flags first, each piece's parameters only when its flag is on."""

@@ -120,6 +120,31 @@ def _config_html(best: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _flag_effects_html(study: dict[str, Any], *, key: str) -> str:
+    """Per feature group / option: the complete trials with it on against those with it off."""
+    from bistlab import plots
+    from bistlab.audit import flag_effects
+
+    rows = flag_effects(study.get("trials") or [])
+    head = "<h3>What each feature group and option went with</h3>"
+    if not rows:
+        return head + "<p>No flag was tried both on and off among the complete trials (or this study predates the record).</p>"
+    table = [
+        [esc(r["flag"]), f"{r['n_on']} / {r['n_off']}", num(r["score_on"]), num(r["score_off"]), num(r["dirhit_on_minus_off"], "{:+.2f}")]
+        for r in rows
+    ]
+    return "\n".join(
+        [
+            head,
+            "<p>Means over the complete trials with the flag on against those with it off: the score, and the difference "
+            "of the trials' mean split DirHit (points; the hover shows both sides). The sampler chose what to try, "
+            "so this is an association within the search, not a controlled effect; few trials on one side mean little.</p>",
+            html_table(["flag", "trials on / off", "mean score on", "mean score off", "mean DirHit on − off (points)"], table, table_id="flag-effects"),
+            _figure(plots.flag_effects, rows, key=key),
+        ]
+    )
+
+
 def _previous_html(rec: TaskRecord) -> str:
     p = rec.previous
     if not p.get("available"):
@@ -233,6 +258,7 @@ def task_page_html(rep: CycleReport, rec: TaskRecord) -> str:
         if st.get("importances"):
             body.append(_figure(plots.param_importances, dict(list(st["importances"].items())[:20]), key=rec.key, method="PED-ANOVA"))
         body.append(f"<p><small>Parameter importances: {esc(st.get('importance_note') or '')}.</small></p>")
+        body.append(_flag_effects_html(st, key=rec.key))
     else:
         body.append("<p>The study is no longer available (removed before this report was first rendered): no optimization history or importances.</p>")
     if rec.honesty:

@@ -44,10 +44,15 @@ def test_commands_before_any_cycle_say_so(tmp_path, args):
     assert "Traceback" not in result.output
 
 
-def test_cycle_with_an_empty_store_says_what_to_do(tmp_path):
-    result = _run(tmp_path, "cycle", "run", "--horizons", "1", "--trials", "1")
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [(["cycle", "run"], "bistlab data demo"), (["cycle", "resume"], "no unfinished cycle to resume")],
+)
+def test_a_cycle_with_nothing_to_run_says_what_to_do_before_any_progress_bar(tmp_path, args, expected):
+    result = _run(tmp_path, *args, "--horizons", "1", "--trials", "1")
     assert result.exit_code == 1
-    assert "bistlab data demo" in result.output
+    assert expected in result.output
+    assert "━" not in result.output and "Traceback" not in result.output
 
 
 @pytest.mark.parametrize("bad", ["1,x", ",", "0"])

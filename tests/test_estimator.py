@@ -7,7 +7,7 @@ import pytest
 
 from bistlab import models as models_pkg
 from bistlab.dataset import prepare_task
-from bistlab.estimator import Ensemble, TaskModel, oof_predictions
+from bistlab.estimator import Ensemble, TaskModel, meta_learner, oof_predictions
 from bistlab.evaluation import fit_model
 from bistlab.models import ModelFamily
 from bistlab.models.objectives import directional_loss, directional_objective
@@ -149,3 +149,15 @@ def test_directional_objective_is_the_gradient_of_the_directional_loss(weight):
         numeric = (directional_loss(y, up, weight=weight) - directional_loss(y, down, weight=weight)) * 50 / (2 * eps)
         assert grad[i] == pytest.approx(numeric, rel=1e-4)
     assert np.all(hess >= 2.0) and np.all(hess <= 2.0 * (1 + weight))
+
+
+@pytest.mark.parametrize("scale", [1e-4, 1e-2, 1.0])
+def test_the_meta_learner_penalty_does_not_depend_on_the_scale_of_returns(scale):
+    """Base predictions of daily log returns are tiny; the meta-learner must still follow them."""
+    rng = np.random.default_rng(0)
+    base = rng.normal(scale=scale, size=(1000, 2))
+    y = base @ np.array([0.7, 0.3]) + rng.normal(scale=scale * 0.1, size=1000)
+    for alpha, kept in ((1e-3, 0.95), (1.0, 0.4)):
+        pred = meta_learner(alpha, n_rows=1000).fit(base, y).predict(base)
+        ratio = np.std(pred) / np.std(y)
+        assert kept <= ratio <= 1.0, (alpha, ratio)

@@ -48,6 +48,7 @@ def test_workers_on_one_postgresql_study_never_exceed_the_trial_limit(workspace,
     assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) == 6
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")  # the zombie trial is made with study.ask()
 def test_a_stale_running_trial_is_failed_by_its_heartbeat_and_the_study_finishes(workspace, tmp_path, monkeypatch):
     import bistlab.storage as storage_mod
 

@@ -244,3 +244,13 @@ def test_reproducibility_block(rep):
     # the crafted store has no sentiment table: the flag is out of the space and the report says why
     assert "left out of the search space" in html
     assert "sentiment: no sentiment table in the price store" in html
+
+
+def test_task_pages_show_what_each_flag_went_with(rep):
+    tables = [t for r in rep.records.tasks if r.study for t in _parse(task_page_html(rep, r)).tables if t["id"] == "flag-effects"]
+    assert tables, "no task page has the flags on/off table"
+    for table in tables:
+        assert table["head"][0] == "flag" and table["rows"][1:]
+        for row in table["rows"][1:]:
+            on, off = (int(v) for v in row[1][0].split(" / "))
+            assert on >= 1 and off >= 1

@@ -42,6 +42,10 @@ def build(params: dict[str, Any], *, seed: int, n_jobs: int = 1, directional_wei
         n_jobs=n_jobs,
         deterministic=True,
         force_row_wise=True,
+        # keep every feature in the Dataset: with the default pre-filter, a small inner fold whose
+        # rows are fewer than 2 * min_child_samples loses all features, and a custom objective
+        # (directional loss) then aborts LightGBM instead of fitting a constant
+        feature_pre_filter=False,
         verbosity=-1,
     )
 

@@ -1,0 +1,52 @@
+"""The search space: what a study may try, and the opening design that makes a small study
+visit every model choice and every flag both on and off."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from bistlab.evaluation import make_evaluation_spec
+from bistlab.hpo import open_study, run_hpo
+from bistlab.pipeline import load_task
+from bistlab.space import ENSEMBLE, SearchSpace
+
+
+@pytest.mark.parametrize("horizon", [1, 7])
+@pytest.mark.parametrize("models", [None, ["lgbm"], ["lgbm", "xgb"]])
+def test_the_opening_design_visits_every_choice_and_every_flag_both_ways(workspace, horizon, models):
+    task = load_task(workspace, "AAA", horizon)
+    space = SearchSpace.for_task(task.context, models=models)
+    design = space.coverage_params(horizon)
+    assert {d["model_choice"] for d in design} == set(space.model_choices)
+    seen: dict[str, set[bool]] = {}
+    for d in design:
+        for k, v in d.items():
+            if k != "model_choice":
+                seen.setdefault(k, set()).add(v)
+    group_flags = {g.flag for g in space.groups.values() if g.flag}
+    option_flags = {o.flag for o in space.options if any(o.applies(c, horizon) is None for c in space.model_choices)}
+    assert set(seen) == group_flags | option_flags
+    assert all(values == {True, False} for values in seen.values()), seen
+    first = design[0]
+    assert first["model_choice"] != ENSEMBLE and not any(v for k, v in first.items() if k != "model_choice")
+
+
+def test_a_new_study_opens_with_the_design_after_the_warm_start(workspace):
+    task = load_task(workspace, "AAA", 1)
+    space = SearchSpace.for_task(task.context, models=["lgbm"])
+    study = open_study(optuna.storages.InMemoryStorage(), "s")
+    warm = {"model_choice": "lgbm", "lgb_n_estimators": 50}
+    run_hpo(task, make_evaluation_spec(task), study=study, n_trials=3, space=space, warm_start=warm)
+    trials = study.get_trials(deepcopy=False)
+    assert trials[0].params["lgb_n_estimators"] == 50
+    for trial, params in zip(trials[1:3], space.coverage_params(1)):
+        assert {k: trial.params[k] for k in params} == params
+    assert not study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+
+
+def test_the_design_never_queues_more_trials_than_asked(workspace):
+    task = load_task(workspace, "AAA", 1)
+    study = open_study(optuna.storages.InMemoryStorage(), "s")
+    run_hpo(task, make_evaluation_spec(task), study=study, n_trials=1, space=SearchSpace.for_task(task.context, models=["lgbm", "xgb"]))
+    assert not study.get_trials(states=(optuna.trial.TrialState.WAITING,))
