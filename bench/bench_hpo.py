@@ -34,8 +34,14 @@ def main() -> None:
     ap.add_argument("--models", default=None)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--data", default=None, help="folder of price files to import instead of the demo data")
+    ap.add_argument("--verbose", action="store_true", help="a line per finished trial (time, model choice, flags on)")
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    if args.verbose:
+        import logging
+
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+        logging.getLogger("bistlab.hpo").setLevel(logging.DEBUG)
     ws = Workspace(root=Path(tempfile.mkdtemp(prefix="bistlab-bench-"))).ensure()
     if args.data:
         import_paths(PriceStore(ws.price_url), [Path(args.data)])

@@ -41,6 +41,7 @@ def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, 
     """The objective of ``task``'s study: maximize the score on the spec's splits."""
 
     def objective(trial: optuna.Trial) -> float:
+        started = time.perf_counter()
         config = suggest_config(trial, space, horizon=task.horizon, seed=seed)
         trial.set_user_attr("config", config.to_dict())
         trial.set_user_attr("features_enabled", config.features_enabled)
@@ -66,6 +67,15 @@ def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, 
             trial.set_user_attr("fail_reason", reason)
             logger.info("trial %d: %s", trial.number, reason)
             return math.nan
+        logger.debug(
+            "trial %d: score %.3f, DirHit %.1f %% in %.1f s; %s with %s",
+            trial.number,
+            value,
+            sm["avg_dirhit"],
+            time.perf_counter() - started,
+            config.model_choice,
+            ", ".join(k for k, on in config.features_enabled.items() if on) or "core only",
+        )
         return value
 
     return objective

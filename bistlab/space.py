@@ -129,23 +129,26 @@ class SearchSpace:
         the sampler draws the rest) such that every model choice is tried and every flag is tried
         both on and off, so even a small study shows what each piece went with.
 
-        The first entry is the plain baseline (the first family, every flag off); flags alternate
-        all off / all on from one entry to the next, and the ensemble, whose own options apply to
-        it alone, gets one entry of each.
+        The first entry is the plain baseline (the first family, core features only). Then each
+        model choice once, the ensemble (whose own options apply to it alone) twice, with every
+        other flag on, alternating from one entry to the next: consecutive entries are
+        complementary, and no entry pays for every option at once.
 
         Args:
             horizon: the task's horizon in trading days (some options need a shorter one).
         """
-        group_flags = [g.flag for g in self.groups.values() if g.flag is not None]
+        flags = [g.flag for g in self.groups.values() if g.flag is not None] + [o.flag for o in self.options]
         choices = self.model_choices
-        if choices[-1] == ENSEMBLE or len(choices) == 1:
-            choices = [*choices, choices[-1]]  # the last choice with both settings of its flags
-        design = []
+        choices = [*choices, choices[-1]]  # the ensemble (or a lone family) with both settings of its flags
+        design = [self._entry(choices[0], horizon, {flag: False for flag in flags})]
         for k, choice in enumerate(choices):
-            on = k % 2 == 1
-            flags = group_flags + [o.flag for o in self.options if o.applies(choice, horizon) is None]
-            design.append({"model_choice": choice, **{flag: on for flag in flags}})
+            design.append(self._entry(choice, horizon, {flag: (j + k) % 2 == 0 for j, flag in enumerate(flags)}))
         return design
+
+    def _entry(self, choice: str, horizon: int, flags: dict[str, bool]) -> dict[str, Any]:
+        """Partial parameters: ``choice`` and the flags that exist for it."""
+        inapplicable = {o.flag for o in self.options if o.applies(choice, horizon) is not None}
+        return {"model_choice": choice, **{f: on for f, on in flags.items() if f not in inapplicable}}
 
 
 def suggest_config(trial: optuna.trial.BaseTrial, space: SearchSpace, *, horizon: int, seed: int = 0) -> TrialConfig:

@@ -30,6 +30,8 @@ def test_the_opening_design_visits_every_choice_and_every_flag_both_ways(workspa
     assert all(values == {True, False} for values in seen.values()), seen
     first = design[0]
     assert first["model_choice"] != ENSEMBLE and not any(v for k, v in first.items() if k != "model_choice")
+    everything = len(seen)
+    assert all(sum(v is True for v in d.values()) < max(2, everything) for d in design), "no entry turns every flag on"
 
 
 def test_a_new_study_opens_with_the_design_after_the_warm_start(workspace):
