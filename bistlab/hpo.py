@@ -23,7 +23,7 @@ import optuna
 from bistlab import faults
 from bistlab.dataset import TaskData
 from bistlab.evaluation import EvaluationSpec, evaluate_splits
-from bistlab.metrics import score, symbol_metrics
+from bistlab.metrics import SplitMetrics, score, symbol_metrics
 from bistlab.space import SearchSpace, TrialConfig, suggest_config
 from bistlab.storage import make_storage
 
@@ -32,9 +32,26 @@ __all__ = ["make_objective", "open_study", "run_hpo", "complete_trials", "LIMIT_
 logger = logging.getLogger(__name__)
 
 
-def _fault_after_first_split(index: int, metrics: object) -> None:
-    if index == 0:
-        faults.point("in_trial")
+class _Doomed(Exception):
+    """So many splits had no defined DirHit that the trial cannot reach ``min_valid_splits``."""
+
+
+def _split_watch(n_splits: int, min_valid: int) -> Callable[[int, SplitMetrics], None]:
+    """Called after each split: the fault point of the resilience tests, and an early stop for a
+    trial whose remaining splits could no longer give it ``min_valid`` defined DirHits (it would
+    fail with exactly that reason after paying for them)."""
+    defined = 0
+
+    def watch(index: int, metrics: SplitMetrics) -> None:
+        nonlocal defined
+        if index == 0:
+            faults.point("in_trial")
+        defined += metrics.dirhit is not None
+        left = n_splits - index - 1
+        if left and defined + left < min_valid:
+            raise _Doomed(f"{defined} in the first {index + 1} of {n_splits}; the other {left} were not evaluated")
+
+    return watch
 
 
 def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, seed: int = 0, n_jobs: int = 1):
@@ -47,10 +64,16 @@ def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, 
         trial.set_user_attr("features_enabled", config.features_enabled)
         trial.set_user_attr("feature_params", config.feature_params)
         trial.set_user_attr("model_choice", config.model_choice)
+        watch = _split_watch(len(spec.splits), task.settings.min_valid_splits)
         try:
-            splits = evaluate_splits(task, config, spec, n_jobs=n_jobs, on_split=_fault_after_first_split)
+            splits = evaluate_splits(task, config, spec, n_jobs=n_jobs, on_split=watch)
         except optuna.TrialPruned:
             raise
+        except _Doomed as doomed:
+            reason = f"{task.key}: fewer than {task.settings.min_valid_splits} splits with a defined DirHit ({doomed})"
+            trial.set_user_attr("fail_reason", reason)
+            logger.info("trial %d: %s", trial.number, reason)
+            return math.nan
         except Exception as err:  # noqa: BLE001 - a trial's failure is recorded, the study goes on
             reason = f"{task.key}: {type(err).__name__}: {' '.join(str(err).split())[:500]}"
             trial.set_user_attr("fail_reason", reason)

@@ -92,3 +92,20 @@ def test_the_feature_cache_computes_each_parameter_setting_once(workspace):
                 settings.add((group, repr(sorted(params.items()))))
     groups_computed = task.cache.misses
     assert groups_computed == len({s for s in settings if s[0] in __import__("bistlab.features", fromlist=["registry"]).registry()})
+
+
+@pytest.mark.parametrize(("n_splits", "min_valid", "evaluated"), [(4, 2, 3), (5, 2, 4), (4, 4, 1)])
+def test_a_trial_that_can_no_longer_reach_enough_defined_splits_stops_early(workspace, n_splits, min_valid, evaluated):
+    from bistlab.config import EvalSettings
+
+    # a threshold no prediction reaches: every split's mask is empty, its DirHit undefined
+    settings = EvalSettings(n_splits=n_splits, dirhit_threshold=10.0, min_valid_splits=min_valid)
+    task = load_task(workspace, "AAA", 1, settings=settings)
+    study = open_study(optuna.storages.InMemoryStorage(), "s")
+    run_hpo(task, make_evaluation_spec(task), study=study, n_trials=1, space=SearchSpace.for_task(task.context, models=["lgbm"]), max_failed=2)
+    failed = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert len(failed) == 2
+    for t in failed:
+        reason = t.user_attrs["fail_reason"]
+        assert f"fewer than {min_valid} splits with a defined DirHit (0 in the first {evaluated} of {n_splits}" in reason
+        assert f"the other {n_splits - evaluated} were not evaluated" in reason
