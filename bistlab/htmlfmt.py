@@ -73,8 +73,12 @@ def _missing(v: Any) -> bool:
 
 
 def num(v: Any, spec: str = "{:.3f}") -> str:
-    """A number, or an en dash when missing."""
-    return "–" if _missing(v) else spec.format(v)
+    """A number, or an en dash when missing; a value that rounds to zero shows no minus sign."""
+    if _missing(v):
+        return "–"
+    if isinstance(v, float) and (v == 0 or spec.format(abs(v)) == spec.format(0.0)):
+        v = 0.0
+    return spec.format(v)
 
 
 def pct(v: Any, digits: int = 1) -> str:
