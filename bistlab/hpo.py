@@ -54,8 +54,17 @@ def _split_watch(n_splits: int, min_valid: int) -> Callable[[int, SplitMetrics],
     return watch
 
 
+def _failed(trial: optuna.Trial, reason: str, *, level: int) -> float:
+    """Record why the trial failed; the NaN it returns makes Optuna mark it FAIL."""
+    trial.set_user_attr("fail_reason", reason)
+    logger.log(level, "trial %d failed: %s", trial.number, reason)
+    return math.nan
+
+
 def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, seed: int = 0, n_jobs: int = 1):
     """The objective of ``task``'s study: maximize the score on the spec's splits."""
+
+    too_few = f"fewer than {task.settings.min_valid_splits} splits with a defined DirHit"
 
     def objective(trial: optuna.Trial) -> float:
         started = time.perf_counter()
@@ -70,15 +79,9 @@ def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, 
         except optuna.TrialPruned:
             raise
         except _Doomed as doomed:
-            reason = f"{task.key}: fewer than {task.settings.min_valid_splits} splits with a defined DirHit ({doomed})"
-            trial.set_user_attr("fail_reason", reason)
-            logger.info("trial %d: %s", trial.number, reason)
-            return math.nan
+            return _failed(trial, f"{task.key}: {too_few} ({doomed})", level=logging.INFO)
         except Exception as err:  # noqa: BLE001 - a trial's failure is recorded, the study goes on
-            reason = f"{task.key}: {type(err).__name__}: {' '.join(str(err).split())[:500]}"
-            trial.set_user_attr("fail_reason", reason)
-            logger.warning("trial %d failed: %s", trial.number, reason)
-            return math.nan
+            return _failed(trial, f"{task.key}: {type(err).__name__}: {' '.join(str(err).split())[:500]}", level=logging.WARNING)
         sm = symbol_metrics(splits, symbol=task.symbol, horizon=task.horizon, min_valid_splits=task.settings.min_valid_splits)
         trial.set_user_attr("symbol_metrics", {task.key: sm})
         trial.set_user_attr("avg_dirhit", sm["avg_dirhit"])
@@ -86,10 +89,7 @@ def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, 
         trial.set_user_attr("model_metrics", sm["avg_model_metrics"])
         value = score(sm["avg_dirhit"], sm["avg_nrmse"], horizon=task.horizon)
         if value is None:
-            reason = f"{task.key}: fewer than {task.settings.min_valid_splits} splits with a defined DirHit ({sm['valid_splits']})"
-            trial.set_user_attr("fail_reason", reason)
-            logger.info("trial %d: %s", trial.number, reason)
-            return math.nan
+            return _failed(trial, f"{task.key}: {too_few} ({sm['valid_splits']})", level=logging.INFO)
         logger.debug(
             "trial %d: score %.3f, DirHit %.1f %% in %.1f s; %s with %s",
             trial.number,

@@ -57,10 +57,10 @@ logger = logging.getLogger(__name__)
 PACKAGES = ("bistlab", "optuna", "lightgbm", "xgboost", "catboost", "torch", "numpy", "pandas", "sqlalchemy", "papermill")
 
 
-def package_versions() -> dict[str, str]:
-    """Versions of the packages a result depends on, plus Python's."""
+def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
+    """Versions of ``names`` (default: the packages a result depends on), plus Python's."""
     out = {"python": platform.python_version()}
-    for name in PACKAGES:
+    for name in names:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -164,8 +164,8 @@ def load_universe(ws: Workspace, *, only: str | None = None) -> Universe:
                 errors[symbol] = err
                 if symbol != only:
                     logger.warning("%s: left out of external features: %s", symbol, err)
-        wanted = [only] if only in loaded else ([] if only else list(loaded))
-        sentiment = {symbol: store.read_sentiment(symbol) for symbol in wanted}
+        wanted = [only] if only else list(loaded)
+        sentiment = {symbol: store.read_sentiment(symbol) for symbol in wanted if symbol in loaded}
         return Universe(url=store.safe_url, loaded=loaded, errors=errors, sentiment=sentiment)
     finally:
         store.close()

@@ -46,12 +46,6 @@ def source_revision() -> dict[str, object]:
 
 def report_versions() -> dict[str, str]:
     """Versions of the packages the report itself uses (training's are in each ``model.json``)."""
-    from bistlab.pipeline import package_versions
+    from bistlab.pipeline import PACKAGES, package_versions
 
-    out = package_versions()
-    for name in REPORT_PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "absent"
-    return out
+    return package_versions((*PACKAGES, *REPORT_PACKAGES))
