@@ -1,7 +1,16 @@
-"""Split metrics, symbol metrics, the score and the Wilson interval (DESIGN.md "Definitions").
+"""Split metrics, symbol metrics, the score, DirHit intervals and the usable verdict (DESIGN.md "Definitions").
 
 Percentages are in 0..100. Returns are log returns. A DirHit that is undefined (empty mask) is
 ``None``, never 0 or NaN, so that it cannot be averaged by mistake.
+
+**Overlapping labels.** For a horizon h > 1 the labels of neighbouring rows share h − 1 days of
+price path, and a model's calls are persistent, so n masked rows are far fewer than n independent
+outcomes. Every interval and test here therefore works with an *effective count*
+(:func:`effective_count`): ``n_eff = min(n, ceil(span / h))``, the number of rows with pairwise
+non-overlapping h-day labels that fit in the span of the masked rows. A DirHit's 95 % interval is
+the Wilson score interval of the observed proportion at ``n_eff`` (:class:`DirHit`); the usable
+test is the one-sided score test at ``n_eff`` that this interval inverts. At h = 1 the effective
+count is the count itself.
 """
 
 from __future__ import annotations
@@ -12,21 +21,40 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from bistlab.config import k_for_horizon
 
 __all__ = [
     "SplitMetrics",
+    "DirHit",
     "split_metrics",
     "symbol_metrics",
     "score",
+    "effective_count",
     "wilson_interval",
     "dirhit_with_interval",
+    "split_n_eff",
     "usable_verdict",
+    "min_passing_dirhit",
+    "one_sided_p",
+    "baseline_figures",
     "USABLE_RULE",
+    "INTERVAL_METHOD",
+    "RULE_ALPHA",
 ]
 
 NONFINITE_NRMSE = 3.0
+Z95 = 1.959963984540054
+RULE_ALPHA = 0.025
+"""One-sided level of the usable test: the 95 % interval's lower bound must clear the bar."""
+
+INTERVAL_METHOD = (
+    "95 % Wilson score interval of the observed DirHit at the effective count n_eff = min(n, ceil(span / h)): "
+    "the masked rows of an h-day label overlap their neighbours by h − 1 days, so n rows spanning `span` "
+    "trading days hold at most ceil(span / h) independent outcomes (at h = 1, n_eff = n)"
+)
+"""How every DirHit interval is computed, in words (the report's method text)."""
 
 
 @dataclass(frozen=True)
@@ -43,9 +71,21 @@ class SplitMetrics:
         call_dirhit: percent right over rows with ``|y_pred| > thr`` (what a trader acts on).
         call_count: rows with ``|y_pred| > thr``.
         call_coverage_pct: ``100 * call_count / n_test``.
-        persistence_dirhit: DirHit of "sign of the last h-day return" on the same mask.
+        persistence_dirhit: DirHit of "sign of the last h-day return" on the masked rows where that
+            return has a sign (a zero past return is no call, not a wrong one).
         majority_dirhit: DirHit of the training window's majority direction on the same mask.
         model_metrics: for an ensemble, each base family's own dirhit, mask_count and nrmse.
+        horizon: h in trading days (the overlap of the labels).
+        dirhit_n_eff: effective count of the masked rows (:func:`effective_count`).
+        call_hits: called rows with the right sign.
+        call_n_eff: effective count of the called rows.
+        persistence_hits: masked rows where persistence was right.
+        persistence_count: masked rows where persistence had a direction.
+        persistence_no_direction: masked rows where the past return was zero (not counted).
+        majority_hits: masked rows where the majority direction was right.
+        agree_persistence_pct: percent of called rows (with a persistence direction) whose
+            predicted direction equals persistence's.
+        agree_majority_pct: percent of called rows whose predicted direction equals the majority's.
     """
 
     n_test: int
@@ -60,17 +100,40 @@ class SplitMetrics:
     persistence_dirhit: float | None
     majority_dirhit: float | None
     model_metrics: dict[str, dict[str, Any]] | None = None
+    horizon: int = 1
+    dirhit_n_eff: int = 0
+    call_hits: int = 0
+    call_n_eff: int = 0
+    persistence_hits: int = 0
+    persistence_count: int = 0
+    persistence_no_direction: int = 0
+    majority_hits: int = 0
+    agree_persistence_pct: float | None = None
+    agree_majority_pct: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _pct_right(pred_sign: np.ndarray, true_sign: np.ndarray, where: np.ndarray) -> tuple[float | None, int]:
+def effective_count(rows: Sequence[int] | np.ndarray, *, horizon: int) -> int:
+    """Independent outcomes behind a DirHit over ``rows`` (row positions, any order) of h-day labels.
+
+    ``min(len(rows), ceil(span / horizon))`` with ``span = max(rows) − min(rows) + 1``: the most rows
+    of the span whose h-day labels do not overlap. 0 for no rows.
+    """
+    idx = np.asarray(rows, dtype=int)
+    if idx.size == 0:
+        return 0
+    span = int(idx.max() - idx.min()) + 1
+    return int(min(idx.size, math.ceil(span / max(1, int(horizon)))))
+
+
+def _rate(pred_sign: np.ndarray, true_sign: np.ndarray, where: np.ndarray) -> tuple[float | None, int, int]:
     count = int(where.sum())
     if count == 0:
-        return None, 0
+        return None, 0, 0
     hits = int((pred_sign[where] == true_sign[where]).sum())
-    return 100.0 * hits / count, hits
+    return 100.0 * hits / count, hits, count
 
 
 def split_metrics(
@@ -80,8 +143,9 @@ def split_metrics(
     thr: float = 0.005,
     past_return: Sequence[float] | np.ndarray | None = None,
     train_majority: int | None = None,
+    horizon: int = 1,
 ) -> SplitMetrics:
-    """Metrics of one test window.
+    """Metrics of one test window (rows in time order).
 
     Args:
         y_true: realised forward log returns.
@@ -89,6 +153,7 @@ def split_metrics(
         thr: DirHit threshold on absolute log returns.
         past_return: last h-day log return at each row (persistence baseline); optional.
         train_majority: +1 or -1, the majority direction of the training labels; optional.
+        horizon: h in trading days, for the effective counts of overlapping labels.
 
     Returns:
         The window's :class:`SplitMetrics`.
@@ -98,22 +163,30 @@ def split_metrics(
     if yt.shape != yp.shape:
         raise ValueError(f"`y_pred` must have the shape of `y_true` {yt.shape} but got {yp.shape}")
     n = int(yt.size)
-    true_sign = np.sign(yt)
+    true_sign, pred_sign = np.sign(yt), np.sign(yp)
     mask = (np.abs(yt) > thr) & (np.abs(yp) > thr)
-    dirhit, hits = _pct_right(np.sign(yp), true_sign, mask)
     call = np.abs(yp) > thr
-    call_dirhit, _ = _pct_right(np.sign(yp), true_sign, call)
+    dirhit, hits, _ = _rate(pred_sign, true_sign, mask)
+    call_dirhit, call_hits, _ = _rate(pred_sign, true_sign, call)
     nrmse: float | None = None
     if n > 0:
         std = float(np.std(yt))
         rmse = float(np.sqrt(np.mean((yp - yt) ** 2)))
         nrmse = rmse / std if std > 0 else math.inf
-    persistence = None
+    persistence = agree_p = None
+    p_hits = p_count = p_none = 0
     if past_return is not None:
-        persistence, _ = _pct_right(np.sign(np.asarray(past_return, dtype=float)), true_sign, mask)
-    majority = None
+        past_sign = np.sign(np.nan_to_num(np.asarray(past_return, dtype=float), nan=0.0))
+        has_dir = past_sign != 0
+        persistence, p_hits, p_count = _rate(past_sign, true_sign, mask & has_dir)
+        p_none = int((mask & ~has_dir).sum())
+        agree_p, _, _ = _rate(pred_sign, past_sign, call & has_dir)
+    majority = agree_m = None
+    m_hits = 0
     if train_majority is not None:
-        majority, _ = _pct_right(np.full(n, float(np.sign(train_majority))), true_sign, mask)
+        major = np.full(n, float(np.sign(train_majority)))
+        majority, m_hits, _ = _rate(major, true_sign, mask)
+        agree_m, _, _ = _rate(pred_sign, major, call)
     return SplitMetrics(
         n_test=n,
         mask_count=int(mask.sum()),
@@ -126,7 +199,32 @@ def split_metrics(
         call_coverage_pct=100.0 * int(call.sum()) / n if n else 0.0,
         persistence_dirhit=persistence,
         majority_dirhit=majority,
+        horizon=int(horizon),
+        dirhit_n_eff=effective_count(np.flatnonzero(mask), horizon=horizon),
+        call_hits=call_hits,
+        call_n_eff=effective_count(np.flatnonzero(call), horizon=horizon),
+        persistence_hits=p_hits,
+        persistence_count=p_count,
+        persistence_no_direction=p_none,
+        majority_hits=m_hits,
+        agree_persistence_pct=agree_p,
+        agree_majority_pct=agree_m,
     )
+
+
+def split_n_eff(split: dict[str, Any], *, horizon: int | None = None, which: str = "dirhit") -> float:
+    """The effective count of a split record's DirHit (``which="dirhit"``) or call DirHit (``"call"``).
+
+    Records written before effective counts were kept fall back to ``min(count, ceil(n_test / h))``
+    (the horizon from the record, else ``horizon``, else 1).
+    """
+    count = int(split.get("mask_count" if which == "dirhit" else "call_count") or 0)
+    stored = split.get("dirhit_n_eff" if which == "dirhit" else "call_n_eff")
+    if stored:
+        return float(stored)
+    h = int(split.get("horizon") or horizon or 1)
+    n_test = int(split.get("n_test") or count)
+    return float(min(count, math.ceil(n_test / h))) if count else 0.0
 
 
 def symbol_metrics(
@@ -180,46 +278,213 @@ def score(avg_dirhit: float | None, avg_nrmse: float | None, *, horizon: int) ->
     return 0.7 * avg_dirhit - k_for_horizon(horizon) * nrmse
 
 
-def wilson_interval(hits: int, count: int, *, z: float = 1.959963984540054) -> tuple[float, float] | None:
-    """95 % Wilson score interval of a proportion, in percent; ``None`` when ``count`` is 0."""
-    if count <= 0:
+def wilson_interval(hits: float, count: float, *, n_eff: float | None = None, z: float = Z95) -> tuple[float, float] | None:
+    """95 % Wilson score interval of the proportion ``hits / count``, in percent.
+
+    Args:
+        hits: right calls.
+        count: rows.
+        n_eff: the number of independent outcomes the proportion rests on (default ``count``);
+            the interval is that of the observed proportion at this size.
+        z: the normal quantile (1.96 for 95 %).
+
+    Returns:
+        ``(low, high)`` in percent, containing ``100 * hits / count``; ``None`` when ``count`` or
+        ``n_eff`` is 0.
+    """
+    n = count if n_eff is None else min(float(n_eff), float(count))
+    if count <= 0 or n <= 0:
         return None
     p = hits / count
-    denom = 1.0 + z * z / count
-    centre = (p + z * z / (2 * count)) / denom
-    half = z * math.sqrt(p * (1 - p) / count + z * z / (4 * count * count)) / denom
-    low = 0.0 if hits == 0 else max(0.0, centre - half)
-    high = 1.0 if hits == count else min(1.0, centre + half)
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    low = 0.0 if hits <= 0 else max(0.0, min(p, centre - half))
+    high = 1.0 if hits >= count else min(1.0, max(p, centre + half))
     return 100.0 * low, 100.0 * high
 
 
-def dirhit_with_interval(hits: int, count: int) -> str:
+@dataclass(frozen=True)
+class DirHit:
+    """A DirHit as a person reads it: the number, its count, its effective count and the 95 %
+    interval **of that very number** (a pooled rate, or a mean of split DirHits).
+
+    Build it with :meth:`rate` or :meth:`mean_of_splits`; :mod:`bistlab.htmlfmt` prints it.
+
+    Attributes:
+        value: the DirHit in percent; ``None`` when undefined.
+        count: masked rows behind it (pooled over splits for a mean).
+        n_eff: independent outcomes behind it (:func:`effective_count`, summed over splits).
+        low: lower end of the 95 % interval, percent.
+        high: upper end, percent.
+        mean_of: the number of splits averaged, for a mean of split DirHits; ``None`` for a rate.
+    """
+
+    value: float | None
+    count: int
+    n_eff: float
+    low: float | None = None
+    high: float | None = None
+    mean_of: int | None = None
+
+    @property
+    def defined(self) -> bool:
+        return self.value is not None and self.count > 0 and math.isfinite(self.value)
+
+    @classmethod
+    def rate(cls, hits: float | None, count: int | None, n_eff: float | None = None) -> "DirHit":
+        """``100 * hits / count`` with its Wilson interval at ``n_eff`` (default ``count``)."""
+        count = int(count or 0)
+        if count <= 0 or hits is None:
+            return cls(None, count, 0.0)
+        n = float(count if n_eff is None else max(min(n_eff, count), 1e-9))
+        lo, hi = wilson_interval(hits, count, n_eff=n)  # type: ignore[misc]
+        return cls(100.0 * hits / count, count, n, lo, hi)
+
+    @classmethod
+    def of_percent(cls, value: float | None, count: int | None, n_eff: float | None = None) -> "DirHit":
+        """A rate stored as a percentage of ``count`` rows (e.g. a baseline in an old record)."""
+        if value is None or not count:
+            return cls(None, int(count or 0), 0.0)
+        return cls.rate(value * count / 100.0, count, n_eff)
+
+    @classmethod
+    def mean_of_splits(cls, splits: Sequence[dict[str, Any]], *, value: float | None = None, horizon: int | None = None, z: float = Z95) -> "DirHit":
+        """The mean of the split DirHits of ``splits`` (records with ``dirhit``, ``dirhit_hits``,
+        ``mask_count`` and effective counts), with an interval of that mean.
+
+        The interval is ``mean ± z × sqrt(Σ p̃ₛ(1 − p̃ₛ) / (n_eff,ₛ + z²)) / S`` with the
+        Agresti–Coull centre ``p̃ₛ = (p̂ₛ n_eff,ₛ + z²/2) / (n_eff,ₛ + z²)`` of each split, clipped
+        to [0, 100]; it always contains the mean. ``value`` (e.g. a stored filtered DirHit) is used
+        as the mean when given.
+        """
+        used = [s for s in splits if s.get("dirhit") is not None and int(s.get("mask_count") or 0) > 0]
+        if not used:
+            return cls(None, 0, 0.0, mean_of=len(splits) or None)
+        mean = float(np.mean([s["dirhit"] for s in used])) if value is None else float(value)
+        var = 0.0
+        n_eff_total = 0.0
+        for s in used:
+            n = split_n_eff(s, horizon=horizon)
+            n_eff_total += n
+            p = (s["dirhit"] / 100.0 * n + z * z / 2) / (n + z * z)
+            var += p * (1 - p) / (n + z * z)
+        half = 100.0 * z * math.sqrt(var) / len(used)
+        count = sum(int(s["mask_count"]) for s in used)
+        return cls(mean, count, n_eff_total, max(0.0, min(mean, mean - half)), min(100.0, max(mean, mean + half)), mean_of=len(used))
+
+    def text(self) -> str:
+        """``"54.2 % (n=120, n_eff=18, 95 % CI 45.3–62.8)"``, ``"undefined (n=0)"``."""
+        if not self.defined:
+            return f"undefined (n={self.count})"
+        return f"{self.value:.1f} % ({', '.join(self.details())})"
+
+    def details(self) -> list[str]:
+        """The parts in brackets: splits averaged, count, effective count, interval."""
+        parts = []
+        if self.mean_of is not None:
+            parts.append(f"mean of {self.mean_of} split{'s' if self.mean_of != 1 else ''}")
+        parts.append(f"{'pooled ' if self.mean_of is not None else ''}n={self.count}")
+        if round(self.n_eff) < self.count:
+            parts.append(f"n_eff={self.n_eff:.0f}")
+        parts.append(f"95 % CI {self.low:.1f}–{self.high:.1f}")
+        return parts
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def dirhit_with_interval(hits: int, count: int, *, n_eff: float | None = None) -> str:
     """A DirHit as a person should read it: ``"54.2 % (n=120, 95 % CI 45.3–62.8)"``."""
-    if count <= 0:
-        return "undefined (n=0)"
-    lo, hi = wilson_interval(hits, count)  # type: ignore[misc]
-    return f"{100.0 * hits / count:.1f} % (n={count}, 95 % CI {lo:.1f}–{hi:.1f})"
+    return DirHit.rate(hits, count, n_eff).text()
 
 
-USABLE_RULE = "holdout DirHit 95 % Wilson lower bound > 50 % and > the best baseline DirHit on the same rows"
+USABLE_RULE = (
+    "holdout DirHit's 95 % lower bound (Wilson at the effective count of overlapping h-day labels) > 50 % and > the "
+    "best baseline DirHit on the same rows; then Benjamini–Hochberg at 10 % over the cycle's tasks"
+)
 
 
-def usable_verdict(holdout: SplitMetrics | dict[str, Any]) -> dict[str, Any]:
-    """Whether a model is usable, decided by its holdout numbers only.
+def baseline_figures(h: dict[str, Any], *, horizon: int | None = None) -> dict[str, DirHit]:
+    """The baselines of a split or holdout record as :class:`DirHit` figures on their own rows
+    (persistence leaves out rows where it had no direction), with the effective count scaled alike."""
+    count = int(h.get("mask_count") or 0)
+    n_eff = split_n_eff(h, horizon=horizon) if count else 0.0
+    out = {}
+    if h.get("persistence_dirhit") is not None:
+        new = "persistence_count" in h  # records before zero past returns were left out lack it
+        p_count = int(h["persistence_count"]) if new else count
+        p_hits = h["persistence_hits"] if new else h["persistence_dirhit"] * p_count / 100.0
+        out["persistence"] = DirHit.rate(p_hits, p_count, n_eff * p_count / count if count else None)
+    if h.get("majority_dirhit") is not None:
+        m_hits = h["majority_hits"] if "majority_hits" in h else h["majority_dirhit"] * count / 100.0
+        out["majority"] = DirHit.rate(m_hits, count, n_eff)
+    return out
 
-    Usable means: the 95 % Wilson lower bound of the holdout DirHit is above 50 % and above the
-    best baseline's DirHit (persistence or majority) on the same masked rows.
+
+def one_sided_p(hits: float, count: float, *, n_eff: float, bar: float) -> float:
+    """P-value of the score test of "DirHit > ``bar`` percent" at ``n_eff`` independent outcomes.
+
+    The Wilson lower bound exceeds ``bar`` exactly when this p-value is below 0.025.
+    """
+    if count <= 0 or n_eff <= 0:
+        return 1.0
+    p0 = bar / 100.0
+    if p0 >= 1.0:
+        return 1.0
+    p0 = max(p0, 1e-12)
+    z = (hits / count - p0) / math.sqrt(p0 * (1 - p0) / n_eff)
+    return float(stats.norm.sf(z))
+
+
+def usable_verdict(holdout: SplitMetrics | dict[str, Any], *, horizon: int | None = None) -> dict[str, Any]:
+    """Whether a model passes the usable rule, decided by its holdout numbers only.
+
+    The rule: the 95 % lower bound of the holdout DirHit (Wilson at the effective count, see the
+    module docstring) is above 50 % and above the best baseline's DirHit (persistence or majority)
+    on the same masked rows. It is the one-sided score test of "DirHit > max(50, best baseline)"
+    at level 0.025, whose ``p_value`` the cycle-wide false-discovery control takes
+    (:func:`bistlab.honesty.fdr_control`). ``usable`` here is the task's own test, before that
+    control.
+
+    Args:
+        holdout: the holdout's metrics.
+        horizon: h in trading days, for records without effective counts.
     """
     h = holdout.to_dict() if isinstance(holdout, SplitMetrics) else dict(holdout)
-    interval = wilson_interval(h.get("dirhit_hits", 0), h.get("mask_count", 0))
-    baselines = [b for b in (h.get("persistence_dirhit"), h.get("majority_dirhit")) if b is not None]
-    best_baseline = max(baselines) if baselines else None
-    lower = interval[0] if interval else None
-    usable = lower is not None and best_baseline is not None and lower > 50.0 and lower > best_baseline
+    hits, count = h.get("dirhit_hits", 0) or 0, int(h.get("mask_count", 0) or 0)
+    n_eff = split_n_eff(h, horizon=horizon) if count else 0.0
+    fig = DirHit.rate(hits, count, n_eff)
+    raw = {name: h.get(f"{name}_dirhit") for name in ("persistence", "majority") if h.get(f"{name}_dirhit") is not None}
+    best_name = max(raw, key=lambda k: raw[k]) if raw else None
+    best_baseline = raw[best_name] if best_name else None
+    lower = fig.low if fig.defined else None
+    passes = lower is not None and best_baseline is not None and lower > 50.0 and lower > best_baseline
+    bar = max(50.0, best_baseline) if best_baseline is not None else 100.0
     return {
-        "usable": bool(usable),
+        "usable": bool(passes),
+        "passes_rule": bool(passes),
+        "p_value": one_sided_p(hits, count, n_eff=n_eff, bar=bar) if fig.defined and best_baseline is not None else 1.0,
         "rule": USABLE_RULE,
+        "method": INTERVAL_METHOD,
         "dirhit_lower_95": lower,
-        "dirhit_upper_95": interval[1] if interval else None,
+        "dirhit_upper_95": fig.high if fig.defined else None,
+        "n_eff": n_eff,
+        "bar_dirhit": bar if best_baseline is not None else None,
         "best_baseline_dirhit": best_baseline,
+        "best_baseline": best_name,
+        "min_passing_dirhit": min_passing_dirhit(n_eff),
     }
+
+
+def min_passing_dirhit(n_eff: float, *, bar: float = 50.0, z: float = Z95) -> float | None:
+    """The smallest DirHit (percent) whose Wilson lower bound at ``n_eff`` clears ``bar`` percent.
+
+    ``bar + z × sqrt(bar (1 − bar) / n_eff)`` (the score test); ``None`` when even 100 % cannot:
+    too few independent outcomes to judge.
+    """
+    if n_eff <= 0:
+        return None
+    p0 = bar / 100.0
+    need = p0 + z * math.sqrt(p0 * (1 - p0) / n_eff)
+    return 100.0 * need if need < 1.0 else None
