@@ -39,6 +39,7 @@ __all__ = [
     "min_passing_dirhit",
     "one_sided_p",
     "baseline_figures",
+    "split_figures",
     "USABLE_RULE",
     "INTERVAL_METHOD",
     "RULE_ALPHA",
@@ -420,6 +421,22 @@ def baseline_figures(h: dict[str, Any], *, horizon: int | None = None) -> dict[s
         m_hits = h["majority_hits"] if "majority_hits" in h else h["majority_dirhit"] * count / 100.0
         out["majority"] = DirHit.rate(m_hits, count, n_eff)
     return out
+
+
+def split_figures(split: dict[str, Any], *, horizon: int | None = None) -> dict[str, DirHit]:
+    """Every DirHit of one split or holdout record as a figure: ``model`` (the masked rows),
+    ``call`` (rows with a call), and the baselines ``persistence`` and ``majority`` when recorded."""
+    n_eff = split_n_eff(split, horizon=horizon)
+    call_n_eff = split_n_eff(split, horizon=horizon, which="call")
+    if "call_hits" in split:
+        call = DirHit.rate(split["call_hits"], split.get("call_count"), call_n_eff)
+    else:
+        call = DirHit.of_percent(split.get("call_dirhit"), split.get("call_count"), call_n_eff)
+    return {
+        "model": DirHit.rate(split.get("dirhit_hits"), split.get("mask_count"), n_eff),
+        "call": call,
+        **baseline_figures(split, horizon=horizon),
+    }
 
 
 def one_sided_p(hits: float, count: float, *, n_eff: float, bar: float) -> float:

@@ -339,3 +339,120 @@ def test_usable_verdict_takes_split_metrics():
     assert v["usable"] is False  # a model that only matches "always up" is not usable
     m2 = split_metrics(y + np.linspace(0, 0.01, 60), y, past_return=-y, train_majority=-1)
     assert usable_verdict(m2)["usable"] is True  # lower bound ~ 94 % beats 50 and 0
+
+
+# --- overlapping labels: effective counts, intervals of the very number, the rule's p-value --------
+
+from bistlab.metrics import DirHit, effective_count, min_passing_dirhit, one_sided_p  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("rows", "horizon", "expected"),
+    [
+        ([], 5, 0),
+        ([3], 30, 1),
+        (list(range(120)), 1, 120),
+        (list(range(120)), 30, 4),  # 120 rows span 4 non-overlapping 30-day windows
+        (list(range(120)), 7, 18),  # ceil(120 / 7)
+        ([0, 50, 100], 7, 3),  # far apart: each its own outcome
+        ([0, 1, 2, 100], 30, 4),  # span 101 -> ceil(101 / 30) = 4, but only 4 rows
+        ([5, 1, 3], 1, 3),  # any order
+    ],
+)
+def test_effective_count(rows, horizon, expected):
+    assert effective_count(rows, horizon=horizon) == expected
+
+
+def test_split_metrics_records_effective_counts_of_overlapping_labels():
+    y = np.tile([0.02, -0.03], 60)
+    m1 = split_metrics(y, y, horizon=1)
+    m30 = split_metrics(y, y, horizon=30)
+    assert (m1.dirhit_n_eff, m30.dirhit_n_eff) == (120, 4)
+    assert m30.horizon == 30 and m30.call_n_eff == 4
+    # the same 120 right calls: at h = 30 they are 4 outcomes, and the interval says so
+    wide, narrow = DirHit.rate(m30.dirhit_hits, m30.mask_count, m30.dirhit_n_eff), DirHit.rate(m1.dirhit_hits, m1.mask_count, m1.dirhit_n_eff)
+    assert wide.low < 60.0 < narrow.low
+
+
+def test_a_zero_past_return_is_no_call_for_persistence_not_a_wrong_one():
+    # four masked rows, all up; past returns +, 0, 0, - : persistence calls 2 rows, right on 1
+    y = [0.01, 0.02, 0.03, 0.04]
+    m = split_metrics(y, y, past_return=[0.01, 0.0, 0.0, -0.02], train_majority=1)
+    assert m.mask_count == 4
+    assert (m.persistence_hits, m.persistence_count, m.persistence_no_direction) == (1, 2, 2)
+    assert m.persistence_dirhit == pytest.approx(50.0)  # not 25 %: the zeros are not wrong calls
+    # NaN past returns (no history) are no call either
+    assert split_metrics(y, y, past_return=[np.nan, 0.01, 0.01, 0.01]).persistence_count == 3
+
+
+def test_agreement_with_the_baselines_is_the_share_of_calls_in_their_direction():
+    y_pred = [0.01, 0.01, 0.01, -0.01]
+    m = split_metrics([0.02, -0.02, 0.02, 0.02], y_pred, past_return=[0.01, 0.01, -0.01, 0.0], train_majority=1)
+    assert m.agree_majority_pct == pytest.approx(75.0)  # 3 of 4 calls up
+    assert m.agree_persistence_pct == pytest.approx(200 / 3)  # rows 0-2 have a past direction; rows 0, 1 agree
+
+
+def _splits_strategy():
+    return st.lists(
+        st.tuples(st.integers(min_value=1, max_value=400), st.floats(min_value=0.0, max_value=1.0), st.integers(min_value=1, max_value=30)),
+        min_size=1,
+        max_size=6,
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(parts=_splits_strategy())
+def test_the_interval_of_a_mean_of_splits_contains_the_mean(parts):
+    splits = []
+    for count, share, horizon in parts:
+        hits = round(share * count)
+        splits.append({"dirhit": 100.0 * hits / count, "dirhit_hits": hits, "mask_count": count, "n_test": count, "horizon": horizon})
+    fig = DirHit.mean_of_splits(splits)
+    assert fig.mean_of == len(splits)
+    assert fig.value == pytest.approx(np.mean([s["dirhit"] for s in splits]))
+    assert 0.0 <= fig.low <= fig.value <= fig.high <= 100.0
+    assert fig.count == sum(s["mask_count"] for s in splits)
+
+
+@settings(max_examples=150, deadline=None)
+@given(count=st.integers(min_value=1, max_value=500), share=st.floats(min_value=0.0, max_value=1.0), n_eff=st.floats(min_value=0.5, max_value=500.0))
+def test_a_rate_interval_contains_the_rate_at_any_effective_count(count, share, n_eff):
+    hits = round(share * count)
+    fig = DirHit.rate(hits, count, n_eff)
+    assert fig.low <= fig.value <= fig.high
+    full = DirHit.rate(hits, count)
+    assert fig.high - fig.low >= full.high - full.low - 1e-9 or n_eff >= count  # fewer outcomes, never a narrower interval
+
+
+@settings(max_examples=200, deadline=None)
+@given(count=st.integers(min_value=5, max_value=300), share=st.floats(min_value=0.3, max_value=1.0), bar=st.floats(min_value=50.0, max_value=80.0), horizon=st.sampled_from([1, 3, 7, 14, 30]))
+def test_the_rule_and_its_p_value_agree(count, share, bar, horizon):
+    hits = round(share * count)
+    n_eff = min(count, -(-count // horizon))
+    holdout = {"dirhit": 100.0 * hits / count, "dirhit_hits": hits, "mask_count": count, "dirhit_n_eff": n_eff, "persistence_dirhit": bar, "majority_dirhit": 40.0}
+    v = usable_verdict(holdout)
+    p = one_sided_p(hits, count, n_eff=n_eff, bar=max(50.0, bar))
+    assert v["p_value"] == pytest.approx(p)
+    if abs(v["dirhit_lower_95"] - max(50.0, bar)) > 1e-6:  # away from the knife edge
+        assert v["passes_rule"] == (p < 0.025)
+
+
+@pytest.mark.parametrize(("n_eff", "expected"), [(3, None), (4, 99.00), (5, 93.83), (18, 73.10), (120, 58.95), (0, None)])
+def test_min_passing_dirhit(n_eff, expected):
+    got = min_passing_dirhit(n_eff)
+    assert got == (pytest.approx(expected, abs=0.01) if expected is not None else None)
+    if got is not None:  # just above the bar passes, just below does not
+        assert DirHit.rate(got / 100 * n_eff + 1e-6, n_eff).low > 50.0 - 1e-9
+        assert DirHit.rate(got / 100 * n_eff - 0.05, n_eff).low < 50.0
+
+
+def test_usable_verdict_uses_the_effective_count_of_the_record():
+    # the issue's h = 30 model: 96.4 % of 110 masked rows looks strong; over a 120-row holdout it is 4
+    # independent 30-day outcomes, where only 99 % or more could clear 50 %
+    holdout = {"dirhit": 100.0 * 106 / 110, "dirhit_hits": 106, "mask_count": 110, "dirhit_n_eff": 4, "persistence_dirhit": 40.0, "majority_dirhit": 45.0}
+    v = usable_verdict(holdout)
+    assert v["passes_rule"] is False and v["n_eff"] == 4 and v["min_passing_dirhit"] == pytest.approx(99.0, abs=0.01)
+    assert usable_verdict({**holdout, "dirhit_n_eff": 110})["passes_rule"] is True
+    # an older record without effective counts falls back to ceil(n_test / h)
+    old = {k: v for k, v in holdout.items() if k != "dirhit_n_eff"} | {"n_test": 120}
+    assert usable_verdict(old, horizon=30)["n_eff"] == 4
