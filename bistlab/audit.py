@@ -23,8 +23,9 @@ from typing import Any
 
 from bistlab.config import Workspace
 from bistlab.dataset import task_key
-from bistlab.honesty import StudyHonesty, study_honesty
+from bistlab.honesty import CycleControl, StudyHonesty, fdr_control, study_honesty
 from bistlab.jsonio import read_json, write_json_atomic
+from bistlab.metrics import DirHit, baseline_figures, split_figures, usable_verdict
 from bistlab.selection import SupportFilter, filtered_dirhit
 from bistlab.state import StateFile, TaskStatus
 
@@ -40,7 +41,6 @@ __all__ = [
     "study_record",
     "flag_effects",
     "compare_previous",
-    "pooled",
 ]
 
 logger = logging.getLogger(__name__)
@@ -72,12 +72,6 @@ def _read(path: Path | None) -> dict[str, Any] | None:
         return None
 
 
-def pooled(splits: list[dict[str, Any]], counted: list[int] | tuple[int, ...]) -> tuple[int, int]:
-    """Right calls and masked rows summed over the ``counted`` splits."""
-    idx = [i for i in counted if i < len(splits)]
-    return sum(int(splits[i].get("dirhit_hits") or 0) for i in idx), sum(int(splits[i].get("mask_count") or 0) for i in idx)
-
-
 @dataclass
 class TaskRecord:
     """Everything the report shows about one task.
@@ -97,6 +91,9 @@ class TaskRecord:
         honesty: multiple-testing figures, when the study record is there.
         previous: comparison with the previous cycle (:func:`compare_previous`).
         source: where the results were read (``"runs"`` or ``"reports copy"``).
+        fdr_kept: whether the cycle-wide false-discovery control kept this task's usable test
+            (``None``: the task has no holdout test).
+        fdr_q_value: its Benjamini–Hochberg adjusted p-value over the cycle.
     """
 
     key: str
@@ -113,18 +110,56 @@ class TaskRecord:
     honesty: StudyHonesty | None = None
     previous: dict[str, Any] = field(default_factory=dict)
     source: str = "runs"
+    fdr_kept: bool | None = None
+    fdr_q_value: float | None = None
 
     @property
     def low_support(self) -> bool:
         return bool(self.best and self.best.get("low_support"))
 
     @property
+    def verdict(self) -> dict[str, Any]:
+        """The usable rule on the holdout numbers (recomputed, so older records get today's rule)."""
+        return usable_verdict(self.holdout, horizon=self.horizon) if self.ev else {}
+
+    @property
+    def passes_rule(self) -> bool | None:
+        """The task's own usable test, before the cycle-wide false-discovery control."""
+        return None if not self.ev else bool(self.verdict["passes_rule"])
+
+    @property
     def usable(self) -> bool | None:
-        return None if not self.ev else bool(self.ev["verdict"]["usable"])
+        """Usable after the cycle-wide control (:attr:`fdr_kept`), or the task's own test without it."""
+        if not self.ev:
+            return None
+        return bool(self.verdict["passes_rule"] and (self.fdr_kept is not False))
 
     @property
     def holdout(self) -> dict[str, Any]:
         return (self.ev or {}).get("holdout") or {}
+
+    def holdout_figure(self) -> DirHit:
+        """The holdout DirHit with its interval at the effective count."""
+        return split_figures(self.holdout, horizon=self.horizon)["model"]
+
+    def call_figure(self) -> DirHit:
+        """The holdout call DirHit (rows with |prediction| > threshold)."""
+        return split_figures(self.holdout, horizon=self.horizon)["call"]
+
+    def baseline_figures(self) -> dict[str, DirHit]:
+        """Persistence and majority on the holdout's masked rows."""
+        return baseline_figures(self.holdout, horizon=self.horizon) if self.ev else {}
+
+    def hpo_figure(self) -> DirHit:
+        """The HPO DirHit: the mean over the selected trial's counted splits, with its own interval."""
+        counted = [i for i in (self.best or {}).get("counted_splits") or [] if i < len(self.hpo_splits())]
+        splits = [self.hpo_splits()[i] for i in counted]
+        return DirHit.mean_of_splits(splits, value=(self.best or {}).get("hpo_dirhit"), horizon=self.horizon)
+
+    def wfv_figure(self) -> DirHit:
+        """The WFV DirHit after training: the mean over the splits the selection's filter counts."""
+        splits = [self.wfv_splits()[i] for i in self.wfv_counted()]
+        return DirHit.mean_of_splits(splits, value=(self.ev or {}).get("wfv_dirhit"), horizon=self.horizon)
 
     @property
     def support_filter(self) -> SupportFilter | None:
@@ -140,23 +175,12 @@ class TaskRecord:
     def wfv_splits(self) -> list[dict[str, Any]]:
         return ((self.ev or {}).get("wfv") or {}).get("split_metrics") or []
 
-    def hpo_pooled(self) -> tuple[int, int, int]:
-        """(hits, count, splits averaged) behind the HPO DirHit."""
-        counted = list((self.best or {}).get("counted_splits") or [])
-        hits, count = pooled(self.hpo_splits(), counted)
-        return hits, count, len(counted)
-
     def wfv_counted(self) -> list[int]:
         """Splits counted in the WFV DirHit (the filter selection used)."""
         if not self.best or not self.ev:
             return []
         res = filtered_dirhit(self.wfv_splits(), SupportFilter(**self.best["filter_used"]))
         return list(res[1]) if res else []
-
-    def wfv_pooled(self) -> tuple[int, int, int]:
-        counted = self.wfv_counted()
-        hits, count = pooled(self.wfv_splits(), counted)
-        return hits, count, len(counted)
 
     def wall_seconds(self) -> dict[str, float | None]:
         return {
@@ -176,6 +200,7 @@ class CycleRecords:
         config: the cycle's configuration (``CycleConfig.to_dict()``), as the state file recorded it.
         ended: every task has ended.
         previous_cycle: the cycle compared with (``None`` for the first).
+        control: the cycle-wide false-discovery control of the usable flags.
     """
 
     cycle: int
@@ -183,6 +208,7 @@ class CycleRecords:
     config: dict[str, Any]
     ended: bool
     previous_cycle: int | None
+    control: CycleControl | None = None
 
 
 def cycle_tasks(ws: Workspace, cycle: int) -> tuple[list[dict[str, Any]], dict[str, Any], bool]:
@@ -394,7 +420,8 @@ def compare_previous(ws: Workspace, cycle: int, *, key: str, best: dict[str, Any
 
     Returns:
         ``available`` (bool) and either ``reason`` (why there is nothing to compare) or the
-        previous ``hpo_dirhit`` (with ``hpo_hits`` / ``hpo_count`` pooled over ``hpo_splits``), holdout ``dirhit`` / ``hits`` / ``count``, ``usable``, the
+        previous ``hpo_dirhit`` and ``hpo_figure``, holdout ``dirhit`` and ``holdout_figure``
+        (:class:`~bistlab.metrics.DirHit`), ``usable`` (the previous task's own rule), the
         parameters ``changed`` (name -> [before, after]), ``added``, ``removed``,
         ``model_choice`` before and after, ``data_changed``, and ``source``.
     """
@@ -414,9 +441,7 @@ def compare_previous(ws: Workspace, cycle: int, *, key: str, best: dict[str, Any
             "reason": f"cycle {prev}'s results for {key} are not available: runs/cycle_{prev}/ {gone} and reports/cycle_{prev}/{key}/ holds no copy",
         }
     p_ev = _read(folder / "evaluation.json")
-    p_splits = ((p_best.get("symbol_metrics") or {}).get(key) or {}).get("split_metrics") or []
-    p_counted = list(p_best.get("counted_splits") or [])
-    p_hits, p_count = pooled(p_splits, p_counted)
+    prev_rec = TaskRecord(key=key, symbol=str(p_best.get("symbol")), horizon=int(p_best.get("horizon") or 1), cycle=prev, status="", best=p_best, ev=p_ev)
     before, after = p_best.get("best_params") or {}, (best or {}).get("best_params") or {}
     changed = {k: [before[k], after[k]] for k in sorted(set(before) & set(after)) if before[k] != after[k]}
     out: dict[str, Any] = {
@@ -424,9 +449,7 @@ def compare_previous(ws: Workspace, cycle: int, *, key: str, best: dict[str, Any
         "cycle": prev,
         "source": "runs" if folder == runs_folder else "reports copy",
         "hpo_dirhit": p_best.get("hpo_dirhit"),
-        "hpo_hits": p_hits,
-        "hpo_count": p_count,
-        "hpo_splits": len(p_counted),
+        "hpo_figure": prev_rec.hpo_figure(),
         "low_support": p_best.get("low_support"),
         "changed": changed,
         "added": sorted(set(after) - set(before)),
@@ -437,12 +460,13 @@ def compare_previous(ws: Workspace, cycle: int, *, key: str, best: dict[str, Any
     }
     if p_ev:
         h = p_ev["holdout"]
-        out.update(dirhit=h.get("dirhit"), hits=h.get("dirhit_hits"), count=h.get("mask_count"), usable=bool(p_ev["verdict"]["usable"]))
+        out.update(dirhit=h.get("dirhit"), holdout_figure=prev_rec.holdout_figure(), usable=prev_rec.passes_rule)
     now = (ev or {}).get("holdout") or {}
     if p_ev and ev and h.get("dirhit") is not None and now.get("dirhit") is not None:
         out["holdout_delta"] = now["dirhit"] - h["dirhit"]
     if p_ev and ev:
-        flip_from, flip_to = bool(p_ev["verdict"]["usable"]), bool(ev["verdict"]["usable"])
+        current = TaskRecord(key=key, symbol=prev_rec.symbol, horizon=prev_rec.horizon, cycle=cycle, status="", ev=ev)
+        flip_from, flip_to = bool(prev_rec.passes_rule), bool(current.passes_rule)
         out["usable_flip"] = None if flip_from == flip_to else f"{'usable' if flip_from else 'not usable'} → {'usable' if flip_to else 'not usable'}"
     return out
 
@@ -493,6 +517,10 @@ def collect_cycle(ws: Workspace, cycle: int, *, archive: bool = True) -> CycleRe
                 )
         rec.previous = compare_previous(ws, cycle, key=key, best=rec.best, ev=rec.ev)
         records.append(rec)
+    control = fdr_control({r.key: r.verdict for r in records if r.ev})
+    for r in records:
+        r.fdr_kept = control.kept.get(r.key)
+        r.fdr_q_value = control.q_values.get(r.key)
     if archive:
         write_json_atomic(report_dir(ws, cycle) / "tasks.json", {"cycle": cycle, "ended": ended, "config": config, "tasks": tasks})
-    return CycleRecords(cycle=cycle, tasks=records, config=config, ended=ended, previous_cycle=cycle - 1 if cycle > 1 else None)
+    return CycleRecords(cycle=cycle, tasks=records, config=config, ended=ended, previous_cycle=cycle - 1 if cycle > 1 else None, control=control)

@@ -37,12 +37,14 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 from scipy import stats
+
+from bistlab.metrics import RULE_ALPHA
 
 __all__ = [
     "PBOResult",
@@ -54,6 +56,9 @@ __all__ = [
     "study_honesty",
     "METHOD_TEXT",
     "METHOD_ITEMS",
+    "FDR_Q",
+    "CycleControl",
+    "fdr_control",
 ]
 
 logger = logging.getLogger(__name__)
@@ -273,4 +278,78 @@ def study_honesty(
         noise_max_dirhit=noise,
         deflated_prob=deflated,
         pbo=pbo_cscv(matrix),
+    )
+
+
+FDR_Q = 0.10
+"""The false discovery rate the cycle-wide control of the usable flag allows (Benjamini–Hochberg)."""
+
+
+@dataclass(frozen=True)
+class CycleControl:
+    """The cycle-wide false-discovery control of the usable flag.
+
+    A cycle tests one holdout per task; with many tasks some pass the rule by luck. The flag is
+    kept only for tasks that pass the rule *and* whose Benjamini–Hochberg adjusted p-value (over
+    every tested task of the cycle) is at most ``q``: among the flags kept, at most a share ``q``
+    is expected to be false, and with no skill anywhere the chance of any flag is at most ``q``.
+
+    Attributes:
+        q: the false discovery rate allowed.
+        n_tested: tasks with a holdout test (evaluated).
+        n_pass_individual: tasks that pass the rule on their own.
+        n_kept: tasks whose flag survives the control.
+        expected_chance_individual: individual passes that pure chance would give at most,
+            ``n_tested × 0.025`` (the one-sided level of the rule).
+        kept: task key -> the controlled flag.
+        p_values: task key -> the rule's one-sided p-value.
+        q_values: task key -> the Benjamini–Hochberg adjusted p-value.
+    """
+
+    q: float
+    n_tested: int
+    n_pass_individual: int
+    n_kept: int
+    expected_chance_individual: float
+    kept: dict[str, bool]
+    p_values: dict[str, float]
+    q_values: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def words(self) -> str:
+        """What the control did, for the report."""
+        return (
+            f"{self.n_pass_individual} of {self.n_tested} tested tasks pass the rule on their own; "
+            f"{self.n_kept} keep the usable flag after Benjamini–Hochberg control of the false discovery rate at "
+            f"{100 * self.q:.0f} % across the cycle. Pure chance (no skill anywhere) would give at most about "
+            f"{self.expected_chance_individual:.1f} individual passes among {self.n_tested} tasks "
+            f"({100 * RULE_ALPHA:.1f} % each); after the control, with no skill anywhere the chance of even one usable "
+            f"flag is at most {100 * self.q:.0f} %, and at most {100 * self.q:.0f} % of the flags kept are expected to be false."
+        )
+
+
+def fdr_control(verdicts: Mapping[str, dict[str, Any]], *, q: float = FDR_Q) -> CycleControl:
+    """Benjamini–Hochberg control of the usable flags of one cycle.
+
+    Args:
+        verdicts: task key -> its holdout verdict (:func:`bistlab.metrics.usable_verdict`: ``p_value``
+            and ``passes_rule``), for every task evaluated on its holdout.
+        q: the false discovery rate allowed.
+    """
+    keys = list(verdicts)
+    p = np.array([float(verdicts[k].get("p_value", 1.0)) for k in keys], dtype=float)
+    adjusted = stats.false_discovery_control(p, method="bh") if keys else np.array([])
+    passes = {k: bool(verdicts[k].get("passes_rule", verdicts[k].get("usable"))) for k in keys}
+    kept = {k: passes[k] and bool(a <= q) for k, a in zip(keys, adjusted)}
+    return CycleControl(
+        q=q,
+        n_tested=len(keys),
+        n_pass_individual=sum(passes.values()),
+        n_kept=sum(kept.values()),
+        expected_chance_individual=len(keys) * RULE_ALPHA,
+        kept=kept,
+        p_values={k: float(v) for k, v in zip(keys, p)},
+        q_values={k: float(v) for k, v in zip(keys, adjusted)},
     )

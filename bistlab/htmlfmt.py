@@ -1,8 +1,9 @@
 """HTML building blocks of the cycle report and the per-task pages.
 
-Every DirHit a person reads goes through :func:`dirhit_html` or :func:`dirhit_text`, so it always
-carries its count and 95 % Wilson interval (DESIGN.md "Statistical honesty"); in HTML it is a
-``<span class="dirhit">``, which the tests use to check that rule on a rendered report.
+Every DirHit a person reads is a :class:`bistlab.metrics.DirHit` printed by :func:`dirhit_html` or
+:func:`dirhit_text`, so it always carries its count, its effective count and the 95 % interval of
+that very number (DESIGN.md "Statistical honesty"); in HTML it is a ``<span class="dirhit">``,
+which the tests use to check that rule on a rendered report.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from bistlab.metrics import wilson_interval
+from bistlab.metrics import DirHit
 
 __all__ = [
     "REPORT_CSS",
     "esc",
     "num",
     "pct",
-    "hits_of",
     "dirhit_text",
     "dirhit_html",
     "html_table",
@@ -86,64 +86,28 @@ def pct(v: Any, digits: int = 1) -> str:
     return "–" if _missing(v) else f"{v:.{digits}f} %"
 
 
-def hits_of(dirhit: float | None, count: int | None) -> int:
-    """Right calls behind a DirHit percentage over ``count`` rows (for baselines stored as percent)."""
-    if dirhit is None or not count:
-        return 0
-    return int(round(dirhit * count / 100.0))
-
-
-def _detail(hits: int, count: int, *, mean_of: int | None, pooled: bool) -> list[str]:
-    lo, hi = wilson_interval(hits, count)  # type: ignore[misc]
-    parts = []
-    if mean_of is not None:
-        parts.append(f"mean of {mean_of} split{'s' if mean_of != 1 else ''}")
-    parts.append(f"{'pooled ' if pooled else ''}n={count}")
-    parts.append(f"95 % CI {lo:.1f}–{hi:.1f}")
-    return parts
-
-
-def dirhit_text(value: float | None, hits: int | None, count: int | None, *, mean_of: int | None = None) -> str:
-    """A DirHit as plain text with its count and 95 % Wilson interval.
-
-    Args:
-        value: the DirHit in percent (may differ from ``hits / count`` when it is a mean of splits).
-        hits: right calls (pooled over the splits when ``mean_of`` is given).
-        count: masked rows behind it.
-        mean_of: the number of splits averaged, when ``value`` is a mean of split DirHits (the
-            interval is then the pooled proportion's).
+def dirhit_text(fig: DirHit) -> str:
+    """A DirHit as plain text with its count, effective count and the 95 % interval of that very number.
 
     Returns:
-        e.g. ``"54.2 % (n=120, 95 % CI 45.3–62.8)"`` or ``"undefined (n=0)"``.
+        e.g. ``"54.2 % (n=120, n_eff=18, 95 % CI 45.3–62.8)"`` or ``"undefined (n=0)"``.
     """
-    if not count or _missing(value):
-        return f"undefined (n={count or 0})"
-    return f"{value:.1f} % (" + ", ".join(_detail(int(hits or 0), int(count), mean_of=mean_of, pooled=mean_of is not None)) + ")"
+    return fig.text()
 
 
-def dirhit_html(
-    value: float | None,
-    hits: int | None,
-    count: int | None,
-    *,
-    mean_of: int | None = None,
-    inline: bool = False,
-    css: str = "",
-) -> str:
-    """:func:`dirhit_text` as ``<span class="dirhit">``: the value, then its count and interval in small print.
+def dirhit_html(fig: DirHit, *, inline: bool = False, css: str = "") -> str:
+    """:func:`dirhit_text` as ``<span class="dirhit">``: the value, then its counts and interval in small print.
 
-    ``inline`` keeps it on one line (in sentences); else the count and the interval go on lines
+    ``inline`` keeps it on one line (in sentences); else the counts and the interval go on lines
     of their own (in table cells).
     """
     cls = f"dirhit {css}".strip()
-    if not count or _missing(value):
-        return f'<span class="{cls}">undefined <small>(n={int(count or 0)})</small></span>'
-    hits, count = int(hits or 0), int(count)
-    lo, hi = wilson_interval(hits, count)  # type: ignore[misc]
-    n = f"{'mean of ' + str(mean_of) + ' splits, pooled ' if mean_of is not None else ''}n={count}"
+    if not fig.defined:
+        return f'<span class="{cls}">undefined <small>(n={fig.count})</small></span>'
+    *counts, interval = fig.details()
     if inline:
-        return f'<span class="{cls}">{value:.1f} % <small>({esc(n)}, 95 % CI {lo:.1f}–{hi:.1f})</small></span>'
-    return f'<span class="{cls}">{value:.1f} %<br><small>{esc(n)}<br>95 % CI {lo:.1f}–{hi:.1f}</small></span>'
+        return f'<span class="{cls}">{fig.value:.1f} % <small>({esc(", ".join(counts))}, {esc(interval)})</small></span>'
+    return f'<span class="{cls}">{fig.value:.1f} %<br><small>{esc(", ".join(counts))}<br>{esc(interval)}</small></span>'
 
 
 def html_table(

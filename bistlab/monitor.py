@@ -71,6 +71,7 @@ def task_rows(ws: Workspace, state: CycleState | None = None) -> list[dict[str, 
                 "holdout_count": t.holdout_count,
                 "low_support": t.low_support,
                 "usable": t.usable,
+                "note": t.note,
                 "retries": t.retry_count,
                 "error": t.error,
             }

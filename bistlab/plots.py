@@ -203,21 +203,22 @@ def flag_effects(rows: list[dict[str, Any]], *, key: str) -> go.Figure:
 
 
 def split_dirhits(splits: list[dict[str, Any]], *, title: str) -> go.Figure:
-    """DirHit per walk-forward split beside both baselines, with 95 % Wilson intervals; n in the hover."""
-    from bistlab.metrics import wilson_interval
+    """DirHit per walk-forward split beside both baselines, with the 95 % interval of each number
+    (at the effective count of overlapping labels); n in the hover."""
+    from bistlab.metrics import split_figures
 
     names = [f"split {i}" for i in range(len(splits))]
+    figures = [split_figures(s) for s in splits]
     fig = go.Figure()
-    for field, label in (("dirhit", "model"), ("persistence_dirhit", "persistence"), ("majority_dirhit", "majority")):
+    for field, label in (("model", "model"), ("persistence", "persistence"), ("majority", "majority")):
         values, plus, minus, hover = [], [], [], []
-        for s in splits:
-            v, n = s.get(field), int(s.get("mask_count") or 0)
-            hits = int(s.get("dirhit_hits") or 0) if field == "dirhit" else int(round((v or 0.0) * n / 100.0))
-            ci = wilson_interval(hits, n) if v is not None else None
-            values.append(v)
-            plus.append(ci[1] - v if ci else None)
-            minus.append(v - ci[0] if ci else None)
-            hover.append(f"{label}: {v:.1f} % (n={n}, 95 % CI {ci[0]:.1f}–{ci[1]:.1f}); mask {s.get('mask_pct', 0.0):.1f} %" if ci else f"{label}: undefined (n={n})")
+        for s, figs in zip(splits, figures):
+            f = figs.get(field)
+            ok = f is not None and f.defined
+            values.append(f.value if ok else None)
+            plus.append(f.high - f.value if ok else None)
+            minus.append(f.value - f.low if ok else None)
+            hover.append(f"{label}: {f.text()}; mask {s.get('mask_pct', 0.0):.1f} %" if ok else f"{label}: undefined (n={f.count if f else 0})")
         fig.add_bar(
             x=names,
             y=values,
@@ -244,7 +245,7 @@ def holdout_cumulative(dates: list[str], y_true: list[float], y_pred: list[float
 
 
 def holdout_dirhit_by_task(table: pd.DataFrame) -> go.Figure:
-    """Holdout DirHit per task with its 95 % Wilson interval, and the best baseline."""
+    """Holdout DirHit per task with its 95 % interval (at the effective count), and the best baseline."""
     t = table.dropna(subset=["holdout_dirhit"])
     fig = go.Figure()
     fig.add_scatter(
@@ -252,8 +253,8 @@ def holdout_dirhit_by_task(table: pd.DataFrame) -> go.Figure:
         y=t["holdout_dirhit"],
         mode="markers",
         name="holdout DirHit (95 % CI)",
-        customdata=np.stack([t["holdout_count"], t["ci_low"], t["ci_high"]], axis=-1) if len(t) else None,
-        hovertemplate="%{x}<br>holdout DirHit %{y:.1f} % (n=%{customdata[0]}, 95 % CI %{customdata[1]:.1f}–%{customdata[2]:.1f})<extra></extra>",
+        customdata=np.stack([t["holdout_count"], t["holdout_n_eff"], t["ci_low"], t["ci_high"]], axis=-1) if len(t) else None,
+        hovertemplate="%{x}<br>holdout DirHit %{y:.1f} % (n=%{customdata[0]}, n_eff=%{customdata[1]:.0f}, 95 % CI %{customdata[2]:.1f}–%{customdata[3]:.1f})<extra></extra>",
         error_y=dict(type="data", symmetric=False, array=t["ci_high"] - t["holdout_dirhit"], arrayminus=t["holdout_dirhit"] - t["ci_low"]),
     )
     fig.add_scatter(x=t["task"], y=t["best_baseline_dirhit"], mode="markers", name="best baseline", marker_symbol="x")

@@ -42,7 +42,9 @@ from bistlab.config import EvalSettings, Workspace
 from bistlab.dataset import task_key
 from bistlab.errors import NoTrainedCycleError
 from bistlab.jsonio import read_json, write_json_atomic
-from bistlab.metrics import dirhit_with_interval, wilson_interval
+from bistlab.honesty import CycleControl, fdr_control
+from bistlab.ledger import ForecastLedger
+from bistlab.metrics import split_figures, usable_verdict
 from bistlab.state import StateFile, TaskStatus
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "latest_trained_cycle",
     "forecast_task",
     "direction_of",
+    "record_forecasts",
 ]
 
 logger = logging.getLogger(__name__)
@@ -73,17 +76,23 @@ PREDICTION_COLUMNS = [
     "holdout_count",
     "holdout_ci_low",
     "holdout_ci_high",
+    "holdout_n_eff",
     "holdout_dirhit_text",
+    "passes_rule",
     "usable",
     "low_support",
     "model_choice",
     "data_changed",
+    "data_fingerprint",
     "note",
 ]
 """Columns of :func:`predict_cycle`'s frame. ``as_of``: last price date the forecast uses;
 ``direction``: up / down / flat (``|expected_log_return| <= dirhit_threshold``);
 ``expected_return_pct``: ``100 * (exp(expected_log_return) - 1)`` over h trading days;
-``data_changed``: the prices changed since the cycle's HPO (the refit used the newer rows)."""
+``data_changed``: the prices changed since the cycle's HPO (the refit used the newer rows);
+``passes_rule``: the holdout's usable test of the task alone; ``usable``: after the cycle-wide
+false-discovery control (:func:`bistlab.honesty.fdr_control`); the holdout interval is at the
+effective count ``holdout_n_eff`` of overlapping h-day labels."""
 
 FINAL_MODEL = "model_final.pkl"
 FINAL_META = "model_final.json"
@@ -285,24 +294,36 @@ def forecast_task(
     }
 
 
-def _row(ws: Workspace, cycle: int, t: dict[str, Any], *, n_jobs: int, refit: bool, loader: Callable[..., Any]) -> dict[str, Any]:
+def _row(
+    ws: Workspace,
+    cycle: int,
+    t: dict[str, Any],
+    *,
+    evaluations: dict[str, dict[str, Any]],
+    control: CycleControl,
+    n_jobs: int,
+    refit: bool,
+    loader: Callable[..., Any],
+) -> dict[str, Any]:
     key = task_key(t["symbol"], t["horizon"])
     row: dict[str, Any] = {c: None for c in PREDICTION_COLUMNS}
     row.update(task=key, symbol=t["symbol"], horizon=int(t["horizon"]), cycle=cycle, status=t["status"], direction="–", note="")
     best_file = _task_file(ws, cycle, key, "best_params.json")
     best = _read(best_file) if best_file else None
-    ev_file = _task_file(ws, cycle, key, "evaluation.json")
-    ev = _read(ev_file) if ev_file else None
+    ev = evaluations.get(key)
     if ev:
         h = ev["holdout"]
-        ci = wilson_interval(h["dirhit_hits"], h["mask_count"])
+        verdict = usable_verdict(h, horizon=int(t["horizon"]))
+        fig = split_figures(h, horizon=int(t["horizon"]))["model"]
         row.update(
             holdout_dirhit=h["dirhit"],
             holdout_count=h["mask_count"],
-            holdout_ci_low=ci[0] if ci else None,
-            holdout_ci_high=ci[1] if ci else None,
-            holdout_dirhit_text=dirhit_with_interval(h["dirhit_hits"], h["mask_count"]),
-            usable=bool(ev["verdict"]["usable"]),
+            holdout_ci_low=fig.low,
+            holdout_ci_high=fig.high,
+            holdout_n_eff=fig.n_eff if fig.defined else None,
+            holdout_dirhit_text=fig.text(),
+            passes_rule=bool(verdict["passes_rule"]),
+            usable=bool(verdict["passes_rule"] and control.kept.get(key)),
             low_support=bool(ev.get("low_support")),
         )
     if best:
@@ -329,19 +350,63 @@ def _row(ws: Workspace, cycle: int, t: dict[str, Any], *, n_jobs: int, refit: bo
         expected_return_pct=100.0 * math.expm1(r) if r is not None else None,
         direction=direction_of(r, threshold=row["dirhit_threshold"]),
         data_changed=fc["data_changed"],
+        data_fingerprint=fc["final_meta"].get("data_fingerprint"),
     )
     notes = [row["note"].rstrip("; ")] if row["note"] else []
     if fc["data_changed"]:
         notes.append("prices changed since the cycle's HPO: refit on the newer rows with the cycle's configuration")
     if row["low_support"]:
         notes.append("LOW_SUPPORT: selected under the 0/0.0 fallback")
-    if row["usable"] is False:
+    if row["passes_rule"] and not row["usable"]:
+        notes.append("passes the usable rule alone but not the cycle-wide false-discovery control: no demonstrated skill")
+    elif row["usable"] is False:
         notes.append("not usable: no demonstrated skill on the holdout")
     row["note"] = "; ".join(n for n in notes if n)
     return row
 
 
-def predict_cycle(ws: Workspace, *, cycle: int | None = None, n_jobs: int = 1, refit: bool = False) -> pd.DataFrame:
+def _evaluations(ws: Workspace, cycle: int, tasks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each task's ``evaluation.json`` (from ``runs/`` or the report's copy), by task key."""
+    out = {}
+    for t in tasks:
+        key = task_key(t["symbol"], t["horizon"])
+        path = _task_file(ws, cycle, key, "evaluation.json")
+        ev = _read(path) if path else None
+        if ev:
+            out[key] = ev
+    return out
+
+
+def record_forecasts(ws: Workspace, frame: pd.DataFrame) -> int:
+    """Append the forecasts of :func:`predict_cycle`'s table to the workspace's forecast ledger.
+
+    Returns:
+        Forecasts added (one already recorded for the same task, as-of date and cycle is kept as it was).
+    """
+    forecasts = [
+        {
+            "symbol": r.symbol,
+            "horizon": int(r.horizon),
+            "as_of": r.as_of,
+            "cycle": int(r.cycle),
+            "direction": r.direction,
+            "expected_log_return": float(r.expected_log_return),
+            "dirhit_threshold": float(r.dirhit_threshold),
+            "usable": bool(r.usable) if r.usable is not None else None,
+            "passes_rule": bool(r.passes_rule) if r.passes_rule is not None else None,
+            "data_fingerprint": r.data_fingerprint,
+        }
+        for r in frame.itertuples(index=False)
+        if r.expected_log_return is not None and not pd.isna(r.expected_log_return) and r.as_of
+    ]
+    ledger = ForecastLedger.of(ws)
+    try:
+        return ledger.record(forecasts)
+    finally:
+        ledger.close()
+
+
+def predict_cycle(ws: Workspace, *, cycle: int | None = None, n_jobs: int = 1, refit: bool = False, record: bool = True) -> pd.DataFrame:
     """The latest forecast of every task of a cycle (see the module docstring for the model used).
 
     Args:
@@ -350,6 +415,7 @@ def predict_cycle(ws: Workspace, *, cycle: int | None = None, n_jobs: int = 1, r
             :func:`latest_trained_cycle`.
         n_jobs: threads per refit.
         refit: refit every ``model_final.pkl`` even when the prices have not changed.
+        record: append the forecasts to the forecast ledger (:mod:`bistlab.ledger`).
 
     Returns:
         One row per task of the cycle, horizon-first, columns :data:`PREDICTION_COLUMNS`;
@@ -366,8 +432,12 @@ def predict_cycle(ws: Workspace, *, cycle: int | None = None, n_jobs: int = 1, r
             "not trained yet, or cleaned up); run `bistlab cycle run` or choose another cycle"
         )
     loader = _lazy_universe(ws)
-    rows = [_row(ws, number, t, n_jobs=n_jobs, refit=refit, loader=loader) for t in tasks]
+    evaluations = _evaluations(ws, number, tasks)
+    control = fdr_control({k: usable_verdict(ev["holdout"], horizon=int(ev["horizon"])) for k, ev in evaluations.items()})
+    rows = [_row(ws, number, t, evaluations=evaluations, control=control, n_jobs=n_jobs, refit=refit, loader=loader) for t in tasks]
     frame = pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
+    if record:
+        record_forecasts(ws, frame)
     frame["horizon"] = frame["horizon"].astype("int64")
     frame["holdout_count"] = frame["holdout_count"].astype("Int64")
     frame.attrs["cycle"] = number

@@ -32,16 +32,16 @@ import pandas as pd
 from bistlab import notebooks
 from bistlab.audit import CycleRecords, TaskRecord, collect_cycle, report_dir, task_report_dir
 from bistlab.config import Workspace
-from bistlab.honesty import METHOD_ITEMS
-from bistlab.htmlfmt import REPORT_CSS, dirhit_html, dirhit_text, esc, hits_of, html_table, link, num, pct
-from bistlab.metrics import USABLE_RULE, wilson_interval
+from bistlab.honesty import FDR_Q, METHOD_ITEMS, CycleControl
+from bistlab.ledger import ForwardView, load_forward
+from bistlab.htmlfmt import REPORT_CSS, dirhit_html, dirhit_text, esc, html_table, link, num, pct
+from bistlab.metrics import INTERVAL_METHOD, USABLE_RULE, DirHit, min_passing_dirhit
 from bistlab.state import TaskStatus
 
 __all__ = [
     "REPORT_COLUMNS",
     "CycleReport",
     "cycle_table",
-    "style_table",
     "load_report",
     "render_report",
     "task_sentences",
@@ -54,6 +54,7 @@ __all__ = [
     "holdout_figure",
     "changes_html",
     "predictions_html",
+    "forward_html",
     "tasks_html",
     "reproducibility_html",
 ]
@@ -68,23 +69,32 @@ REPORT_COLUMNS = [
     "trials",
     "n_trials_total",
     "hpo_dirhit",
-    "hpo_hits",
     "hpo_count",
+    "hpo_n_eff",
+    "hpo_ci_low",
+    "hpo_ci_high",
     "hpo_splits",
     "wfv_dirhit",
-    "wfv_hits",
     "wfv_count",
+    "wfv_n_eff",
+    "wfv_ci_low",
+    "wfv_ci_high",
     "wfv_splits",
     "parity_gap",
     "holdout_dirhit",
     "holdout_hits",
     "holdout_count",
+    "holdout_n_eff",
     "ci_low",
     "ci_high",
     "persistence_dirhit",
+    "persistence_count",
+    "persistence_no_direction",
     "majority_dirhit",
     "best_baseline_dirhit",
     "edge",
+    "agree_persistence_pct",
+    "agree_majority_pct",
     "call_dirhit",
     "call_count",
     "call_coverage_pct",
@@ -95,14 +105,21 @@ REPORT_COLUMNS = [
     "holdout_mask_pct",
     "valid_splits",
     "low_support",
+    "p_value",
+    "q_value",
+    "passes_rule",
     "usable",
     "pbo",
     "holdout_minus_hpo",
     "note",
 ]
-"""Columns of :func:`cycle_table`: DirHits in percent with the hits and counts behind them
-(``hpo_*`` / ``wfv_*`` pooled over the counted splits), ``edge`` = holdout DirHit minus the best
-baseline (points), ``pbo`` the CSCV probability of backtest overfitting."""
+"""Columns of :func:`cycle_table`: DirHits in percent with their counts, effective counts
+(``*_n_eff``, overlapping h-day labels) and the 95 % interval of each number (``hpo_*`` / ``wfv_*``
+are means over the counted splits, ``ci_*`` the holdout's); ``edge`` = holdout DirHit minus the best
+baseline (points); ``agree_*_pct``: share of holdout calls in the baseline's direction;
+``p_value`` / ``q_value``: the rule's one-sided p-value and its Benjamini–Hochberg adjustment over
+the cycle; ``passes_rule``: the task's own test; ``usable``: after the cycle-wide control;
+``pbo`` the CSCV probability of backtest overfitting."""
 
 
 def _filter_words(flt: dict[str, Any]) -> str:
@@ -130,98 +147,82 @@ def _note(rec: TaskRecord) -> str:
         parts.append(f"not ended ({rec.status})")
     if rec.low_support:
         parts.append("LOW_SUPPORT: no trial passed the support filter; selected under the 0/0.0 fallback")
+    if (rec.best or {}).get("study_restart_note"):
+        parts.append(f"study restarted: {rec.best['study_restart_note']}")
+    for option, info in ((rec.best or {}).get("options_skipped") or {}).items():
+        parts.append(f"{option} not applied on splits {', '.join(map(str, info['splits']))}: {info['reason']}")
     if rec.ev and not rec.holdout.get("mask_count"):
         parts.append("holdout mask empty: no holdout DirHit (the model's |prediction| never exceeded the threshold where the move did)")
     return "; ".join(parts)
 
 
+def _row(rec: TaskRecord, control: CycleControl | None) -> dict[str, Any]:
+    best, ev, hold = rec.best or {}, rec.ev or {}, rec.holdout
+    verdict = rec.verdict
+    hpo, wfv, fig = rec.hpo_figure(), rec.wfv_figure(), rec.holdout_figure()
+    base = rec.baseline_figures()
+    sm = (best.get("symbol_metrics") or {}).get(rec.key) or {}
+    edge = None
+    if fig.defined and verdict.get("best_baseline_dirhit") is not None:
+        edge = fig.value - verdict["best_baseline_dirhit"]
+    return {
+        "task": rec.key,
+        "symbol": rec.symbol,
+        "horizon": rec.horizon,
+        "status": rec.status,
+        "trials": best.get("n_complete"),
+        "n_trials_total": best.get("n_trials"),
+        "hpo_dirhit": hpo.value if best else None,
+        "hpo_count": hpo.count if best else None,
+        "hpo_n_eff": hpo.n_eff if best else None,
+        "hpo_ci_low": hpo.low,
+        "hpo_ci_high": hpo.high,
+        "hpo_splits": len(best.get("counted_splits") or []) if best else None,
+        "wfv_dirhit": ev.get("wfv_dirhit"),
+        "wfv_count": wfv.count if ev else None,
+        "wfv_n_eff": wfv.n_eff if ev else None,
+        "wfv_ci_low": wfv.low,
+        "wfv_ci_high": wfv.high,
+        "wfv_splits": wfv.mean_of if ev else None,
+        "parity_gap": ev.get("wfv_parity_gap"),
+        "holdout_dirhit": hold.get("dirhit"),
+        "holdout_hits": hold.get("dirhit_hits"),
+        "holdout_count": hold.get("mask_count"),
+        "holdout_n_eff": fig.n_eff if ev else None,
+        "ci_low": fig.low,
+        "ci_high": fig.high,
+        "persistence_dirhit": hold.get("persistence_dirhit"),
+        "persistence_count": base["persistence"].count if "persistence" in base else None,
+        "persistence_no_direction": hold.get("persistence_no_direction"),
+        "majority_dirhit": hold.get("majority_dirhit"),
+        "best_baseline_dirhit": verdict.get("best_baseline_dirhit"),
+        "edge": edge,
+        "agree_persistence_pct": hold.get("agree_persistence_pct"),
+        "agree_majority_pct": hold.get("agree_majority_pct"),
+        "call_dirhit": hold.get("call_dirhit"),
+        "call_count": hold.get("call_count"),
+        "call_coverage_pct": hold.get("call_coverage_pct"),
+        "holdout_n_test": hold.get("n_test"),
+        "holdout_nrmse": hold.get("nrmse"),
+        "wfv_nrmse": ((ev.get("wfv") or {}).get("avg_nrmse")),
+        "hpo_nrmse": sm.get("avg_nrmse"),
+        "holdout_mask_pct": hold.get("mask_pct"),
+        "valid_splits": len(best.get("counted_splits") or []) if best else None,
+        "low_support": bool(best.get("low_support")) if best else None,
+        "p_value": verdict.get("p_value"),
+        "q_value": control.q_values.get(rec.key) if control else None,
+        "passes_rule": rec.passes_rule,
+        "usable": rec.usable,
+        "pbo": rec.honesty.pbo.pbo if rec.honesty else None,
+        "holdout_minus_hpo": rec.honesty.holdout_minus_hpo if rec.honesty else None,
+        "note": _note(rec),
+    }
+
+
 def cycle_table(ws: Workspace, cycle: int, *, records: CycleRecords | None = None) -> pd.DataFrame:
     """One row per task of ``cycle`` (columns :data:`REPORT_COLUMNS`), horizon-first."""
     records = records or collect_cycle(ws, cycle, archive=False)
-    rows = []
-    for rec in records.tasks:
-        best, ev, hold = rec.best or {}, rec.ev or {}, rec.holdout
-        verdict = ev.get("verdict") or {}
-        hpo_hits, hpo_count, hpo_splits = rec.hpo_pooled()
-        wfv_hits, wfv_count, wfv_splits = rec.wfv_pooled()
-        ci = wilson_interval(hold.get("dirhit_hits", 0), hold.get("mask_count", 0)) if hold else None
-        sm = (best.get("symbol_metrics") or {}).get(rec.key) or {}
-        edge = None
-        if hold.get("dirhit") is not None and verdict.get("best_baseline_dirhit") is not None:
-            edge = hold["dirhit"] - verdict["best_baseline_dirhit"]
-        rows.append(
-            {
-                "task": rec.key,
-                "symbol": rec.symbol,
-                "horizon": rec.horizon,
-                "status": rec.status,
-                "trials": best.get("n_complete"),
-                "n_trials_total": best.get("n_trials"),
-                "hpo_dirhit": best.get("hpo_dirhit"),
-                "hpo_hits": hpo_hits if best else None,
-                "hpo_count": hpo_count if best else None,
-                "hpo_splits": hpo_splits if best else None,
-                "wfv_dirhit": ev.get("wfv_dirhit"),
-                "wfv_hits": wfv_hits if ev else None,
-                "wfv_count": wfv_count if ev else None,
-                "wfv_splits": wfv_splits if ev else None,
-                "parity_gap": ev.get("wfv_parity_gap"),
-                "holdout_dirhit": hold.get("dirhit"),
-                "holdout_hits": hold.get("dirhit_hits"),
-                "holdout_count": hold.get("mask_count"),
-                "ci_low": ci[0] if ci else None,
-                "ci_high": ci[1] if ci else None,
-                "persistence_dirhit": hold.get("persistence_dirhit"),
-                "majority_dirhit": hold.get("majority_dirhit"),
-                "best_baseline_dirhit": verdict.get("best_baseline_dirhit"),
-                "edge": edge,
-                "call_dirhit": hold.get("call_dirhit"),
-                "call_count": hold.get("call_count"),
-                "call_coverage_pct": hold.get("call_coverage_pct"),
-                "holdout_n_test": hold.get("n_test"),
-                "holdout_nrmse": hold.get("nrmse"),
-                "wfv_nrmse": ((ev.get("wfv") or {}).get("avg_nrmse")),
-                "hpo_nrmse": sm.get("avg_nrmse"),
-                "holdout_mask_pct": hold.get("mask_pct"),
-                "valid_splits": len(best.get("counted_splits") or []) if best else None,
-                "low_support": bool(best.get("low_support")) if best else None,
-                "usable": verdict.get("usable") if ev else None,
-                "pbo": rec.honesty.pbo.pbo if rec.honesty else None,
-                "holdout_minus_hpo": rec.honesty.holdout_minus_hpo if rec.honesty else None,
-                "note": _note(rec),
-            }
-        )
-    return pd.DataFrame(rows, columns=REPORT_COLUMNS)
-
-
-def style_table(table: pd.DataFrame) -> pd.DataFrame:
-    """The table as plain text, as a person reads it: every DirHit with its count and interval."""
-
-    def dh(value: Any, hits: Any, count: Any, splits: Any = None) -> str:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return "–" if count is None or (isinstance(count, float) and math.isnan(count)) else dirhit_text(None, 0, 0)
-        return dirhit_text(value, int(hits or 0), int(count or 0), mean_of=None if splits is None else int(splits))
-
-    def baseline(value: Any, count: Any) -> str:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return "–"
-        return dirhit_text(value, hits_of(value, int(count)), int(count))
-
-    t = table.astype(object).where(table.notna(), None)
-    return pd.DataFrame(
-        {
-            "task": t["task"],
-            "status": t["status"],
-            "HPO DirHit (biased upward by the search)": [dh(*r) for r in zip(t["hpo_dirhit"], t["hpo_hits"], t["hpo_count"], t["hpo_splits"])],
-            "WFV DirHit (parity)": [dh(*r) for r in zip(t["wfv_dirhit"], t["wfv_hits"], t["wfv_count"], t["wfv_splits"])],
-            "holdout DirHit": [dh(*r) for r in zip(t["holdout_dirhit"], t["holdout_hits"], t["holdout_count"])],
-            "persistence (same rows)": [baseline(v, c) for v, c in zip(t["persistence_dirhit"], t["holdout_count"])],
-            "majority (same rows)": [baseline(v, c) for v, c in zip(t["majority_dirhit"], t["holdout_count"])],
-            "LOW_SUPPORT": ["LOW_SUPPORT" if v else "" for v in t["low_support"]],
-            "usable": ["usable" if v else ("no" if v is not None else "–") for v in t["usable"]],
-            "note": t["note"],
-        }
-    )
+    return pd.DataFrame([_row(rec, records.control) for rec in records.tasks], columns=REPORT_COLUMNS)
 
 
 @dataclass
@@ -236,6 +237,7 @@ class CycleReport:
         predictions: :func:`bistlab.predict.predict_cycle`'s table, or ``None``.
         predictions_note: why there are no predictions, or where they were written.
         rel: relative URL prefix from the main report to ``reports/cycle_<N>/``.
+        forward: the forward record of the ledger's forecasts (:func:`load_forward`).
     """
 
     ws: Workspace
@@ -245,6 +247,7 @@ class CycleReport:
     predictions: pd.DataFrame | None
     predictions_note: str
     rel: str
+    forward: ForwardView | None = None
 
     def record(self, key: str) -> TaskRecord:
         return next(r for r in self.records.tasks if r.key == key)
@@ -279,58 +282,103 @@ def load_report(ws: Workspace, cycle: int, *, archive: bool = False, compute_pre
     records = collect_cycle(ws, cycle, archive=archive)
     table = cycle_table(ws, cycle, records=records)
     predictions, note = _predictions(ws, cycle, compute=compute_predictions)
-    return CycleReport(ws=ws, cycle=cycle, records=records, table=table, predictions=predictions, predictions_note=note, rel=f"cycle_{cycle}/")
+    return CycleReport(ws=ws, cycle=cycle, records=records, table=table, predictions=predictions, predictions_note=note, rel=f"cycle_{cycle}/", forward=load_forward(ws))
 
 
 # ---------------------------------------------------------------- words
 
 
 def _dh_hold(rec: TaskRecord, *, inline: bool = True) -> str:
-    h = rec.holdout
-    return dirhit_html(h.get("dirhit"), h.get("dirhit_hits"), h.get("mask_count"), inline=inline)
+    return dirhit_html(rec.holdout_figure(), inline=inline)
 
 
 def _dh_hpo(rec: TaskRecord, *, inline: bool = True) -> str:
-    hits, count, splits = rec.hpo_pooled()
-    return dirhit_html((rec.best or {}).get("hpo_dirhit"), hits, count, mean_of=splits, inline=inline, css="biased")
+    return dirhit_html(rec.hpo_figure(), inline=inline, css="biased")
 
 
 def _dh_wfv(rec: TaskRecord, *, inline: bool = True) -> str:
-    hits, count, splits = rec.wfv_pooled()
-    return dirhit_html((rec.ev or {}).get("wfv_dirhit"), hits, count, mean_of=splits, inline=inline)
+    return dirhit_html(rec.wfv_figure(), inline=inline)
 
 
-def _dh_base(value: float | None, count: int | None, *, inline: bool = True) -> str:
-    if value is None:
+def _dh_base(rec: TaskRecord, name: str, *, inline: bool = True) -> str:
+    """A baseline's holdout DirHit; persistence says how many masked rows it had no direction on."""
+    fig = rec.baseline_figures().get(name)
+    if fig is None:
         return "–"
-    return dirhit_html(value, hits_of(value, count), count, inline=inline)
+    cell = dirhit_html(fig, inline=inline)
+    skipped = rec.holdout.get("persistence_no_direction") if name == "persistence" else None
+    if skipped:
+        cell += f"{' ' if inline else '<br>'}<small>{skipped} row{'s' if skipped != 1 else ''} without a past direction not counted</small>"
+    return cell
 
 
-def _dh_call(h: dict[str, Any], *, inline: bool = True) -> str:
+def _dh_call(rec: TaskRecord, *, inline: bool = True) -> str:
+    h = rec.holdout
     if not h:
         return "–"
-    cell = dirhit_html(h.get("call_dirhit"), hits_of(h.get("call_dirhit"), h.get("call_count")), h.get("call_count"), inline=inline)
+    cell = dirhit_html(rec.call_figure(), inline=inline)
     return f"{cell}{' ' if inline else '<br>'}<small>coverage {pct(h.get('call_coverage_pct'))} of {h.get('n_test')} rows</small>"
+
+
+DISGUISE_PCT = 90.0
+"""A model whose holdout calls follow a baseline's direction this often is that baseline in disguise."""
+
+
+def disguise_words(rec: TaskRecord) -> str:
+    """Says so when the model's holdout calls nearly always follow a baseline's direction."""
+    h = rec.holdout
+    for name, field in (("majority direction", "agree_majority_pct"), ("persistence (the sign of the last h-day return)", "agree_persistence_pct")):
+        share = h.get(field)
+        if share is not None and share >= DISGUISE_PCT:
+            return (
+                f"Its holdout calls follow the {name} on {share:.0f} % of the rows it calls: it is that baseline in disguise, "
+                "and its DirHit says little about skill of its own."
+            )
+    return ""
+
+
+def _control_words(rec: TaskRecord) -> str:
+    if rec.fdr_q_value is None:
+        return ""
+    p = rec.verdict.get("p_value")
+    if rec.usable:
+        return f" One-sided p = {p:.4f}; kept by the cycle-wide false-discovery control (adjusted p {rec.fdr_q_value:.3f} ≤ {FDR_Q:.2f})."
+    if rec.passes_rule:
+        return (
+            f" It passes the rule on its own (one-sided p = {p:.4f}) but <b>not</b> the cycle-wide false-discovery control "
+            f"(adjusted p {rec.fdr_q_value:.3f} > {FDR_Q:.2f}): among this cycle's tasks, a pass this strong is to be expected by chance."
+        )
+    return ""
+
+
+def _n_eff_words(rec: TaskRecord) -> str:
+    v, fig = rec.verdict, rec.holdout_figure()
+    if not fig.defined or round(fig.n_eff) >= fig.count:
+        return ""
+    need = v.get("min_passing_dirhit")
+    bar = "no DirHit, not even 100 %, could clear 50 %" if need is None else f"the smallest DirHit that could clear 50 % is {need:.1f} %"
+    return (
+        f" Its {fig.count} masked rows of overlapping {rec.horizon}-day labels hold about {fig.n_eff:.0f} independent outcomes; "
+        f"with so many, {bar}."
+    )
 
 
 def verdict_words(rec: TaskRecord) -> str:
     """Why a task is usable or not, with the rule's numbers (HTML)."""
     if not rec.ev:
         return "not evaluated on the holdout"
-    v = rec.ev["verdict"]
-    h = rec.holdout
-    lower = v.get("dirhit_lower_95")
-    base = v.get("best_baseline_dirhit")
-    which = ""
-    if base is not None:
-        which = "persistence" if base == h.get("persistence_dirhit") else "majority"
+    v, h = rec.verdict, rec.holdout
+    lower, base = v.get("dirhit_lower_95"), v.get("best_baseline_dirhit")
     if lower is None:
         return f"<b>not usable</b>: the holdout DirHit is undefined (n={h.get('mask_count', 0)}: no masked holdout row), so the rule ({esc(USABLE_RULE)}) cannot be met."
-    verdict = "<b class=\"usable\">usable</b>" if v["usable"] else "<b>not usable</b>"
-    base_txt = f"{_dh_base(base, h.get('mask_count'))} ({which})" if base is not None else "undefined"
+    verdict = "<b class=\"usable\">usable</b>" if rec.usable else "<b>not usable</b>"
+    base_txt = f"{_dh_base(rec, v['best_baseline'])} ({v['best_baseline']})" if base is not None else "undefined"
     return (
         f"{verdict}: holdout DirHit {_dh_hold(rec)}; lower bound {lower:.1f} % "
         f"{'>' if lower > 50 else '≤'} 50 % and {'>' if base is not None and lower > base else '≤'} best baseline {base_txt} on the same rows."
+        + _control_words(rec)
+        + _n_eff_words(rec)
+        + (" " + esc(disguise_words(rec)) if disguise_words(rec) else "")
     )
 
 
@@ -353,6 +401,10 @@ def task_sentences(rec: TaskRecord) -> list[str]:
         if rec.low_support:
             out.append(f'<span class="lowsupport">{esc(low_support_text(rec))}</span>')
         out.append(f"HPO DirHit {_dh_hpo(rec)} — biased upward by the search that picked it.")
+        if b.get("study_restart_note"):
+            out.append(f'<span class="lowsupport">Study restarted on resume: {esc(b["study_restart_note"])}.</span>')
+        for option, info in (b.get("options_skipped") or {}).items():
+            out.append(f"{esc(option)} was not applied on walk-forward splits {esc(', '.join(map(str, info['splits'])))}: {esc(info['reason'])}.")
     if rec.ev:
         gap = rec.ev.get("wfv_parity_gap")
         out.append(f"WFV DirHit after training {_dh_wfv(rec)}, {'parity gap ' + num(gap, '{:+.2f}') + ' points' if gap is not None else 'parity gap undefined'}.")
@@ -395,25 +447,29 @@ def summary_html(rep: CycleReport) -> str:
     parts.append(
         "<p><b>How to read it.</b> <i>DirHit</i> is the percentage of rows whose predicted direction is right, counted only "
         "where both the realised and the predicted forward log return exceed the threshold (the <i>mask</i>); every DirHit "
-        "is shown with its count n and 95 % Wilson interval. <i>HPO DirHit</i> is the selected trial's walk-forward DirHit "
-        "(mean over the splits that passed the support filter, n pooled over them): it is <b>biased upward</b> by the "
-        "search that picked it. <i>WFV DirHit</i> re-measures the same configuration on the same splits after training "
-        "(parity). <i>Holdout DirHit</i> is the honest number: the most recent rows, never seen by HPO, predicted online "
-        "with refits on past data only, beside two naive baselines on the same rows (persistence: the sign of the last "
-        "h-day return; majority: the training window's majority direction).</p>"
+        "is shown with its count n and the 95 % interval of that very number. For h &gt; 1 trading days neighbouring labels "
+        "share h − 1 days of price path, so n rows are fewer independent outcomes: the interval is "
+        f"the {esc(INTERVAL_METHOD)}; <i>n_eff</i> is shown where it is below n. <i>HPO DirHit</i> is the selected trial's walk-forward DirHit "
+        "(mean over the splits that passed the support filter; n pooled over them; its interval is that of the mean): it is "
+        "<b>biased upward</b> by the search that picked it. <i>WFV DirHit</i> re-measures the same configuration on the same "
+        "splits after training (parity). <i>Holdout DirHit</i> is the honest number: the most recent rows, never seen by HPO, "
+        "predicted online with refits on past data only, beside two naive baselines on the same rows (persistence: the sign "
+        "of the last h-day return, rows where it is zero not counted; majority: the training window's majority direction).</p>"
         f"<p><b>Usable rule</b> (holdout numbers only): {esc(USABLE_RULE)}.</p>"
     )
+    if rep.records.control and rep.records.control.n_tested:
+        parts.append(f"<p><b>Many tasks.</b> {esc(rep.records.control.words())}</p>")
     parts.append("</div>")
     return "\n".join(parts)
 
 
 def _hover(rec: TaskRecord) -> str:
-    h = rec.holdout
-    lines = [f"holdout {dirhit_text(h.get('dirhit'), h.get('dirhit_hits'), h.get('mask_count'))}" if rec.ev else f"status: {rec.status}"]
+    lines = [f"holdout {dirhit_text(rec.holdout_figure())}" if rec.ev else f"status: {rec.status}"]
     if rec.ev:
-        base = rec.ev["verdict"].get("best_baseline_dirhit")
-        lines.append(f"best baseline {dirhit_text(base, hits_of(base, h.get('mask_count')), h.get('mask_count'))}" if base is not None else "best baseline undefined")
-        lines.append("usable" if rec.usable else "not usable")
+        name = rec.verdict.get("best_baseline")
+        base = rec.baseline_figures().get(name) if name else None
+        lines.append(f"best baseline ({name}) {dirhit_text(base)}" if base else "best baseline undefined")
+        lines.append("usable" if rec.usable else ("passes the rule alone, not after the cycle-wide control" if rec.passes_rule else "not usable"))
     if rec.low_support:
         lines.append("LOW_SUPPORT")
     return "<br>".join(esc(x) for x in lines)
@@ -442,16 +498,57 @@ def hpo_vs_holdout_figure(rep: CycleReport):
     return hpo_vs_holdout(rep.table)
 
 
+def _judgeable_rows(rep: CycleReport) -> list[list[str]]:
+    """Per horizon: holdout size, effective counts, and the smallest holdout DirHit that could pass."""
+    rows = []
+    for horizon in sorted({r.horizon for r in rep.records.tasks if r.ev}):
+        recs = [r for r in rep.records.tasks if r.ev and r.horizon == horizon]
+        n_test = max(int(r.holdout.get("n_test") or 0) for r in recs)
+        best_case = min(n_test, math.ceil(n_test / horizon))
+        figs = [r.holdout_figure() for r in recs]
+        n_effs = sorted(f.n_eff for f in figs if f.defined)
+        median = n_effs[len(n_effs) // 2] if n_effs else 0.0
+        need_best, need_median = min_passing_dirhit(best_case), min_passing_dirhit(median)
+        rows.append(
+            [
+                esc(horizon),
+                str(len(recs)),
+                str(n_test),
+                str(best_case),
+                pct(need_best) if need_best else "<b>none</b>: even 100 % cannot pass",
+                f"{median:.0f}",
+                pct(need_median) if need_median else "<b>none</b>: even 100 % cannot pass",
+            ]
+        )
+    return rows
+
+
 def usable_html(rep: CycleReport) -> str:
-    """The usable models, each with the rule's numbers; else the nearest misses."""
-    usable = [r for r in rep.records.tasks if r.usable]
+    """The usable models with the rule's numbers, those the cycle-wide control dropped, what each
+    horizon's holdout can judge, and the nearest misses."""
+    tasks = rep.records.tasks
+    usable = [r for r in tasks if r.usable]
     parts = ['<div class="bistlab-report">', "<h2>Usable models</h2>", f"<p>Rule, on holdout numbers only: {esc(USABLE_RULE)}.</p>"]
+    if rep.records.control and rep.records.control.n_tested:
+        parts.append(f"<p>{esc(rep.records.control.words())}</p>")
     if usable:
         parts.append("<ul>" + "".join(f"<li><b>{esc(r.key)}</b> ({esc((r.best or {}).get('model_choice'))}): {verdict_words(r)}</li>" for r in usable) + "</ul>")
     else:
-        parts.append('<div class="banner bad">No model of this cycle is usable: none has a holdout DirHit whose 95 % lower bound beats both 50 % and the best baseline.</div>')
-    near = [r for r in rep.records.tasks if r.ev and not r.usable and r.ev["verdict"].get("dirhit_lower_95") is not None]
-    near.sort(key=lambda r: r.ev["verdict"]["dirhit_lower_95"] - max(50.0, r.ev["verdict"].get("best_baseline_dirhit") or 50.0), reverse=True)
+        parts.append('<div class="banner bad">No model of this cycle is usable: none has a holdout DirHit whose 95 % lower bound beats both 50 % and the best baseline and survives the cycle-wide control.</div>')
+    dropped = [r for r in tasks if r.passes_rule and not r.usable]
+    if dropped:
+        parts.append("<p>Passed the rule on their own but not the cycle-wide control (chance passes among many tasks):</p><ul>" + "".join(f"<li><b>{esc(r.key)}</b>: {verdict_words(r)}</li>" for r in dropped) + "</ul>")
+    judge = _judgeable_rows(rep)
+    if judge:
+        cols = ["h (trading days)", "tasks", "holdout rows", "n_eff if every row were masked", "bar then (smallest passing %)", "median n_eff of the tasks", "bar then (smallest passing %)"]
+        parts.append(
+            "<h3>What each horizon's holdout can judge</h3><p>The rule needs the lower bound of the holdout DirHit above 50 % (and above the best "
+            "baseline); with few independent h-day outcomes even a high DirHit cannot get there. The smallest DirHit that could clear 50 %, "
+            "per horizon (a baseline above 50 % raises the bar further):</p>"
+            + html_table(cols, judge, table_id="judgeable")
+        )
+    near = [r for r in tasks if r.ev and not r.passes_rule and r.verdict.get("dirhit_lower_95") is not None]
+    near.sort(key=lambda r: r.verdict["dirhit_lower_95"] - max(50.0, r.verdict.get("best_baseline_dirhit") or 50.0), reverse=True)
     if near:
         parts.append("<p>Nearest misses (largest lower bound relative to the bar):</p><ul>" + "".join(f"<li><b>{esc(r.key)}</b>: {verdict_words(r)}</li>" for r in near[:5]) + "</ul>")
     parts.append("</div>")
@@ -516,6 +613,10 @@ def table_html(rep: CycleReport) -> str:
         if rec.status in (TaskStatus.FAILED, TaskStatus.SKIPPED):
             status = f'<span class="failed">{status}</span>'
         usable = "–" if rec.usable is None else ('<span class="usable">usable</span>' if rec.usable else '<span class="notusable">no</span>')
+        if rec.passes_rule and not rec.usable:
+            usable += "<br><small>passes alone; not after the cycle-wide control</small>"
+        if disguise_words(rec):
+            usable += "<br><small>follows a baseline on ≥ 90 % of its calls</small>"
         rows.append(
             [
                 esc(rec.key),
@@ -526,10 +627,10 @@ def table_html(rep: CycleReport) -> str:
                 _dh_hpo(rec, inline=False) if rec.best else "–",
                 wfv,
                 _dh_hold(rec, inline=False) if rec.ev else "–",
-                _dh_base(h.get("persistence_dirhit"), h.get("mask_count"), inline=False) if rec.ev else "–",
-                _dh_base(h.get("majority_dirhit"), h.get("mask_count"), inline=False) if rec.ev else "–",
+                _dh_base(rec, "persistence", inline=False) if rec.ev else "–",
+                _dh_base(rec, "majority", inline=False) if rec.ev else "–",
                 num(t["edge"], "{:+.1f}") if t["edge"] is not None and not pd.isna(t["edge"]) else "–",
-                _dh_call(h, inline=False) if rec.ev else "–",
+                _dh_call(rec, inline=False) if rec.ev else "–",
                 f"{num(h.get('nrmse'))} / {num(((rec.ev or {}).get('wfv') or {}).get('avg_nrmse'))}" if rec.ev else "–",
                 f"{pct(h.get('mask_pct'))}, {len(rec.best.get('counted_splits') or [])} of {len(rec.hpo_splits())}" if rec.best else "–",
                 num(rec.honesty.pbo.pbo, "{:.2f}") if rec.honesty and rec.honesty.pbo.pbo is not None else "–",
@@ -599,7 +700,7 @@ def changes_html(rep: CycleReport) -> str:
         parts.append("<p>Cycle 1 is the first cycle: there is nothing to compare with.</p></div>")
         return "\n".join(parts)
     prev = rep.cycle - 1
-    cols = ["task", f"holdout DirHit %, cycle {prev}", f"holdout DirHit %, cycle {rep.cycle}", "Δ points", f"HPO DirHit % (biased), cycle {prev} → {rep.cycle}", "usable", "model", "parameters changed", "prices changed", "note"]
+    cols = ["task", f"holdout DirHit %, cycle {prev}", f"holdout DirHit %, cycle {rep.cycle}", "Δ points", f"HPO DirHit % (biased), cycle {prev} → {rep.cycle}", "usable rule (each task alone)", "model", "parameters changed", "prices changed", "note"]
     rows = []
     for r in rep.records.tasks:
         p = r.previous
@@ -609,16 +710,16 @@ def changes_html(rep: CycleReport) -> str:
         changed = p.get("changed") or {}
         names = [f"{k}: {v[0]} → {v[1]}" for k, v in changed.items()] + [f"+{k}" for k in p.get("added") or []] + [f"−{k}" for k in p.get("removed") or []]
         shown = "<br>".join(esc(x) for x in names[:6]) + (f"<br><small>+{len(names) - 6} more (see the task's page)</small>" if len(names) > 6 else "")
-        usable_now = r.usable
+        usable_now = r.passes_rule
         usable = esc(p["usable_flip"]) if p.get("usable_flip") else ("–" if p.get("usable") is None or usable_now is None else ("usable in both" if usable_now else "not usable in both"))
         mc = p.get("model_choice") or [None, None]
         rows.append(
             [
                 esc(r.key),
-                dirhit_html(p.get("dirhit"), p.get("hits"), p.get("count")) if p.get("evaluated") else "not evaluated",
+                dirhit_html(p["holdout_figure"]) if p.get("evaluated") else "not evaluated",
                 _dh_hold(r, inline=False) if r.ev else "–",
                 num(p.get("holdout_delta"), "{:+.1f}"),
-                dirhit_html(p.get("hpo_dirhit"), p.get("hpo_hits"), p.get("hpo_count"), mean_of=p.get("hpo_splits"), css="biased")
+                dirhit_html(p["hpo_figure"], css="biased")
                 + "<br>→ "
                 + (_dh_hpo(r, inline=False) if r.best else "–"),
                 usable,
@@ -639,6 +740,20 @@ def changes_html(rep: CycleReport) -> str:
     return "\n".join(parts)
 
 
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
+
+
+def _prediction_figure(p: pd.Series) -> DirHit:
+    """The holdout DirHit of a predictions row, as :func:`bistlab.predict.predict_cycle` computed it."""
+    value = None if _missing(p["holdout_dirhit"]) else float(p["holdout_dirhit"])
+    n_eff = None if _missing(p.get("holdout_n_eff")) else float(p["holdout_n_eff"])
+    count = int(p["holdout_count"])
+    if value is None or _missing(p["holdout_ci_low"]):
+        return DirHit.of_percent(value, count, n_eff)
+    return DirHit(value, count, n_eff if n_eff is not None else float(count), float(p["holdout_ci_low"]), float(p["holdout_ci_high"]))
+
+
 def predictions_html(rep: CycleReport) -> str:
     """The latest forecast per task (the table ``bistlab predict`` writes)."""
     parts = [
@@ -657,10 +772,7 @@ def predictions_html(rep: CycleReport) -> str:
     cols = ["task", "as of", "direction", "expected log return", "expected return %", "holdout DirHit %", "usable", "LOW_SUPPORT", "note"]
     rows = []
     for _, p in frame.iterrows():
-        count = p["holdout_count"]
-        dh = "–"
-        if count is not None and not pd.isna(count):
-            dh = dirhit_html(p["holdout_dirhit"] if p["holdout_dirhit"] is not None and not pd.isna(p["holdout_dirhit"]) else None, hits_of(p["holdout_dirhit"], int(count)) if p["holdout_dirhit"] is not None and not pd.isna(p["holdout_dirhit"]) else 0, int(count), inline=False)
+        dh = dirhit_html(_prediction_figure(p), inline=False) if not _missing(p["holdout_count"]) else "–"
         usable = p["usable"]
         usable_txt = "–" if usable is None or (isinstance(usable, float) and pd.isna(usable)) else ('<span class="usable">usable</span>' if str(usable) == "True" else "no")
         low = p["low_support"]
@@ -679,6 +791,28 @@ def predictions_html(rep: CycleReport) -> str:
         )
     parts.append(html_table(cols, rows, table_id="predictions"))
     parts.append("</div>")
+    return "\n".join(parts)
+
+
+def forward_html(rep: CycleReport) -> str:
+    """The forward record: forecasts scored against the prices that followed them."""
+    view = rep.forward or load_forward(rep.ws)
+    parts = [
+        '<div class="bistlab-report"><h2>Forward record: the forecasts against what followed</h2>',
+        "<p>Every forecast is kept in the forecast ledger when it is made and never rewritten; once its h trading days have "
+        "passed it is scored against the realised log return. This is the number that says whether the verdicts hold up: "
+        "a usable model's forward DirHit should stay above its baselines. Masked as the holdout (|realised| and |expected| "
+        "above the threshold); baselines known at the forecast's date on the same rows; intervals at the effective count of "
+        "overlapping h-day labels, tasks treated as independent when pooled.</p>",
+        f"<p>{esc(view.note)}</p>",
+    ]
+    if not view.tasks:
+        parts.append("</div>")
+        return "\n".join(parts)
+    cols = ["forecasts", "recorded", "scored", "forward DirHit %", "persistence % (same rows)", "majority % (same rows)"]
+    groups = [[esc(g.label), str(g.n_forecasts), str(g.n_scored), dirhit_html(g.dirhit), dirhit_html(g.persistence), dirhit_html(g.majority)] for g in view.groups]
+    tasks = [[esc(t.label), str(t.n_forecasts), str(t.n_scored), dirhit_html(t.dirhit), dirhit_html(t.persistence), dirhit_html(t.majority)] for t in view.tasks]
+    parts += [html_table(cols, groups, table_id="forward-groups"), "<h3>Per task</h3>", html_table(["task"] + cols[1:], tasks, table_id="forward-tasks"), "</div>"]
     return "\n".join(parts)
 
 
@@ -818,7 +952,7 @@ def render_report(ws: Workspace, cycle: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     records = collect_cycle(ws, cycle, archive=True)
     predictions, note = _predictions(ws, cycle, compute=True)
-    rep = CycleReport(ws=ws, cycle=cycle, records=records, table=cycle_table(ws, cycle, records=records), predictions=predictions, predictions_note=note, rel=f"cycle_{cycle}/")
+    rep = CycleReport(ws=ws, cycle=cycle, records=records, table=cycle_table(ws, cycle, records=records), predictions=predictions, predictions_note=note, rel=f"cycle_{cycle}/", forward=load_forward(ws))
     write_plotlyjs(folder / "plotly.min.js")
     css = folder / "notebook.css"
     if not css.exists():

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from bistlab.metrics import dirhit_with_interval, wilson_interval
+from bistlab.metrics import DirHit, split_figures, usable_verdict
 from bistlab.selection import FALLBACK_FILTER, SupportFilter, filtered_dirhit
 
 __all__ = ["hpo_summary", "training_summary", "evaluation_summary", "load_best_params"]
@@ -22,21 +22,11 @@ def _table(items: list[tuple[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(items, columns=["item", "value"]).set_index("item")
 
 
-def _mean_with_interval(value: float | None, splits: list[dict[str, Any]], counted: list[int] | tuple[int, ...]) -> str:
-    """``"55.3 % (mean of 4 splits; pooled n=340, 95 % CI 49.9–60.6)"``."""
+def _mean_with_interval(value: float | None, splits: list[dict[str, Any]], counted: list[int] | tuple[int, ...], *, horizon: int | None = None) -> str:
+    """``"55.3 % (mean of 4 splits, pooled n=340, n_eff=52, 95 % CI 49.9–60.6)"``: the interval of the mean."""
     if value is None or not counted:
         return "undefined (n=0)"
-    hits = sum(int(splits[i].get("dirhit_hits") or 0) for i in counted)
-    count = sum(int(splits[i].get("mask_count") or 0) for i in counted)
-    lo, hi = wilson_interval(hits, count) or (float("nan"), float("nan"))
-    return f"{value:.2f} % (mean of {len(counted)} splits; pooled n={count}, 95 % CI {lo:.1f}–{hi:.1f})"
-
-
-def _rate(pct: float | None, count: int) -> str:
-    """A DirHit stored as a percentage of ``count`` rows (baselines, call DirHit), with its interval."""
-    if pct is None or count <= 0:
-        return f"undefined (n={max(count, 0)})"
-    return dirhit_with_interval(int(round(pct * count / 100.0)), count)
+    return DirHit.mean_of_splits([splits[i] for i in counted], value=value, horizon=horizon).text()
 
 
 def _counted_by_mean(splits: list[dict[str, Any]], value: float | None) -> tuple[int, ...]:
@@ -73,7 +63,7 @@ def hpo_summary(result: dict[str, Any]) -> pd.DataFrame:
         ("trials (complete / total)", f"{result['n_complete']} / {result['n_trials']}"),
         ("trials passing the support filter", result["n_qualified"]),
         ("selected trial", result["best_trial_number"]),
-        ("HPO DirHit (biased upward by the search)", _mean_with_interval(result["hpo_dirhit"], splits, result["counted_splits"])),
+        ("HPO DirHit (biased upward by the search)", _mean_with_interval(result["hpo_dirhit"], splits, result["counted_splits"], horizon=result["horizon"])),
         ("counted splits", result["counted_splits"]),
         ("score", result["best_value"]),
         ("LOW_SUPPORT", "yes: no trial passed the support filter; 0/0.0 fallback used" if result["low_support"] else "no"),
@@ -104,28 +94,34 @@ def evaluation_summary(ev: dict[str, Any], *, best: dict[str, Any] | None = None
     """Parity with HPO and the holdout verdict (``evaluation.json``; ``best``: the task's
     ``best_params.json``, for the HPO DirHit's count and the splits the WFV DirHit counted)."""
     h = ev["holdout"]
-    v = ev["verdict"]
+    horizon = int(ev["horizon"])
     wfv_splits = (ev.get("wfv") or {}).get("split_metrics") or []
     if best is not None:
         res = filtered_dirhit(wfv_splits, SupportFilter(**best["filter_used"]))
         wfv_counted = res[1] if res else ()
         key = f"{best['symbol']}_{best['horizon']}d"
-        hpo = _mean_with_interval(ev["hpo_dirhit"], best["symbol_metrics"][key]["split_metrics"], best["counted_splits"])
+        hpo = _mean_with_interval(ev["hpo_dirhit"], best["symbol_metrics"][key]["split_metrics"], best["counted_splits"], horizon=horizon)
     else:
         wfv_counted = _counted_by_mean(wfv_splits, ev["wfv_dirhit"])
-        hpo = _mean_with_interval(ev["hpo_dirhit"], wfv_splits, wfv_counted) + " (counts of the same splits after training)"
+        hpo = _mean_with_interval(ev["hpo_dirhit"], wfv_splits, wfv_counted, horizon=horizon) + " (counts of the same splits after training)"
     n = h["mask_count"]
+    figs = split_figures(h, horizon=horizon)
+    verdict = usable_verdict(h, horizon=horizon)
+    base = {k: figs[k].text() if k in figs else "undefined (n=0)" for k in ("persistence", "majority")}
+    if h.get("persistence_no_direction"):
+        base["persistence"] += f"; {h['persistence_no_direction']} rows without a past direction not counted"
     items = [
         ("HPO DirHit (biased upward by the search)", hpo),
-        ("WFV DirHit after training (same splits)", _mean_with_interval(ev["wfv_dirhit"], wfv_splits, wfv_counted)),
+        ("WFV DirHit after training (same splits)", _mean_with_interval(ev["wfv_dirhit"], wfv_splits, wfv_counted, horizon=horizon)),
         ("parity gap WFV − HPO", "undefined" if ev["wfv_parity_gap"] is None else f"{ev['wfv_parity_gap']:+.4f} points"),
-        (f"holdout DirHit, online ({ev['holdout_dates'][0]} to {ev['holdout_dates'][1]})", dirhit_with_interval(h["dirhit_hits"], n)),
+        (f"holdout DirHit, online ({ev['holdout_dates'][0]} to {ev['holdout_dates'][1]})", figs["model"].text()),
         ("holdout mask", f"{n} of {h['n_test']} rows ({h['mask_pct']:.1f} %)"),
-        ("holdout call DirHit (|pred| > thr)", f"{_rate(h['call_dirhit'], h['call_count'])}; coverage {h['call_coverage_pct']:.1f} % of rows"),
-        ("persistence baseline DirHit (same rows)", _rate(h["persistence_dirhit"], n)),
-        ("majority baseline DirHit (same rows)", _rate(h["majority_dirhit"], n)),
+        ("holdout call DirHit (|pred| > thr)", f"{figs['call'].text()}; coverage {h['call_coverage_pct']:.1f} % of rows"),
+        ("persistence baseline DirHit (same rows)", base["persistence"]),
+        ("majority baseline DirHit (same rows)", base["majority"]),
         ("holdout nRMSE", "undefined" if h["nrmse"] is None else f"{h['nrmse']:.3f}"),
-        ("usable", f"{'YES' if v['usable'] else 'no'} — rule: {v['rule']}"),
+        ("passes the usable rule (this task alone)", f"{'YES' if verdict['passes_rule'] else 'no'} (one-sided p = {verdict['p_value']:.4f}) — rule: {verdict['rule']}"),
+        ("usable", "decided over the cycle's tasks (false-discovery control): see the cycle report"),
         ("LOW_SUPPORT", "yes" if ev["low_support"] else "no"),
     ]
     return _table(items)

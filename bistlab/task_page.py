@@ -15,8 +15,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from bistlab.audit import TaskRecord, task_report_dir
-from bistlab.htmlfmt import dirhit_html, esc, hits_of, html_table, link, num, page, pct
-from bistlab.metrics import USABLE_RULE
+from bistlab.htmlfmt import dirhit_html, esc, html_table, link, num, page, pct
+from bistlab.metrics import USABLE_RULE, DirHit, split_figures
 from bistlab.options import OPTIONS
 from bistlab.selection import SupportFilter
 from bistlab.state import TaskStatus
@@ -45,22 +45,22 @@ def _support_reason(split: dict[str, Any], flt: SupportFilter) -> str:
 def split_rows(splits: list[dict[str, Any]], spec: dict[str, Any], *, flt: SupportFilter, counted: list[int]) -> list[list[str]]:
     """HTML rows of a split-by-split table: dates, mask, DirHit with count and CI, baselines, support."""
     rows = []
+    horizon = spec.get("horizon")
     for i, s in enumerate(splits):
         sp = (spec.get("splits") or [{}] * len(splits))[i] if i < len(spec.get("splits") or []) else {}
-        n = s.get("mask_count")
+        figs = split_figures(s, horizon=horizon)
         rows.append(
             [
                 str(i),
                 esc(" … ".join(sp.get("train_dates") or []) or "–"),
                 esc(" … ".join(sp.get("test_dates") or []) or "–"),
                 str(s.get("n_test")),
-                str(n),
+                str(s.get("mask_count")),
                 pct(s.get("mask_pct")),
-                dirhit_html(s.get("dirhit"), s.get("dirhit_hits"), n, inline=False),
-                dirhit_html(s["persistence_dirhit"], hits_of(s["persistence_dirhit"], n), n, inline=False) if s.get("persistence_dirhit") is not None else "–",
-                dirhit_html(s["majority_dirhit"], hits_of(s["majority_dirhit"], n), n, inline=False) if s.get("majority_dirhit") is not None else "–",
-                dirhit_html(s.get("call_dirhit"), hits_of(s.get("call_dirhit"), s.get("call_count")), s.get("call_count"), inline=False)
-                + f"<br><small>coverage {pct(s.get('call_coverage_pct'))}</small>",
+                dirhit_html(figs["model"]),
+                dirhit_html(figs["persistence"]) if "persistence" in figs else "–",
+                dirhit_html(figs["majority"]) if "majority" in figs else "–",
+                dirhit_html(figs["call"]) + f"<br><small>coverage {pct(s.get('call_coverage_pct'))}</small>",
                 num(s.get("nrmse")),
                 esc(_support_reason(s, flt)),
                 "yes" if i in counted else "no",
@@ -145,14 +145,23 @@ def _flag_effects_html(study: dict[str, Any], *, key: str) -> str:
     )
 
 
+def _agreement_words(h: dict[str, Any]) -> str:
+    parts = []
+    for name, field in (("persistence", "agree_persistence_pct"), ("majority", "agree_majority_pct")):
+        if h.get(field) is not None:
+            parts.append(f"{h[field]:.0f} % of its calls in the {name} direction")
+    return "; ".join(parts) or "not recorded"
+
+
 def _previous_html(rec: TaskRecord) -> str:
     p = rec.previous
     if not p.get("available"):
         return f"<p>{esc(p.get('reason'))}.</p>"
+    yes_no = {True: "yes", False: "no", None: "–"}
     rows = [
-        ["holdout DirHit", dirhit_html(p.get("dirhit"), p.get("hits"), p.get("count")) if p.get("evaluated") else "not evaluated", dirhit_html(rec.holdout.get("dirhit"), rec.holdout.get("dirhit_hits"), rec.holdout.get("mask_count")) if rec.ev else "–"],
-        ["HPO DirHit (biased)", dirhit_html(p.get("hpo_dirhit"), p.get("hpo_hits"), p.get("hpo_count"), mean_of=p.get("hpo_splits")), dirhit_html((rec.best or {}).get("hpo_dirhit"), *rec.hpo_pooled()[:2], mean_of=rec.hpo_pooled()[2]) if rec.best else "–"],
-        ["usable", {True: "yes", False: "no", None: "–"}[p.get("usable")], {True: "yes", False: "no", None: "–"}[rec.usable]],
+        ["holdout DirHit", dirhit_html(p["holdout_figure"]) if p.get("evaluated") else "not evaluated", dirhit_html(rec.holdout_figure()) if rec.ev else "–"],
+        ["HPO DirHit (biased)", dirhit_html(p["hpo_figure"]), dirhit_html(rec.hpo_figure()) if rec.best else "–"],
+        ["passes the usable rule (task alone)", yes_no[p.get("usable")], yes_no[rec.passes_rule]],
         ["LOW_SUPPORT", {True: "yes", False: "no", None: "–"}[p.get("low_support")], "yes" if rec.low_support else "no"],
         ["model choice", esc((p.get("model_choice") or [None])[0]), esc((p.get("model_choice") or [None, None])[1])],
     ]
@@ -179,7 +188,7 @@ def _prediction_html(rep: CycleReport, rec: TaskRecord) -> str:
     if p["expected_log_return"] is None or p["expected_log_return"] != p["expected_log_return"]:
         return f"<p>No forecast: {esc(p['note'])}</p>"
     skill = (
-        f" Skill of this configuration on the holdout: {dirhit_html(rec.holdout.get('dirhit'), rec.holdout.get('dirhit_hits'), rec.holdout.get('mask_count'), inline=True)}, "
+        f" Skill of this configuration on the holdout: {dirhit_html(rec.holdout_figure(), inline=True)}, "
         + ("<b class=\"usable\">usable</b>." if rec.usable else "<b>not usable</b>: no demonstrated skill.")
         if rec.ev
         else " Not evaluated on the holdout: skill unknown."
@@ -216,19 +225,20 @@ def task_page_html(rep: CycleReport, rec: TaskRecord) -> str:
     best, spec = rec.best, rec.best["evaluation_spec"]
     flt = SupportFilter(**spec["filter"])
     h = rec.holdout
-    ladder = [["HPO DirHit (selected trial; biased upward by the search)", dirhit_html(best["hpo_dirhit"], *rec.hpo_pooled()[:2], mean_of=rec.hpo_pooled()[2], css="biased"), num(((best.get("symbol_metrics") or {}).get(rec.key) or {}).get("avg_nrmse")), "walk-forward splits before the holdout"]]
+    ladder = [["HPO DirHit (selected trial; biased upward by the search)", dirhit_html(rec.hpo_figure(), css="biased"), num(((best.get("symbol_metrics") or {}).get(rec.key) or {}).get("avg_nrmse")), "walk-forward splits before the holdout"]]
     if rec.ev:
         gap = rec.ev.get("wfv_parity_gap")
-        ladder.append(["WFV DirHit after training (same splits: parity)", dirhit_html(rec.ev.get("wfv_dirhit"), *rec.wfv_pooled()[:2], mean_of=rec.wfv_pooled()[2]) + (f"<br><small>Δ vs HPO {gap:+.4f} points</small>" if gap is not None else ""), num((rec.ev.get("wfv") or {}).get("avg_nrmse")), "same splits, refit after training"])
+        ladder.append(["WFV DirHit after training (same splits: parity)", dirhit_html(rec.wfv_figure()) + (f"<br><small>Δ vs HPO {gap:+.4f} points</small>" if gap is not None else ""), num((rec.ev.get("wfv") or {}).get("avg_nrmse")), "same splits, refit after training"])
         dates = " … ".join(rec.ev.get("holdout_dates") or [])
-        ladder.append(["holdout DirHit (online, never seen by HPO)", dirhit_html(h.get("dirhit"), h.get("dirhit_hits"), h.get("mask_count")), num(h.get("nrmse")), f"{esc(dates)}; {h.get('mask_count')} of {h.get('n_test')} rows masked ({pct(h.get('mask_pct'))})"])
-        ladder.append(["holdout call DirHit (|prediction| > threshold)", dirhit_html(h.get("call_dirhit"), hits_of(h.get("call_dirhit"), h.get("call_count")), h.get("call_count")), "", f"coverage {pct(h.get('call_coverage_pct'))} of the holdout"])
-        n = h.get("mask_count")
-        for name, field in (("persistence baseline (same rows)", "persistence_dirhit"), ("majority baseline (same rows)", "majority_dirhit")):
-            v = h.get(field)
-            ladder.append([name, dirhit_html(v, hits_of(v, n), n) if v is not None else "undefined (n=0)", "", "sign of the last h-day return" if field.startswith("persistence") else "training window's majority direction"])
+        ladder.append(["holdout DirHit (online, never seen by HPO)", dirhit_html(rec.holdout_figure()), num(h.get("nrmse")), f"{esc(dates)}; {h.get('mask_count')} of {h.get('n_test')} rows masked ({pct(h.get('mask_pct'))})"])
+        ladder.append(["holdout call DirHit (|prediction| > threshold)", dirhit_html(rec.call_figure()), "", f"coverage {pct(h.get('call_coverage_pct'))} of the holdout"])
+        base = rec.baseline_figures()
+        skipped = h.get("persistence_no_direction")
+        ladder.append(["persistence baseline (same rows)", dirhit_html(base["persistence"]) if "persistence" in base else "undefined (n=0)", "", "sign of the last h-day return" + (f"; {skipped} rows without a past direction not counted" if skipped else "")])
+        ladder.append(["majority baseline (same rows)", dirhit_html(base["majority"]) if "majority" in base else "undefined (n=0)", "", "training window's majority direction"])
         for fam, m in sorted((h.get("model_metrics") or {}).items()):
-            ladder.append([f"ensemble member {fam} on the holdout", dirhit_html(m.get("dirhit"), hits_of(m.get("dirhit"), m.get("mask_count")), m.get("mask_count")), num(m.get("nrmse")), "its own mask"])
+            ladder.append([f"ensemble member {fam} on the holdout", dirhit_html(DirHit.rate(m.get("dirhit") and m["dirhit"] * m["mask_count"] / 100.0, m.get("mask_count"), m.get("n_eff"))), num(m.get("nrmse")), "its own mask"])
+        ladder.append(["agreement with the baselines", "–", "", _agreement_words(h)])
     body += ["<h2>DirHit, from optimistic to honest</h2>", html_table(["measure", "DirHit", "nRMSE", "rows"], ladder, table_id="ladder")]
     body.append("<h2>Walk-forward splits</h2>")
     body.append(
@@ -276,8 +286,8 @@ def task_page_html(rep: CycleReport, rec: TaskRecord) -> str:
         from bistlab.report import method_html
 
         items[1:1] = [
-            ["HPO DirHit (selected trial; biased upward by the search)", dirhit_html(best["hpo_dirhit"], *rec.hpo_pooled()[:2], mean_of=rec.hpo_pooled()[2], inline=True, css="biased")],
-            ["holdout DirHit", dirhit_html(h.get("dirhit"), h.get("dirhit_hits"), h.get("mask_count"), inline=True) if rec.ev else "not evaluated"],
+            ["HPO DirHit (selected trial; biased upward by the search)", dirhit_html(rec.hpo_figure(), inline=True, css="biased")],
+            ["holdout DirHit", dirhit_html(rec.holdout_figure(), inline=True) if rec.ev else "not evaluated"],
         ]
         body += ["<h3>Multiple testing</h3>", html_table(["figure", "value"], items, table_id="honesty"), f"<details><summary>Method and limits</summary>{method_html()}</details>"]
     body += ["<h2>Configuration of the selected trial</h2>", _config_html(best)]

@@ -11,6 +11,7 @@ with crafted trials (``studies/cycle_<N>/<TASK>.db``), ``best_params.json`` writ
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,9 +74,12 @@ def _split(dirhit: float, count: int, n_test: int) -> dict[str, Any]:
     }
 
 
-def _holdout(hits: int, count: int, persistence: float | None, majority: float | None, n_test: int) -> dict[str, Any]:
-    ci = wilson_interval(hits, count)
+def _holdout(hits: int, count: int, persistence: float | None, majority: float | None, n_test: int, horizon: int) -> dict[str, Any]:
+    n_eff = min(count, math.ceil(n_test / horizon))  # the masked rows spread over the whole holdout
+    ci = wilson_interval(hits, count, n_eff=n_eff)
     return {
+        "horizon": horizon,
+        "dirhit_n_eff": n_eff,
         "n_test": n_test,
         "mask_count": count,
         "mask_pct": 100.0 * count / n_test,
@@ -113,7 +117,7 @@ def _craft_task(ws: Workspace, c: Crafted, cycle: int) -> None:
     train_step(ws, c.symbol, c.horizon, cycle=cycle)
     hits, count, persistence, majority = c.holdout or (0, 0, None, None)
     n_test = spec.holdout["end"] - spec.holdout["start"]
-    holdout = _holdout(hits, count, persistence, majority, n_test)
+    holdout = _holdout(hits, count, persistence, majority, n_test, c.horizon)
     sm = best["symbol_metrics"][task.key]
     evaluation = {
         "symbol": c.symbol,
@@ -152,6 +156,39 @@ def craft_cycle(ws: Workspace, tasks: list[Crafted], *, prices: dict[str, Any], 
         state.cycle = cycle
         state.tasks.update(states)
         state.config = {"horizons": sorted({c.horizon for c in tasks}), "n_trials": 6, "seed": 0, "models": ["lgbm"]}
+
+    StateFile(ws.state_file).update(change)
+    return ws
+
+
+def craft_holdout_cycle(ws: Workspace, holdouts: dict[tuple[str, int], dict[str, Any]], *, cycle: int = 1) -> Workspace:
+    """A finished cycle whose tasks have nothing but a holdout evaluation (``evaluation.json``
+    from the given holdout metrics and the real verdict): enough for the cycle-wide control."""
+    ws.ensure()
+    states = {}
+    for (symbol, horizon), holdout in holdouts.items():
+        key = f"{symbol}_{horizon}d"
+        evaluation = {
+            "symbol": symbol,
+            "horizon": horizon,
+            "cycle": cycle,
+            "low_support": False,
+            "hpo_dirhit": None,
+            "wfv_dirhit": None,
+            "wfv_parity_gap": None,
+            "wfv": {},
+            "holdout": holdout,
+            "holdout_dates": ["2026-01-02", "2026-06-30"],
+            "holdout_predictions": {"dates": [], "y_pred": [], "y_true": []},
+            "verdict": usable_verdict(holdout, horizon=horizon),
+            "data_fingerprint": "crafted",
+        }
+        write_json_atomic(ws.task_dir(cycle, key) / "evaluation.json", evaluation)
+        states[key] = TaskState(symbol=symbol, horizon=horizon, status=TaskStatus.COMPLETED, cycle=cycle, completed_at="2026-07-01T10:00:00+00:00")
+
+    def change(state: CycleState) -> None:
+        state.cycle = cycle
+        state.tasks.update(states)
 
     StateFile(ws.state_file).update(change)
     return ws

@@ -80,3 +80,55 @@ def test_study_honesty_reports_gap_premium_and_pbo():
     assert h.pooled_count == 160 and h.noise_max_dirhit > 50.0
     assert 0.0 <= h.deflated_prob <= 1.0
     assert h.pbo.n_combinations == 6 and h.pbo.pbo is not None
+
+
+# --- the cycle-wide control of the usable flag -----------------------------------------------------
+
+from bistlab.config import Workspace  # noqa: E402
+from bistlab.honesty import FDR_Q, fdr_control  # noqa: E402
+
+
+def test_fdr_control_keeps_strong_passes_and_drops_lonely_chance_ones():
+    verdicts = {f"T{i}": {"p_value": 0.5, "passes_rule": False} for i in range(38)}
+    verdicts["LUCKY"] = {"p_value": 0.02, "passes_rule": True}  # passes alone; one of 40 at p = 0.02 is what chance gives
+    control = fdr_control(verdicts)
+    assert (control.n_tested, control.n_pass_individual, control.n_kept) == (39, 1, 0)
+    assert control.expected_chance_individual == pytest.approx(39 * 0.025)
+    assert control.q_values["LUCKY"] == pytest.approx(0.5)  # min over ranks of p * m / rank: 38 p-values of 0.5 cap it
+    strong = fdr_control({**verdicts, "REAL": {"p_value": 1e-6, "passes_rule": True}})
+    assert strong.kept["REAL"] is True and strong.kept["LUCKY"] is False and strong.n_kept == 1
+    # a task that does not pass the rule is never kept, whatever its adjusted p-value
+    assert fdr_control({"A": {"p_value": 0.001, "passes_rule": False}}).kept == {"A": False}
+    assert fdr_control({}).n_tested == 0
+
+
+def _no_skill_holdouts(n_tasks: int, n_lucky: int) -> dict:
+    """Holdouts of persistent no-skill models on random walks (bistlab.calibration), ``n_lucky`` of
+    them among the rare ones that pass the rule by chance."""
+    from bistlab.calibration import simulate_holdout
+
+    rng = np.random.default_rng(2026)
+    lucky, plain = [], []
+    while len(lucky) < n_lucky or len(plain) < n_tasks - n_lucky:
+        sim = simulate_holdout(1, rng=rng)
+        (lucky if sim["verdict"]["passes_rule"] else plain).append(sim)
+    chosen = lucky[:n_lucky] + plain[: n_tasks - n_lucky]
+    return {(f"NS{i:02d}", 1): {k: v for k, v in sim.items() if k != "verdict"} for i, sim in enumerate(chosen)}
+
+
+def test_a_cycle_of_40_no_skill_tasks_keeps_no_chance_pass_and_says_how_many_chance_gives(tmp_path):
+    from bistlab.report import load_report, summary_html, table_html, usable_html
+    from tests.crafted import craft_holdout_cycle
+
+    ws = craft_holdout_cycle(Workspace(root=tmp_path / "ws"), _no_skill_holdouts(40, 2))
+    rep = load_report(ws, 1)
+    control = rep.records.control
+    assert control.n_tested == 40 and control.n_pass_individual == 2
+    assert control.n_kept == 0  # the control removes the chance passes
+    assert sum(bool(r.passes_rule) for r in rep.records.tasks) == 2 and not any(r.usable for r in rep.records.tasks)
+    words = usable_html(rep)
+    assert "2 of 40 tested tasks pass the rule on their own; 0 keep the usable flag" in words
+    assert "at most about 1.0 individual passes among 40 tasks" in words
+    assert f"{100 * FDR_Q:.0f} %" in words and "Passed the rule on their own but not the cycle-wide control" in words
+    assert "passes alone; not after the cycle-wide control" in table_html(rep)
+    assert "1.0 individual passes" in summary_html(rep)

@@ -11,11 +11,12 @@ import pytest
 from bistlab.audit import collect_cycle
 from bistlab.config import Workspace
 from bistlab.metrics import usable_verdict
-from bistlab.report import changes_html, cycle_table, honesty_html, load_report, predictions_html, reproducibility_html, summary_html, table_html, tasks_html, usable_html
+from bistlab.report import changes_html, cycle_table, forward_html, honesty_html, load_report, predictions_html, reproducibility_html, summary_html, table_html, tasks_html, usable_html
 from bistlab.state import TaskStatus
 from bistlab.task_page import task_page_html
 from tests.conftest import _market
 from tests.crafted import Crafted, craft_cycle
+from tests.reportcheck import intervals_beside_figures
 
 GREAT = [[78.0, 80.0, 76.0, 79.0], [60.0, 58.0, 61.0, 59.0], [50.0, 52.0, 49.0, 51.0], [55.0, 54.0, 56.0, 53.0], [45.0, 47.0, 46.0, 44.0]]
 WEAK = [[45.0, 44.0, 46.0, 45.0], [40.0, 42.0, 41.0, 43.0], [38.0, 39.0, 40.0, 37.0], [44.0, 43.0, 45.0, 42.0], [41.0, 40.0, 42.0, 39.0]]
@@ -23,8 +24,8 @@ WEAK = [[45.0, 44.0, 46.0, 45.0], [40.0, 42.0, 41.0, 43.0], [38.0, 39.0, 40.0, 3
 TASKS = [
     # great HPO DirHit, weak holdout: must not be usable
     Crafted("AAA", 1, trial_dirhits=GREAT, holdout=(27, 50, 50.0, 52.0)),
-    # weak HPO DirHit, strong holdout: usable
-    Crafted("AAA", 7, trial_dirhits=WEAK, holdout=(80, 100, 50.0, 55.0)),
+    # weak HPO DirHit, strong holdout: usable (60 of 60 masked rows right; at h = 7 a 70-row holdout holds 10 independent outcomes)
+    Crafted("AAA", 7, trial_dirhits=WEAK, holdout=(60, 60, 50.0, 55.0)),
     # every split below the support filter (3 masked rows < 5): LOW_SUPPORT
     Crafted("BBB", 1, trial_dirhits=GREAT, mask_count=3, holdout=(10, 18, 50.0, 44.0)),
     Crafted("SHORT", 1, status=TaskStatus.SKIPPED, error="skipped: SHORT h=1d: insufficient data (89 rows, need 100)"),
@@ -106,7 +107,7 @@ def _parse(html: str) -> _Cells:
 
 def _all_html(rep) -> str:
     return "\n".join(
-        [summary_html(rep), usable_html(rep), table_html(rep), honesty_html(rep), changes_html(rep), predictions_html(rep), tasks_html(rep), reproducibility_html(rep)]
+        [summary_html(rep), usable_html(rep), table_html(rep), honesty_html(rep), changes_html(rep), predictions_html(rep), forward_html(rep), tasks_html(rep), reproducibility_html(rep)]
         + [task_page_html(rep, r) for r in rep.records.tasks]
     )
 
@@ -115,7 +116,7 @@ def test_every_dirhit_shown_has_its_count_and_interval(rep):
     parsed = _parse(_all_html(rep))
     assert len(parsed.dirhits) > 50
     for text in parsed.dirhits:
-        assert re.fullmatch(r"\d+\.\d % \(?(mean of \d+ splits, pooled )?n=\d+,? 95 % CI \d+\.\d–\d+\.\d\)?|undefined \(n=\d+\)", text), text
+        assert re.fullmatch(r"\d+\.\d % \(?(mean of \d+ splits?, pooled )?n=\d+,? (n_eff=\d+,? )?95 % CI \d+\.\d–\d+\.\d\)?|undefined \(n=\d+\)", text), text
     dirhit_columns = re.compile(r"DirHit|persistence|majority", re.I)
     checked = 0
     for table in parsed.tables:
@@ -127,6 +128,19 @@ def test_every_dirhit_shown_has_its_count_and_interval(rep):
                     checked += 1
                     assert row[i][1] or row[i][0].startswith("undefined"), (table["id"], head, row[i][0])
     assert checked > 30
+
+
+def test_no_interval_in_the_report_excludes_the_figure_beside_it(rep):
+    found = intervals_beside_figures(_all_html(rep))
+    assert len(found) > 50
+    # the HPO DirHit is a mean of splits: its interval is that of the mean, not of the pooled rows
+    table = _parse(table_html(rep)).tables[0]
+    column = table["head"].index("HPO DirHit % (biased upward by the search)")
+    for row in table["rows"][1:]:
+        text = row[column][0]
+        if "CI" in text:
+            value, low, high = (float(x) for x in re.search(r"(\d+\.\d) %.*CI (\d+\.\d)–(\d+\.\d)", text).groups())
+            assert low <= value <= high and "mean of" in text
 
 
 def test_summary_table_has_one_row_per_task_with_reasons(rep):

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import skip_or_fail
+from tests.reportcheck import intervals_beside_figures
 
 pytestmark = pytest.mark.slow
 
@@ -130,8 +131,9 @@ def test_main_report_renders_without_errors_with_a_row_per_task_and_drawn_figure
     rows = re.findall(r"<tr><td>([A-Z0-9]+_\d+d)</td>", table)
     assert sorted(rows) == sorted(result.tasks) == ["GOOG_1d", "GOOG_7d", "NASDAQ_1d", "NASDAQ_7d"]
     assert _check_figures(dom, at_least=3) == html.count('id="bistlab-plot-')  # heatmap, holdout by task, HPO vs holdout
-    for section in ("Usable models", "Multiple testing", "Since the previous cycle", "Predictions", "Per task", "Reproducibility"):
+    for section in ("Usable models", "Multiple testing", "Since the previous cycle", "Predictions", "Forward record", "Per task", "Reproducibility"):
         assert section in dom, section
+    assert len(intervals_beside_figures(html)) > 20  # no interval of the rendered report excludes its figure
 
 
 def test_task_page_and_notebooks_render_with_the_shared_plotly(demo_cycle, tmp_path):
@@ -145,6 +147,7 @@ def test_task_page_and_notebooks_render_with_the_shared_plotly(demo_cycle, tmp_p
     dom, errors, log = _open(exe, task / "index.html", tmp_path / "GOOG_7d.png")
     assert errors == [] and "Uncaught" not in log, errors
     _check_figures(dom, at_least=3)
+    assert intervals_beside_figures(page)
     for name in ("hpo", "evaluate"):
         notebook = task / f"{name}.html"
         text = notebook.read_text(encoding="utf-8")
