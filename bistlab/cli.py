@@ -300,7 +300,7 @@ def status() -> None:
         return
     flag = " (ended)" if state.cycle_ended() else (" (paused)" if state.paused else "")
     table = Table(title=f"cycle {state.cycle}{flag}")
-    for col in ("task", "status", "trials", "best trial", "HPO DirHit %", "WFV DirHit %", "online DirHit % (n)", "LOW_SUPPORT", "usable", "retries", "error"):
+    for col in ("task", "status", "trials", "best trial", "HPO DirHit %", "WFV DirHit %", "online DirHit % (n)", "LOW_SUPPORT", "passes usable rule (alone)", "retries", "error / note"):
         table.add_column(col, overflow="fold")
     fmt = lambda v: "–" if v is None else f"{v:.1f}"  # noqa: E731
     for r in task_rows(ws, state):
@@ -311,7 +311,7 @@ def status() -> None:
             r["task"], r["status"], trials, "–" if r["best_trial"] is None else str(r["best_trial"]),
             fmt(r["hpo_dirhit"]), fmt(r["wfv_dirhit"]),
             f"{fmt(r['online_dirhit'])} ({r['holdout_count'] if r['holdout_count'] is not None else '–'})",
-            "LOW_SUPPORT" if r["low_support"] else "", {True: "yes", False: "no", None: "–"}[r["usable"]], str(r["retries"]), r["error"] or "",
+            "LOW_SUPPORT" if r["low_support"] else "", {True: "yes", False: "no", None: "–"}[r["usable"]], str(r["retries"]), r["error"] or r.get("note") or "",
         )
     console.print(table)
 
@@ -395,6 +395,25 @@ def predict(
         )
     console.print(table)
     console.print(f"predictions: {path}", highlight=False, soft_wrap=True)
+    _print_forward(ws)
+
+
+def _print_forward(ws: Workspace) -> None:
+    """The forward record of the ledger: recorded forecasts scored against the prices that followed."""
+    from bistlab.ledger import load_forward
+
+    try:
+        view = load_forward(ws)
+    except BistlabError as err:
+        _fail(err)
+    console.print(f"forward record: {view.note}", highlight=False, soft_wrap=True)
+    for g in view.groups:
+        if g.n_forecasts:
+            console.print(
+                f"  {g.label}: forward DirHit {g.dirhit.text()}; persistence {g.persistence.text()}; majority {g.majority.text()}",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def main() -> None:

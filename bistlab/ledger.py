@@ -1,0 +1,307 @@
+"""The forecast ledger: every forecast ``bistlab predict`` makes, kept, and scored once its h
+trading days have passed. The future is the last judge of a usable flag.
+
+The ledger is one SQL table, ``forecast_ledger``, in the price store's database (SQLite or
+PostgreSQL alike): one row per (symbol, horizon, as-of date, cycle), written the first time that
+forecast is made and never rewritten, so the record cannot be improved after the fact. A store that
+is read in place (a table of one's own, read-only) keeps its ledger in ``runs/forecasts.sqlite``
+instead.
+
+Scoring (:func:`score_forecasts`) reads the realised prices: a forecast made as of row t of a
+symbol's clean frame is scored when row ``t + h`` exists, against ``log(close[t+h] / close[t])``,
+beside the two baselines of the holdout known at t (persistence: the sign of the h-day return up
+to t; majority: the majority direction of every label known at t). :func:`forward_record` turns
+the scored rows into forward DirHits with counts and intervals (effective counts of overlapping
+h-day labels), per task and for usable against not-usable models.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Boolean, Column, Date, Float, Integer, MetaData, String, Table, create_engine, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from bistlab.config import Workspace
+from bistlab.errors import DataError
+from bistlab.metrics import DirHit, effective_count
+from bistlab.pipeline import load_universe
+
+__all__ = [
+    "LEDGER_COLUMNS",
+    "ForecastLedger",
+    "ledger_url",
+    "score_forecasts",
+    "ForwardRecord",
+    "forward_record",
+    "ForwardView",
+    "load_forward",
+]
+
+logger = logging.getLogger(__name__)
+
+_metadata = MetaData()
+ledger_table = Table(
+    "forecast_ledger",
+    _metadata,
+    Column("symbol", String(32), primary_key=True),
+    Column("horizon", Integer, primary_key=True),
+    Column("as_of", Date, primary_key=True),
+    Column("cycle", Integer, primary_key=True),
+    Column("direction", String(8), nullable=False),
+    Column("expected_log_return", Float),
+    Column("dirhit_threshold", Float, nullable=False),
+    Column("usable", Boolean),
+    Column("passes_rule", Boolean),
+    Column("recorded_at", String(40), nullable=False),
+    Column("data_fingerprint", String(64)),
+)
+
+LEDGER_COLUMNS: tuple[str, ...] = tuple(c.name for c in ledger_table.columns)
+"""Columns of the ledger: the forecast (direction up / down / flat, expected log return over h
+trading days, the DirHit threshold), the model's usable flag and its own rule when it was made, the
+cycle whose configuration made it, when it was recorded (UTC) and the prices' fingerprint."""
+
+
+def ledger_url(ws: Workspace) -> str:
+    """The ledger's database: the price store's own, or ``runs/forecasts.sqlite`` beside a store read in place."""
+    if ws.price_table == "prices" and ws.price_columns is None:
+        return ws.price_url
+    return f"sqlite:///{ws.runs / 'forecasts.sqlite'}"
+
+
+class ForecastLedger:
+    """The ``forecast_ledger`` table of one database.
+
+    Args:
+        url: SQLAlchemy URL (see :func:`ledger_url`).
+
+    Raises:
+        DataError: the database cannot be opened.
+    """
+
+    def __init__(self, url: str) -> None:
+        try:
+            if url.startswith("sqlite:///"):
+                from pathlib import Path
+
+                Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(url)
+            _metadata.create_all(self.engine, checkfirst=True)
+        except (SQLAlchemyError, OSError) as err:
+            shown = self.engine.url.render_as_string(hide_password=True) if hasattr(self, "engine") else "the ledger's database"
+            raise DataError(f"forecast ledger in {shown} cannot be opened: {type(err).__name__}: {str(err).splitlines()[0]}") from err
+
+    @classmethod
+    def of(cls, ws: Workspace) -> "ForecastLedger":
+        return cls(ledger_url(ws))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def record(self, forecasts: Iterable[Mapping[str, Any]]) -> int:
+        """Append forecasts that are not in the ledger yet (a forecast is never rewritten).
+
+        Args:
+            forecasts: dicts with the keys of :data:`LEDGER_COLUMNS` but ``recorded_at``; ``as_of``
+                a date or ISO text.
+
+        Returns:
+            Rows added.
+        """
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        rows = [{**dict(f), "as_of": _as_date(f["as_of"]), "recorded_at": stamp} for f in forecasts]
+        added = 0
+        t = ledger_table
+        for row in rows:
+            key = (t.c.symbol == row["symbol"]) & (t.c.horizon == int(row["horizon"])) & (t.c.as_of == row["as_of"]) & (t.c.cycle == int(row["cycle"]))
+            try:
+                with self.engine.begin() as conn:
+                    if conn.execute(select(t.c.symbol).where(key)).first() is not None:
+                        continue
+                    conn.execute(t.insert().values(**{c: row.get(c) for c in LEDGER_COLUMNS}))
+                    added += 1
+            except IntegrityError:  # recorded by another process meanwhile
+                continue
+        logger.info("forecast ledger: %d of %d forecasts added", added, len(rows))
+        return added
+
+    def read(self, *, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        """Every recorded forecast (optionally of some symbols), oldest first."""
+        query = select(ledger_table)
+        if symbols is not None:
+            query = query.where(ledger_table.c.symbol.in_(list(symbols)))
+        with self.engine.connect() as conn:
+            frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=list(LEDGER_COLUMNS))
+        if frame.empty:
+            return frame
+        frame["as_of"] = pd.to_datetime(frame["as_of"])
+        return frame.sort_values(["as_of", "symbol", "horizon", "cycle"]).reset_index(drop=True)
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return pd.Timestamp(str(value)).date()
+
+
+SCORED_COLUMNS: tuple[str, ...] = (
+    "position",
+    "realised_date",
+    "realised_log_return",
+    "scored",
+    "persistence_direction",
+    "majority_direction",
+)
+
+
+def _score_one(row: pd.Series, frame: pd.DataFrame | None) -> dict[str, Any]:
+    out: dict[str, Any] = {c: None for c in SCORED_COLUMNS}
+    out["scored"] = False
+    if frame is None:
+        return out
+    h = int(row["horizon"])
+    pos = frame.index.searchsorted(pd.Timestamp(row["as_of"]))
+    if pos >= len(frame) or frame.index[pos] != pd.Timestamp(row["as_of"]):
+        return out  # the as-of date is no longer in the clean prices
+    logc = np.log(frame["close"].to_numpy(dtype=float))
+    out["position"] = int(pos)
+    if pos >= h:
+        out["persistence_direction"] = float(np.sign(logc[pos] - logc[pos - h]))
+    known = logc[h : pos + 1] - logc[: pos + 1 - h] if pos + 1 > h else np.array([])
+    if known.size:
+        out["majority_direction"] = 1.0 if (known > 0).sum() >= (known < 0).sum() else -1.0
+    if pos + h < len(frame):
+        out.update(realised_date=frame.index[pos + h], realised_log_return=float(logc[pos + h] - logc[pos]), scored=True)
+    return out
+
+
+def score_forecasts(ledger: pd.DataFrame, prices: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The ledger with each forecast's outcome where its h trading days have passed.
+
+    Args:
+        ledger: :meth:`ForecastLedger.read`.
+        prices: symbol -> clean OHLCV frame (e.g. the loaded symbols of
+            :func:`bistlab.pipeline.load_universe`).
+
+    Returns:
+        The ledger plus ``position`` (row of the as-of date), ``realised_date``,
+        ``realised_log_return``, ``scored`` and the baselines' directions known at the as-of date.
+    """
+    if ledger.empty:
+        return ledger.assign(**{c: pd.Series(dtype=object) for c in SCORED_COLUMNS})
+    outcomes = pd.DataFrame([_score_one(row, prices.get(row["symbol"])) for _, row in ledger.iterrows()], index=ledger.index)
+    return pd.concat([ledger, outcomes], axis=1)
+
+
+@dataclass(frozen=True)
+class ForwardRecord:
+    """The forward record of one group of forecasts (a task, or usable / not-usable models).
+
+    Attributes:
+        label: what the group is (a task key, "usable models", ...).
+        n_forecasts: forecasts recorded.
+        n_scored: forecasts whose h trading days have passed.
+        dirhit: the forward DirHit over the masked scored forecasts (|realised| and
+            |expected| above the threshold), with count, effective count and interval.
+        persistence: persistence's DirHit on the same rows (rows without a past direction not counted).
+        majority: the majority direction's DirHit on the same rows.
+    """
+
+    label: str
+    n_forecasts: int
+    n_scored: int
+    dirhit: DirHit
+    persistence: DirHit
+    majority: DirHit
+
+
+def _group_record(label: str, rows: pd.DataFrame) -> ForwardRecord:
+    scored = rows[rows["scored"].astype(bool)] if len(rows) else rows
+    hits = count = n_eff = 0.0
+    p_hits = p_count = m_hits = 0.0
+    for (_, horizon), task in scored.groupby(["symbol", "horizon"]) if len(scored) else ():
+        thr = task["dirhit_threshold"].astype(float)
+        exp = task["expected_log_return"].astype(float)
+        real = task["realised_log_return"].astype(float)
+        mask = (real.abs() > thr) & (exp.abs() > thr)
+        if not mask.any():
+            continue
+        truth = np.sign(real[mask])
+        hits += float((np.sign(exp[mask]) == truth).sum())
+        count += float(mask.sum())
+        n_eff += effective_count(task.loc[mask, "position"].astype(int).to_numpy(), horizon=int(horizon))
+        pers = task.loc[mask, "persistence_direction"].astype(float)
+        has = pers.notna() & (pers != 0)
+        p_hits += float((pers[has] == truth[has]).sum())
+        p_count += float(has.sum())
+        m_hits += float((task.loc[mask, "majority_direction"].astype(float) == truth).sum())
+    share = n_eff / count if count else None
+    return ForwardRecord(
+        label=label,
+        n_forecasts=len(rows),
+        n_scored=len(scored),
+        dirhit=DirHit.rate(hits, int(count), n_eff if count else None),
+        persistence=DirHit.rate(p_hits, int(p_count), p_count * share if share else None),
+        majority=DirHit.rate(m_hits, int(count), n_eff if count else None),
+    )
+
+
+def forward_record(scored: pd.DataFrame) -> tuple[list[ForwardRecord], list[ForwardRecord]]:
+    """Forward DirHits of scored forecasts (:func:`score_forecasts`).
+
+    Returns:
+        One record per task (``"<SYMBOL>_<h>d"``), and the records of forecasts from usable and
+        from not-usable models (the flag when each forecast was made). Different tasks are treated
+        as independent in the pooled groups.
+    """
+    if scored.empty:
+        return [], []
+    tasks = [
+        _group_record(f"{symbol}_{int(horizon)}d", rows)
+        for (horizon, symbol), rows in scored.groupby(["horizon", "symbol"], sort=True)
+    ]
+    flags = scored["usable"].fillna(False).astype(bool)
+    groups = [_group_record("usable models", scored[flags]), _group_record("not-usable models", scored[~flags])]
+    return tasks, groups
+
+
+@dataclass(frozen=True)
+class ForwardView:
+    """What the forecast ledger says: per task, and for usable against not-usable models.
+
+    Attributes:
+        tasks: one record per task with recorded forecasts.
+        groups: forecasts from usable models, and from not-usable ones.
+        note: what was read, or why there is nothing.
+    """
+
+    tasks: list[ForwardRecord]
+    groups: list[ForwardRecord]
+    note: str
+
+
+def load_forward(ws: Workspace) -> ForwardView:
+    """Score the workspace's forecast ledger against the prices the store holds now."""
+    ledger = ForecastLedger.of(ws)
+    try:
+        frame = ledger.read()
+    finally:
+        ledger.close()
+    if frame.empty:
+        return ForwardView([], [], "No forecast has been recorded yet: every forecast `bistlab predict` (or a report) makes is appended to the ledger and scored here once its h trading days have passed.")
+    universe = load_universe(ws)
+    scored = score_forecasts(frame, {s: lp.frame for s, lp in universe.loaded.items()})
+    tasks, groups = forward_record(scored)
+    pending = int((~scored["scored"].astype(bool)).sum())
+    note = f"{len(scored)} forecasts recorded since {scored['as_of'].min():%Y-%m-%d}; {len(scored) - pending} scored, {pending} waiting for their h trading days."
+    return ForwardView(tasks, groups, note)
