@@ -251,6 +251,7 @@ def execute_task(ws: Workspace, task: TaskState, config: CycleConfig, *, update:
             best_params_file=str(paths.best_params),
             hpo_dirhit=best["hpo_dirhit"],
             low_support=best["low_support"],
+            note=best.get("study_restart_note"),
         )
     faults.point("after_hpo")
     if ws.stop_requested():

@@ -37,6 +37,8 @@ __all__ = ["TaskModel", "SeedBag", "Ensemble", "oof_predictions", "build_base", 
 logger = logging.getLogger(__name__)
 
 MIN_INNER_TRAIN_ROWS = 100
+MIN_META_ROWS = 30
+"""Fewest out-of-fold rows a meta-learner is fit on; with fewer, meta stacking is skipped for the fit."""
 
 
 class SeedBag:
@@ -153,28 +155,33 @@ class Ensemble:
             self.info["smart_weights"] = dict(zip(self.families, self.weights.tolist()))
         meta = self.config.option("meta_stacking")
         if meta:
-            try:
-                oof = np.column_stack(
-                    [
-                        oof_predictions(
-                            lambda f=f: build_base(self.config, f, n_jobs=self.n_jobs, bagging=False),
-                            X,
-                            y,
-                            n_folds=int(meta["n_folds"]),
-                            gap=self.horizon,
-                        )
-                        for f in self.families
-                    ]
-                )
-            except InsufficientDataError:
-                logger.info("meta stacking skipped: too few training rows (%d) for its folds", len(y))
-                oof = None
-            if oof is not None:
-                rows = ~np.isnan(oof).any(axis=1)
-                self.meta = meta_learner(float(meta["alpha"]), n_rows=int(rows.sum())).fit(self._meta_inputs(oof)[rows], y[rows])
+            self._fit_meta(X, y, n_folds=int(meta["n_folds"]), alpha=float(meta["alpha"]))
         for f in self.families:
             self.models[f] = build_base(self.config, f, n_jobs=self.n_jobs).fit(X, y)
         return self
+
+    def _fit_meta(self, X: np.ndarray, y: np.ndarray, *, n_folds: int, alpha: float) -> None:
+        """Fit the meta-learner on the base models' out-of-fold predictions, or skip meta stacking
+        (recorded in ``info["skipped"]``) when the window is too short to form enough of them."""
+        try:
+            oof = np.column_stack(
+                [
+                    oof_predictions(lambda f=f: build_base(self.config, f, n_jobs=self.n_jobs, bagging=False), X, y, n_folds=n_folds, gap=self.horizon)
+                    for f in self.families
+                ]
+            )
+        except InsufficientDataError:
+            oof = np.full((len(y), len(self.families)), np.nan)
+        rows = ~np.isnan(oof).any(axis=1)
+        if int(rows.sum()) < MIN_META_ROWS:
+            reason = (
+                f"meta stacking skipped: {int(rows.sum())} out-of-fold rows (need {MIN_META_ROWS}); of its {n_folds} purged inner folds over "
+                f"{len(y)} training rows too few have {MIN_INNER_TRAIN_ROWS} earlier rows to fit on; the plain ensemble was used"
+            )
+            self.info.setdefault("skipped", {})["meta_stacking"] = reason
+            logger.info("%s", reason)
+            return
+        self.meta = meta_learner(alpha, n_rows=int(rows.sum())).fit(self._meta_inputs(oof)[rows], y[rows])
 
     def _meta_inputs(self, base: np.ndarray) -> np.ndarray:
         if self.config.option("smart_ensemble"):
@@ -259,6 +266,11 @@ class TaskModel:
             raise RuntimeError("TaskModel.predict called before fit")
         columns = [self.short_models[hs].predict(X) for hs in self.stacked_horizons]
         return np.column_stack([X, *columns]) if columns else X
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        """Options this fit could not apply, with the reason (e.g. meta stacking on a short window)."""
+        return dict(getattr(self.core, "info", {}).get("skipped") or {})
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predicted forward log returns over h for the given rows."""

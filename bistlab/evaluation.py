@@ -6,6 +6,8 @@ very same splits, so the post-training WFV DirHit equals the trial's DirHit (par
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -14,6 +16,7 @@ import numpy as np
 
 from bistlab.dataset import TaskData
 from bistlab.errors import DataError
+from bistlab.jsonio import to_jsonable
 from bistlab.metrics import SplitMetrics, split_metrics
 from bistlab.estimator import TaskModel
 from bistlab.space import TrialConfig
@@ -26,6 +29,7 @@ __all__ = [
     "evaluate_splits",
     "evaluate_holdout_online",
     "check_spec",
+    "spec_id",
 ]
 
 
@@ -63,6 +67,17 @@ class EvaluationSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "EvaluationSpec":
         return cls(**data)
+
+    @property
+    def spec_id(self) -> str:
+        """A short hash of the whole spec: trials with different ids were scored on different splits or data."""
+        return spec_id(self.to_dict())
+
+
+def spec_id(spec: dict[str, Any]) -> str:
+    """:attr:`EvaluationSpec.spec_id` of a stored spec (dict)."""
+    text = json.dumps(to_jsonable(spec), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _date(task: TaskData, i: int) -> str:
@@ -131,6 +146,7 @@ def evaluate_splits(
     *,
     n_jobs: int = 1,
     on_split: Callable[[int, SplitMetrics], None] | None = None,
+    skipped: dict[str, dict[str, Any]] | None = None,
 ) -> list[SplitMetrics]:
     """Fit on each split's training rows, predict its test window, measure.
 
@@ -141,6 +157,8 @@ def evaluate_splits(
         n_jobs: threads for the model fit.
         on_split: called after each split with its index and metrics (e.g. to report to a pruner;
             it may raise ``optuna.TrialPruned``).
+        skipped: filled with the options a split's fit could not apply: option name ->
+            ``{"reason": ..., "splits": [indices]}`` (e.g. meta stacking on a short window).
     """
     check_spec(task, spec)
     X = task.features(config)
@@ -149,18 +167,22 @@ def evaluate_splits(
         train = np.arange(sp["train_end"])
         test = np.arange(sp["test_start"], sp["test_end"])
         model = fit_model(task, config, X, train, n_jobs=n_jobs)
+        if skipped is not None:
+            for option, reason in model.skipped.items():
+                skipped.setdefault(option, {"reason": reason, "splits": []})["splits"].append(i)
         m = split_metrics(
             task.labels[test],
             model.predict(X[test]),
             thr=spec.dirhit_threshold,
             past_return=task.past_return[test],
             train_majority=_majority(task.labels[train]),
+            horizon=task.horizon,
         )
         if len(config.families) > 1:
             per_model = {}
             for family, pred in model.component_predictions(X[test]).items():
-                c = split_metrics(task.labels[test], pred, thr=spec.dirhit_threshold)
-                per_model[family] = {"dirhit": c.dirhit, "mask_count": c.mask_count, "nrmse": c.nrmse}
+                c = split_metrics(task.labels[test], pred, thr=spec.dirhit_threshold, horizon=task.horizon)
+                per_model[family] = {"dirhit": c.dirhit, "mask_count": c.mask_count, "n_eff": c.dirhit_n_eff, "nrmse": c.nrmse}
             m = replace(m, model_metrics=per_model)
         out.append(m)
         if on_split is not None:
@@ -201,5 +223,6 @@ def evaluate_holdout_online(
         thr=spec.dirhit_threshold,
         past_return=task.past_return[test],
         train_majority=_majority(task.labels[:first_train_end]),
+        horizon=h,
     )
     return metrics, preds

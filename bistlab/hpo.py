@@ -22,12 +22,12 @@ import optuna
 
 from bistlab import faults
 from bistlab.dataset import TaskData
-from bistlab.evaluation import EvaluationSpec, evaluate_splits
+from bistlab.evaluation import EvaluationSpec, evaluate_splits, spec_id
 from bistlab.metrics import SplitMetrics, score, symbol_metrics
 from bistlab.space import SearchSpace, TrialConfig, suggest_config
 from bistlab.storage import make_storage
 
-__all__ = ["make_objective", "open_study", "run_hpo", "complete_trials", "LIMIT_REASON"]
+__all__ = ["make_objective", "open_study", "open_task_study", "run_hpo", "complete_trials", "LIMIT_REASON"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, 
     """The objective of ``task``'s study: maximize the score on the spec's splits."""
 
     too_few = f"fewer than {task.settings.min_valid_splits} splits with a defined DirHit"
+    spec_id = spec.spec_id
 
     def objective(trial: optuna.Trial) -> float:
         started = time.perf_counter()
@@ -73,9 +74,11 @@ def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, 
         trial.set_user_attr("features_enabled", config.features_enabled)
         trial.set_user_attr("feature_params", config.feature_params)
         trial.set_user_attr("model_choice", config.model_choice)
+        trial.set_user_attr("spec_id", spec_id)
         watch = _split_watch(len(spec.splits), task.settings.min_valid_splits)
+        skipped: dict[str, dict[str, Any]] = {}
         try:
-            splits = evaluate_splits(task, config, spec, n_jobs=n_jobs, on_split=watch)
+            splits = evaluate_splits(task, config, spec, n_jobs=n_jobs, on_split=watch, skipped=skipped)
         except optuna.TrialPruned:
             raise
         except _Doomed as doomed:
@@ -83,6 +86,8 @@ def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, 
         except Exception as err:  # noqa: BLE001 - a trial's failure is recorded, the study goes on
             return _failed(trial, f"{task.key}: {type(err).__name__}: {' '.join(str(err).split())[:500]}", level=logging.WARNING)
         sm = symbol_metrics(splits, symbol=task.symbol, horizon=task.horizon, min_valid_splits=task.settings.min_valid_splits)
+        if skipped:
+            trial.set_user_attr("options_skipped", skipped)
         trial.set_user_attr("symbol_metrics", {task.key: sm})
         trial.set_user_attr("avg_dirhit", sm["avg_dirhit"])
         trial.set_user_attr("avg_nrmse", sm["avg_nrmse"])
@@ -121,6 +126,49 @@ def open_study(storage: str | optuna.storages.BaseStorage, study_name: str, *, s
         sampler=sampler,
         load_if_exists=True,
     )
+
+
+def _version(name: str, base: str) -> int | None:
+    if name == base:
+        return 1
+    head, sep, tail = name.rpartition("_v")
+    return int(tail) if sep and head == base and tail.isdigit() else None
+
+
+def open_task_study(storage: str, name: str, spec: EvaluationSpec, *, seed: int = 0) -> tuple[optuna.Study, str | None]:
+    """Open a task's study for ``spec``, never mixing trials scored on different splits.
+
+    The study records the evaluation_spec it was started with. When a resume finds that the prices
+    (or the settings) changed since, so that the stored spec differs, the old study is kept as it is
+    and a fresh one, ``<name>_v<k>``, is started for the new spec; every later resume opens the newest.
+
+    Returns:
+        The study, and a sentence saying why a fresh study was started (kept in the study, so a
+        later resume still says it), or ``None``.
+    """
+    backend = make_storage(storage)
+    versions = sorted((v, n) for n in optuna.get_all_study_names(backend) if (v := _version(n, name)) is not None)
+    latest = versions[-1][1] if versions else name
+    study = open_study(backend, latest, seed=seed)
+    stored = study.user_attrs.get("evaluation_spec")
+    if stored is None:
+        study.set_user_attr("evaluation_spec", spec.to_dict())
+        return study, study.user_attrs.get("restart_note")
+    if spec_id(stored) == spec.spec_id:
+        return study, study.user_attrs.get("restart_note")
+    done = len(complete_trials(study))
+    fresh = f"{name}_v{(versions[-1][0] if versions else 1) + 1}"
+    what = "prices" if stored.get("fingerprint") != spec.fingerprint else "evaluation settings"
+    note = (
+        f"the {what} changed since study {latest} began (data fingerprint {stored.get('fingerprint')} with {stored.get('n_rows')} rows "
+        f"→ {spec.fingerprint} with {spec.n_rows} rows): its {done} complete trials were scored on other splits and are kept apart, "
+        f"never ranked with these; a fresh study {fresh} was started"
+    )
+    logger.warning("%s", note)
+    study = open_study(backend, fresh, seed=seed)
+    study.set_user_attr("evaluation_spec", spec.to_dict())
+    study.set_user_attr("restart_note", note)
+    return study, note
 
 
 def complete_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:

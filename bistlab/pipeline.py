@@ -32,9 +32,9 @@ from bistlab.evaluation import (
     fit_model,
     make_evaluation_spec,
 )
-from bistlab.hpo import complete_trials, open_study, run_hpo
+from bistlab.hpo import complete_trials, open_task_study, run_hpo
 from bistlab.jsonio import read_json, write_json_atomic
-from bistlab.metrics import symbol_metrics, usable_verdict, wilson_interval
+from bistlab.metrics import DirHit, symbol_metrics, usable_verdict
 from bistlab.selection import SupportFilter, filtered_dirhit, select_best_trial
 from bistlab.space import SearchSpace, TrialConfig
 from bistlab.store import LoadedPrices, PriceStore
@@ -209,9 +209,7 @@ def hpo_step(
     paths.folder.mkdir(parents=True, exist_ok=True)
     (ws.studies / f"cycle_{cycle}").mkdir(parents=True, exist_ok=True)
     storage = ws.study_storage(cycle, task.key)
-    name = study_name(symbol, horizon, cycle)
-    study = open_study(storage, name, seed=seed)
-    study.set_user_attr("evaluation_spec", spec.to_dict())
+    study, restart_note = open_task_study(storage, study_name(symbol, horizon, cycle), spec, seed=seed)
     space = SearchSpace.for_task(task.context, models=models)
     done = len(complete_trials(study))
     if done < n_trials:
@@ -231,7 +229,7 @@ def hpo_step(
         done = len(complete_trials(study))
         if done < n_trials and ws.stop_requested():
             raise StopRequested(f"{task.key}: paused by a stop request after {done} of {n_trials} trials", task=task.key)
-    return write_best_params(ws, study, task=task, spec=spec, cycle=cycle, space=space, wall_seconds=time.time() - started)
+    return write_best_params(ws, study, task=task, spec=spec, cycle=cycle, space=space, wall_seconds=time.time() - started, restart_note=restart_note)
 
 
 def write_best_params(
@@ -243,11 +241,15 @@ def write_best_params(
     cycle: int,
     space: SearchSpace,
     wall_seconds: float | None = None,
+    restart_note: str | None = None,
 ) -> dict[str, Any]:
-    """Select from ``study`` and write the task's ``best_params.json`` (also used to recover it)."""
+    """Select from ``study`` and write the task's ``best_params.json`` (also used to recover it).
+
+    Only trials scored on ``spec`` are ranked; ``restart_note`` says why the study is a fresh one.
+    """
     s = task.settings
     flt = SupportFilter(s.min_mask_count, s.min_mask_pct, s.min_valid_splits)
-    sel = select_best_trial(study.trials, symbol=task.symbol, horizon=task.horizon, flt=flt, study_name=study.study_name)
+    sel = select_best_trial(study.trials, symbol=task.symbol, horizon=task.horizon, flt=flt, study_name=study.study_name, spec_id=spec.spec_id)
     attrs = sel.user_attrs
     sm = attrs["symbol_metrics"][task.key]
     result = {
@@ -276,6 +278,8 @@ def write_best_params(
         "evaluation_spec": spec.to_dict(),
         "data_fingerprint": task.fingerprint,
         "hpo_wall_seconds": wall_seconds,
+        "study_restart_note": restart_note,
+        "options_skipped": attrs.get("options_skipped") or {},
     }
     write_json_atomic(TaskPaths.of(ws, cycle, task.symbol, task.horizon).best_params, result)
     logger.info(
@@ -356,7 +360,7 @@ def evaluate_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_job
     filtered = filtered_dirhit(wfv["split_metrics"], flt)
     holdout, preds = evaluate_holdout_online(task, config, spec, n_jobs=n_jobs)
     h = holdout.to_dict()
-    interval = wilson_interval(holdout.dirhit_hits, holdout.mask_count)
+    figure = DirHit.rate(holdout.dirhit_hits, holdout.mask_count, holdout.dirhit_n_eff)
     start, end = spec.holdout["start"], spec.holdout["end"]
     result = {
         "symbol": symbol,
@@ -374,14 +378,14 @@ def evaluate_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_job
         "wfv_avg_dirhit": wfv["avg_dirhit"],
         "wfv_parity_gap": (filtered[0] - best["hpo_dirhit"]) if filtered else None,
         "wfv": wfv,
-        "holdout": {**h, "dirhit_ci95": list(interval) if interval else None},
+        "holdout": {**h, "dirhit_ci95": [figure.low, figure.high] if figure.defined else None},
         "holdout_dates": spec.holdout["dates"],
         "holdout_predictions": {
             "dates": [d.strftime("%Y-%m-%d") for d in task.frame.index[start:end]],
             "y_pred": preds.tolist(),
             "y_true": task.labels[start:end].tolist(),
         },
-        "verdict": usable_verdict(holdout),
+        "verdict": usable_verdict(holdout, horizon=horizon),
         "data_fingerprint": task.fingerprint,
         "eval_wall_seconds": time.time() - started,
     }

@@ -79,11 +79,15 @@ def filtered_dirhit(splits: Sequence[dict[str, Any]], flt: SupportFilter) -> tup
     return sum(splits[i]["dirhit"] for i in counted) / len(counted), counted
 
 
-def _candidates(trials: Sequence[optuna.trial.FrozenTrial], key: str, flt: SupportFilter) -> list[tuple[tuple, optuna.trial.FrozenTrial, float, tuple[int, ...]]]:
+def _candidates(
+    trials: Sequence[optuna.trial.FrozenTrial], key: str, flt: SupportFilter, spec_id: str | None = None
+) -> list[tuple[tuple, optuna.trial.FrozenTrial, float, tuple[int, ...]]]:
     out = []
     for t in trials:
         if t.state != optuna.trial.TrialState.COMPLETE:
             continue
+        if spec_id is not None and t.user_attrs.get("spec_id", spec_id) != spec_id:
+            continue  # scored on other splits or other prices: never ranked with these
         entry = (t.user_attrs.get("symbol_metrics") or {}).get(key)
         if not entry:
             continue
@@ -103,6 +107,7 @@ def select_best_trial(
     horizon: int,
     flt: SupportFilter | None = None,
     study_name: str = "?",
+    spec_id: str | None = None,
 ) -> Selection:
     """Pick the best trial of a (symbol, horizon) study.
 
@@ -112,20 +117,23 @@ def select_best_trial(
         horizon: h, trading days.
         flt: the support filter; defaults to 5 / 2.5 % / 2 splits.
         study_name: used in error messages.
+        spec_id: the evaluation spec the trials must have been scored on
+            (:attr:`bistlab.evaluation.EvaluationSpec.spec_id`); trials recorded with another are
+            left out. ``None``: every trial.
 
     Raises:
         SelectionError: no complete trial has even one split with a defined DirHit.
     """
     flt = flt or SupportFilter()
     key = f"{symbol}_{horizon}d"
-    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
-    qualified = _candidates(trials, key, flt)
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and (spec_id is None or t.user_attrs.get("spec_id", spec_id) == spec_id)]
+    qualified = _candidates(trials, key, flt, spec_id)
     low_support = not qualified
     used = flt
     pool = qualified
     if low_support:
         used = FALLBACK_FILTER
-        pool = _candidates(trials, key, FALLBACK_FILTER)
+        pool = _candidates(trials, key, FALLBACK_FILTER, spec_id)
     if not pool:
         raise SelectionError(
             f"`complete trials with a defined DirHit` must be at least 1 but got 0 (of {len(complete)} complete, {len(trials)} total)",

@@ -60,6 +60,8 @@ class TaskState:
         usable: the holdout rule's verdict.
         retry_count: failed attempts so far.
         error: last error, one line.
+        note: what a reader must know about the result, e.g. that the study was restarted because
+            the prices changed between a stop and the resume.
     """
 
     symbol: str
@@ -79,6 +81,7 @@ class TaskState:
     usable: bool | None = None
     retry_count: int = 0
     error: str | None = None
+    note: str | None = None
 
     @property
     def key(self) -> str:

@@ -161,3 +161,21 @@ def test_the_meta_learner_penalty_does_not_depend_on_the_scale_of_returns(scale)
         pred = meta_learner(alpha, n_rows=1000).fit(base, y).predict(base)
         ratio = np.std(pred) / np.std(y)
         assert kept <= ratio <= 1.0, (alpha, ratio)
+
+
+@pytest.mark.parametrize("n", [120, 130])
+def test_meta_stacking_on_a_short_window_is_skipped_with_a_reason(recorder_family, n):
+    # 3 purged inner folds over n rows: the last starts at about 0.75 n, less the purge < 100 rows to fit on
+    X = np.column_stack([np.arange(n), np.random.default_rng(0).normal(size=n)])
+    y = np.random.default_rng(1).normal(0, 0.01, n)
+    config = TrialConfig(
+        features_enabled={"meta_stacking": True},
+        feature_params={"meta_stacking": {"alpha": 1.0, "n_folds": 3}},
+        model_choice="all",
+        model_params={"rec_a": {}, "rec_b": {}},
+    )
+    model = TaskModel(config, horizon=5).fit(X, y)  # no "Found array with 0 sample(s)" from the scaler
+    assert model.core.meta is None
+    reason = model.skipped["meta_stacking"]
+    assert "meta stacking skipped" in reason and "out-of-fold rows" in reason and f"{n} training rows" in reason
+    assert np.isfinite(model.predict(X[:5])).all()  # the plain ensemble predicts

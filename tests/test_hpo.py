@@ -109,3 +109,61 @@ def test_a_trial_that_can_no_longer_reach_enough_defined_splits_stops_early(work
         reason = t.user_attrs["fail_reason"]
         assert f"fewer than {min_valid} splits with a defined DirHit (0 in the first {evaluated} of {n_splits}" in reason
         assert f"the other {n_splits - evaluated} were not evaluated" in reason
+
+
+def test_prices_changed_between_a_kill_and_a_resume_never_mix_trials(workspace, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from bistlab.jsonio import read_json
+    from bistlab.pipeline import TaskPaths, evaluate_step, hpo_step, train_step
+    from bistlab.report import load_report, table_html, tasks_html
+    from bistlab.state import StateFile, TaskState, TaskStatus
+    from bistlab.store import PriceStore
+
+    script = (
+        "from bistlab.config import Workspace\nfrom bistlab.pipeline import hpo_step\n"
+        f"hpo_step(Workspace.from_env({str(workspace.root)!r}), 'AAA', 1, cycle=1, n_trials=5, models=('lgbm',))\n"
+    )
+    env = {**os.environ, "BISTLAB_FAULT": "in_trial:4"}  # killed inside its 4th trial
+    env.pop("BISTLAB_KERNEL_PARENT", None)  # set by earlier notebook runs: the fault would kill that process too
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=300)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
+    storage = make_storage(workspace.study_storage(1, "AAA_1d"))
+    old = optuna.load_study(study_name="AAA_1d_c1", storage=storage)
+    old_complete = [t for t in old.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(old_complete) == 3
+    # the prices are revised while the study is down
+    store = PriceStore(workspace.price_url)
+    frame = store.read("AAA")
+    frame.iloc[-30:, :4] *= 1.02
+    store.write("AAA", frame)
+
+    best = hpo_step(workspace, "AAA", 1, cycle=1, n_trials=3, models=("lgbm",))
+    assert best["study_name"] == "AAA_1d_c1_v2"
+    note = best["study_restart_note"]
+    assert "prices changed since study AAA_1d_c1 began" in note and "its 3 complete trials" in note and "never ranked with these" in note
+    fresh = optuna.load_study(study_name="AAA_1d_c1_v2", storage=storage)
+    new_ids = {t.user_attrs["spec_id"] for t in fresh.trials}
+    old_ids = {t.user_attrs["spec_id"] for t in old_complete}
+    assert len(new_ids) == 1 and new_ids.isdisjoint(old_ids)
+    assert best["evaluation_spec"]["fingerprint"] != old.user_attrs["evaluation_spec"]["fingerprint"]
+    assert len([t for t in fresh.trials if t.state == optuna.trial.TrialState.COMPLETE]) == 3
+    assert old.user_attrs["evaluation_spec"] == read_json_spec(old)  # the old study keeps its own spec
+    # a second resume opens the fresh study again and still says why it exists
+    again = hpo_step(workspace, "AAA", 1, cycle=1, n_trials=3, models=("lgbm",))
+    assert again["study_name"] == "AAA_1d_c1_v2" and again["study_restart_note"] == note
+    # the report says what happened
+    train_step(workspace, "AAA", 1, cycle=1)
+    evaluate_step(workspace, "AAA", 1, cycle=1)
+    StateFile(workspace.state_file).update(lambda s: (setattr(s, "cycle", 1), s.tasks.update({"AAA_1d": TaskState("AAA", 1, status=TaskStatus.COMPLETED, cycle=1)})))
+    rep = load_report(workspace, 1)
+    assert "study restarted" in table_html(rep) and "Study restarted on resume" in tasks_html(rep)
+    assert read_json(TaskPaths.of(workspace, 1, "AAA", 1).best_params)["study_name"] == "AAA_1d_c1_v2"
+
+
+def read_json_spec(study: optuna.Study) -> dict:
+    """The spec a study was opened with, read back from its storage."""
+    return optuna.load_study(study_name=study.study_name, storage=study._storage).user_attrs["evaluation_spec"]
