@@ -51,9 +51,9 @@ RULE_ALPHA = 0.025
 """One-sided level of the usable test: the 95 % interval's lower bound must clear the bar."""
 
 INTERVAL_METHOD = (
-    "95 % Wilson score interval of the observed DirHit at the effective count n_eff = min(n, ceil(span / h)): "
-    "the masked rows of an h-day label overlap their neighbours by h − 1 days, so n rows spanning `span` "
-    "trading days hold at most ceil(span / h) independent outcomes (at h = 1, n_eff = n)"
+    "95 % Wilson score interval of the observed DirHit at the effective count n_eff = min(n, ceil(S / h)): "
+    "an h-day label overlaps its neighbours' by h − 1 days, so n rows spanning S trading days hold at most "
+    "ceil(S / h) independent outcomes (at h = 1, n_eff = n)"
 )
 """How every DirHit interval is computed, in words (the report's method text)."""
 
