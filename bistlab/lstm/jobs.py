@@ -31,7 +31,7 @@ from importlib import metadata
 from typing import Any
 
 from bistlab.config import Workspace
-from bistlab.errors import ConfigError, JobNotFoundError, JobStateError
+from bistlab.errors import ConfigError, JobConflictError, JobNotFoundError, JobStateError
 from bistlab.lstm import files
 from bistlab.lstm.config import OptimizationConfig
 from bistlab.lstm.files import JobLock, now_iso, read_results, read_state, write_state
@@ -60,6 +60,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[dict[str, Any]], None]
+
+ENDING_GRACE_SECONDS = 30.0
+"""How long start or resume waits for the lock of a job whose state already says it ended."""
 
 
 @dataclass
@@ -221,7 +224,7 @@ def start_job(ws: Workspace, config: OptimizationConfig, *, detach: bool = False
     config.validate()
     make_tracker(config.use_mlflow, ws.hyperopt_dir)  # fails early when mlflow is missing
     ws.ensure()
-    lock = JobLock(ws).acquire()
+    lock = _take_lock(ws)
     try:
         base, source = _base_params(ws, config)
         data = load_data(ws, config)
@@ -252,6 +255,22 @@ def _ended(state: dict[str, Any]) -> str:
     if state["status"] == "failed":
         return f"job {state['job_id']} failed: {state.get('error')}"
     return f"job {state['job_id']} {state['status']}"
+
+
+def _take_lock(ws: Workspace) -> JobLock:
+    """The job lock; when its holder's job already says it ended (its process is closing: report,
+    tracking), wait a few seconds for it rather than refuse.
+
+    Raises:
+        JobConflictError: a job of the workspace is running.
+    """
+    try:
+        return JobLock(ws).acquire()
+    except JobConflictError as err:
+        holder = err.job_id
+        if holder and files.state_path(ws, holder).exists() and read_state(ws, holder).get("status") in ("paused", "completed", "failed"):
+            return JobLock(ws).acquire(wait_seconds=ENDING_GRACE_SECONDS)
+        raise
 
 
 def _running_job(ws: Workspace) -> str | None:
@@ -292,7 +311,7 @@ def resume_job(ws: Workspace, job_id: str | None = None, *, detach: bool = False
         JobStateError: the job is completed (nothing to resume).
     """
     job_id = _resolve(ws, job_id)
-    lock = JobLock(ws).acquire()
+    lock = _take_lock(ws)
     try:
         state = read_state(ws, job_id)
         if state["status"] == "completed":
@@ -302,6 +321,8 @@ def resume_job(ws: Workspace, job_id: str | None = None, *, detach: bool = False
         p = state["progress"]
         summary = {"current_group": p.get("current_group"), "current_trial": p.get("current_trial"), "groups_completed": list(p.get("groups_completed", []))}
         if detach:
+            state.update(status="starting", pid=None, error=None)  # the worker's lock speaks for it until it writes its pid
+            write_state(ws, state)
             _spawn(ws, job_id, lock, resume=True)
             return ResumeResponse(True, "resumed", job_id, summary)
         final = run_job(ws, job_id, resume=True, lock=lock, progress=progress)

@@ -12,7 +12,9 @@ primary metric, halved when the mean macro precision is below 0.35 (mode collaps
 ``penalized_value``, ``mode_collapse``, ``mode_collapse_reason``, ``mode_collapse_warnings`` (the
 per-epoch warnings), ``epoch_values``, ``history``, ``splits``, the F1 baselines and the call DirHit.
 
-A group ends after ``max_trials_per_group`` finished (complete or pruned) trials, when its best value
+The first trial of every group is the incumbent: the values the group's parameters have when it
+starts (defaults, a base job's best, or the centre of fine_tune's ranges), so a group's best is
+never a step back from what it started with, up to training noise. A group ends after ``max_trials_per_group`` finished (complete or pruned) trials, when its best value
 has not improved by more than ``convergence_threshold`` for ``convergence_patience`` finished
 trials, or when the job's time budget is spent. A stop request ends the running trial at the next
 epoch boundary: it is recorded FAIL with ``interrupted=True`` and its parameters (and seed) are
@@ -31,6 +33,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from bistlab import faults
 from bistlab.errors import StopRequested
 from bistlab.jsonio import to_jsonable
 from bistlab.lstm.config import OptimizationConfig
@@ -145,6 +148,7 @@ def _epoch_hook(trial: optuna.Trial, ctx: SearchContext, group: str) -> Callable
     last = ctx.settings.epochs - 1
 
     def on_epoch(epoch: int, value: float, records: list[dict[str, Any]]) -> None:
+        faults.point("lstm_epoch")  # the crash tests' SIGKILL at the n-th epoch boundary
         values.append(value)
         found = [{**w, "epoch": r["epoch"], "split": r["split"]} for r in records if (w := collapse_warning(r["pred_dist"], share=COLLAPSE_SHARE))]
         if found:
@@ -254,6 +258,9 @@ def run_group(ctx: SearchContext, group: str, fixed: Mapping[str, Any]) -> dict[
         StopRequested: a stop was asked for; the running trial (if any) is recorded as interrupted.
     """
     study = open_group_study(ctx.job_dir, ctx.config, group)
+    if not study.get_trials(deepcopy=False):
+        own = GROUPS[group].params if group in GROUPS else tuple(fixed)
+        study.enqueue_trial({k: fixed[k] for k in own if k in fixed}, user_attrs={"incumbent": True})
     queued = prepare_resume(study)
     if queued:
         logger.info("%s: re-running interrupted trials %s first", study.study_name, queued)

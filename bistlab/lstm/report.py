@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import pandas as pd
 import plotly.graph_objects as go
 
 from bistlab.config import Workspace
@@ -27,7 +28,7 @@ from bistlab.metrics import INTERVAL_METHOD, DirHit
 from bistlab.plots import figure_html
 from bistlab.storage import make_storage
 
-__all__ = ["trial_records", "group_history_figure", "epoch_curves_figure", "render_job_report", "dirhit_text"]
+__all__ = ["trial_records", "group_history_figure", "epoch_curves_figure", "summary_tables", "render_job_report", "dirhit_text"]
 
 
 def trial_records(ws: Workspace, job_id: str) -> dict[str, list[dict[str, Any]]]:
@@ -104,6 +105,31 @@ def dirhit_text(d: dict[str, Any] | None) -> str:
     if not d:
         return "–"
     return DirHit.rate(d.get("hits"), d.get("count"), d.get("n_eff")).text()
+
+
+def summary_tables(job: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """Tables of a job loaded with :func:`bistlab.lstm.jobs.load_job`: ``groups`` (one row per
+    group: best value, trials, why it ended, best parameters), ``best_params`` (beside the
+    defaults) and ``holdout`` (F1 beside both baselines, the call DirHit with count and interval)."""
+    results = job["results"]
+    groups = pd.DataFrame([
+        {"group": g, "best value": r["best_value"], "best trial": r["best_trial_number"], "complete": r["n_complete"], "pruned": r["n_pruned"],
+         "interrupted": r["n_interrupted"], "mode collapse": r["n_mode_collapse"], "ended": r["stopped_reason"],
+         "best parameters": ", ".join(f"{k}={_fmt_text(v)}" for k, v in r["best_params"].items())}
+        for g, r in (results.get("group_results") or {}).items()
+    ])
+    best = pd.DataFrame([{"parameter": k, "best": v, "default": DEFAULT_PARAMS.get(k)} for k, v in (results.get("best_params") or {}).items()])
+    h = results.get("holdout") or {}
+    holdout = pd.DataFrame([
+        {"figure": "macro F1", "value": h.get("val_f1")}, {"figure": "majority-class F1", "value": h.get("majority_f1")},
+        {"figure": "class-frequency random F1", "value": h.get("random_f1")}, {"figure": "macro precision", "value": h.get("val_precision")},
+        {"figure": "call DirHit", "value": dirhit_text(h.get("call_dirhit"))},
+    ]) if h else pd.DataFrame({"figure": ["holdout"], "value": ["not evaluated yet"]})
+    return {"groups": groups, "best_params": best, "holdout": holdout}
+
+
+def _fmt_text(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 def _dirhit_html(d: dict[str, Any] | None) -> str:

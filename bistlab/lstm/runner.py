@@ -191,7 +191,7 @@ class _Job:
                 continue
             fixed = dict(r["best_params"])
             r["fixed_params"][group] = fixed
-            self.state["progress"].update(current_group=group, current_trial=None)
+            self.state["progress"].update(current_group=group, current_trial=None, current_epoch=None)
             self.save()
             result = run_group(ctx, group, fixed)
             self._group_done(group, result)
