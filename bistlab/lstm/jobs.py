@@ -156,6 +156,7 @@ def _base_params(ws: Workspace, config: OptimizationConfig) -> tuple[dict[str, A
 
 def _worker_env(ws: Workspace) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop("BISTLAB_KERNEL_PARENT", None)  # a detached worker is not a notebook kernel: it outlives its starter
     env["BISTLAB_WORKSPACE"] = str(ws.root)
     for key, value in (("BISTLAB_DB_URL", ws.db_url), ("BISTLAB_OPTUNA_URL", ws.optuna_url), ("BISTLAB_PRICE_TABLE", ws.price_table)):
         if value:
