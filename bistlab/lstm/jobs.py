@@ -349,7 +349,10 @@ def job_status(ws: Workspace, job_id: str | None = None) -> dict[str, Any]:
     if state["status"] in ("starting", "running") and not _alive(ws, state):
         who = f"worker process {state['pid']}" if state.get("pid") else "the job's process"
         state["status"] = "failed"
-        state["error"] = f"{who} is gone (killed?) while the job was {state['recorded_status']}; `bistlab hyperopt resume` continues it"
+        log = ws.hyperopt_job_dir(job_id) / "worker.log"
+        state["error"] = f"{who} is gone (killed?) while the job was {state['recorded_status']}; `bistlab hyperopt resume` continues it" + (
+            f" (its log: {log})" if log.exists() else ""
+        )
     state["resumable"] = state["status"] in ("paused", "failed")
     return state
 
