@@ -39,7 +39,7 @@ from bistlab.features import build_feature_matrix, registry
 from bistlab.lstm.barriers import UNLABELLED, triple_barrier_labels
 from bistlab.splits import HoldoutPlan, PurgedWalkForward
 
-__all__ = ["SymbolData", "Windows", "LstmData", "load_data", "prepare_data", "BARRIER_PARAMS"]
+__all__ = ["SymbolData", "Windows", "LstmData", "load_data", "prepare_data", "fit_scaler", "BARRIER_PARAMS"]
 
 logger = logging.getLogger(__name__)
 
