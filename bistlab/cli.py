@@ -17,6 +17,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from bistlab.cli_hyperopt import hyperopt_app
 from bistlab.config import DEFAULT_HORIZONS, Workspace
 from bistlab.errors import BistlabError, ConfigError
 
@@ -27,6 +28,7 @@ data_app = typer.Typer(no_args_is_help=True, help="The price store: import, demo
 cycle_app = typer.Typer(no_args_is_help=True, help="Run or resume a cycle of (symbol, horizon) tasks.")
 app.add_typer(data_app, name="data")
 app.add_typer(cycle_app, name="cycle")
+app.add_typer(hyperopt_app, name="hyperopt")
 
 console = Console()
 err_console = Console(stderr=True)

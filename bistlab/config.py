@@ -203,6 +203,19 @@ class Workspace:
             return self.optuna_url
         return f"sqlite:///{self.studies / f'cycle_{cycle}' / f'{task_key}.db'}"
 
+    @property
+    def hyperopt_dir(self) -> Path:
+        """``runs/hyperopt/``: one folder per LSTM hyperopt job (:mod:`bistlab.lstm.jobs`)."""
+        return self.runs / "hyperopt"
+
+    def hyperopt_job_dir(self, job_id: str) -> Path:
+        """``runs/hyperopt/<job_id>/``: the job's state.json, results.json, best_params.json and studies."""
+        return self.hyperopt_dir / job_id
+
+    def hyperopt_report(self, job_id: str) -> Path:
+        """``reports/hyperopt_<job_id>.html``: the job's report."""
+        return self.reports / f"hyperopt_{job_id}.html"
+
     def ensure(self) -> "Workspace":
         for folder in (self.studies, self.runs, self.reports):
             folder.mkdir(parents=True, exist_ok=True)

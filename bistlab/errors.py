@@ -20,6 +20,9 @@ __all__ = [
     "SelectionError",
     "NoTrainedCycleError",
     "StopRequested",
+    "JobConflictError",
+    "JobNotFoundError",
+    "JobStateError",
 ]
 
 
@@ -122,4 +125,44 @@ class StopRequested(BistlabError):
 
     def __init__(self, message: str, *, task: str | None = None) -> None:
         self.task = task
+        super().__init__(message)
+
+
+class JobConflictError(BistlabError):
+    """Another hyperopt job of the workspace is running; one job per workspace at a time.
+
+    Attributes:
+        job_id: the running job, if known.
+        pid: its worker process, if known.
+    """
+
+    def __init__(self, message: str, *, job_id: str | None = None, pid: int | None = None) -> None:
+        self.job_id = job_id
+        self.pid = pid
+        super().__init__(message)
+
+
+class JobNotFoundError(BistlabError):
+    """No hyperopt job of that id (or none at all) in the workspace.
+
+    Attributes:
+        job_id: the id asked for (``None``: the latest job, and there is none).
+    """
+
+    def __init__(self, message: str, *, job_id: str | None = None) -> None:
+        self.job_id = job_id
+        super().__init__(message)
+
+
+class JobStateError(BistlabError):
+    """A hyperopt job is in a state that does not allow the action (e.g. resuming a completed job).
+
+    Attributes:
+        job_id: the job.
+        status: its status.
+    """
+
+    def __init__(self, message: str, *, job_id: str, status: str) -> None:
+        self.job_id = job_id
+        self.status = status
         super().__init__(message)

@@ -1,0 +1,194 @@
+"""The files of a hyperopt job and the workspace's job lock.
+
+``runs/hyperopt/<job_id>/`` holds ``state.json`` (status, config, progress, time estimates,
+device, worker pid, error), ``results.json`` (best_params, group_results, fixed_params, best
+values, holdout evaluation), ``best_params.json`` (the best parameters only), ``STOP`` (present
+while a stop is requested), ``worker.log`` (a detached worker's log), the studies
+``<study_name>_<group>.db`` and, with MLflow, ``mlflow.db`` and ``mlruns/``. Every JSON file is
+written atomically (:func:`bistlab.jsonio.write_json_atomic`).
+
+One job runs per workspace at a time: its process holds an exclusive ``flock`` on
+``runs/hyperopt/.lock`` (released by the kernel when the process ends, even by ``kill -9``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bistlab.config import Workspace
+from bistlab.errors import JobConflictError, JobNotFoundError
+from bistlab.jsonio import read_json, write_json_atomic
+
+__all__ = [
+    "STATUSES",
+    "JobLock",
+    "now_iso",
+    "new_job_id",
+    "job_ids",
+    "state_path",
+    "results_path",
+    "best_params_path",
+    "stop_path",
+    "read_state",
+    "write_state",
+    "read_results",
+    "pid_alive",
+]
+
+STATUSES: tuple[str, ...] = ("starting", "running", "paused", "completed", "failed")
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601 with seconds."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def state_path(ws: Workspace, job_id: str) -> Path:
+    return ws.hyperopt_job_dir(job_id) / "state.json"
+
+
+def results_path(ws: Workspace, job_id: str) -> Path:
+    return ws.hyperopt_job_dir(job_id) / "results.json"
+
+
+def best_params_path(ws: Workspace, job_id: str) -> Path:
+    return ws.hyperopt_job_dir(job_id) / "best_params.json"
+
+
+def stop_path(ws: Workspace, job_id: str) -> Path:
+    return ws.hyperopt_job_dir(job_id) / "STOP"
+
+
+def job_ids(ws: Workspace) -> list[str]:
+    """Every job of the workspace with a state file, oldest first (ids sort by their start time)."""
+    if not ws.hyperopt_dir.exists():
+        return []
+    return sorted(p.parent.name for p in ws.hyperopt_dir.glob("*/state.json"))
+
+
+def new_job_id(ws: Workspace) -> str:
+    """``YYYYMMDD_HHMMSS`` of now (UTC), with ``_2``, ``_3``... when that second is taken."""
+    base = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
+    job_id, n = base, 1
+    while ws.hyperopt_job_dir(job_id).exists():
+        n += 1
+        job_id = f"{base}_{n}"
+    return job_id
+
+
+def read_state(ws: Workspace, job_id: str) -> dict[str, Any]:
+    """The job's state.json.
+
+    Raises:
+        JobNotFoundError: no such job in the workspace.
+    """
+    path = state_path(ws, job_id)
+    if not path.exists():
+        known = job_ids(ws)
+        hint = f"one of {', '.join(known[-5:])}" if known else "an existing job (this workspace has none)"
+        raise JobNotFoundError(f"`job_id` must be {hint} but got {job_id!r}", job_id=job_id)
+    return read_json(path)
+
+
+def write_state(ws: Workspace, state: dict[str, Any]) -> None:
+    """Write state.json atomically, stamping ``updated_at``."""
+    state["updated_at"] = now_iso()
+    write_json_atomic(state_path(ws, state["job_id"]), state)
+
+
+def read_results(ws: Workspace, job_id: str) -> dict[str, Any] | None:
+    path = results_path(ws, job_id)
+    return read_json(path) if path.exists() else None
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class JobLock:
+    """The workspace's job lock (``runs/hyperopt/.lock``), an exclusive ``flock``.
+
+    A worker started in the background inherits the open lock file (:attr:`fd`), so the lock
+    passes to it without a moment unlocked.
+    """
+
+    def __init__(self, ws: Workspace, *, fd: int | None = None) -> None:
+        self.path = ws.hyperopt_dir / ".lock"
+        self.fd = fd
+
+    def acquire(self, *, wait_seconds: float = 0.0) -> "JobLock":
+        """Take the lock.
+
+        Raises:
+            JobConflictError: another process holds it (another job of the workspace runs).
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError as err:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    holder = self.holder()
+                    raise JobConflictError(
+                        f"another hyperopt job of this workspace is running ({holder or 'unknown job'}); "
+                        "stop it (`bistlab hyperopt stop`) or wait for it to end",
+                        job_id=holder.split()[0] if holder else None,
+                    ) from err
+                time.sleep(0.1)
+        self.fd = fd
+        return self
+
+    def mark(self, job_id: str) -> None:
+        """Write the holder's job id and pid into the lock file (for conflict messages)."""
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)
+            os.pwrite(self.fd, f"{job_id} (pid {os.getpid()})".encode(), 0)
+
+    def holder(self) -> str:
+        try:
+            return self.path.read_text().strip()
+        except OSError:
+            return ""
+
+    def held_elsewhere(self) -> bool:
+        """Whether some process holds the lock now (probes without keeping it)."""
+        if not self.path.exists():
+            return False
+        fd = os.open(self.path, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            try:
+                os.close(self.fd)
+            finally:
+                self.fd = None

@@ -1,0 +1,90 @@
+"""Windows, splits and scalers of the LSTM: no window crosses symbols, no training label reaches a
+validation window, scalers see training rows only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bistlab.dataset import prepare_task
+from bistlab.lstm.barriers import UNLABELLED
+from bistlab.lstm.samples import prepare_data
+from bistlab.validate import fingerprint
+from tests.conftest import _market
+
+H = 5
+L = 12
+
+
+def _tasks(n_rows=(400, 300)):
+    return [prepare_task(sym, f, horizon=H, fingerprint=fingerprint(f)) for sym, f in zip(("AAA", "BBB"), (_market(n, seed=i + 1) for i, n in enumerate(n_rows)))]
+
+
+@pytest.fixture
+def data():
+    return prepare_data(_tasks(), sequence_length=L, n_splits=3)
+
+
+def test_no_training_label_reaches_its_validation_window(data):
+    labels = data.labels({"threshold": 0.005, "take_profit": 0.03, "stop_loss": 0.03})
+    for i in range(data.n_splits):
+        train, val = data.split(i)
+        for k, s in enumerate(data.symbols):
+            tr, va = train.row[train.symbol == k], val.row[val.symbol == k]
+            assert tr.size and va.size
+            # a label at row t reads closes up to t + h
+            assert tr.max() + H < va.min(), (s.symbol, i)
+            assert (labels[k][tr] != UNLABELLED).all() and (labels[k][va] != UNLABELLED).all()
+        y_val = data.targets(val, labels)
+        assert y_val.shape == (len(val),)
+
+
+def test_holdout_is_after_every_split_and_never_in_them(data):
+    dev, hold = data.final()
+    for k, s in enumerate(data.symbols):
+        h_rows = hold.row[hold.symbol == k]
+        assert h_rows.min() == s.plan.holdout_start and h_rows.max() == s.plan.holdout_end - 1
+        assert dev.row[dev.symbol == k].max() + H < h_rows.min()
+        for i in range(data.n_splits):
+            _, val = data.split(i)
+            assert val.row[val.symbol == k].max() < s.plan.holdout_start
+
+
+def test_a_window_never_crosses_symbols(data):
+    train, _ = data.split(2)
+    for k, s in enumerate(data.symbols):
+        rows = train.row[train.symbol == k]
+        windows = train.X[train.symbol == k]
+        assert (rows - L + 1 >= s.first_valid).all()
+        # the last row of each window is the symbol's own row t (scaled): compare the ordering of one feature
+        col = 0
+        raw = s.features[rows, col]
+        assert np.corrcoef(raw, windows[:, -1, col])[0, 1] > 0.999
+        assert np.isfinite(windows).all()
+
+
+def test_scaler_is_fit_on_training_rows_only():
+    tasks = _tasks()
+    base = prepare_data(tasks, sequence_length=L, n_splits=3)
+    train_a, val_a = base.split(0)
+    changed = prepare_data(tasks, sequence_length=L, n_splits=3)
+    val_start = changed.symbols[0].boundaries[0][1]
+    changed.symbols[0].features = changed.symbols[0].features.copy()
+    changed.symbols[0].features[val_start:] *= 50.0  # validation and later rows change wildly
+    train_b, val_b = changed.split(0)
+    np.testing.assert_array_equal(train_a.X, train_b.X)
+    assert not np.allclose(val_a.X, val_b.X)
+
+
+def test_windows_are_standardised_on_the_training_rows(data):
+    train, _ = data.split(1)
+    last_rows = train.X[:, -1, :]
+    assert np.abs(last_rows.mean(axis=0)).max() < 0.2
+    assert np.abs(last_rows.std(axis=0) - 1).max() < 0.3
+
+
+def test_too_few_rows_for_the_splits_is_a_clear_error():
+    from bistlab.errors import InsufficientDataError
+
+    with pytest.raises(InsufficientDataError, match="insufficient data"):
+        prepare_data(_tasks((150, 150)), sequence_length=80, n_splits=4)
