@@ -5,30 +5,11 @@ visible); only duplicate dates within one write are resolved (last kept), since 
 ``(symbol, date)`` forbids them. Any SQLAlchemy URL works: a SQLite file by default
 (``Workspace.price_url``), PostgreSQL for a shared store.
 
-Your own table, read in place
------------------------------
-Prices already kept in a table of one's own (the original system read them from its own
-PostgreSQL table) are read where they are: ``PriceStore(url, table="market.daily_prices",
-columns={"symbol": "ticker", "date": "trade_date", "close": "px_close", ...})``, or
-``BISTLAB_PRICE_TABLE`` / ``BISTLAB_PRICE_COLUMNS`` with :meth:`PriceStore.from_workspace`.
-Such a store is read-only: it checks that the table (or view) and every mapped column exist,
-never creates, alters or writes anything, and :meth:`~PriceStore.write`,
-:meth:`~PriceStore.delete` and :meth:`~PriceStore.write_sentiment` raise :class:`DataError`.
-What it reads goes through the same validation as the own table's rows (:meth:`~PriceStore.load`):
-
-* dates: a DATE, a TIMESTAMP (the time of day is dropped), a TIMESTAMP WITH TIME ZONE (the date
-  on the wall clock of the database session's time zone: on PostgreSQL set it in the URL, e.g.
-  ``?options=-csearch_path%3Dpublic%20-ctimezone%3DEurope/Istanbul``) or ISO 8601 text;
-  tz-naive midnight, like everywhere in bistlab. Rows are sorted by date on read.
-* prices and volume: any numeric column (integer, float, NUMERIC) or numeric text; NULL is NaN.
-* no volume column: map ``volume`` to ``None`` (``volume=`` in ``BISTLAB_PRICE_COLUMNS``);
-  :meth:`~PriceStore.read` gives NaN volumes and :meth:`~PriceStore.load` sets them to 0, reported
-  as a ``nan_rows`` defect ("N missing volumes set to 0"). Without volumes a session with
-  open = high = low = close cannot be told from an exchange's placeholder and is dropped as one
-  (``placeholder_sessions``), and the volume features are NaN.
-* symbols stored with a suffix (``THYAO.IS``): ``symbol_suffix=".IS"``; bistlab then says
-  ``THYAO``, queries ``THYAO.IS``, and sees only the symbols that end in the suffix.
-* the optional ``sentiment`` table is still bistlab's own (default schema, bare symbols).
+Prices already kept in a table of one's own are read where they are, read-only:
+``PriceStore(url, table=..., columns=..., symbol_suffix=...)`` (or :meth:`PriceStore.from_workspace`
+with ``BISTLAB_PRICE_TABLE`` / ``BISTLAB_PRICE_COLUMNS``) gives a
+:class:`bistlab.store_mapped.MappedPriceStore`, see :mod:`bistlab.store_mapped`. The optional
+``sentiment`` table is :mod:`bistlab.sentiment_table`.
 """
 
 from __future__ import annotations
@@ -49,25 +30,24 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    column,
     create_engine,
     delete,
     func,
     insert,
     inspect,
     select,
-    table as lightweight_table,
 )
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchTableError, SQLAlchemyError
+from sqlalchemy.engine import Engine, Row, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import TableClause
 
 from bistlab.config import PRICE_FIELDS, Workspace
-from bistlab.errors import ConfigError, DataError, SymbolNotFoundError
+from bistlab.errors import DataError, SymbolNotFoundError
+from bistlab.sentiment_table import SentimentTable
 from bistlab.validate import COLUMNS, Defect, check_symbol, fingerprint, to_raw_frame, validate_ohlcv
 
-__all__ = ["LoadedPrices", "PriceStore", "prices_table", "sentiment_table"]
+__all__ = ["LoadedPrices", "PriceStore", "prices_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,20 +63,8 @@ prices_table = Table(
     Column("close", Float),
     Column("volume", Float),
 )
-# The sentiment table is optional: it has its own metadata so that opening a store never creates
-# it (its absence is how the sentiment feature group learns that there is no sentiment data).
-_sentiment_metadata = MetaData()
-sentiment_table = Table(
-    "sentiment",
-    _sentiment_metadata,
-    Column("symbol", String(32), primary_key=True),
-    Column("date", Date, primary_key=True),
-    Column("score", Float),
-)
 _DELETE_CHUNK = 500  # dates per IN (...) list when merging
 _DEFAULT_TABLE = "prices"
-_TABLES_SHOWN = 10  # table names listed when a table is missing
-_COLUMNS_SHOWN = 30  # column names listed when a mapped column is missing
 
 
 @dataclass(frozen=True)
@@ -116,12 +84,18 @@ class LoadedPrices:
     fingerprint: str
 
 
-def _sqlite_parent(url: str) -> None:
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL naming a plain file, else ``None`` (another backend, memory, a URI).
+
+    Raises:
+        ArgumentError: the URL cannot be parsed.
+    """
     parsed = make_url(url)
     database = parsed.database
     plain_file = bool(database) and database != ":memory:" and not database.startswith("file:")
     if parsed.get_backend_name() == "sqlite" and plain_file:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        return Path(database).expanduser()
+    return None
 
 
 def _masked(url: str) -> str:
@@ -141,6 +115,12 @@ def _scrubbed(text: str, url: str) -> str:
     return text.replace(password, "***") if password else text
 
 
+def _cannot_open(err: SQLAlchemyError, *, shown: str, url: str) -> DataError:
+    """The one-line error of a database that cannot be reached or inspected."""
+    cause = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+    return DataError(f"price store {shown} cannot be opened: {type(err).__name__}: {_scrubbed(cause, url)}")
+
+
 def _is_number(value: object) -> bool:
     try:
         float(value)  # type: ignore[arg-type]
@@ -151,50 +131,6 @@ def _is_number(value: object) -> bool:
 
 def _nullable(values: np.ndarray) -> list[float | None]:
     return [None if math.isnan(v) else v for v in values.tolist()]
-
-
-def _split_table(table: str) -> tuple[str | None, str]:
-    """``"schema.name"`` -> ``("schema", "name")``; ``"name"`` -> ``(None, "name")``."""
-    if not isinstance(table, str) or not table.strip():
-        raise ConfigError("table", "a table name like 'prices' or 'market.daily_prices'", table)
-    schema, dot, name = table.strip().rpartition(".")
-    if not name or (dot and not schema):
-        raise ConfigError("table", "a table name like 'prices' or 'market.daily_prices'", table)
-    return schema or None, name
-
-
-def _check_columns(columns: Mapping[str, str | None]) -> dict[str, str | None]:
-    """The full mapping (every field of :data:`PRICE_FIELDS`; unnamed fields map to themselves)."""
-    if not isinstance(columns, Mapping):
-        raise ConfigError("columns", "a mapping of bistlab names to column names", columns)
-    unknown = [k for k in columns if k not in PRICE_FIELDS]
-    if unknown:
-        raise ConfigError("columns", f"a mapping with keys from {', '.join(PRICE_FIELDS)}", dict(columns))
-    for key, value in columns.items():
-        if value is None and key == "volume":
-            continue
-        if not isinstance(value, str) or not value.strip():
-            rule = "a mapping to non-empty column names (only volume may map to None: no volume column)"
-            raise ConfigError("columns", rule, dict(columns))
-    full: dict[str, str | None] = {}
-    for name in PRICE_FIELDS:
-        value = columns.get(name, name)
-        full[name] = value.strip() if value is not None else None
-    return full
-
-
-def _listed(names: Sequence[str], limit: int = _TABLES_SHOWN) -> str:
-    shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def _find_column(wanted: str, available: Sequence[str]) -> str | None:
-    """``wanted`` if the table has it, else the one column equal to it but for case (PostgreSQL folds
-    unquoted names to lower case), else ``None``."""
-    if wanted in available:
-        return wanted
-    folded = [a for a in available if a.lower() == wanted.lower()]
-    return folded[0] if len(folded) == 1 else None
 
 
 def _as_dates(values: Sequence[object]) -> pd.DatetimeIndex:
@@ -215,31 +151,51 @@ def _as_dates(values: Sequence[object]) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(dates.normalize().as_unit("ns"), name="date")
 
 
+def _is_own_table(table: object, columns: object, symbol_suffix: object) -> bool:
+    """Whether :class:`PriceStore`'s arguments name bistlab's own table (read/write)."""
+    own_name = isinstance(table, str) and table.strip() == _DEFAULT_TABLE
+    return own_name and columns is None and isinstance(symbol_suffix, str) and symbol_suffix == ""
+
+
 class PriceStore:
     """Daily OHLCV of many symbols in table ``prices`` of one database, or read-only in a table of
-    one's own (see the module docstring).
+    one's own (then the instance is a :class:`bistlab.store_mapped.MappedPriceStore`).
 
     Args:
         url: SQLAlchemy URL, e.g. ``sqlite:///runs/prices.sqlite`` or
-            ``postgresql+psycopg2://user@host/bist``. With the defaults below, the parent
-            folder of a SQLite file is created and so is table ``prices`` if absent.
+            ``postgresql+psycopg2://user@host/bist``. For bistlab's own table the parent folder
+            of a SQLite file is created and so is table ``prices`` if absent.
         table: the table; ``"prices"`` is bistlab's own (read/write). Another name is an
-            existing table or view, read-only; ``"schema.name"`` names one in another schema.
-        columns: bistlab name (``symbol``, ``date``, ``open``, ``high``, ``low``, ``close``,
-            ``volume``) -> the table's column name; names left out map to themselves, a
-            volume of ``None`` means the table has none. Given (even ``{}``), the table is an
-            existing one, read-only, whatever its name. A column name not in the table but for
-            case is taken as the table spells it.
-        symbol_suffix: a suffix the table's symbols carry (``".IS"`` for ``THYAO.IS``): added
-            to queries, stripped from answers; symbols without it are not seen. Non-empty, the
-            table is an existing one, read-only.
+            existing table or view, read in place (see :class:`~bistlab.store_mapped.MappedPriceStore`).
+        columns: bistlab name -> the table's column name. Given (even ``{}``), the table is an
+            existing one, read in place, whatever its name.
+        symbol_suffix: a suffix the table's symbols carry (``".IS"``). Non-empty, the table is an
+            existing one, read in place.
 
     Raises:
         ConfigError: ``table`` or ``columns`` is malformed (an unknown key, an empty name).
         DataError: the URL is unusable or the database cannot be reached; for an existing
-            table: the table, or a mapped column, does not exist (one line naming the table,
-            the URL without its password and the missing columns).
+            table: the table, or a mapped column, does not exist.
     """
+
+    read_only: bool = False
+    table_name: str = _DEFAULT_TABLE
+    symbol_suffix: str = ""
+
+    def __new__(
+        cls,
+        url: str = "",  # a default so that copy and pickle can call cls.__new__(cls)
+        *,
+        table: str = _DEFAULT_TABLE,
+        columns: Mapping[str, str | None] | None = None,
+        symbol_suffix: str = "",
+    ) -> PriceStore:
+        if cls is PriceStore and not _is_own_table(table, columns, symbol_suffix):
+            # MappedPriceStore subclasses PriceStore: importing it at the top would be circular
+            from bistlab.store_mapped import MappedPriceStore
+
+            cls = MappedPriceStore
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -249,158 +205,58 @@ class PriceStore:
         columns: Mapping[str, str | None] | None = None,
         symbol_suffix: str = "",
     ) -> None:
-        shown = _masked(url)
-        schema, name = _split_table(table)
-        if not isinstance(symbol_suffix, str):
-            raise ConfigError("symbol_suffix", "a string like '.IS' (or '')", symbol_suffix)
-        mapping = _check_columns(columns if columns is not None else {})
-        self.table_name = table.strip()
-        self.read_only = self.table_name != _DEFAULT_TABLE or columns is not None or bool(symbol_suffix)
-        self.symbol_suffix = symbol_suffix
-        try:
-            if self.read_only:
-                self._check_sqlite_file(url)
-            else:
-                _sqlite_parent(url)
-            self.engine: Engine = create_engine(url)
-        except (ArgumentError, ImportError, OSError, ValueError) as err:
-            raise DataError(
-                f"`url` must be a usable SQLAlchemy URL but got {shown!r}: {_scrubbed(str(err), url)}"
-            ) from err
-        self.url = url
+        # Only bistlab's own table gets here: __new__ gives a MappedPriceStore for any other.
+        del table, columns, symbol_suffix
+        self._connect(url)
         self._table: TableClause = prices_table
         self._cols: dict[str, ColumnElement | None] = {f: prices_table.c[f] for f in PRICE_FIELDS}
-        if self.read_only:
-            self._reflect(schema, name, mapping)
-            return
         try:
             _metadata.create_all(self.engine, checkfirst=True)
         except SQLAlchemyError as err:
             if self._has_table():  # another process created it meanwhile
                 return
-            cause = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
-            raise DataError(
-                f"price store {shown} cannot be opened: {type(err).__name__}: {_scrubbed(cause, url)}"
-            ) from err
+            raise _cannot_open(err, shown=_masked(url), url=url) from err
 
-    @staticmethod
-    def _check_sqlite_file(url: str) -> None:
-        """A read-only store must not create an empty SQLite file where none is."""
-        parsed = make_url(url)
-        database = parsed.database
-        plain_file = bool(database) and database != ":memory:" and not database.startswith("file:")
-        if parsed.get_backend_name() == "sqlite" and plain_file and not Path(database).expanduser().is_file():
-            raise DataError(
-                f"`url` must name an existing SQLite file for a read-only price store but got "
-                f"{_masked(url)!r} (no such file)"
-            )
+    def _connect(self, url: str) -> None:
+        """Set ``engine``, ``url`` and the sentiment table of the database at ``url``.
 
-    def _reflect(self, schema: str | None, name: str, mapping: dict[str, str | None]) -> None:
-        """Check that the table and every mapped column exist; point the queries at them."""
-        url = self.url
+        Raises:
+            DataError: the URL is unusable (its password masked in the message).
+        """
         try:
-            inspector = inspect(self.engine)
-            if schema is not None:
-                schemas = inspector.get_schema_names()
-                if _find_column(schema, schemas) is None:
-                    raise self._no_table(f"no schema {schema}; the database has {_listed(sorted(schemas))}")
-                schema = _find_column(schema, schemas)
-            available = self._columns_of(inspector, name, schema)
-            if not available:  # perhaps spelled in another case (PostgreSQL folds unquoted names)
-                relations = self._relations(inspector, schema)
-                other = _find_column(name, relations)
-                if other is not None and other != name:
-                    name, available = other, self._columns_of(inspector, other, schema)
-                if not available:
-                    where = f"schema {schema}" if schema else "the default schema"
-                    has = f"{where} has {_listed(relations)}" if relations else f"{where} has no tables"
-                    raise self._no_table(f"missing; {has}")
-        except SQLAlchemyError as err:
-            cause = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+            self._prepare_file(url)
+            self.engine: Engine = create_engine(url)
+        except (ArgumentError, ImportError, OSError, ValueError) as err:
             raise DataError(
-                f"price store {self.safe_url} cannot be opened: {type(err).__name__}: {_scrubbed(cause, url)}"
+                f"`url` must be a usable SQLAlchemy URL but got {_masked(url)!r}: {_scrubbed(str(err), url)}"
             ) from err
-        found: dict[str, str | None] = {}
-        missing: list[str] = []
-        for field_name, wanted in mapping.items():
-            if wanted is None:
-                found[field_name] = None
-                continue
-            actual = _find_column(wanted, available)
-            if actual is None:
-                missing.append(f"{field_name}={wanted}")
-            found[field_name] = actual
-        if missing:
-            raise DataError(
-                f"`columns` must name columns of table {self.table_name} in price store {self.safe_url} "
-                f"but got {', '.join(missing)} (missing; the table has {_listed(available, _COLUMNS_SHOWN)})"
-            )
-        names = list(dict.fromkeys(c for c in found.values() if c is not None))
-        self._table = lightweight_table(name, *(column(c) for c in names), schema=schema)
-        self._cols = {f: (self._table.c[c] if c is not None else None) for f, c in found.items()}
-        renamed = ", ".join(f"{f}={c}" for f, c in found.items() if c != f)
-        logger.info(
-            "price store %s: reading table %s read-only (%s)",
-            self.safe_url,
-            self.table_name,
-            renamed or "same column names",
-        )
+        self.url = url
+        self._sentiment = SentimentTable(self.engine)
 
-    @staticmethod
-    def _columns_of(inspector, name: str, schema: str | None) -> list[str]:
-        try:
-            return [c["name"] for c in inspector.get_columns(name, schema=schema)]
-        except NoSuchTableError:
-            return []
-
-    @staticmethod
-    def _relations(inspector, schema: str | None) -> list[str]:
-        """Tables, views and materialized views of ``schema`` (those the dialect can list)."""
-        found: list[str] = []
-        for method in ("get_table_names", "get_view_names", "get_materialized_view_names"):
-            try:
-                found.extend(getattr(inspector, method)(schema=schema))
-            except (NotImplementedError, SQLAlchemyError):
-                continue
-        return sorted(set(found))
-
-    def _no_table(self, why: str) -> DataError:
-        return DataError(
-            f"`table` must name an existing table or view of price store {self.safe_url} "
-            f"but got {self.table_name!r} ({why})"
-        )
-
-    def _read_only_error(self, action: str) -> DataError:
-        return DataError(
-            f"price store {self._where} is read-only (an existing table read in place): cannot {action}; "
-            f"change the table with your own tools, or use bistlab's own table (no `table`/`columns`)"
-        )
-
-    @property
-    def _where(self) -> str:
-        if not self.read_only:
-            return self.safe_url
-        return f"{self.safe_url} (table {self.table_name})"
-
-    def _stored(self, symbol: str) -> str:
-        return f"{symbol}{self.symbol_suffix}"
-
-    def _shown(self, stored: object) -> str | None:
-        """The bistlab name of a stored symbol, or ``None`` when it lacks the suffix (or is NULL)."""
-        if stored is None:
-            return None
-        text = str(stored)
-        if not self.symbol_suffix:
-            return text
-        if len(text) <= len(self.symbol_suffix) or not text.endswith(self.symbol_suffix):
-            return None
-        return text[: -len(self.symbol_suffix)]
+    def _prepare_file(self, url: str) -> None:
+        """Create the parent folder of a SQLite file."""
+        path = _sqlite_file(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
 
     def _has_table(self) -> bool:
         try:
             return inspect(self.engine).has_table(prices_table.name)
         except SQLAlchemyError:
             return False
+
+    @property
+    def _where(self) -> str:
+        """The store in messages."""
+        return self.safe_url
+
+    def _stored(self, symbol: str) -> str:
+        """The symbol as the table holds it."""
+        return symbol
+
+    def _shown(self, stored: object) -> str | None:
+        """The bistlab name of a stored symbol, or ``None`` for a NULL."""
+        return None if stored is None else str(stored)
 
     @classmethod
     def from_workspace(cls, ws: Workspace) -> PriceStore:
@@ -413,9 +269,7 @@ class PriceStore:
         return self.engine.url.render_as_string(hide_password=True)
 
     def __repr__(self) -> str:
-        if not self.read_only:
-            return f"PriceStore({self.safe_url!r})"
-        return f"PriceStore({self.safe_url!r}, table={self.table_name!r}, read_only=True)"
+        return f"PriceStore({self.safe_url!r})"
 
     def close(self) -> None:
         """Release the connection pool (the store remains usable; it reconnects on demand)."""
@@ -438,8 +292,6 @@ class PriceStore:
             DataError: bad symbol, a frame without rows, or one that cannot be standardized;
                 a read-only store.
         """
-        if self.read_only:
-            raise self._read_only_error(f"write {symbol!r}")
         check_symbol(symbol)
         raw = to_raw_frame(frame, symbol=symbol)
         raw = raw.loc[~raw.index.isna()]
@@ -476,42 +328,60 @@ class PriceStore:
             SymbolNotFoundError: the store has no rows for ``symbol``.
             DataError: a date or value of an existing table cannot be read as one.
         """
+        present = [c for c in COLUMNS if self._cols[c] is not None]
+        rows = self._select(symbol, present)
+        if not rows:
+            raise self._not_found(symbol)
+        dates, *values = zip(*rows)
+        index = self._dates(dates, symbol=symbol)
+        data = {c: np.full(len(rows), np.nan) for c in COLUMNS}  # an unmapped volume stays NaN
+        for c, v in zip(present, values):
+            data[c] = self._numbers(c, v, symbol=symbol)
+        return pd.DataFrame(data, index=index)
+
+    def _select(self, symbol: str, present: Sequence[str]) -> Sequence[Row]:
+        """The rows ``(date, *present)`` of ``symbol``, ordered by date in SQL."""
         cols = self._cols
-        present = [c for c in COLUMNS if cols[c] is not None]
         query = select(cols["date"], *(cols[c] for c in present)).where(cols["symbol"] == self._stored(symbol))
         with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(cols["date"])).all()
-        if not rows:
-            known = self.symbols()
-            hint = f" (did you mean {symbol.upper()!r}?)" if symbol.upper() in known else ""
-            raise SymbolNotFoundError(
-                f"`symbol` must be one of the {len(known)} symbols in price store {self._where} "
-                f"but got {symbol!r}{hint}",
-                symbol=symbol,
-            )
-        dates, *values = zip(*rows)
+            return conn.execute(query.order_by(cols["date"])).all()
+
+    def _not_found(self, symbol: str) -> SymbolNotFoundError:
+        known = self.symbols()
+        hint = f" (did you mean {symbol.upper()!r}?)" if symbol.upper() in known else ""
+        return SymbolNotFoundError(
+            f"`symbol` must be one of the {len(known)} symbols in price store {self._where} but got {symbol!r}{hint}",
+            symbol=symbol,
+        )
+
+    def _dates(self, values: Sequence[object], *, symbol: str | None) -> pd.DatetimeIndex:
+        """:func:`_as_dates` of the date column's ``values``; ``symbol`` (if any) opens the error message.
+
+        Raises:
+            DataError: a value is not a date.
+        """
         try:
-            index = _as_dates(dates)
+            return _as_dates(values)
         except (ValueError, TypeError) as err:
+            where = f"{symbol}: " if symbol is not None else ""
             raise DataError(
-                f"{symbol}: column {cols['date'].name} of table {self.table_name} must hold dates but got "
+                f"{where}column {self._cols['date'].name} of table {self.table_name} must hold dates but got "
                 f"{' '.join(str(err).split())[:200]}",
                 symbol=symbol,
             ) from err
-        data = {c: np.full(len(rows), np.nan) for c in COLUMNS}  # an unmapped volume stays NaN
-        for c, v in zip(present, values):
-            try:
-                data[c] = np.array(v, dtype="float64")  # None -> nan
-            except (ValueError, TypeError) as err:
-                bad = next((x for x in v if not _is_number(x)), None)
-                raise DataError(
-                    f"{symbol}: column {cols[c].name} of table {self.table_name} must hold numbers but got {bad!r}",
-                    symbol=symbol,
-                ) from err
-        frame = pd.DataFrame(data, index=index)
-        if self.read_only:  # text dates may sort differently in SQL; keep the contract: ascending
-            frame = frame.iloc[np.argsort(index.asi8, kind="stable")]
-        return frame
+
+    def _numbers(self, field: str, values: Sequence[object], *, symbol: str) -> np.ndarray:
+        """Column ``field``'s ``values`` as float64 (``None`` -> NaN).
+
+        Raises:
+            DataError: a value is not a number.
+        """
+        try:
+            return np.array(values, dtype="float64")
+        except (ValueError, TypeError) as err:
+            bad = next((x for x in values if not _is_number(x)), None)
+            where = f"column {self._cols[field].name} of table {self.table_name}"
+            raise DataError(f"{symbol}: {where} must hold numbers but got {bad!r}", symbol=symbol) from err
 
     def symbols(self) -> list[str]:
         """The stored symbols, sorted (without ``symbol_suffix``)."""
@@ -527,13 +397,7 @@ class PriceStore:
             result = [(self._shown(r[0]), *r[1:]) for r in conn.execute(query).all()]
         result = [r for r in result if r[0] is not None]
         symbols, counts, firsts, lasts = zip(*result) if result else ((), (), (), ())
-        try:
-            first_dates, last_dates = _as_dates(firsts), _as_dates(lasts)
-        except (ValueError, TypeError) as err:
-            raise DataError(
-                f"column {day.name} of table {self.table_name} must hold dates but got "
-                f"{' '.join(str(err).split())[:200]}"
-            ) from err
+        first_dates, last_dates = self._dates(firsts, symbol=None), self._dates(lasts, symbol=None)
         out = pd.DataFrame(
             {
                 "symbol": pd.Series(symbols, dtype="str"),
@@ -550,92 +414,22 @@ class PriceStore:
         Raises:
             DataError: a read-only store.
         """
-        if self.read_only:
-            raise self._read_only_error(f"delete {symbol!r}")
         with self.engine.begin() as conn:
             removed = conn.execute(delete(prices_table).where(prices_table.c.symbol == symbol)).rowcount
         logger.info("%s: %d rows deleted from %s", symbol, removed, self.safe_url)
         return int(removed)
 
     def write_sentiment(self, frame: pd.DataFrame) -> int:
-        """Store sentiment scores in table ``sentiment`` (created if absent), in one transaction.
-
-        Every stored row of the symbols in ``frame`` is replaced by ``frame``'s rows of that symbol;
-        other symbols' rows are kept. A (symbol, date) given twice keeps its last row.
-
-        Args:
-            frame: columns ``symbol``, ``date`` (anything :func:`pandas.to_datetime` reads; the
-                time of day is dropped) and ``score`` (a finite float, e.g. in [-1, 1]).
-
-        Returns:
-            Rows written.
+        """Store sentiment scores in table ``sentiment``: :meth:`bistlab.sentiment_table.SentimentTable.write`.
 
         Raises:
-            DataError: a column is missing, a symbol is invalid, a date cannot be read or a score
-                is not a finite number; a read-only store (it writes nothing to a database it
-                does not own: create and fill ``sentiment(symbol, date, score)`` there yourself).
+            DataError: see there; a read-only store.
         """
-        if self.read_only:
-            raise self._read_only_error("write sentiment")
-        missing = [c for c in ("symbol", "date", "score") if c not in frame.columns]
-        if missing:
-            raise DataError(
-                f"`frame.columns` must include symbol, date, score but got {list(map(str, frame.columns))} "
-                f"(missing: {', '.join(missing)})"
-            )
-        symbols = [str(s) for s in frame["symbol"].tolist()]
-        for symbol in dict.fromkeys(symbols):
-            check_symbol(symbol)
-        try:
-            dates = pd.DatetimeIndex(pd.to_datetime(frame["date"]))
-            if dates.tz is not None:
-                dates = dates.tz_localize(None)
-            dates = dates.normalize()
-        except (ValueError, TypeError) as err:
-            raise DataError(f"`date` must hold dates but got {err}") from err
-        if dates.isna().any():
-            first = frame.index[np.asarray(dates.isna())][0]
-            raise DataError(f"`date` must hold a date on every row but got a missing one at row {first!r}")
-        scores = pd.to_numeric(frame["score"], errors="coerce").to_numpy(dtype="float64")
-        bad = ~np.isfinite(scores)
-        if bad.any():
-            shown = frame["score"].to_numpy()[bad][:3].tolist()
-            raise DataError(
-                f"`score` must be a finite number on every row but got {int(bad.sum())} that are not: {shown}"
-            )
-        rows_by_key = {
-            (symbol, day): score for symbol, day, score in zip(symbols, dates.date.tolist(), scores.tolist())
-        }
-        if len(rows_by_key) < len(symbols):
-            repeated = len(symbols) - len(rows_by_key)
-            logger.warning("sentiment: %d repeated (symbol, date) rows dropped (last kept)", repeated)
-        rows = [{"symbol": symbol, "date": day, "score": score} for (symbol, day), score in rows_by_key.items()]
-        table = sentiment_table
-        given = sorted(set(symbols))
-        with self.engine.begin() as conn:
-            _sentiment_metadata.create_all(conn, checkfirst=True)
-            for start in range(0, len(given), _DELETE_CHUNK):
-                conn.execute(delete(table).where(table.c.symbol.in_(given[start : start + _DELETE_CHUNK])))
-            if rows:
-                conn.execute(insert(table), rows)
-        logger.debug("sentiment: %d rows of %d symbols written to %s", len(rows), len(given), self.safe_url)
-        return len(rows)
+        return self._sentiment.write(frame)
 
     def read_sentiment(self, symbol: str) -> pd.DataFrame | None:
-        """This symbol's rows of the optional table ``sentiment(symbol, date, score)``.
-
-        Returns:
-            A frame indexed by ``date`` with a float column ``score`` (possibly empty), or ``None``
-            when the database has no sentiment table.
-        """
-        if not inspect(self.engine).has_table("sentiment"):
-            return None
-        table = sentiment_table
-        query = select(table.c.date, table.c.score).where(table.c.symbol == symbol).order_by(table.c.date)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        index = pd.DatetimeIndex(pd.to_datetime([r[0] for r in rows]), name="date").as_unit("ns")
-        return pd.DataFrame({"score": np.array([r[1] for r in rows], dtype="float64")}, index=index)
+        """This symbol's sentiment scores: :meth:`bistlab.sentiment_table.SentimentTable.read`."""
+        return self._sentiment.read(symbol)
 
     def load(self, symbol: str) -> LoadedPrices:
         """Read, validate and fingerprint one symbol: what every task starts from.

@@ -11,7 +11,6 @@ import optuna
 import pandas as pd
 import pytest
 
-from bistlab.errors import DataError
 from bistlab.features import FeatureCache, FeatureContext, build_feature_matrix, registry
 from bistlab.features import candles, chart_patterns, external, regime, sentiment
 
@@ -392,31 +391,6 @@ def test_the_search_space_removes_sentiment_and_says_why() -> None:
     assert "sentiment" not in space.groups
     assert space.removed["sentiment"] == "no sentiment table in the price store"
     assert "external" in space.groups
-
-
-def test_sentiment_table_roundtrip_through_the_store(store) -> None:
-    assert store.read_sentiment("AKBNK") is None  # no table until something is written
-    rows = pd.DataFrame(
-        {
-            "symbol": ["AKBNK", "AKBNK", "GARAN", "AKBNK"],
-            "date": ["2024-01-03", "2024-01-02", "2024-01-02", "2024-01-03"],
-            "score": [0.1, -0.5, 0.7, 0.3],  # AKBNK 01-03 twice: the last is kept
-        }
-    )
-    assert store.write_sentiment(rows) == 3
-    got = store.read_sentiment("AKBNK")
-    assert got.index.tolist() == [pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-03")]
-    assert got["score"].tolist() == [-0.5, 0.3]
-    assert store.write_sentiment(pd.DataFrame({"symbol": ["AKBNK"], "date": ["2024-02-01"], "score": [0.9]})) == 1
-    assert store.read_sentiment("AKBNK")["score"].tolist() == [0.9]  # AKBNK's rows replaced
-    assert store.read_sentiment("GARAN")["score"].tolist() == [0.7]  # other symbols kept
-    assert store.read_sentiment("THYAO").empty
-    with pytest.raises(DataError, match="`score` must be a finite number"):
-        store.write_sentiment(pd.DataFrame({"symbol": ["AKBNK"], "date": ["2024-02-01"], "score": [np.nan]}))
-    with pytest.raises(DataError, match="`frame.columns` must include symbol, date, score"):
-        store.write_sentiment(pd.DataFrame({"symbol": ["AKBNK"], "score": [0.1]}))
-    with pytest.raises(DataError, match="`symbol` must match"):
-        store.write_sentiment(pd.DataFrame({"symbol": ["bad symbol"], "date": ["2024-02-01"], "score": [0.1]}))
 
 
 # ---------------------------------------------------------------- cache

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine, make_url
 from bistlab.config import PRICE_FIELDS, Workspace, parse_price_columns
 from bistlab.errors import ConfigError, DataError, SymbolNotFoundError
 from bistlab.store import PriceStore
+from bistlab.store_mapped import MappedPriceStore
 from bistlab.validate import fingerprint, validate_ohlcv
 
 MAPPING = {
@@ -279,6 +280,15 @@ def test_default_table_without_mapping_stays_read_write(tmp_path: Path, make_ohl
     assert mapped.read_only and mapped.symbols() == ["THYAO"]
     with pytest.raises(DataError, match="read-only"):
         mapped.delete("THYAO")
+
+
+def test_the_arguments_pick_the_kind_of_store(tmp_path: Path, make_ohlcv) -> None:
+    own = PriceStore(f"sqlite:///{tmp_path / 'p.sqlite'}", table=" prices ")
+    assert type(own) is PriceStore and own.write("THYAO", make_ohlcv(2)) == 2
+    for kwargs in ({"columns": {}}, {"table": "PRICES"}, {"symbol_suffix": ".IS"}):
+        assert type(PriceStore(own.url, **kwargs)) is MappedPriceStore
+    direct = MappedPriceStore(own.url)  # constructed directly, it reads in place even bistlab's own table
+    assert direct.read_only and direct.symbols() == ["THYAO"]
 
 
 @pytest.mark.parametrize(
