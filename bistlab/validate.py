@@ -11,9 +11,11 @@ equalities and orderings are compared with a relative tolerance of :data:`PRICE_
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,6 +126,13 @@ def to_raw_frame(df: pd.DataFrame, *, symbol: str) -> pd.DataFrame:
             f"(missing: {', '.join(missing)})",
             symbol=symbol,
         )
+    dates = _raw_dates(df, symbol=symbol)
+    values = {column: _raw_numbers(df[column], column, symbol=symbol) for column in COLUMNS}
+    return pd.DataFrame(values, index=pd.DatetimeIndex(dates, name="date"))
+
+
+def _raw_dates(df: pd.DataFrame, *, symbol: str) -> pd.DatetimeIndex:
+    """The ``date`` column (else the ``DatetimeIndex``) as tz-naive wall-clock midnights, ns."""
     if "date" in df.columns:
         raw_dates = df["date"]
     elif isinstance(df.index, pd.DatetimeIndex):
@@ -138,16 +147,17 @@ def to_raw_frame(df: pd.DataFrame, *, symbol: str) -> pd.DataFrame:
         dates = pd.DatetimeIndex(pd.to_datetime(raw_dates))
         if dates.tz is not None:
             dates = dates.tz_localize(None)  # daily bars: keep the exchange's wall-clock date
-        dates = dates.normalize().as_unit("ns")
+        return dates.normalize().as_unit("ns")
     except (ValueError, TypeError) as err:  # unparseable, mixed offsets, out of the ns range
         raise DataError(f"{symbol}: `date` must hold dates from 1678 to 2261 but got {err}", symbol=symbol) from err
-    values: dict[str, np.ndarray] = {}
-    for column in COLUMNS:
-        try:
-            values[column] = pd.to_numeric(df[column], errors="raise").to_numpy(dtype="float64", na_value=np.nan)
-        except (ValueError, TypeError) as err:
-            raise DataError(f"{symbol}: `{column}` must be numeric but got {err}", symbol=symbol) from err
-    return pd.DataFrame(values, index=pd.DatetimeIndex(dates, name="date"))
+
+
+def _raw_numbers(values: pd.Series, column: str, *, symbol: str) -> np.ndarray:
+    """One column as float64 (missing values NaN)."""
+    try:
+        return pd.to_numeric(values, errors="raise").to_numpy(dtype="float64", na_value=np.nan)
+    except (ValueError, TypeError) as err:
+        raise DataError(f"{symbol}: `{column}` must be numeric but got {err}", symbol=symbol) from err
 
 
 def _rows(count: int, noun: str = "row") -> str:
@@ -162,6 +172,89 @@ def _dates_text(index: pd.DatetimeIndex) -> str:
 
 def _close(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(a - b) <= PRICE_RTOL * np.maximum(np.abs(a), np.abs(b))
+
+
+# The repair steps of validate_ohlcv, in order: each takes the frame and gives it back (repaired)
+# with the defect it found, or None.
+_Step = Callable[[pd.DataFrame], tuple[pd.DataFrame, Defect | None]]
+
+
+def _keep_last_per_date(frame: pd.DataFrame) -> tuple[pd.DataFrame, Defect | None]:
+    dup = frame.index.duplicated(keep="last")
+    if not dup.any():
+        return frame, None
+    detail = (
+        f"{_rows(int(dup.sum()))} on a date seen again later dropped (last kept): "
+        f"{_dates_text(frame.index[dup].unique())}"
+    )
+    return frame.loc[~dup], Defect("duplicate_dates", int(dup.sum()), detail)
+
+
+def _sort_by_date(frame: pd.DataFrame) -> tuple[pd.DataFrame, Defect | None]:
+    i8 = frame.index.asi8
+    n_desc = int((np.diff(i8) < 0).sum())
+    if not n_desc:
+        return frame, None
+    defect = Defect("unsorted_dates", n_desc, f"{_rows(n_desc)} dated before the row above; rows sorted")
+    return frame.iloc[np.argsort(i8, kind="stable")], defect
+
+
+def _drop_missing(frame: pd.DataFrame, *, undated: int) -> tuple[pd.DataFrame, Defect | None]:
+    """Rows with a NaN or infinite price dropped, missing volumes set to 0; ``undated`` rows
+    already dropped are counted in the same ``nan_rows`` defect."""
+    prices = frame.loc[:, list(PRICE_COLUMNS)].to_numpy()
+    bad_price = ~np.isfinite(prices).all(axis=1)
+    bad_volume = ~np.isfinite(frame["volume"].to_numpy()) & ~bad_price
+    n_nan = int(bad_price.sum()) + int(bad_volume.sum()) + undated
+    if not n_nan:
+        return frame, None
+    parts = []
+    if undated:
+        parts.append(f"{_rows(undated)} without a date dropped")
+    if bad_price.any():
+        parts.append(f"{_rows(int(bad_price.sum()))} with NaN or infinite prices dropped: "
+                     f"{_dates_text(frame.index[bad_price])}")
+    if bad_volume.any():
+        parts.append(f"{_rows(int(bad_volume.sum()), 'missing volume')} set to 0: "
+                     f"{_dates_text(frame.index[bad_volume])}")
+        volume = frame["volume"].to_numpy(copy=True)
+        volume[bad_volume] = 0.0
+        frame = frame.assign(volume=volume)
+    return frame.loc[~bad_price], Defect("nan_rows", n_nan, "; ".join(parts))
+
+
+def _drop_non_positive(frame: pd.DataFrame) -> tuple[pd.DataFrame, Defect | None]:
+    non_pos = (frame.loc[:, list(PRICE_COLUMNS)].to_numpy() <= 0).any(axis=1)
+    if not non_pos.any():
+        return frame, None
+    detail = f"{_rows(int(non_pos.sum()))} with a price <= 0 dropped: {_dates_text(frame.index[non_pos])}"
+    return frame.loc[~non_pos], Defect("non_positive_prices", int(non_pos.sum()), detail)
+
+
+def _drop_placeholders(frame: pd.DataFrame) -> tuple[pd.DataFrame, Defect | None]:
+    o, h, lo, c = (frame[col].to_numpy() for col in PRICE_COLUMNS)
+    placeholder = _close(o, h) & _close(o, lo) & _close(o, c) & (frame["volume"].to_numpy() == 0)
+    if not placeholder.any():
+        return frame, None
+    detail = (
+        f"{_rows(int(placeholder.sum()), 'session')} with open = high = low = close and volume 0 "
+        f"dropped: {_dates_text(frame.index[placeholder])}"
+    )
+    return frame.loc[~placeholder], Defect("placeholder_sessions", int(placeholder.sum()), detail)
+
+
+def _report_bad_range(frame: pd.DataFrame) -> tuple[pd.DataFrame, Defect | None]:
+    """Rows whose high/low do not bracket open and close: reported, kept."""
+    o, h, lo, c = (frame[col].to_numpy() for col in PRICE_COLUMNS)
+    top, bottom = np.maximum(o, c), np.minimum(o, c)
+    bad_range = ((h < top) & ~_close(h, top)) | ((lo > bottom) & ~_close(lo, bottom))
+    if not bad_range.any():
+        return frame, None
+    detail = (
+        f"{_rows(int(bad_range.sum()))} with high < max(open, close) or low > min(open, close) "
+        f"kept: {_dates_text(frame.index[bad_range])}"
+    )
+    return frame, Defect("inconsistent_range", int(bad_range.sum()), detail)
 
 
 def validate_ohlcv(df: pd.DataFrame, *, symbol: str) -> ValidationResult:
@@ -187,73 +280,23 @@ def validate_ohlcv(df: pd.DataFrame, *, symbol: str) -> ValidationResult:
         DataError: the frame lacks a column or its dates or values cannot be converted.
     """
     frame = to_raw_frame(df, symbol=symbol)
-    defects: list[Defect] = []
-
     nat = np.asarray(frame.index.isna())
-    n_nat = int(nat.sum())
-    if n_nat:
+    undated = int(nat.sum())
+    if undated:
         frame = frame.loc[~nat]
-
-    dup = frame.index.duplicated(keep="last")
-    if dup.any():
-        defects.append(
-            Defect("duplicate_dates", int(dup.sum()),
-                   f"{_rows(int(dup.sum()))} on a date seen again later dropped (last kept): "
-                   f"{_dates_text(frame.index[dup].unique())}")
-        )
-        frame = frame.loc[~dup]
-
-    i8 = frame.index.asi8
-    n_desc = int((np.diff(i8) < 0).sum())
-    if n_desc:
-        defects.append(Defect("unsorted_dates", n_desc, f"{_rows(n_desc)} dated before the row above; rows sorted"))
-        frame = frame.iloc[np.argsort(i8, kind="stable")]
-
-    prices = frame.loc[:, list(PRICE_COLUMNS)].to_numpy()
-    bad_price = ~np.isfinite(prices).all(axis=1)
-    bad_volume = ~np.isfinite(frame["volume"].to_numpy()) & ~bad_price
-    n_nan = int(bad_price.sum()) + int(bad_volume.sum()) + n_nat
-    if n_nan:
-        parts = []
-        if n_nat:
-            parts.append(f"{_rows(n_nat)} without a date dropped")
-        if bad_price.any():
-            parts.append(f"{_rows(int(bad_price.sum()))} with NaN or infinite prices dropped: "
-                         f"{_dates_text(frame.index[bad_price])}")
-        if bad_volume.any():
-            parts.append(f"{_rows(int(bad_volume.sum()), 'missing volume')} set to 0: "
-                         f"{_dates_text(frame.index[bad_volume])}")
-        defects.append(Defect("nan_rows", n_nan, "; ".join(parts)))
-        if bad_volume.any():
-            volume = frame["volume"].to_numpy(copy=True)
-            volume[bad_volume] = 0.0
-            frame = frame.assign(volume=volume)
-        frame = frame.loc[~bad_price]
-
-    prices = frame.loc[:, list(PRICE_COLUMNS)].to_numpy()
-    non_pos = (prices <= 0).any(axis=1)
-    if non_pos.any():
-        defects.append(Defect("non_positive_prices", int(non_pos.sum()),
-                              f"{_rows(int(non_pos.sum()))} with a price <= 0 dropped: "
-                              f"{_dates_text(frame.index[non_pos])}"))
-        frame = frame.loc[~non_pos]
-
-    o, h, lo, c = (frame[col].to_numpy() for col in PRICE_COLUMNS)
-    placeholder = _close(o, h) & _close(o, lo) & _close(o, c) & (frame["volume"].to_numpy() == 0)
-    if placeholder.any():
-        defects.append(Defect("placeholder_sessions", int(placeholder.sum()),
-                              f"{_rows(int(placeholder.sum()), 'session')} with open = high = low = close and volume 0 "
-                              f"dropped: {_dates_text(frame.index[placeholder])}"))
-        frame = frame.loc[~placeholder]
-
-    o, h, lo, c = (frame[col].to_numpy() for col in PRICE_COLUMNS)
-    top, bottom = np.maximum(o, c), np.minimum(o, c)
-    bad_range = ((h < top) & ~_close(h, top)) | ((lo > bottom) & ~_close(lo, bottom))
-    if bad_range.any():
-        defects.append(Defect("inconsistent_range", int(bad_range.sum()),
-                              f"{_rows(int(bad_range.sum()))} with high < max(open, close) or low > min(open, close) "
-                              f"kept: {_dates_text(frame.index[bad_range])}"))
-
+    steps: tuple[_Step, ...] = (
+        _keep_last_per_date,
+        _sort_by_date,
+        functools.partial(_drop_missing, undated=undated),
+        _drop_non_positive,
+        _drop_placeholders,
+        _report_bad_range,
+    )
+    defects: list[Defect] = []
+    for step in steps:
+        frame, defect = step(frame)
+        if defect is not None:
+            defects.append(defect)
     frame = frame.copy()  # own the data: no view of the caller's frame escapes
     if defects:
         logger.debug("%s: %s", symbol, "; ".join(map(str, defects)))
