@@ -116,6 +116,38 @@ def _triangle(vals: list[float], types: list[int], tol: float) -> float:
     return 1.0 if falling_highs and rising_lows and narrowed else 0.0
 
 
+_EVENT_COLUMNS = (
+    "conf", "tri", "dtop", "hs", "top_level", "top_neck", "top_since",
+    "dbot", "ihs", "bot_level", "bot_neck", "bot_since",
+)
+_EXTREMA_KEPT = 8  # alternating extrema remembered (patterns read the last five)
+
+
+def _pivots_in_order(
+    high: np.ndarray, low: np.ndarray, ph: np.ndarray, pl: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pivot by bar, a high before a low on the same bar: bars, types (+1 high, -1 low), values."""
+    bars = np.concatenate([ph, pl])
+    types = np.concatenate([np.ones(len(ph), dtype="int64"), -np.ones(len(pl), dtype="int64")])
+    order = np.lexsort((-types, bars))
+    bars, types = bars[order], types[order]
+    return bars, types, np.where(types == 1, high[bars], low[bars])
+
+
+def _alternate(ext_vals: list[float], ext_types: list[int], typ: int, val: float) -> bool:
+    """Add one pivot to the alternating extrema, in place; ``False`` when it changes nothing."""
+    if ext_types and ext_types[-1] == typ:
+        if (typ == 1 and val > ext_vals[-1]) or (typ == -1 and val < ext_vals[-1]):
+            ext_vals[-1] = val
+            return True
+        return False  # a lesser repeat of the same kind: the alternating sequence is unchanged
+    ext_vals.append(val)
+    ext_types.append(typ)
+    if len(ext_vals) > _EXTREMA_KEPT:
+        del ext_vals[0], ext_types[0]
+    return True
+
+
 def _pattern_events(
     high: np.ndarray, low: np.ndarray, ph: np.ndarray, pl: np.ndarray, *, k: int, tol: float
 ) -> pd.DataFrame:
@@ -126,36 +158,22 @@ def _pattern_events(
     ``bot_neck``, ``bot_since``); levels are log prices, ``*_since`` the confirmation bar of the
     pivot that set the state.
     """
-    bars = np.concatenate([ph, pl])
-    types = np.concatenate([np.ones(len(ph), dtype="int64"), -np.ones(len(pl), dtype="int64")])
-    order = np.lexsort((-types, bars))  # by bar, a high before a low on the same bar
-    bars, types = bars[order], types[order]
-    values = np.where(types == 1, high[bars], low[bars])
-
+    bars, types, values = _pivots_in_order(high, low, ph, pl)
     ext_vals: list[float] = []
     ext_types: list[int] = []
     top = (*_NO_STATE, -1.0)
     bot = (*_NO_STATE, -1.0)
     rows: list[tuple[float, ...]] = []
     for bar, typ, val in zip(bars.tolist(), types.tolist(), values.tolist()):
+        if not _alternate(ext_vals, ext_types, typ, val):
+            continue
         conf = float(bar + k)
-        if ext_types and ext_types[-1] == typ:
-            if (typ == 1 and val > ext_vals[-1]) or (typ == -1 and val < ext_vals[-1]):
-                ext_vals[-1] = val
-            else:
-                continue  # a lesser repeat of the same kind: the alternating sequence is unchanged
-        else:
-            ext_vals.append(val)
-            ext_types.append(typ)
-            if len(ext_vals) > 8:
-                del ext_vals[0], ext_types[0]
         if typ == 1:
             top = (*_top_state(ext_vals, ext_types, tol, 1), conf)
         else:
             bot = (*_top_state(ext_vals, ext_types, tol, -1), conf)
         rows.append((conf, _triangle(ext_vals, ext_types, tol), *top, *bot))
-    columns = ["conf", "tri", "dtop", "hs", "top_level", "top_neck", "top_since",
-               "dbot", "ihs", "bot_level", "bot_neck", "bot_since"]
+    columns = list(_EVENT_COLUMNS)
     return pd.DataFrame(np.array(rows, dtype="float64").reshape(-1, len(columns)), columns=columns)
 
 
@@ -169,6 +187,82 @@ def _take(values: np.ndarray, pos: np.ndarray) -> np.ndarray:
     ok = pos >= 0
     out[ok] = values[pos[ok]]
     return out
+
+
+def _checked(params: dict[str, Any]) -> tuple[int, float]:
+    """``pivot_k`` and the tolerance in log units.
+
+    Raises:
+        ConfigError: ``pivot_k`` < 1 or ``tolerance`` outside (0, 1).
+    """
+    p = {**DEFAULT_PARAMS, **params}
+    k, tolerance = int(p["pivot_k"]), float(p["tolerance"])
+    if k < 1:
+        raise ConfigError("pivot_k", ">= 1", k)
+    if not 0.0 < tolerance < 1.0:
+        raise ConfigError("tolerance", "in (0, 1)", tolerance)
+    return k, math.log1p(tolerance)
+
+
+def _atr(frame: pd.DataFrame) -> np.ndarray:
+    """The :data:`ATR_WINDOW`-day average true range, NaN where not positive."""
+    prev_close = frame["close"].astype("float64").shift(1)
+    true_range = pd.concat(
+        [frame["high"] - frame["low"], (frame["high"] - prev_close).abs(), (frame["low"] - prev_close).abs()], axis=1
+    ).max(axis=1)
+    atr = true_range.rolling(ATR_WINDOW).mean().to_numpy()
+    return np.where(atr > 0, atr, np.nan)
+
+
+def _pivot_features(frame: pd.DataFrame, ph: np.ndarray, pl: np.ndarray, *, k: int) -> dict[str, np.ndarray]:
+    """Distances to, bars since and breakouts of the last confirmed pivot high and low."""
+    n = len(frame)
+    high = frame["high"].to_numpy(dtype="float64")
+    low = frame["low"].to_numpy(dtype="float64")
+    close = frame["close"].astype("float64").to_numpy()
+    logc = np.log(close)
+    rows = np.arange(n, dtype="float64")
+    pos_h = _last_before(ph + k, n)
+    pos_l = _last_before(pl + k, n)
+    last_high = _take(high[ph], pos_h)
+    last_low = _take(low[pl], pos_l)
+    atr = _atr(frame)
+    with np.errstate(invalid="ignore"):
+        return {
+            "dist_high": np.log(last_high) - logc,
+            "dist_low": logc - np.log(last_low),
+            "dist_high_atr": (last_high - close) / atr,
+            "dist_low_atr": (close - last_low) / atr,
+            "bars_since_high": rows - _take(ph.astype("float64"), pos_h),
+            "bars_since_low": rows - _take(pl.astype("float64"), pos_l),
+            "breakout_up": np.where(np.isnan(last_high), np.nan, (close > last_high).astype("float64")),
+            "breakout_down": np.where(np.isnan(last_low), np.nan, (close < last_low).astype("float64")),
+        }
+
+
+def _pattern_features(events: pd.DataFrame, logc: np.ndarray, *, tol: float) -> dict[str, np.ndarray]:
+    """The pattern flags per row from the pattern state after the last confirmed pivot."""
+    pos_e = _last_before(events["conf"].to_numpy(), len(logc))
+    state = {c: _take(events[c].to_numpy(), pos_e) for c in events.columns if c != "conf"}
+    # running extreme of the close since the pattern was set: a top fails once a close exceeds it
+    top_since = pd.Series(state["top_since"]).fillna(-1.0)
+    bot_since = pd.Series(state["bot_since"]).fillna(-1.0)
+    run_max = pd.Series(logc).groupby(top_since.to_numpy()).cummax().to_numpy()
+    run_min = pd.Series(logc).groupby(bot_since.to_numpy()).cummin().to_numpy()
+    with np.errstate(invalid="ignore"):
+        top_set = (state["dtop"] == 1) | (state["hs"] == 1)
+        bot_set = (state["dbot"] == 1) | (state["ihs"] == 1)
+        top_alive = top_set & (run_max <= state["top_level"] + tol)
+        bot_alive = bot_set & (run_min >= state["bot_level"] - tol)
+        return {
+            "double_top": (top_alive & (state["dtop"] == 1)).astype("float64"),
+            "double_bottom": (bot_alive & (state["dbot"] == 1)).astype("float64"),
+            "head_shoulders": (top_alive & (state["hs"] == 1)).astype("float64"),
+            "inv_head_shoulders": (bot_alive & (state["ihs"] == 1)).astype("float64"),
+            "triangle": np.nan_to_num(state["tri"]),
+            "top_confirmed": (top_alive & (logc < state["top_neck"])).astype("float64"),
+            "bottom_confirmed": (bot_alive & (logc > state["bot_neck"])).astype("float64"),
+        }
 
 
 def compute(ctx: FeatureContext, params: dict[str, Any]) -> pd.DataFrame:
@@ -186,64 +280,14 @@ def compute(ctx: FeatureContext, params: dict[str, Any]) -> pd.DataFrame:
         close is beyond its neckline.
         Distances and breakouts are NaN until the first pivot of their kind is confirmed.
     """
-    p = {**DEFAULT_PARAMS, **params}
-    k, tolerance = int(p["pivot_k"]), float(p["tolerance"])
-    if k < 1:
-        raise ConfigError("pivot_k", ">= 1", k)
-    if not 0.0 < tolerance < 1.0:
-        raise ConfigError("tolerance", "in (0, 1)", tolerance)
-    tol = math.log1p(tolerance)
+    k, tol = _checked(params)
     frame = ctx.frame
-    n = len(frame)
     high = frame["high"].to_numpy(dtype="float64")
     low = frame["low"].to_numpy(dtype="float64")
-    close_s = frame["close"].astype("float64")
-    close = close_s.to_numpy()
-    logc = np.log(close)
-    rows = np.arange(n, dtype="float64")
-
     ph, pl = find_pivots(high, low, k)
-    pos_h = _last_before(ph + k, n)
-    pos_l = _last_before(pl + k, n)
-    last_high = _take(high[ph], pos_h)
-    last_low = _take(low[pl], pos_l)
-    prev_close = close_s.shift(1)
-    true_range = pd.concat(
-        [frame["high"] - frame["low"], (frame["high"] - prev_close).abs(), (frame["low"] - prev_close).abs()], axis=1
-    ).max(axis=1)
-    atr = true_range.rolling(ATR_WINDOW).mean().to_numpy()
-    atr = np.where(atr > 0, atr, np.nan)
-
     events = _pattern_events(high, low, ph, pl, k=k, tol=tol)
-    pos_e = _last_before(events["conf"].to_numpy(), n)
-    state = {c: _take(events[c].to_numpy(), pos_e) for c in events.columns if c != "conf"}
-    # running extreme of the close since the pattern was set: a top fails once a close exceeds it
-    top_since = pd.Series(state["top_since"]).fillna(-1.0)
-    bot_since = pd.Series(state["bot_since"]).fillna(-1.0)
-    run_max = pd.Series(logc).groupby(top_since.to_numpy()).cummax().to_numpy()
-    run_min = pd.Series(logc).groupby(bot_since.to_numpy()).cummin().to_numpy()
-    with np.errstate(invalid="ignore"):
-        top_set = (state["dtop"] == 1) | (state["hs"] == 1)
-        bot_set = (state["dbot"] == 1) | (state["ihs"] == 1)
-        top_alive = top_set & (run_max <= state["top_level"] + tol)
-        bot_alive = bot_set & (run_min >= state["bot_level"] - tol)
-        out = {
-            "dist_high": np.log(last_high) - logc,
-            "dist_low": logc - np.log(last_low),
-            "dist_high_atr": (last_high - close) / atr,
-            "dist_low_atr": (close - last_low) / atr,
-            "bars_since_high": rows - _take(ph.astype("float64"), pos_h),
-            "bars_since_low": rows - _take(pl.astype("float64"), pos_l),
-            "breakout_up": np.where(np.isnan(last_high), np.nan, (close > last_high).astype("float64")),
-            "breakout_down": np.where(np.isnan(last_low), np.nan, (close < last_low).astype("float64")),
-            "double_top": (top_alive & (state["dtop"] == 1)).astype("float64"),
-            "double_bottom": (bot_alive & (state["dbot"] == 1)).astype("float64"),
-            "head_shoulders": (top_alive & (state["hs"] == 1)).astype("float64"),
-            "inv_head_shoulders": (bot_alive & (state["ihs"] == 1)).astype("float64"),
-            "triangle": np.nan_to_num(state["tri"]),
-            "top_confirmed": (top_alive & (logc < state["top_neck"])).astype("float64"),
-            "bottom_confirmed": (bot_alive & (logc > state["bot_neck"])).astype("float64"),
-        }
+    logc = np.log(frame["close"].astype("float64").to_numpy())
+    out = {**_pivot_features(frame, ph, pl, k=k), **_pattern_features(events, logc, tol=tol)}
     return pd.DataFrame(out, index=frame.index).astype("float64")
 
 
