@@ -37,6 +37,56 @@ def suggest(trial: optuna.trial.BaseTrial, horizon: int) -> dict[str, Any]:
     }
 
 
+def _windows(params: dict[str, Any]) -> tuple[int, int, int]:
+    """``vol_window``, ``rank_window`` and ``trend_window``.
+
+    Raises:
+        ConfigError: a window below its least value (2, 2 and 4).
+    """
+    p = {**DEFAULT_PARAMS, **params}
+    vol_window, rank_window, trend_window = (int(p[k]) for k in ("vol_window", "rank_window", "trend_window"))
+    limits = (("vol_window", vol_window, 2), ("rank_window", rank_window, 2), ("trend_window", trend_window, 4))
+    for name, value, least in limits:
+        if value < least:
+            raise ConfigError(name, f">= {least}", value)
+    return vol_window, rank_window, trend_window
+
+
+def _ranked(values: pd.Series, rank_window: int) -> pd.Series:
+    """Percentile rank over the last ``rank_window`` rows, at least half of them present."""
+    return values.rolling(rank_window, min_periods=max(2, rank_window // 2)).rank(pct=True)
+
+
+def _volatility(ret1: pd.Series, *, vol_window: int, rank_window: int) -> dict[str, pd.Series]:
+    """``rv``, ``rv_rank``, ``high_vol``, ``low_vol``."""
+    rv = ret1.rolling(vol_window).std()
+    rv_rank = _ranked(rv, rank_window)
+    high_vol = (rv_rank > HIGH_VOL_RANK).astype("float64").where(rv_rank.notna())
+    low_vol = (rv_rank <= LOW_VOL_RANK).astype("float64").where(rv_rank.notna())
+    return {"rv": rv, "rv_rank": rv_rank, "high_vol": high_vol, "low_vol": low_vol}
+
+
+def _trend(close: pd.Series, logc: pd.Series, ret1: pd.Series, *, trend_window: int) -> dict[str, pd.Series]:
+    """``trend_slope``, ``price_vs_sma``, ``efficiency``, ``trend_regime``."""
+    log_sma = np.log(close.rolling(trend_window).mean())
+    step = max(1, trend_window // 4)
+    slope = log_sma.diff(step) / step
+    price_vs_sma = logc - log_sma
+    path = ret1.abs().rolling(trend_window).sum()
+    efficiency = (logc.diff(trend_window) / path.where(path > 0)).clip(-1.0, 1.0)
+    trend_regime = pd.Series(
+        np.select([(price_vs_sma > 0) & (slope > 0), (price_vs_sma < 0) & (slope < 0)], [1.0, -1.0], 0.0),
+        index=close.index,
+    ).where(slope.notna())
+    return {"trend_slope": slope, "price_vs_sma": price_vs_sma, "efficiency": efficiency, "trend_regime": trend_regime}
+
+
+def _drawdown(close: pd.Series, logc: pd.Series, *, rank_window: int) -> dict[str, pd.Series]:
+    """``drawdown``, ``drawdown_rank``."""
+    drawdown = logc - np.log(close.rolling(rank_window, min_periods=1).max())
+    return {"drawdown": drawdown, "drawdown_rank": _ranked(drawdown, rank_window)}
+
+
 def compute(ctx: FeatureContext, params: dict[str, Any]) -> pd.DataFrame:
     """Regime features; returns are log returns, windows in trading days.
 
@@ -54,47 +104,14 @@ def compute(ctx: FeatureContext, params: dict[str, Any]) -> pd.DataFrame:
         ``drawdown``: ``log(close / max close over rank_window rows)`` (<= 0).
         ``drawdown_rank``: percentile rank of ``drawdown`` over ``rank_window`` rows.
     """
-    p = {**DEFAULT_PARAMS, **params}
-    vol_window, rank_window, trend_window = (int(p[k]) for k in ("vol_window", "rank_window", "trend_window"))
-    limits = (("vol_window", vol_window, 2), ("rank_window", rank_window, 2), ("trend_window", trend_window, 4))
-    for name, value, least in limits:
-        if value < least:
-            raise ConfigError(name, f">= {least}", value)
+    vol_window, rank_window, trend_window = _windows(params)
     frame = ctx.frame
     logc = np.log(frame["close"].astype("float64"))
     ret1 = logc.diff()
-    rank_min = max(2, rank_window // 2)
-
-    rv = ret1.rolling(vol_window).std()
-    rv_rank = rv.rolling(rank_window, min_periods=rank_min).rank(pct=True)
-    high_vol = (rv_rank > HIGH_VOL_RANK).astype("float64").where(rv_rank.notna())
-    low_vol = (rv_rank <= LOW_VOL_RANK).astype("float64").where(rv_rank.notna())
-
-    sma = frame["close"].rolling(trend_window).mean()
-    log_sma = np.log(sma)
-    step = max(1, trend_window // 4)
-    slope = log_sma.diff(step) / step
-    price_vs_sma = logc - log_sma
-    path = ret1.abs().rolling(trend_window).sum()
-    efficiency = (logc.diff(trend_window) / path.where(path > 0)).clip(-1.0, 1.0)
-    trend_regime = pd.Series(
-        np.select([(price_vs_sma > 0) & (slope > 0), (price_vs_sma < 0) & (slope < 0)], [1.0, -1.0], 0.0),
-        index=frame.index,
-    ).where(slope.notna())
-
-    drawdown = logc - np.log(frame["close"].rolling(rank_window, min_periods=1).max())
-    drawdown_rank = drawdown.rolling(rank_window, min_periods=rank_min).rank(pct=True)
     out = {
-        "rv": rv,
-        "rv_rank": rv_rank,
-        "high_vol": high_vol,
-        "low_vol": low_vol,
-        "trend_slope": slope,
-        "price_vs_sma": price_vs_sma,
-        "efficiency": efficiency,
-        "trend_regime": trend_regime,
-        "drawdown": drawdown,
-        "drawdown_rank": drawdown_rank,
+        **_volatility(ret1, vol_window=vol_window, rank_window=rank_window),
+        **_trend(frame["close"], logc, ret1, trend_window=trend_window),
+        **_drawdown(frame["close"], logc, rank_window=rank_window),
     }
     return pd.DataFrame(out, index=frame.index).astype("float64").replace([np.inf, -np.inf], np.nan)
 
