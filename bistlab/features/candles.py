@@ -92,6 +92,8 @@ DEFAULT_PARAMS: dict[str, Any] = {"lookback": 5, "family": "all"}
 
 
 def _talib() -> Any:
+    """TA-Lib, imported on first use: it wraps a native library that may be missing, and then
+    only this group is :func:`unavailable` (the registry imports every group's module)."""
     return importlib.import_module("talib")
 
 
@@ -129,6 +131,41 @@ def pattern_signals(frame: pd.DataFrame, names: tuple[str, ...] | list[str]) -> 
     return {name: np.sign(getattr(talib, name)(o, h, l, c)).astype("int8") for name in names}
 
 
+def _checked(params: dict[str, Any]) -> tuple[int, str]:
+    """``lookback`` and ``family``.
+
+    Raises:
+        ConfigError: ``lookback`` < 1 or an unknown ``family``.
+    """
+    p = {**DEFAULT_PARAMS, **params}
+    lookback = int(p["lookback"])
+    family = str(p["family"])
+    if lookback < 1:
+        raise ConfigError("lookback", ">= 1", lookback)
+    if family not in FAMILY_CHOICES:
+        raise ConfigError("family", f"one of {sorted(FAMILY_CHOICES)}", family)
+    return lookback, family
+
+
+def _daily_counts(frame: pd.DataFrame, directional: tuple[str, ...]) -> pd.DataFrame:
+    """Per bar: bullish and bearish signals of the ``directional`` patterns, indecision candles and
+    each :data:`INDIVIDUAL` pattern's sign; NaN before TA-Lib's first evaluated bar."""
+    names = list(dict.fromkeys(directional + FAMILIES["indecision"] + tuple(INDIVIDUAL.values())))
+    signals = pattern_signals(frame, names)
+    stacked = np.vstack([signals[name] for name in directional])
+    indecision = np.vstack([signals[name] != 0 for name in FAMILIES["indecision"]]).sum(axis=0)
+    daily = {
+        "bull": (stacked > 0).sum(axis=0).astype("float64"),
+        "bear": (stacked < 0).sum(axis=0).astype("float64"),
+        "indecision": indecision.astype("float64"),
+        **{col: signals[name].astype("float64") for col, name in INDIVIDUAL.items()},
+    }
+    warm = min(_warmup(), len(frame))
+    for values in daily.values():
+        values[:warm] = np.nan
+    return pd.DataFrame(daily, index=frame.index)
+
+
 def compute(ctx: FeatureContext, params: dict[str, Any]) -> pd.DataFrame:
     """Candle features; signals summed over ``lookback`` trading days (bars t-lookback+1 .. t).
 
@@ -140,32 +177,9 @@ def compute(ctx: FeatureContext, params: dict[str, Any]) -> pd.DataFrame:
         ``indecision``: doji-like candles over the lookback.
         one column per :data:`INDIVIDUAL` pattern: its signed signals over the lookback.
     """
-    p = {**DEFAULT_PARAMS, **params}
-    lookback = int(p["lookback"])
-    family = str(p["family"])
-    if lookback < 1:
-        raise ConfigError("lookback", ">= 1", lookback)
-    if family not in FAMILY_CHOICES:
-        raise ConfigError("family", f"one of {sorted(FAMILY_CHOICES)}", family)
+    lookback, family = _checked(params)
     frame = ctx.frame
-    directional = FAMILY_CHOICES[family]
-    names = list(dict.fromkeys(directional + FAMILIES["indecision"] + tuple(INDIVIDUAL.values())))
-    signals = pattern_signals(frame, names)
-    n = len(frame)
-    stacked = np.vstack([signals[name] for name in directional])
-    bull_today = (stacked > 0).sum(axis=0).astype("float64")
-    bear_today = (stacked < 0).sum(axis=0).astype("float64")
-    indecision_today = np.vstack([signals[name] != 0 for name in FAMILIES["indecision"]]).sum(axis=0).astype("float64")
-    daily = {
-        "bull": bull_today,
-        "bear": bear_today,
-        "indecision": indecision_today,
-        **{col: signals[name].astype("float64") for col, name in INDIVIDUAL.items()},
-    }
-    warm = min(_warmup(), n)
-    for values in daily.values():
-        values[:warm] = np.nan
-    today = pd.DataFrame(daily, index=frame.index)
+    today = _daily_counts(frame, FAMILY_CHOICES[family])
     summed = today.rolling(lookback, min_periods=lookback).sum()
     net_today = today["bull"] - today["bear"]
     out = pd.DataFrame(
