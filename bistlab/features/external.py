@@ -69,6 +69,22 @@ def _day_numbers(index: pd.DatetimeIndex) -> np.ndarray:
     return values // _NS_PER_DAY
 
 
+def _peer_returns(peers: Mapping[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
+    """Every peer row's day number and log return since the peer's previous row (NaN on its
+    first), peer by peer in symbol order."""
+    day_parts: list[np.ndarray] = []
+    ret_parts: list[np.ndarray] = []
+    for _, peer in sorted(peers.items()):
+        if len(peer) == 0:
+            continue
+        logc = np.log(peer["close"].to_numpy(dtype="float64"))
+        day_parts.append(_day_numbers(peer.index))
+        ret_parts.append(np.concatenate([[np.nan], np.diff(logc)]))
+    if not day_parts:
+        return np.empty(0, dtype="int64"), np.empty(0, dtype="float64")
+    return np.concatenate(day_parts), np.concatenate(ret_parts)
+
+
 def market_series(peers: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """The equal-weighted market of ``peers``, one row per date any peer has.
 
@@ -81,21 +97,10 @@ def market_series(peers: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         ``breadth`` (fraction of them with a positive return), ``n`` (how many contribute) and
         ``index`` (cumulative sum of ``ret``, NaN treated as 0: a log index).
     """
-    day_parts: list[np.ndarray] = []
-    ret_parts: list[np.ndarray] = []
-    for _, peer in sorted(peers.items()):
-        if len(peer) == 0:
-            continue
-        days = _day_numbers(peer.index)
-        logc = np.log(peer["close"].to_numpy(dtype="float64"))
-        day_parts.append(days)
-        ret_parts.append(np.concatenate([[np.nan], np.diff(logc)]))
-    columns = ("ret", "breadth", "n", "index")
-    if not day_parts:
+    days, rets = _peer_returns(peers)
+    if len(days) == 0:
         empty = pd.DatetimeIndex([], dtype="datetime64[ns]", name="date")
-        return pd.DataFrame({c: np.empty(0, dtype="float64") for c in columns}, index=empty)
-    days = np.concatenate(day_parts)
-    rets = np.concatenate(ret_parts)
+        return pd.DataFrame({c: np.empty(0, dtype="float64") for c in ("ret", "breadth", "n", "index")}, index=empty)
     first = int(days.min())
     slot = days - first
     size = int(slot.max()) + 1
@@ -139,6 +144,38 @@ def _market_for(ctx: FeatureContext) -> pd.DataFrame:
     return market
 
 
+def _windows(params: dict[str, Any]) -> tuple[int, int]:
+    """``rs_window`` and ``beta_window``.
+
+    Raises:
+        ConfigError: ``rs_window`` < 1 or ``beta_window`` < 3.
+    """
+    p = {**DEFAULT_PARAMS, **params}
+    rs_window, beta_window = int(p["rs_window"]), int(p["beta_window"])
+    if rs_window < 1:
+        raise ConfigError("rs_window", ">= 1", rs_window)
+    if beta_window < 3:
+        raise ConfigError("beta_window", ">= 3", beta_window)
+    return rs_window, beta_window
+
+
+def _co_movement(ret1: pd.Series, mkt1: pd.Series, *, beta_window: int) -> dict[str, pd.Series]:
+    """Rolling ``beta``, ``corr``, ``resid_ret`` and ``mkt_vol`` over ``beta_window`` rows (at least 3/4 present)."""
+    min_periods = max(3, (3 * beta_window) // 4)
+    x = mkt1.where(ret1.notna())
+    y = ret1.where(mkt1.notna())
+    cov = y.rolling(beta_window, min_periods=min_periods).cov(x)
+    var = x.rolling(beta_window, min_periods=min_periods).var()
+    beta = cov / var.where(var > 0)
+    corr = y.rolling(beta_window, min_periods=min_periods).corr(x)
+    return {
+        "beta": beta,
+        "corr": corr.clip(-1.0, 1.0),
+        "resid_ret": ret1 - beta * mkt1,
+        "mkt_vol": mkt1.rolling(beta_window, min_periods=min_periods).std(),
+    }
+
+
 def compute(ctx: FeatureContext, params: dict[str, Any]) -> pd.DataFrame:
     """Market features aligned to ``ctx.frame``'s rows; log returns, windows in trading days.
 
@@ -153,36 +190,20 @@ def compute(ctx: FeatureContext, params: dict[str, Any]) -> pd.DataFrame:
         ``breadth``: fraction of peers up on the row's date.
         ``breadth_mean``: mean of ``breadth`` over ``rs_window`` rows.
     """
-    p = {**DEFAULT_PARAMS, **params}
-    rs_window, beta_window = int(p["rs_window"]), int(p["beta_window"])
-    if rs_window < 1:
-        raise ConfigError("rs_window", ">= 1", rs_window)
-    if beta_window < 3:
-        raise ConfigError("beta_window", ">= 3", beta_window)
+    rs_window, beta_window = _windows(params)
     frame = ctx.frame
-    market = _market_for(ctx)
-    aligned = market.reindex(frame.index)  # exact dates only: a date without peers is NaN
+    aligned = _market_for(ctx).reindex(frame.index)  # exact dates only: a date without peers is NaN
     m_index = aligned["index"]
     logc = np.log(frame["close"])
     ret1 = logc.diff()
     mkt1 = m_index.diff()
     mkt_n = m_index.diff(rs_window)
-    min_periods = max(3, (3 * beta_window) // 4)
-    x = mkt1.where(ret1.notna())
-    y = ret1.where(mkt1.notna())
-    cov = y.rolling(beta_window, min_periods=min_periods).cov(x)
-    var = x.rolling(beta_window, min_periods=min_periods).var()
-    beta = cov / var.where(var > 0)
-    corr = y.rolling(beta_window, min_periods=min_periods).corr(x)
     breadth = aligned["breadth"]
     out = {
         "mkt_ret_1": mkt1,
         "mkt_ret_n": mkt_n,
         "rel_strength": logc.diff(rs_window) - mkt_n,
-        "beta": beta,
-        "corr": corr.clip(-1.0, 1.0),
-        "resid_ret": ret1 - beta * mkt1,
-        "mkt_vol": mkt1.rolling(beta_window, min_periods=min_periods).std(),
+        **_co_movement(ret1, mkt1, beta_window=beta_window),
         "breadth": breadth,
         "breadth_mean": breadth.rolling(rs_window, min_periods=1).mean(),
     }
