@@ -58,6 +58,45 @@ def _scores(sentiment: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return dates[order], scores[order]
 
 
+def _window(params: dict[str, Any]) -> int:
+    """``window``.
+
+    Raises:
+        ConfigError: ``window`` < 1.
+    """
+    window = int({**DEFAULT_PARAMS, **params}["window"])
+    if window < 1:
+        raise ConfigError("window", ">= 1", window)
+    return window
+
+
+def _latest(row_dates: np.ndarray, dates: np.ndarray, scores: np.ndarray, usable: np.ndarray) -> dict[str, np.ndarray]:
+    """``last`` score usable at each row and ``days_since`` its date."""
+    n = len(row_dates)
+    has_last = usable > 0
+    last = np.full(n, np.nan)
+    last[has_last] = scores[usable[has_last] - 1]
+    days_since = np.full(n, np.nan)
+    days_since[has_last] = (row_dates[has_last] - dates[usable[has_last] - 1]) / _NS_PER_DAY
+    return {"last": last, "days_since": days_since}
+
+
+def _in_window(scores: np.ndarray, usable: np.ndarray, window: int) -> dict[str, np.ndarray]:
+    """``mean`` and ``count`` of the scores that became usable during the last ``window`` rows."""
+    n = len(usable)
+    cums = np.concatenate([[0.0], np.cumsum(scores)])
+    count = np.full(n, np.nan)
+    mean = np.full(n, np.nan)
+    if n > window:
+        end, start = usable[window:], usable[:-window]
+        cnt = (end - start).astype("float64")
+        total = cums[end] - cums[start]
+        count[window:] = cnt
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean[window:] = np.where(cnt > 0, total / cnt, np.nan)
+    return {"mean": mean, "count": count}
+
+
 def compute(ctx: FeatureContext, params: dict[str, Any]) -> pd.DataFrame:
     """Sentiment features at each row from scores dated strictly before the row's date.
 
@@ -70,40 +109,22 @@ def compute(ctx: FeatureContext, params: dict[str, Any]) -> pd.DataFrame:
         Before the first usable score (and for ``mean``/``count``, the first ``window`` rows)
         the values are NaN.
     """
-    p = {**DEFAULT_PARAMS, **params}
-    window = int(p["window"])
-    if window < 1:
-        raise ConfigError("window", ">= 1", window)
+    window = _window(params)
     frame = ctx.frame
-    n = len(frame)
     if ctx.sentiment is None:
         dates, scores = np.empty(0, dtype="int64"), np.empty(0, dtype="float64")
     else:
         dates, scores = _scores(ctx.sentiment)
     row_dates = frame.index.as_unit("ns").asi8
     usable = np.searchsorted(dates, row_dates, side="left")  # scores dated < row date
-    cums = np.concatenate([[0.0], np.cumsum(scores)])
-    has_last = usable > 0
-    last = np.full(n, np.nan)
-    last[has_last] = scores[usable[has_last] - 1]
-    days_since = np.full(n, np.nan)
-    days_since[has_last] = (row_dates[has_last] - dates[usable[has_last] - 1]) / _NS_PER_DAY
-
-    count = np.full(n, np.nan)
-    mean = np.full(n, np.nan)
-    if n > window:
-        end, start = usable[window:], usable[:-window]
-        cnt = (end - start).astype("float64")
-        total = cums[end] - cums[start]
-        count[window:] = cnt
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean[window:] = np.where(cnt > 0, total / cnt, np.nan)
+    latest = _latest(row_dates, dates, scores, usable)
+    windowed = _in_window(scores, usable, window)
     out = {
-        "last": last,
-        "mean": mean,
-        "count": count,
-        "days_since": days_since,
-        "last_minus_mean": last - mean,
+        "last": latest["last"],
+        "mean": windowed["mean"],
+        "count": windowed["count"],
+        "days_since": latest["days_since"],
+        "last_minus_mean": latest["last"] - windowed["mean"],
     }
     return pd.DataFrame(out, index=frame.index).astype("float64")
 
