@@ -17,11 +17,11 @@ from pathlib import Path
 
 import optuna
 
-from bistlab.config import Workspace
+from bistlab.workspace import Workspace
 from bistlab.evaluation import make_evaluation_spec
 from bistlab.hpo import open_study, run_hpo
 from bistlab.importers import import_paths, load_demo
-from bistlab.pipeline import load_task
+from bistlab.universe import load_task
 from bistlab.space import SearchSpace
 from bistlab.store import PriceStore
 

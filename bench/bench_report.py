@@ -23,7 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bistlab.config import EvalSettings, Workspace
+from bistlab.config import EvalSettings
+from bistlab.workspace import Evaluation, Workspace, study_name, task_key
 from bistlab.report import render_report
 from bistlab.state import StateFile, TaskStatus
 from bistlab.store import PriceStore
@@ -32,7 +33,7 @@ from bistlab.store import PriceStore
 def synthesize(ws: Workspace, cycle: int, horizons: list[int]) -> int:
     """Fill every store symbol × horizon task of ``cycle`` with clones of its completed tasks."""
     runs = ws.cycle_dir(cycle)
-    done = sorted(p.parent.name for p in runs.glob("*/evaluation.json"))
+    done = sorted(p.parent.name for p in runs.glob(f"*/{Evaluation.FILE}"))
     if not done:
         raise SystemExit(f"{runs} has no completed task to clone")
     store = PriceStore(ws.price_url)
@@ -47,12 +48,12 @@ def synthesize(ws: Workspace, cycle: int, horizons: list[int]) -> int:
     min_rows = EvalSettings().min_rows
     made = 0
     for i, (h, sym) in enumerate((h, s) for h in horizons for s in sorted(loaded)):
-        key = f"{sym}_{h}d"
+        key = task_key(sym, h)
         if key in done or rows[sym] - h < min_rows:  # too short: the cycle skips it
             continue
         src = done[i % len(done)]
         src_sym, src_h = src.rsplit("_", 1)[0], int(src.rsplit("_", 1)[1].rstrip("d"))
-        best = json.loads((runs / src / "best_params.json").read_text())
+        best = json.loads(ws.task(cycle, src).best_params.read_text())
         dst = runs / key
         shutil.rmtree(dst, ignore_errors=True)
         dst.mkdir(parents=True)
@@ -63,10 +64,10 @@ def synthesize(ws: Workspace, cycle: int, horizons: list[int]) -> int:
                 (dst / f.name).write_text(text.replace(best["data_fingerprint"], loaded[sym]))
             elif f.name == "model.pkl":
                 shutil.copy(f, dst / f.name)
-        study = ws.studies / f"cycle_{cycle}"
+        study = ws.cycle_studies_dir(cycle)
         shutil.copy(study / f"{src}.db", study / f"{key}.db")
         con = sqlite3.connect(study / f"{key}.db")
-        con.execute("UPDATE studies SET study_name = ?", (f"{key}_c{cycle}",))
+        con.execute("UPDATE studies SET study_name = ?", (study_name(sym, h, cycle),))
         con.execute("UPDATE trial_user_attributes SET value_json = replace(value_json, ?, ?)", (f'"{src}"', f'"{key}"'))
         con.commit()
         con.close()
@@ -74,7 +75,7 @@ def synthesize(ws: Workspace, cycle: int, horizons: list[int]) -> int:
 
     def change(st) -> None:
         for key, t in st.tasks.items():
-            if t.cycle == cycle and (runs / key / "evaluation.json").exists():
+            if t.cycle == cycle and ws.task(cycle, key).evaluation.exists():
                 t.status, t.error = TaskStatus.COMPLETED, None
             elif t.cycle == cycle and t.status not in TaskStatus.ENDED:
                 t.status, t.error = TaskStatus.SKIPPED, t.error or "skipped: too short (bench_report clones only tasks the cycle would run)"
@@ -125,14 +126,14 @@ def main() -> None:
     started = time.perf_counter()
     render_report(copy, cycle)
     second = time.perf_counter() - started
-    folder = copy.reports / f"cycle_{cycle}"
+    folder = copy.report_dir(cycle)
     print(f"workspace copy: {copy.root} ({tasks} tasks, {made} cloned)")
     print(f"render from scratch: {first:.1f} s; again (cached): {second:.1f} s")
     print(f"main report: {main_html.stat().st_size / 1e6:.2f} MB")
     print(f"task pages: {_size(folder.glob('*/index.html')) / 1e6:.2f} MB in {len(list(folder.glob('*/index.html')))} files")
     print(f"exported notebooks: {_size(folder.glob('*/[het]*.html')) / 1e6:.2f} MB in {len(list(folder.glob('*/[het]*.html')))} files")
     print(f"shared plotly.min.js + notebook.css: {_size([folder / 'plotly.min.js', folder / 'notebook.css']) / 1e6:.2f} MB")
-    print(f"reports/cycle_{cycle}/ in all: {_size(p for p in folder.rglob('*') if p.is_file()) / 1e6:.2f} MB")
+    print(f"{folder.relative_to(copy.root)}/ in all: {_size(p for p in folder.rglob('*') if p.is_file()) / 1e6:.2f} MB")
     times = chromium_seconds(main_html)
     if times:
         blank = Path(tempfile.mkdtemp()) / "blank.html"

@@ -1,1 +1,65 @@
-"""bistlab."""
+"""bistlab: a research workbench for forecasting the direction of Borsa Istanbul stock returns.
+
+Module map, one line per module, in the order data flows (store → task → search → model →
+evaluation → cycle → report → forecasts); each module owns what its line says.
+
+Foundations
+    errors            the exception root ``BistlabError`` and its subclasses (fields: symbol, horizon, stage, job)
+    config            shared settings: default horizons, ``EvalSettings``, ``CycleConfig``, the score's k, price-column mapping
+    workspace         where every file lives (``Workspace``, ``TaskPaths``) and the typed result records
+                      (``BestParams``, ``ModelMeta``, ``Evaluation``, ``FinalModelMeta``)
+    jsonio            atomic files (temp file + rename) and JSON reading
+    faults            fault points for the crash tests (``BISTLAB_FAULT``)
+
+Prices
+    validate          raw OHLCV frames: standard columns, defects repaired and listed, fingerprints
+    importers         CSV / Parquet files and the embedded demo data into the store
+    store             the price store: bistlab's own ``prices`` table (SQLite or PostgreSQL)
+    store_mapped      a price table of one's own, read in place, read-only
+    sentiment_table   the optional ``sentiment`` table
+    universe          every stored symbol read and validated once; a task prepared with its peers
+
+One (symbol, horizon) task
+    labels            forward and past h-day log returns
+    splits            the holdout and the purged walk-forward splits
+    dataset           ``TaskData``: a task's prices, labels, holdout plan and feature cache
+    features/         feature groups behind flags (core, external, candles, chart patterns, regime, sentiment)
+    models/           model families (LightGBM, XGBoost, CatBoost) and the directional objective
+    options           model-side options (directional loss, seed bagging, smart ensemble, meta stacking, stacked short horizons)
+    space             the search space and a trial's ``TrialConfig``
+    estimator         ``TaskModel``: families composed with the options, out-of-fold inputs
+    metrics           split and symbol metrics, the score, DirHit figures with intervals at effective counts, the usable rule
+    evaluation        the ``EvaluationSpec``, walk-forward evaluation, the online holdout
+    storage           Optuna storages with heartbeats
+    hpo               a task's Optuna study, its objective, resumes that never mix specs
+    selection         the best trial under the support filter (LOW_SUPPORT fallback)
+    pipeline          a task's steps: HPO + selection, training, evaluation (records in, records out)
+
+Cycles
+    state             ``runs/state.json``: the cycle and its tasks, locked and atomic
+    stages            a task's stages (notebooks, parameters, done tests) and how one attempt ends
+    executors         where tasks run: serially, on a local process pool, on Dask
+    cycle             a cycle: open or resume, clean up old cycles, run the tasks, render the report
+    notebooks         papermill execution and offline HTML export of the thin notebooks
+    kernel            what a notebook kernel started by bistlab sets up first
+    monitor           the progress view of a running cycle
+
+Judging and reporting
+    honesty           multiple testing: PBO, best-of-N noise, cycle-wide false-discovery control
+    calibration       the usable rule on simulated no-skill and skilled holdouts
+    htmlfmt           HTML building blocks; every DirHit printed with its count and interval
+    plots             plotly figures, offline
+    repro             versions and source revision
+    summary           the small tables the task notebooks show
+    report/           the cycle report in layers: data, studies, table, words, sections, task_page, render
+    predict           the latest forecast per task from its configuration refit on every labelled row
+    ledger            the forecast ledger and the forward record
+
+The LSTM hyperopt module (second specification)
+    lstm/             triple-barrier labels, windows, the LSTM, grouped Optuna search, the job runner and its report
+
+Command line
+    cli_common        the consoles, the chosen workspace, the one-line error
+    cli               ``bistlab``: data, cycle, status, dashboard, report, predict
+    cli_hyperopt      ``bistlab hyperopt``: start, stop, resume, status, results
+"""

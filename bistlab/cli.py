@@ -8,18 +8,32 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+import optuna
+
+from bistlab.cli_common import console, current_workspace, err_console, fail, set_workspace
 from bistlab.cli_hyperopt import hyperopt_app
-from bistlab.config import DEFAULT_HORIZONS, Workspace
+from bistlab.config import DEFAULT_HORIZONS, CycleConfig
+from bistlab.cycle import CycleResult, check_runnable, request_stop, run_cycle
 from bistlab.errors import BistlabError, ConfigError
+from bistlab.importers import ImportReport, import_paths, load_demo
+from bistlab.ledger import load_forward
+from bistlab.monitor import task_rows
+from bistlab.predict import predict_cycle, write_predictions
+from bistlab.report import render_report
+from bistlab.state import StateFile, TaskState, TaskStatus
+from bistlab.storage import make_storage
+from bistlab.store import PriceStore
+from bistlab.validate import too_short
+from bistlab.workspace import Workspace
 
 __all__ = ["app", "main"]
 
@@ -30,15 +44,6 @@ app.add_typer(data_app, name="data")
 app.add_typer(cycle_app, name="cycle")
 app.add_typer(hyperopt_app, name="hyperopt")
 
-console = Console()
-err_console = Console(stderr=True)
-
-
-class _State:
-    workspace: Workspace
-
-
-_state = _State()
 
 
 @app.callback()
@@ -54,24 +59,15 @@ def _root(
         handlers=[RichHandler(console=err_console, show_path=False)],
         force=True,
     )
-    import optuna
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    _state.workspace = Workspace.from_env(workspace, db_url=db_url, optuna_url=optuna_url)
+    set_workspace(Workspace.from_env(workspace, db_url=db_url, optuna_url=optuna_url))
 
 
-def _fail(err: BistlabError) -> None:
-    err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1) from err
+def _store() -> PriceStore:
+    return PriceStore.from_workspace(current_workspace().ensure())
 
 
-def _store():
-    from bistlab.store import PriceStore
-
-    return PriceStore.from_workspace(_state.workspace.ensure())
-
-
-def _print_import(report) -> None:
+def _print_import(report: ImportReport) -> None:
     for item in report.imported:
         defects = "; ".join(str(d) for d in item.defects) or "no defects"
         line = f"[green]imported[/] {item.symbol}: {item.rows} rows ({item.clean_rows} clean) — {defects}"
@@ -93,24 +89,20 @@ def _print_import(report) -> None:
 @data_app.command("demo")
 def data_demo() -> None:
     """Load the embedded demo universe (S&P 500 and NASDAQ from `arch`, GOOG from `backtesting`)."""
-    from bistlab.importers import load_demo
-
     try:
         report = load_demo(_store())
     except BistlabError as err:
-        _fail(err)
+        fail(err)
     _print_import(report)
 
 
 @data_app.command("import")
 def data_import(paths: Annotated[list[Path], typer.Argument(help="CSV or Parquet files, or folders of them. Symbol = file stem.")]) -> None:
     """Import price files; a bad file is reported and the others are still imported."""
-    from bistlab.importers import import_paths
-
     try:
         report = import_paths(_store(), paths)
     except BistlabError as err:
-        _fail(err)
+        fail(err)
     _print_import(report)
     if not report.imported and report.failed:
         raise typer.Exit(code=1)
@@ -119,8 +111,6 @@ def data_import(paths: Annotated[list[Path], typer.Argument(help="CSV or Parquet
 @data_app.command("list")
 def data_list() -> None:
     """Symbols in the store: rows, first and last date, defects found on load."""
-    from bistlab.validate import too_short
-
     try:
         store = _store()
         summary = store.summary()
@@ -137,7 +127,7 @@ def data_list() -> None:
                 loaded.fingerprint, defects,
             )
     except BistlabError as err:
-        _fail(err)
+        fail(err)
     console.print(table)
 
 
@@ -151,58 +141,62 @@ def _parse_ints(text: str, name: str) -> tuple[int, ...]:
     return values
 
 
-def _cycle(config, *, resume: bool) -> None:
-    import threading
+class _CycleProgress:
+    """The cycle's progress bar: tasks ended of all, and what the running ones are doing (from the
+    state file and the studies, every 2 s); a line for each task that fails or is skipped."""
 
-    from bistlab.cycle import check_runnable, run_cycle
-    from bistlab.monitor import task_rows
-    from bistlab.state import StateFile
+    def __init__(self, ws: Workspace, progress: Progress) -> None:
+        self.ws = ws
+        self.progress = progress
+        self.bar = progress.add_task("starting", total=None)
+        self.finished = threading.Event()
+        self.thread = threading.Thread(target=self._refresh, daemon=True)
 
-    ws = _state.workspace
-    check_runnable(ws, config, resume=resume)  # fail before the progress bar appears
-    with Progress(
-        TextColumn("[bold]cycle[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
-    ) as progress:
-        bar = progress.add_task("starting", total=None)
-        finished = threading.Event()
+    def _refresh(self) -> None:
+        while not self.finished.wait(2.0):
+            try:
+                rows = task_rows(self.ws, StateFile(self.ws.state_file).read())
+            except (OSError, ValueError):
+                continue
+            ended = sum(r["status"] in TaskStatus.ENDED for r in rows)
+            running = [r for r in rows if r["status"] in (TaskStatus.HPO, TaskStatus.TRAINING)]
+            what = ", ".join(
+                f"{r['task']} {'HPO' if r['status'] == TaskStatus.HPO else 'training'} {r['trials_complete']}/{r['trials_requested']} trials" for r in running[:3]
+            ) or "…"
+            self.progress.update(self.bar, total=len(rows), completed=ended, description=what)
 
-        def refresh() -> None:
-            while not finished.wait(2.0):
-                try:
-                    state = StateFile(ws.state_file).read()
-                    rows = task_rows(ws, state)
-                except (OSError, ValueError):
-                    continue
-                ended = sum(r["status"] in ("completed", "failed", "skipped") for r in rows)
-                running = [r for r in rows if r["status"] in ("hpo_in_progress", "training_in_progress")]
-                what = ", ".join(
-                    f"{r['task']} {'HPO' if r['status'] == 'hpo_in_progress' else 'training'} "
-                    f"{r['trials_complete']}/{r['trials_requested']} trials" for r in running[:3]
-                ) or "…"
-                progress.update(bar, total=len(rows), completed=ended, description=what)
+    def on_event(self, event: str, task: TaskState, state: object) -> None:
+        if event == "end" and task.status not in (TaskStatus.COMPLETED, TaskStatus.HPO, TaskStatus.TRAINING):
+            self.progress.console.print(f"[yellow]{task.key} {task.status}[/]: {task.error}", highlight=False, soft_wrap=True)
 
-        def on_event(event, task, state) -> None:
-            if event == "end" and task.status not in ("completed", "hpo_in_progress", "training_in_progress"):
-                progress.console.print(f"[yellow]{task.key} {task.status}[/]: {task.error}", highlight=False, soft_wrap=True)
+    def __enter__(self) -> "_CycleProgress":
+        self.thread.start()
+        return self
 
-        watcher = threading.Thread(target=refresh, daemon=True)
-        watcher.start()
-        try:
-            result = run_cycle(ws, config, progress=on_event, resume=resume)
-        finally:
-            finished.set()
+    def __exit__(self, *exc: object) -> None:
+        self.finished.set()
+
+
+def _print_cycle_result(result: CycleResult) -> None:
     statuses = [t.status for t in result.tasks.values()]
-    console.print(f"cycle {result.cycle}: {statuses.count('completed')} completed, {statuses.count('failed')} failed, {statuses.count('skipped')} skipped, {len(statuses) - sum(statuses.count(s) for s in ('completed', 'failed', 'skipped'))} not ended")
+    ended = sum(statuses.count(s) for s in TaskStatus.ENDED)
+    console.print(f"cycle {result.cycle}: {statuses.count(TaskStatus.COMPLETED)} completed, {statuses.count(TaskStatus.FAILED)} failed, {statuses.count(TaskStatus.SKIPPED)} skipped, {len(statuses) - ended} not ended")
     if result.paused:
         console.print("[yellow]paused[/]: `bistlab cycle resume` continues where it stopped", highlight=False)
     if result.report:
         console.print(f"report: {result.report}", highlight=False, soft_wrap=True)
 
 
-def _config(horizons, trials, symbols, seed, jobs, models, workers, dask, keep_cycles):
-    from bistlab.cycle import CycleConfig
+def _cycle(config: CycleConfig, *, resume: bool) -> None:
+    ws = current_workspace()
+    check_runnable(ws, config, resume=resume)  # fail before the progress bar appears
+    columns = (TextColumn("[bold]cycle[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress, _CycleProgress(ws, progress) as watch:
+        result = run_cycle(ws, config, progress=watch.on_event, resume=resume)
+    _print_cycle_result(result)
 
+
+def _config(horizons: str, trials: int, symbols: str | None, seed: int, jobs: int, models: str | None, workers: int, dask: str | None, keep_cycles: int) -> CycleConfig:
     return CycleConfig(
         horizons=_parse_ints(horizons, "--horizons"),
         symbols=tuple(s.strip().upper() for s in symbols.split(",") if s.strip()) if symbols else None,
@@ -244,7 +238,7 @@ def cycle_run(
     try:
         _cycle(_config(horizons, trials, symbols, seed, jobs, models, workers, dask, keep_cycles), resume=False)
     except BistlabError as err:
-        _fail(err)
+        fail(err)
 
 
 @cycle_app.command("resume")
@@ -260,9 +254,7 @@ def cycle_resume(
     keep_cycles: KeepOpt = 1,
 ) -> None:
     """Continue a stopped or crashed cycle where it left off (settings default to the cycle's own)."""
-    from bistlab.state import StateFile
-
-    saved = StateFile(_state.workspace.state_file).read().config
+    saved = StateFile(current_workspace().state_file).read().config
     merged = {
         "horizons": ",".join(map(str, saved.get("horizons", []))) or horizons,
         "trials": saved.get("n_trials", trials),
@@ -277,25 +269,20 @@ def cycle_resume(
     try:
         _cycle(_config(**merged), resume=True)
     except BistlabError as err:
-        _fail(err)
+        fail(err)
 
 
 @cycle_app.command("stop")
 def cycle_stop() -> None:
     """Ask the running cycle to stop: running trials finish, then it pauses (`cycle resume` continues)."""
-    from bistlab.cycle import request_stop
-
-    path = request_stop(_state.workspace)
+    path = request_stop(current_workspace())
     console.print(f"stop requested ({path}); running trials finish, then the cycle pauses", highlight=False)
 
 
 @app.command("status")
 def status() -> None:
     """The progress view: per task, trials, best trial, HPO / WFV / online DirHit, LOW_SUPPORT, retries, errors."""
-    from bistlab.monitor import task_rows
-    from bistlab.state import StateFile
-
-    ws = _state.workspace
+    ws = current_workspace()
     state = StateFile(ws.state_file).read()
     if state.cycle == 0:
         console.print("no cycle has run in this workspace yet")
@@ -326,28 +313,24 @@ def dashboard(
     port: Annotated[int, typer.Option(help="Port.")] = 8080,
 ) -> None:
     """Open optuna-dashboard on the cycle's study storage."""
-    from pathlib import Path
-
-    from bistlab.state import StateFile
-    from bistlab.storage import make_storage
-
-    ws = _state.workspace
+    ws = current_workspace()
     state = StateFile(ws.state_file).read()
     number = cycle or state.cycle
     if number < 1:
-        _fail(BistlabError("no cycle has run in this workspace yet: run `bistlab cycle run` first"))
+        fail(BistlabError("no cycle has run in this workspace yet: run `bistlab cycle run` first"))
     if ws.optuna_url:
         url = ws.optuna_url
     else:
-        files = sorted((ws.studies / f"cycle_{number}").glob("*.db"))
+        folder = ws.cycle_studies_dir(number)
+        files = sorted(folder.glob("*.db"))
         if task:
             files = [f for f in files if f.stem == task]
         if not files:
-            _fail(BistlabError(f"`task` must name a study of cycle {number} but got {task!r}: none found under {ws.studies / f'cycle_{number}'}"))
+            fail(BistlabError(f"`task` must name a study of cycle {number} but got {task!r}: none found under {folder}"))
         url = f"sqlite:///{files[0]}"
-        others = ", ".join(Path(f).stem for f in sorted((ws.studies / f'cycle_{number}').glob('*.db')))
+        others = ", ".join(f.stem for f in sorted(folder.glob("*.db")))
         console.print(f"studies of cycle {number}: {others} (choose one with --task)", highlight=False, soft_wrap=True)
-    from optuna_dashboard import run_server
+    from optuna_dashboard import run_server  # only this command needs the dashboard's server
 
     console.print(f"optuna-dashboard on http://{host}:{port}/ for {url}", highlight=False, soft_wrap=True)
     run_server(make_storage(url), host=host, port=port)
@@ -356,17 +339,14 @@ def dashboard(
 @app.command("report")
 def report(cycle: Annotated[Optional[int], typer.Option(help="Cycle number (default: the current one).")] = None) -> None:
     """Render (again) the HTML report of a cycle and print its path."""
-    from bistlab.report import render_report
-    from bistlab.state import StateFile
-
-    ws = _state.workspace.ensure()
+    ws = current_workspace().ensure()
     number = cycle or StateFile(ws.state_file).read().cycle
     if number < 1:
-        _fail(BistlabError("no cycle has run in this workspace yet: run `bistlab cycle run` first"))
+        fail(BistlabError("no cycle has run in this workspace yet: run `bistlab cycle run` first"))
     try:
         path = render_report(ws, number)
     except BistlabError as err:
-        _fail(err)
+        fail(err)
     console.print(f"report: {path}", highlight=False, soft_wrap=True)
 
 
@@ -378,14 +358,12 @@ def predict(
     jobs: Annotated[int, typer.Option(help="Threads per refit.")] = 1,
 ) -> None:
     """The latest forecast per symbol-horizon: direction, expected log return, holdout DirHit, usable flag."""
-    from bistlab.predict import default_predictions_path, predict_cycle, write_predictions
-
-    ws = _state.workspace
+    ws = current_workspace()
     try:
         frame = predict_cycle(ws, cycle=cycle, n_jobs=jobs, refit=refit)
-        path = write_predictions(frame, output or default_predictions_path(ws, frame.attrs["cycle"]))
+        path = write_predictions(frame, output or ws.predictions_file(frame.attrs["cycle"]))
     except BistlabError as err:
-        _fail(err)
+        fail(err)
     table = Table(title=f"forecasts from cycle {frame.attrs['cycle']}")
     for col in ("task", "as of", "direction", "expected log return", "holdout DirHit", "usable", "note"):
         table.add_column(col, overflow="fold")
@@ -402,12 +380,10 @@ def predict(
 
 def _print_forward(ws: Workspace) -> None:
     """The forward record of the ledger: recorded forecasts scored against the prices that followed."""
-    from bistlab.ledger import load_forward
-
     try:
         view = load_forward(ws)
     except BistlabError as err:
-        _fail(err)
+        fail(err)
     console.print(f"forward record: {view.note}", highlight=False, soft_wrap=True)
     for g in view.groups:
         if g.n_forecasts:

@@ -4,7 +4,8 @@ The options of ``start`` are the specification's request fields (``--mode``, ``-
 ``--epochs-per-trial``, ``--max-trials-per-group``, ``--max-total-hours``, ``--primary-metric``,
 ``--study-name``, ``--use-mlflow/--no-mlflow``, ``--seed``) plus the data and model settings. A job
 runs in the foreground with a progress bar (Ctrl-C asks for a graceful stop), or in the background
-with ``--detach``. torch is imported only when a command runs.
+with ``--detach``. The job runner (:mod:`bistlab.lstm.jobs`, which imports torch, about 2 s) is
+imported inside the commands, so that the rest of ``bistlab`` starts without torch.
 """
 
 from __future__ import annotations
@@ -14,29 +15,22 @@ import signal
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bistlab.cli_common import console, current_workspace, err_console, fail
 from bistlab.errors import BistlabError, JobStateError
+from bistlab.lstm.config import OptimizationConfig, default_threads
+from bistlab.workspace import Workspace
 
 __all__ = ["hyperopt_app"]
 
 hyperopt_app = typer.Typer(no_args_is_help=True, help="LSTM hyperopt jobs: grouped Optuna search over the training of an LSTM classifier of triple-barrier labels.")
 
-console = Console()
-err_console = Console(stderr=True)
 
 
-def _ws():
-    from bistlab import cli
-
-    return cli._state.workspace.ensure()
-
-
-def _fail(err: BistlabError) -> None:
-    err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1) from err
+def _ws() -> Workspace:
+    return current_workspace().ensure()
 
 
 JobOpt = Annotated[Optional[str], typer.Option("--job", help="Job id (default: the latest job).")]
@@ -109,7 +103,6 @@ def start(
     detach: DetachOpt = False,
 ) -> None:
     """Start a job; prints the measured time estimate, then runs it (or detaches)."""
-    from bistlab.lstm.config import OptimizationConfig, default_threads
     from bistlab.lstm.jobs import start_job
 
     ws = _ws()
@@ -133,7 +126,7 @@ def start(
         with progress:
             response = start_job(ws, config, detach=False, progress=on_event)
     except BistlabError as err:
-        _fail(err)
+        fail(err)
     _print_start(response.to_dict())
     _print_results(ws, response.job_id)
 
@@ -155,7 +148,7 @@ def stop(job: JobOpt = None) -> None:
     try:
         r = stop_job(_ws(), job)
     except BistlabError as err:
-        _fail(err)
+        fail(err)
     console.print(("[green]" if r.success else "[yellow]") + r.message + "[/]", highlight=False, soft_wrap=True)
     if not r.success:
         raise typer.Exit(code=1)
@@ -179,7 +172,7 @@ def resume(job: JobOpt = None, detach: DetachOpt = False) -> None:
             with progress:
                 r = resume_job(ws, state["job_id"], detach=False, progress=on_event)
     except BistlabError as err:
-        _fail(err)
+        fail(err)
     p = r.progress
     console.print(f"job {r.job_id}: {r.status} (was at {p['current_group'] or 'start'}, groups completed: {', '.join(p['groups_completed']) or 'none'})", highlight=False, soft_wrap=True)
     if not detach:
@@ -204,7 +197,7 @@ def status(job: JobOpt = None, all_jobs: Annotated[bool, typer.Option("--all", h
             return
         s = job_status(ws, job)
     except BistlabError as err:
-        _fail(err)
+        fail(err)
     _print_status(s)
 
 
@@ -265,4 +258,4 @@ def results(job: JobOpt = None, as_json: Annotated[bool, typer.Option("--json", 
 
         _print_results(ws, job_status(ws, job)["job_id"])
     except BistlabError as err:
-        _fail(err)
+        fail(err)

@@ -1,24 +1,12 @@
-"""Workspace layout and shared defaults.
-
-The workspace is a folder holding ``studies/`` (Optuna storages), ``runs/`` (cycle state,
-executed notebooks, model artifacts, the default price store) and ``reports/`` (HTML).
-It is the current directory unless ``BISTLAB_WORKSPACE`` names another one. The price store
-is ``runs/prices.sqlite`` in the workspace unless ``BISTLAB_DB_URL`` (any SQLAlchemy URL,
-e.g. ``postgresql+psycopg2://user@127.0.0.1/bist``) says otherwise.
-
-Prices already kept in a table of one's own (as the original system kept them in PostgreSQL)
-are read in place, read-only: ``BISTLAB_PRICE_TABLE`` names the table (``market.daily_prices``,
-schema-qualified if need be) and ``BISTLAB_PRICE_COLUMNS`` maps bistlab's column names to the
-table's, e.g. ``symbol=ticker,date=trade_date,close=px_close,volume=vol`` (fields not named keep
-their own name; ``volume=`` with nothing after it: the table has no volume column). See
-:class:`bistlab.store.PriceStore`.
-"""
+"""Shared settings and defaults: the default horizons, the evaluation settings every part shares
+(DESIGN.md "Definitions"), the score's nRMSE weight, and the price table's column mapping
+(``BISTLAB_PRICE_COLUMNS``). Where files live is :mod:`bistlab.workspace`'s."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from bistlab.errors import ConfigError
 
@@ -26,7 +14,7 @@ __all__ = [
     "DEFAULT_HORIZONS",
     "PRICE_FIELDS",
     "EvalSettings",
-    "Workspace",
+    "CycleConfig",
     "k_for_horizon",
     "parse_price_columns",
 ]
@@ -109,114 +97,46 @@ class EvalSettings:
 
 
 @dataclass(frozen=True)
-class Workspace:
-    """Paths of one bistlab workspace.
+class CycleConfig:
+    """What a cycle runs.
 
-    Args:
-        root: the workspace folder.
-        db_url: SQLAlchemy URL of the price store; ``None`` means ``runs/prices.sqlite``.
-        optuna_url: one Optuna storage for every study (PostgreSQL, for several machines);
-            ``None`` means one SQLite file per study under ``studies/cycle_<N>/``.
-        price_table: the price table; another than ``"prices"`` (bistlab's own) is an existing
-            table or view read in place, read-only (``"market.daily_prices"`` with a schema).
-        price_columns: bistlab name -> column name of ``price_table`` (see
-            :data:`PRICE_FIELDS`; a volume of ``None``: no volume column); given, the table is
-            read in place, read-only, even if it is called ``prices``. ``None``: bistlab's names.
+    Attributes:
+        horizons: horizons in trading days, processed in this order.
+        symbols: symbols to run; ``None`` means every symbol in the price store.
+        n_trials: complete HPO trials per task.
+        seed: model and sampler seed.
+        n_jobs: threads per model fit.
+        max_retries: extra attempts for a failed task within one run.
+        models: model families to search (default: every available one).
+        workers: tasks run at once on this machine (processes).
+        dask_address: run tasks on this Dask scheduler instead (needs ``Workspace.optuna_url``).
+        keep_cycles: earlier cycles whose studies and runs are kept (reports are always kept).
     """
 
-    root: Path
-    db_url: str | None = field(default=None)
-    optuna_url: str | None = field(default=None)
-    price_table: str = field(default="prices")
-    price_columns: dict[str, str | None] | None = field(default=None, hash=False)
+    horizons: tuple[int, ...] = DEFAULT_HORIZONS
+    symbols: tuple[str, ...] | None = None
+    n_trials: int = 20
+    seed: int = 0
+    n_jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    max_retries: int = 1
+    models: tuple[str, ...] | None = None
+    workers: int = 1
+    dask_address: str | None = None
+    keep_cycles: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.horizons or any(int(h) < 1 for h in self.horizons):
+            raise ConfigError("horizons", "one or more positive whole numbers of trading days", self.horizons)
+        if self.n_trials < 1:
+            raise ConfigError("n_trials", "at least 1", self.n_trials)
+        if self.workers < 1:
+            raise ConfigError("workers", "at least 1", self.workers)
+        if self.keep_cycles < 0:
+            raise ConfigError("keep_cycles", "0 or more", self.keep_cycles)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
     @classmethod
-    def from_env(
-        cls,
-        root: Path | str | None = None,
-        *,
-        db_url: str | None = None,
-        optuna_url: str | None = None,
-        price_table: str | None = None,
-        price_columns: dict[str, str | None] | None = None,
-    ) -> "Workspace":
-        """The workspace named by the arguments, else by the environment, else the current directory.
-
-        Environment: ``BISTLAB_WORKSPACE``, ``BISTLAB_DB_URL``, ``BISTLAB_OPTUNA_URL``,
-        ``BISTLAB_PRICE_TABLE``, ``BISTLAB_PRICE_COLUMNS`` (``field=column,...``, see
-        :func:`parse_price_columns`).
-
-        Raises:
-            ConfigError: ``BISTLAB_PRICE_COLUMNS`` is malformed.
-        """
-        root_path = Path(root or os.environ.get("BISTLAB_WORKSPACE") or Path.cwd()).resolve()
-        if price_columns is None:
-            price_columns = parse_price_columns(os.environ.get("BISTLAB_PRICE_COLUMNS"))
-        return cls(
-            root=root_path,
-            db_url=db_url or os.environ.get("BISTLAB_DB_URL") or None,
-            optuna_url=optuna_url or os.environ.get("BISTLAB_OPTUNA_URL") or None,
-            price_table=price_table or (os.environ.get("BISTLAB_PRICE_TABLE") or "").strip() or "prices",
-            price_columns=dict(price_columns) if price_columns is not None else None,
-        )
-
-    @property
-    def studies(self) -> Path:
-        return self.root / "studies"
-
-    @property
-    def runs(self) -> Path:
-        return self.root / "runs"
-
-    @property
-    def reports(self) -> Path:
-        return self.root / "reports"
-
-    @property
-    def state_file(self) -> Path:
-        return self.runs / "state.json"
-
-    @property
-    def price_url(self) -> str:
-        if self.db_url:
-            return self.db_url
-        return f"sqlite:///{self.runs / 'prices.sqlite'}"
-
-    def cycle_dir(self, cycle: int) -> Path:
-        return self.runs / f"cycle_{cycle}"
-
-    def task_dir(self, cycle: int, task_key: str) -> Path:
-        return self.cycle_dir(cycle) / task_key
-
-    @property
-    def stop_file(self) -> Path:
-        """Present while a graceful stop is requested (``bistlab cycle stop``)."""
-        return self.runs / "STOP"
-
-    def stop_requested(self) -> bool:
-        return self.stop_file.exists()
-
-    def study_storage(self, cycle: int, task_key: str) -> str:
-        """Optuna storage URL of one task's study: ``optuna_url`` if set, else one SQLite file per
-        study (one writer per file)."""
-        if self.optuna_url:
-            return self.optuna_url
-        return f"sqlite:///{self.studies / f'cycle_{cycle}' / f'{task_key}.db'}"
-
-    @property
-    def hyperopt_dir(self) -> Path:
-        """``runs/hyperopt/``: one folder per LSTM hyperopt job (:mod:`bistlab.lstm.jobs`)."""
-        return self.runs / "hyperopt"
-
-    def hyperopt_job_dir(self, job_id: str) -> Path:
-        """``runs/hyperopt/<job_id>/``: the job's state.json, results.json, best_params.json and studies."""
-        return self.hyperopt_dir / job_id
-
-    def hyperopt_report(self, job_id: str) -> Path:
-        """``reports/hyperopt_<job_id>.html``: the job's report."""
-        return self.reports / f"hyperopt_{job_id}.html"
-
-    def ensure(self) -> "Workspace":
-        for folder in (self.studies, self.runs, self.reports):
-            folder.mkdir(parents=True, exist_ok=True)
-        return self
+    def from_dict(cls, data: dict[str, Any]) -> "CycleConfig":
+        return cls(**{**data, "horizons": tuple(data["horizons"]), "symbols": tuple(data["symbols"]) if data.get("symbols") else None, "models": tuple(data["models"]) if data.get("models") else None})

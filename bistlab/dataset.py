@@ -14,13 +14,9 @@ from bistlab.labels import forward_log_return, past_log_return
 from bistlab.space import TrialConfig
 from bistlab.splits import HoldoutPlan, plan_holdout
 from bistlab.validate import fingerprint
+from bistlab.workspace import task_key
 
-__all__ = ["TaskData", "prepare_task", "task_key"]
-
-
-def task_key(symbol: str, horizon: int) -> str:
-    """``"<SYMBOL>_<h>d"``, the key of a task everywhere (state, studies, runs, symbol_metrics)."""
-    return f"{symbol}_{horizon}d"
+__all__ = ["TaskData", "prepare_task"]
 
 
 @dataclass

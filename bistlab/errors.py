@@ -17,6 +17,7 @@ __all__ = [
     "InsufficientDataError",
     "SymbolNotFoundError",
     "TaskError",
+    "NotebookError",
     "SelectionError",
     "NoTrainedCycleError",
     "StopRequested",
@@ -90,14 +91,30 @@ class TaskError(BistlabError):
     Attributes:
         symbol: the task's symbol.
         horizon: horizon in trading days.
-        stage: "hpo", "training", "evaluation" or "report".
+        stage: the stage that failed (``"hpo"``, ``"train"`` or ``"evaluate"``, :data:`bistlab.stages.STAGES`).
     """
 
     def __init__(self, message: str, *, symbol: str, horizon: int, stage: str) -> None:
         self.symbol = symbol
         self.horizon = horizon
         self.stage = stage
-        super().__init__(f"{symbol}_{horizon}d [{stage}]: {message}")
+        super().__init__(f"{symbol} h={horizon}d [{stage}]: {message}")
+
+
+class NotebookError(BistlabError):
+    """A notebook raised while papermill executed it.
+
+    Attributes:
+        notebook: the executed copy (kept, with the traceback in it).
+        ename: the exception's class name inside the notebook.
+        evalue: its message.
+    """
+
+    def __init__(self, notebook: Path, ename: str, evalue: str) -> None:
+        self.notebook = notebook
+        self.ename = ename
+        self.evalue = evalue
+        super().__init__(f"{ename}: {evalue} (see {notebook})")
 
 
 class SelectionError(BistlabError):

@@ -25,6 +25,9 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from bistlab.errors import InsufficientDataError
 from bistlab.models import Regressor, registry as model_registry
@@ -106,10 +109,6 @@ def meta_learner(alpha: float, *, n_rows: int) -> Any:
         alpha: the relative penalty (the search draws it in [1e-3, 1]).
         n_rows: rows the learner is fit on.
     """
-    from sklearn.linear_model import Ridge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     return make_pipeline(StandardScaler(), Ridge(alpha=alpha * max(1, n_rows)))
 
 

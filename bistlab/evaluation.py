@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bistlab.config import EvalSettings
 from bistlab.dataset import TaskData
 from bistlab.errors import DataError
 from bistlab.jsonio import to_jsonable
@@ -30,6 +31,7 @@ __all__ = [
     "evaluate_holdout_online",
     "check_spec",
     "spec_id",
+    "settings_from_spec",
 ]
 
 
@@ -78,6 +80,20 @@ def spec_id(spec: dict[str, Any]) -> str:
     """:attr:`EvaluationSpec.spec_id` of a stored spec (dict)."""
     text = json.dumps(to_jsonable(spec), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def settings_from_spec(spec: EvaluationSpec | dict[str, Any]) -> EvalSettings:
+    """The evaluation settings a stored evaluation_spec (object or dict) was made with."""
+    data = spec.to_dict() if isinstance(spec, EvaluationSpec) else spec
+    f = data["filter"]
+    return EvalSettings(
+        dirhit_threshold=data["dirhit_threshold"],
+        min_mask_count=f["min_mask_count"],
+        min_mask_pct=f["min_mask_pct"],
+        min_valid_splits=f["min_valid_splits"],
+        n_splits=len(data["splits"]),
+        refit_every=data["refit_every"],
+    )
 
 
 def _date(task: TaskData, i: int) -> str:

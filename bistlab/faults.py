@@ -3,7 +3,8 @@ process SIGKILL itself the n-th time it reaches ``<point>`` (counted per process
 
 In a notebook kernel the cycle's driver process is killed too, as a crash of the machine would.
 Points: ``state_write`` (temp file written, not yet renamed), ``after_hpo`` (HPO notebook done,
-training not started), ``in_trial`` (inside an HPO trial, after its first split). Unset in
+training not started), ``in_trial`` (inside an HPO trial, after its first split), ``lstm_epoch``
+(after an epoch of an LSTM hyperopt trial). Unset in
 normal use: then :func:`point` costs one dictionary lookup.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import os
 import signal
+
+from bistlab.kernel import KERNEL_PARENT_ENV
 
 __all__ = ["point"]
 
@@ -27,7 +30,7 @@ def point(name: str) -> None:
         return
     _counts[name] = _counts.get(name, 0) + 1
     if _counts[name] == int(nth or 1):
-        parent = os.environ.get("BISTLAB_KERNEL_PARENT")
+        parent = os.environ.get(KERNEL_PARENT_ENV)
         if parent and int(parent) != os.getpid():  # in a notebook kernel: the whole cycle dies
             os.kill(int(parent), signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)

@@ -238,7 +238,8 @@ def study_honesty(
     trials: Sequence[dict[str, Any]],
     *,
     n_trials: int,
-    selected: dict[str, Any],
+    hpo_dirhit: float | None,
+    counted_splits: Sequence[dict[str, Any]],
     holdout_dirhit: float | None,
 ) -> StudyHonesty:
     """The multiple-testing figures of one study.
@@ -247,16 +248,13 @@ def study_honesty(
         trials: compact records of the study's complete trials: ``number``, ``avg_dirhit`` and
             ``splits`` (per split ``dirhit``, ``dirhit_hits``, ``mask_count``).
         n_trials: trials in the study, any state.
-        selected: the selection record (``best_params.json``): ``hpo_dirhit``,
-            ``counted_splits`` and ``symbol_metrics``.
+        hpo_dirhit: the selected trial's HPO DirHit, percent.
+        counted_splits: the selected trial's splits that the selection counted (``dirhit_hits``,
+            ``mask_count``).
         holdout_dirhit: the selected trial's holdout DirHit, percent, if evaluated.
     """
-    hpo = selected.get("hpo_dirhit")
-    key = next(iter(selected.get("symbol_metrics") or {}), None)
-    splits = ((selected.get("symbol_metrics") or {}).get(key) or {}).get("split_metrics") or []
-    counted = [i for i in (selected.get("counted_splits") or []) if i < len(splits)]
-    hits = sum(int(splits[i].get("dirhit_hits") or 0) for i in counted)
-    count = sum(int(splits[i].get("mask_count") or 0) for i in counted)
+    hits = sum(int(s.get("dirhit_hits") or 0) for s in counted_splits)
+    count = sum(int(s.get("mask_count") or 0) for s in counted_splits)
     avgs = [t["avg_dirhit"] for t in trials if t.get("avg_dirhit") is not None]
     median = float(np.median(avgs)) if avgs else None
     noise = noise_max_dirhit(len(trials), count)
@@ -269,11 +267,11 @@ def study_honesty(
     return StudyHonesty(
         n_trials=n_trials,
         n_complete=len(trials),
-        hpo_dirhit=hpo,
+        hpo_dirhit=hpo_dirhit,
         holdout_dirhit=holdout_dirhit,
-        holdout_minus_hpo=(holdout_dirhit - hpo) if hpo is not None and holdout_dirhit is not None else None,
+        holdout_minus_hpo=(holdout_dirhit - hpo_dirhit) if hpo_dirhit is not None and holdout_dirhit is not None else None,
         median_trial_dirhit=median,
-        best_minus_median=(hpo - median) if hpo is not None and median is not None else None,
+        best_minus_median=(hpo_dirhit - median) if hpo_dirhit is not None and median is not None else None,
         pooled_count=count,
         noise_max_dirhit=noise,
         deflated_prob=deflated,

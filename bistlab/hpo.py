@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import optuna
+from tqdm.auto import tqdm
 
 from bistlab import faults
 from bistlab.dataset import TaskData
@@ -235,41 +236,13 @@ def run_hpo(
             start): every model choice, every flag on and off, before the sampler takes over.
     """
     space = space or SearchSpace.for_task(task.context)
-    study.set_user_attr("symbol", task.symbol)
-    study.set_user_attr("horizon", task.horizon)
-    study.set_user_attr("space_removed", space.removed)
-    if not study.trials:
-        opening = ([warm_start] if warm_start else []) + (space.coverage_params(task.horizon) if coverage else [])
-        for params in opening[:n_trials]:
-            study.enqueue_trial(params, skip_if_exists=True)
+    _open(study, task, space, opening=([warm_start] if warm_start else []) + (space.coverage_params(task.horizon) if coverage else []), n_trials=n_trials)
     objective = _guarded(make_objective(task, spec, space, seed=seed, n_jobs=n_jobs), study, n_trials)
     max_failed = max_failed if max_failed is not None else max(10, 2 * n_trials)
-    bar = None
-    if show_progress_bar:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_trials, desc=f"{task.key} trials", initial=len(complete_trials(study)))
+    bar = tqdm(total=n_trials, desc=f"{task.key} trials", initial=len(complete_trials(study))) if show_progress_bar else None
     try:
-        while True:
-            if stop is not None and stop():
-                logger.info("%s: stop requested; %d of %d trials complete", task.key, len(complete_trials(study)), n_trials)
-                break
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                optuna.storages.fail_stale_trials(study)
-            trials = study.get_trials(deepcopy=False)
-            complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
-            running = sum(t.state == optuna.trial.TrialState.RUNNING for t in trials)
-            failed = sum(t.state == optuna.trial.TrialState.FAIL for t in trials)
-            if bar is not None:
-                bar.n = complete
-                bar.refresh()
-            if complete >= n_trials:
-                break
-            if failed >= max_failed:
-                logger.warning("%s: %d failed trials; giving up with %d of %d complete", task.key, failed, complete, n_trials)
-                break
-            if complete + running >= n_trials:
+        while not _should_end(study, task.key, n_trials=n_trials, max_failed=max_failed, stop=stop, bar=bar):
+            if _others_finishing(study, n_trials):
                 time.sleep(poll_seconds)  # others are finishing the last trials (or their heartbeats are going stale)
                 continue
             study.optimize(objective, n_trials=1, gc_after_trial=False)
@@ -277,3 +250,45 @@ def run_hpo(
         if bar is not None:
             bar.close()
     return study
+
+
+def _open(study: optuna.Study, task: TaskData, space: SearchSpace, *, opening: list[dict[str, Any]], n_trials: int) -> None:
+    """Record what the study is about; a new study starts with the opening trials enqueued."""
+    study.set_user_attr("symbol", task.symbol)
+    study.set_user_attr("horizon", task.horizon)
+    study.set_user_attr("space_removed", space.removed)
+    if not study.trials:
+        for params in opening[:n_trials]:
+            study.enqueue_trial(params, skip_if_exists=True)
+
+
+def _counts(study: optuna.Study) -> dict[optuna.trial.TrialState, int]:
+    counts: dict[optuna.trial.TrialState, int] = {}
+    for t in study.get_trials(deepcopy=False):
+        counts[t.state] = counts.get(t.state, 0) + 1
+    return counts
+
+
+def _should_end(study: optuna.Study, key: str, *, n_trials: int, max_failed: int, stop: Callable[[], bool] | None, bar: Any) -> bool:
+    """Whether the study is done: enough complete trials, too many failed ones, or a stop request.
+    Fails trials left running by dead processes first (heartbeats)."""
+    if stop is not None and stop():
+        logger.info("%s: stop requested; %d of %d trials complete", key, len(complete_trials(study)), n_trials)
+        return True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    counts = _counts(study)
+    complete, failed = counts.get(optuna.trial.TrialState.COMPLETE, 0), counts.get(optuna.trial.TrialState.FAIL, 0)
+    if bar is not None:
+        bar.n = complete
+        bar.refresh()
+    if failed >= max_failed and complete < n_trials:
+        logger.warning("%s: %d failed trials; giving up with %d of %d complete", key, failed, complete, n_trials)
+    return complete >= n_trials or failed >= max_failed
+
+
+def _others_finishing(study: optuna.Study, n_trials: int) -> bool:
+    """Complete and running trials already make the limit: wait for the running ones."""
+    counts = _counts(study)
+    return counts.get(optuna.trial.TrialState.COMPLETE, 0) + counts.get(optuna.trial.TrialState.RUNNING, 0) >= n_trials

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,15 +30,14 @@ from sqlalchemy import Boolean, Column, Date, Float, Integer, MetaData, String, 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from bistlab.config import Workspace
+from bistlab.workspace import Workspace
 from bistlab.errors import DataError
 from bistlab.metrics import DirHit, effective_count
-from bistlab.pipeline import load_universe
+from bistlab.universe import load_universe
 
 __all__ = [
     "LEDGER_COLUMNS",
     "ForecastLedger",
-    "ledger_url",
     "score_forecasts",
     "ForwardRecord",
     "forward_record",
@@ -70,18 +70,11 @@ trading days, the DirHit threshold), the model's usable flag and its own rule wh
 cycle whose configuration made it, when it was recorded (UTC) and the prices' fingerprint."""
 
 
-def ledger_url(ws: Workspace) -> str:
-    """The ledger's database: the price store's own, or ``runs/forecasts.sqlite`` beside a store read in place."""
-    if ws.price_table == "prices" and ws.price_columns is None:
-        return ws.price_url
-    return f"sqlite:///{ws.runs / 'forecasts.sqlite'}"
-
-
 class ForecastLedger:
     """The ``forecast_ledger`` table of one database.
 
     Args:
-        url: SQLAlchemy URL (see :func:`ledger_url`).
+        url: SQLAlchemy URL (see ``Workspace.ledger_url``).
 
     Raises:
         DataError: the database cannot be opened.
@@ -90,8 +83,6 @@ class ForecastLedger:
     def __init__(self, url: str) -> None:
         try:
             if url.startswith("sqlite:///"):
-                from pathlib import Path
-
                 Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(url)
             _metadata.create_all(self.engine, checkfirst=True)
@@ -101,7 +92,8 @@ class ForecastLedger:
 
     @classmethod
     def of(cls, ws: Workspace) -> "ForecastLedger":
-        return cls(ledger_url(ws))
+        """The workspace's ledger (``Workspace.ledger_url``)."""
+        return cls(ws.ledger_url)
 
     def close(self) -> None:
         self.engine.dispose()

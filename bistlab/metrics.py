@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -77,6 +77,8 @@ class SplitMetrics:
         majority_dirhit: DirHit of the training window's majority direction on the same mask.
         model_metrics: for an ensemble, each base family's own dirhit, mask_count and nrmse.
         horizon: h in trading days (the overlap of the labels).
+        The fields below are ``None`` in records written before they were kept (readers fall back).
+
         dirhit_n_eff: effective count of the masked rows (:func:`effective_count`).
         call_hits: called rows with the right sign.
         call_n_eff: effective count of the called rows.
@@ -101,19 +103,26 @@ class SplitMetrics:
     persistence_dirhit: float | None
     majority_dirhit: float | None
     model_metrics: dict[str, dict[str, Any]] | None = None
-    horizon: int = 1
-    dirhit_n_eff: int = 0
-    call_hits: int = 0
-    call_n_eff: int = 0
-    persistence_hits: int = 0
-    persistence_count: int = 0
+    horizon: int | None = None
+    dirhit_n_eff: int | None = None
+    call_hits: int | None = None
+    call_n_eff: int | None = None
+    persistence_hits: int | None = None
+    persistence_count: int | None = None
     persistence_no_direction: int = 0
-    majority_hits: int = 0
+    majority_hits: int | None = None
     agree_persistence_pct: float | None = None
     agree_majority_pct: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SplitMetrics":
+        """From a stored record; keys it does not know (e.g. ``dirhit_ci95``) are ignored and
+        fields a record predates take their defaults."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 def effective_count(rows: Sequence[int] | np.ndarray, *, horizon: int) -> int:
@@ -169,56 +178,73 @@ def split_metrics(
     call = np.abs(yp) > thr
     dirhit, hits, _ = _rate(pred_sign, true_sign, mask)
     call_dirhit, call_hits, _ = _rate(pred_sign, true_sign, call)
-    nrmse: float | None = None
-    if n > 0:
-        std = float(np.std(yt))
-        rmse = float(np.sqrt(np.mean((yp - yt) ** 2)))
-        nrmse = rmse / std if std > 0 else math.inf
-    persistence = agree_p = None
-    p_hits = p_count = p_none = 0
-    if past_return is not None:
-        past_sign = np.sign(np.nan_to_num(np.asarray(past_return, dtype=float), nan=0.0))
-        has_dir = past_sign != 0
-        persistence, p_hits, p_count = _rate(past_sign, true_sign, mask & has_dir)
-        p_none = int((mask & ~has_dir).sum())
-        agree_p, _, _ = _rate(pred_sign, past_sign, call & has_dir)
-    majority = agree_m = None
-    m_hits = 0
-    if train_majority is not None:
-        major = np.full(n, float(np.sign(train_majority)))
-        majority, m_hits, _ = _rate(major, true_sign, mask)
-        agree_m, _, _ = _rate(pred_sign, major, call)
     return SplitMetrics(
         n_test=n,
         mask_count=int(mask.sum()),
         mask_pct=100.0 * int(mask.sum()) / n if n else 0.0,
         dirhit=dirhit,
         dirhit_hits=hits,
-        nrmse=nrmse,
+        nrmse=_nrmse(yt, yp),
         call_dirhit=call_dirhit,
         call_count=int(call.sum()),
         call_coverage_pct=100.0 * int(call.sum()) / n if n else 0.0,
-        persistence_dirhit=persistence,
-        majority_dirhit=majority,
         horizon=int(horizon),
         dirhit_n_eff=effective_count(np.flatnonzero(mask), horizon=horizon),
         call_hits=call_hits,
         call_n_eff=effective_count(np.flatnonzero(call), horizon=horizon),
-        persistence_hits=p_hits,
-        persistence_count=p_count,
-        persistence_no_direction=p_none,
-        majority_hits=m_hits,
-        agree_persistence_pct=agree_p,
-        agree_majority_pct=agree_m,
+        **_persistence(past_return, true_sign=true_sign, pred_sign=pred_sign, mask=mask, call=call),
+        **_majority(train_majority, true_sign=true_sign, pred_sign=pred_sign, mask=mask, call=call),
     )
 
 
-def split_n_eff(split: dict[str, Any], *, horizon: int | None = None, which: str = "dirhit") -> float:
+def _nrmse(yt: np.ndarray, yp: np.ndarray) -> float | None:
+    """``rmse / std(y_true)`` (population std); infinite for a constant ``y_true``, ``None`` when empty."""
+    if yt.size == 0:
+        return None
+    std = float(np.std(yt))
+    rmse = float(np.sqrt(np.mean((yp - yt) ** 2)))
+    return rmse / std if std > 0 else math.inf
+
+
+def _persistence(past_return: Sequence[float] | np.ndarray | None, *, true_sign: np.ndarray, pred_sign: np.ndarray, mask: np.ndarray, call: np.ndarray) -> dict[str, Any]:
+    """The persistence baseline on the masked rows where the past return has a sign, and the share
+    of called rows in its direction."""
+    if past_return is None:
+        return {"persistence_dirhit": None}
+    past_sign = np.sign(np.nan_to_num(np.asarray(past_return, dtype=float), nan=0.0))
+    has_dir = past_sign != 0
+    dirhit, hits, count = _rate(past_sign, true_sign, mask & has_dir)
+    agree, _, _ = _rate(pred_sign, past_sign, call & has_dir)
+    return {
+        "persistence_dirhit": dirhit,
+        "persistence_hits": hits,
+        "persistence_count": count,
+        "persistence_no_direction": int((mask & ~has_dir).sum()),
+        "agree_persistence_pct": agree,
+    }
+
+
+def _majority(train_majority: int | None, *, true_sign: np.ndarray, pred_sign: np.ndarray, mask: np.ndarray, call: np.ndarray) -> dict[str, Any]:
+    """The training window's majority direction on the masked rows, and the share of called rows in it."""
+    if train_majority is None:
+        return {"majority_dirhit": None}
+    major = np.full(true_sign.size, float(np.sign(train_majority)))
+    dirhit, hits, _ = _rate(major, true_sign, mask)
+    agree, _, _ = _rate(pred_sign, major, call)
+    return {"majority_dirhit": dirhit, "majority_hits": hits, "agree_majority_pct": agree}
+
+
+def _record(split: SplitMetrics | dict[str, Any]) -> dict[str, Any]:
+    return split.to_dict() if isinstance(split, SplitMetrics) else split
+
+
+def split_n_eff(split: SplitMetrics | dict[str, Any], *, horizon: int | None = None, which: str = "dirhit") -> float:
     """The effective count of a split record's DirHit (``which="dirhit"``) or call DirHit (``"call"``).
 
     Records written before effective counts were kept fall back to ``min(count, ceil(n_test / h))``
     (the horizon from the record, else ``horizon``, else 1).
     """
+    split = _record(split)
     count = int(split.get("mask_count" if which == "dirhit" else "call_count") or 0)
     stored = split.get("dirhit_n_eff" if which == "dirhit" else "call_n_eff")
     if stored:
@@ -406,29 +432,31 @@ USABLE_RULE = (
 )
 
 
-def baseline_figures(h: dict[str, Any], *, horizon: int | None = None) -> dict[str, DirHit]:
+def baseline_figures(h: SplitMetrics | dict[str, Any], *, horizon: int | None = None) -> dict[str, DirHit]:
     """The baselines of a split or holdout record as :class:`DirHit` figures on their own rows
     (persistence leaves out rows where it had no direction), with the effective count scaled alike."""
+    h = _record(h)
     count = int(h.get("mask_count") or 0)
     n_eff = split_n_eff(h, horizon=horizon) if count else 0.0
     out = {}
     if h.get("persistence_dirhit") is not None:
-        new = "persistence_count" in h  # records before zero past returns were left out lack it
+        new = h.get("persistence_count") is not None  # records before zero past returns were left out lack it
         p_count = int(h["persistence_count"]) if new else count
         p_hits = h["persistence_hits"] if new else h["persistence_dirhit"] * p_count / 100.0
         out["persistence"] = DirHit.rate(p_hits, p_count, n_eff * p_count / count if count else None)
     if h.get("majority_dirhit") is not None:
-        m_hits = h["majority_hits"] if "majority_hits" in h else h["majority_dirhit"] * count / 100.0
+        m_hits = h["majority_hits"] if h.get("majority_hits") is not None else h["majority_dirhit"] * count / 100.0
         out["majority"] = DirHit.rate(m_hits, count, n_eff)
     return out
 
 
-def split_figures(split: dict[str, Any], *, horizon: int | None = None) -> dict[str, DirHit]:
+def split_figures(split: SplitMetrics | dict[str, Any], *, horizon: int | None = None) -> dict[str, DirHit]:
     """Every DirHit of one split or holdout record as a figure: ``model`` (the masked rows),
     ``call`` (rows with a call), and the baselines ``persistence`` and ``majority`` when recorded."""
+    split = _record(split)
     n_eff = split_n_eff(split, horizon=horizon)
     call_n_eff = split_n_eff(split, horizon=horizon, which="call")
-    if "call_hits" in split:
+    if split.get("call_hits") is not None:
         call = DirHit.rate(split["call_hits"], split.get("call_count"), call_n_eff)
     else:
         call = DirHit.of_percent(split.get("call_dirhit"), split.get("call_count"), call_n_eff)

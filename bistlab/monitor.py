@@ -10,9 +10,7 @@ from typing import Any
 
 import optuna
 
-from bistlab.config import Workspace
-from bistlab.jsonio import read_json
-from bistlab.pipeline import TaskPaths, study_name
+from bistlab.workspace import BestParams, TaskPaths, Workspace, study_name, task_key
 from bistlab.state import CycleState, StateFile, TaskStatus
 from bistlab.storage import make_storage
 
@@ -23,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 def study_progress(ws: Workspace, cycle: int, symbol: str, horizon: int) -> dict[str, Any]:
     """Complete / running / failed trial counts of a task's study; zeros when it does not exist yet."""
-    key = f"{symbol}_{horizon}d"
+    key = task_key(symbol, horizon)
     url = ws.study_storage(cycle, key)
     out = {"complete": 0, "running": 0, "failed": 0, "pruned": 0}
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
@@ -49,13 +47,8 @@ def task_rows(ws: Workspace, state: CycleState | None = None) -> list[dict[str, 
     rows = []
     for t in sorted(state.cycle_tasks(), key=lambda t: (t.horizon, t.symbol)):
         trials = study_progress(ws, t.cycle, t.symbol, t.horizon) if t.status != TaskStatus.SKIPPED else {}
-        best_trial = None
-        best_file = TaskPaths.of(ws, t.cycle, t.symbol, t.horizon).best_params
-        if best_file.exists():
-            try:
-                best_trial = read_json(best_file).get("best_trial_number")
-            except (OSError, ValueError):
-                best_trial = None
+        best = TaskPaths.of(ws, t.cycle, t.symbol, t.horizon).read(BestParams)
+        best_trial = best.best_trial_number if best else None
         rows.append(
             {
                 "task": t.key,

@@ -3,79 +3,25 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 from pathlib import Path
 from typing import Any
 
-from bistlab.errors import BistlabError
+import nbformat
+import papermill as pm
+from nbconvert import HTMLExporter
 
-__all__ = ["NOTEBOOKS", "notebook_dir", "execute", "NotebookError", "to_html", "notebook_css", "setup_notebook"]
+from bistlab.errors import BistlabError, NotebookError
+from bistlab.kernel import KERNEL_PARENT_ENV
+from bistlab.plots import PLOTLY_MIMETYPE, spec_html
+
+__all__ = ["NOTEBOOKS", "notebook_dir", "execute", "to_html", "notebook_css"]
 
 logger = logging.getLogger(__name__)
 
-NOTEBOOKS = ("hpo", "train", "evaluate", "cycle_report")
+NOTEBOOKS = ("hpo", "train", "evaluate", "report")
 TEMPLATES = Path(__file__).with_name("templates")
-
-
-class NotebookError(BistlabError):
-    """A notebook raised while papermill executed it.
-
-    Attributes:
-        notebook: the executed copy (kept, with the traceback in it).
-        ename: the exception's class name inside the notebook.
-        evalue: its message.
-    """
-
-    def __init__(self, notebook: Path, ename: str, evalue: str) -> None:
-        self.notebook = notebook
-        self.ename = ename
-        self.evalue = evalue
-        super().__init__(f"{ename}: {evalue} (see {notebook})")
-
-
-def _exit_with_parent(poll_seconds: float = 1.0) -> None:
-    """In a kernel started by bistlab (papermill), exit when the process that started it dies:
-    a killed cycle must not leave a kernel running trials that nobody will collect."""
-    import os
-    import threading
-    import time
-
-    if not os.environ.get("BISTLAB_KERNEL_PARENT"):
-        return
-    parent = int(os.environ["BISTLAB_KERNEL_PARENT"])
-
-    def watch() -> None:
-        while True:
-            time.sleep(poll_seconds)
-            try:
-                os.kill(parent, 0)
-            except ProcessLookupError:
-                os._exit(70)
-            except PermissionError:
-                pass
-
-    threading.Thread(target=watch, name="bistlab-parent-watch", daemon=True).start()
-
-
-def setup_notebook(*, level: int = logging.INFO) -> None:
-    """Console hygiene for a notebook kernel: bistlab logs at ``level``, Optuna's per-trial lines
-    off, and no warning about the missing Jupyter widgets (progress bars fall back to text).
-    A kernel started by a bistlab cycle also exits when the cycle's process dies. Call it before
-    importing optuna (or bistlab modules that import it) to keep tqdm's widget warning out."""
-    import warnings
-
-    _exit_with_parent()
-    from tqdm import TqdmExperimentalWarning, TqdmWarning
-
-    warnings.filterwarnings("ignore", category=TqdmWarning)  # before optuna imports tqdm.auto
-    warnings.filterwarnings("ignore", category=TqdmExperimentalWarning)
-    import optuna
-
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True)
-    logging.getLogger("bistlab").setLevel(level)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    import pandas as pd
-
-    pd.set_option("display.max_colwidth", None)  # summary tables hold whole sentences
 
 
 def notebook_dir() -> Path:
@@ -93,11 +39,7 @@ def execute(name: str, output: Path, *, parameters: dict[str, Any], cwd: Path | 
     Raises:
         NotebookError: the notebook raised; the executed copy with the traceback is kept.
     """
-    import os
-
-    import papermill as pm
-
-    os.environ["BISTLAB_KERNEL_PARENT"] = str(os.getpid())  # kernels inherit it: see _exit_with_parent
+    os.environ[KERNEL_PARENT_ENV] = str(os.getpid())  # kernels inherit it: see bistlab.kernel
     output.parent.mkdir(parents=True, exist_ok=True)
     source = notebook_dir() / f"{name}.ipynb"
     try:
@@ -123,8 +65,6 @@ _EXPORTERS: dict[bool, Any] = {}
 
 def _exporter(exclude_input: bool) -> Any:
     """One HTMLExporter per setting, reused: compiling the template costs more than an export."""
-    from nbconvert import HTMLExporter
-
     if exclude_input not in _EXPORTERS:
         exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES)])
         exporter.exclude_input = exclude_input
@@ -137,8 +77,6 @@ def _exporter(exclude_input: bool) -> Any:
 def _add_plotly_html(nb: Any) -> None:
     """Give figures stored as plotly's mimetype only (notebooks executed before
     :func:`bistlab.plots.show` emitted HTML too) an HTML representation the export can show."""
-    from bistlab.plots import PLOTLY_MIMETYPE, spec_html
-
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             data = out.get("data") or {}
@@ -168,8 +106,6 @@ def to_html(
             inlining about 270 kB of CSS in every page.
         banner: HTML of a navigation line at the top of the page (trusted: built by bistlab).
     """
-    import nbformat
-
     nb = nbformat.read(str(notebook), as_version=4)
     if plotly_src:
         _add_plotly_html(nb)
@@ -182,10 +118,6 @@ def to_html(
 
 def notebook_css() -> str:
     """The stylesheet the offline template inlines (JupyterLab's light theme), as one text."""
-    import re
-
-    import nbformat
-
     body, _ = _exporter(True).from_notebook_node(nbformat.v4.new_notebook(), resources={})
     head = body[: body.index("</head>")]
     return "\n".join(re.findall(r"<style[^>]*>(.*?)</style>", head, flags=re.S))

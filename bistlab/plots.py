@@ -25,6 +25,10 @@ import numpy as np
 import optuna
 import pandas as pd
 import plotly.graph_objects as go
+from IPython.display import HTML, display
+from plotly.offline import get_plotlyjs
+
+from bistlab.metrics import split_figures
 
 __all__ = [
     "PLOTLY_MIMETYPE",
@@ -89,8 +93,6 @@ def spec_html(spec: dict[str, Any], *, div_id: str | None = None) -> str:
 def show(fig: go.Figure) -> Any:
     """Display ``fig`` for a task notebook: plotly's mimetype for JupyterLab, and an HTML div for
     the HTML export (the page loads plotly.js once; see the module docstring)."""
-    from IPython.display import display
-
     spec = _figure_json(fig)
     bundle = {
         PLOTLY_MIMETYPE: {"data": spec.get("data", []), "layout": spec.get("layout", {}), "config": PLOTLY_CONFIG},
@@ -103,10 +105,6 @@ def show(fig: go.Figure) -> Any:
 def show_embedded(fig: go.Figure) -> Any:
     """Display ``fig`` as HTML for an offline export; plotly.js is embedded with the first figure only."""
     global _JS_EMBEDDED
-    from IPython.display import HTML, display
-
-    from plotly.offline import get_plotlyjs
-
     html = figure_html(fig)
     if not _JS_EMBEDDED:
         html = f'<script type="text/javascript">{get_plotlyjs()}</script>\n' + html
@@ -116,8 +114,6 @@ def show_embedded(fig: go.Figure) -> Any:
 
 def write_plotlyjs(path: Path) -> Path:
     """Write plotly.js (minified, the installed plotly's version) to ``path`` unless it is already there."""
-    from plotly.offline import get_plotlyjs
-
     path = Path(path)
     js = get_plotlyjs()
     if not path.exists() or path.stat().st_size != len(js.encode("utf-8")):
@@ -205,8 +201,6 @@ def flag_effects(rows: list[dict[str, Any]], *, key: str) -> go.Figure:
 def split_dirhits(splits: list[dict[str, Any]], *, title: str) -> go.Figure:
     """DirHit per walk-forward split beside both baselines, with the 95 % interval of each number
     (at the effective count of overlapping labels); n in the hover."""
-    from bistlab.metrics import split_figures
-
     names = [f"split {i}" for i in range(len(splits))]
     figures = [split_figures(s) for s in splits]
     fig = go.Figure()

@@ -6,52 +6,55 @@ today. A forecast therefore comes from the **same configuration** (the selected 
 ``config`` in ``best_params.json``: feature groups, feature parameters, model choice, model-side
 options, hyperparameters, seed) **refit on every labelled row** of the symbol as the price store
 holds it now, i.e. every row t whose label ``log(close[t+h] / close[t])`` is known. The refit is
-stored once, as ``runs/cycle_<N>/<SYMBOL>_<h>d/model_final.pkl`` beside ``model_final.json``
-(trained rows, the last label date, the data fingerprint, wall time), and reused while the
-prices' fingerprint is unchanged; new prices trigger a new refit with the same configuration.
-The forecast is that model's prediction for the last row of the store (features use data up to
-and including that row): the log return expected over the next h trading days.
+stored once, as ``model_final.pkl`` beside :class:`~bistlab.workspace.FinalModelMeta` in the
+task's run folder (trained rows, the last label date, the data fingerprint, wall time), and
+reused while the prices' fingerprint is unchanged; new prices trigger a new refit with the same
+configuration. The forecast is that model's prediction for the last row of the store (features
+use data up to and including that row): the log return expected over the next h trading days.
 
-The skill figures beside each forecast (holdout DirHit with count and 95 % Wilson interval, the
-usable flag) are those of the cycle's evaluation of the configuration on its holdout; the refit
-itself has no out-of-sample record, and a forecast from a model that is not usable has no
-demonstrated skill.
+The skill figures beside each forecast (holdout DirHit with count and the interval at its
+effective count, the usable flag after the cycle-wide control) are those of the cycle's
+evaluation of the configuration on its holdout; the refit itself has no out-of-sample record, and
+a forecast from a model that is not usable has no demonstrated skill.
 
 Public API: :func:`predict_cycle` builds the table (one row per task of the cycle, including
-skipped and failed tasks, whose ``note`` says why there is no forecast) and
-:func:`write_predictions` writes it as CSV; :func:`default_predictions_path` is
-``reports/cycle_<N>/predictions.csv`` (reports are never cleaned up).
+skipped and failed tasks, whose ``note`` says why there is no forecast), records the forecasts in
+the forecast ledger (:mod:`bistlab.ledger`), and :func:`write_predictions` writes the table as CSV
+(``Workspace.predictions_file``; reports are never cleaned up).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import pickle
-import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bistlab.config import EvalSettings, Workspace
-from bistlab.dataset import task_key
+from bistlab.config import EvalSettings
+from bistlab.dataset import TaskData
 from bistlab.errors import NoTrainedCycleError
-from bistlab.jsonio import read_json, write_json_atomic
+from bistlab.evaluation import fit_model, settings_from_spec
 from bistlab.honesty import CycleControl, fdr_control
+from bistlab.jsonio import atomic_file
 from bistlab.ledger import ForecastLedger
 from bistlab.metrics import split_figures, usable_verdict
-from bistlab.state import StateFile, TaskStatus
+from bistlab.space import TrialConfig
+from bistlab.state import StateFile, TaskState, TaskStatus, tasks_of_cycle
+from bistlab.universe import Universe, load_universe
+from bistlab.workspace import BestParams, Evaluation, FinalModelMeta, ModelMeta, TaskPaths, Workspace, task_key
 
 __all__ = [
     "PREDICTION_COLUMNS",
+    "Forecast",
     "predict_cycle",
     "write_predictions",
-    "default_predictions_path",
     "latest_trained_cycle",
     "forecast_task",
     "direction_of",
@@ -94,8 +97,7 @@ PREDICTION_COLUMNS = [
 false-discovery control (:func:`bistlab.honesty.fdr_control`); the holdout interval is at the
 effective count ``holdout_n_eff`` of overlapping h-day labels."""
 
-FINAL_MODEL = "model_final.pkl"
-FINAL_META = "model_final.json"
+Loader = Callable[..., TaskData]
 
 
 def direction_of(expected_log_return: float | None, *, threshold: float) -> str:
@@ -109,43 +111,8 @@ def direction_of(expected_log_return: float | None, *, threshold: float) -> str:
     return "flat"
 
 
-def default_predictions_path(ws: Workspace, cycle: int) -> Path:
-    """``reports/cycle_<N>/predictions.csv``: where the report and ``bistlab predict`` put the table."""
-    return ws.reports / f"cycle_{cycle}" / "predictions.csv"
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        return read_json(path) if path.exists() else None
-    except (OSError, ValueError) as err:
-        logger.warning("unreadable %s: %s", path, err)
-        return None
-
-
-def _task_file(ws: Workspace, cycle: int, key: str, name: str) -> Path | None:
-    """A task's result file from ``runs/`` or, after cleanup, the report's copy under ``reports/``."""
-    for folder in (ws.task_dir(cycle, key), ws.reports / f"cycle_{cycle}" / key):
-        if (folder / name).exists():
-            return folder / name
-    return None
-
-
-def _cycle_numbers(ws: Workspace) -> list[int]:
-    numbers = set()
-    for folder in ws.runs.glob("cycle_*"):
-        try:
-            numbers.add(int(folder.name.split("_", 1)[1]))
-        except ValueError:
-            continue
-    state = StateFile(ws.state_file).read()
-    if state.cycle:
-        numbers.add(state.cycle)
-    return sorted(numbers, reverse=True)
-
-
-def _trained_keys(ws: Workspace, cycle: int) -> list[str]:
-    folder = ws.cycle_dir(cycle)
-    return sorted(p.parent.name for p in folder.glob("*/model.json")) if folder.exists() else []
+def _trained(ws: Workspace, cycle: int, key: str) -> bool:
+    return ws.task(cycle, key).find(ModelMeta.FILE) is not None
 
 
 def latest_trained_cycle(ws: Workspace) -> int:
@@ -155,38 +122,29 @@ def latest_trained_cycle(ws: Workspace) -> int:
         NoTrainedCycleError: no cycle of the workspace has a trained task on disk.
     """
     state = StateFile(ws.state_file).read()
+    numbers = sorted(set(ws.run_cycles()) | ({state.cycle} if state.cycle else set()), reverse=True)
     partial = None
-    for number in _cycle_numbers(ws):
-        if not _trained_keys(ws, number):
+    for number in numbers:
+        folder = ws.cycle_dir(number)
+        if not folder.exists() or not any(_trained(ws, number, p.name) for p in folder.iterdir() if p.is_dir()):
             continue
-        ended = number < state.cycle or (number == state.cycle and state.cycle_ended()) or state.cycle == 0
-        if ended:
+        if number < state.cycle or (number == state.cycle and state.cycle_ended()) or state.cycle == 0:
             return number
         partial = partial or number
     if partial is not None:
         logger.warning("cycle %d has not ended: forecasts only for its tasks trained so far", partial)
         return partial
     raise NoTrainedCycleError(
-        f"no trained cycle in workspace {ws.root}: no runs/cycle_<N>/<SYMBOL>_<h>d/model.json was found; "
-        "run `bistlab cycle run` first"
+        f"no trained cycle in workspace {ws.root}: no trained task ({ModelMeta.FILE}) was found in its runs; run `bistlab cycle run` first"
     )
 
 
-def _task_list(ws: Workspace, cycle: int) -> list[dict[str, Any]]:
-    """The cycle's tasks (symbol, horizon, status, error), from the state file, the report's copy or the run folders."""
-    from bistlab.audit import cycle_tasks
-
-    return cycle_tasks(ws, cycle)[0]
-
-
-def _lazy_universe(ws: Workspace) -> Callable[..., Any]:
-    """A task loader that reads the price store once, at the first forecast that needs it
-    (:func:`bistlab.pipeline.load_universe`), for all the forecasts of a call."""
-    from bistlab.pipeline import Universe, load_universe
-
+def _lazy_universe(ws: Workspace) -> Loader:
+    """A task loader that reads the price store once, at the first forecast that needs it, for all
+    the forecasts of a call."""
     loaded: list[Universe] = []
 
-    def load(symbol: str, horizon: int, *, settings: EvalSettings) -> Any:
+    def load(symbol: str, horizon: int, *, settings: EvalSettings) -> TaskData:
         if not loaded:
             loaded.append(load_universe(ws))
         return loaded[0].task(symbol, horizon, settings=settings)
@@ -194,166 +152,134 @@ def _lazy_universe(ws: Workspace) -> Callable[..., Any]:
     return load
 
 
-def _write_pickle_atomic(path: Path, obj: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+@dataclass(frozen=True)
+class Forecast:
+    """One task's forecast.
+
+    Attributes:
+        as_of: the last price date it uses.
+        expected_log_return: over the next h trading days (``None`` if not finite).
+        data_changed: the prices changed since the cycle's HPO.
+        refit: a fit happened now (else the stored final model was reused).
+        final_meta: the final model's record.
+    """
+
+    as_of: str
+    expected_log_return: float | None
+    data_changed: bool
+    refit: bool
+    final_meta: FinalModelMeta
+
+
+def _stored_final_model(paths: TaskPaths, task: TaskData, config: TrialConfig) -> Any:
+    """The stored final model when it was fit on these prices with this configuration, else ``None``."""
+    meta = paths.read(FinalModelMeta)
+    if not meta or not paths.final_model.exists() or meta.data_fingerprint != task.fingerprint or meta.config != config.to_dict():
+        return None
     try:
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(obj, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with open(paths.final_model, "rb") as fh:
+            return pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as err:
+        logger.warning("%s: unreadable %s (%s); refitting", task.key, paths.final_model, err)
+        return None
 
 
-def forecast_task(
-    ws: Workspace,
-    cycle: int,
-    *,
-    symbol: str,
-    horizon: int,
-    best: dict[str, Any],
-    n_jobs: int = 1,
-    refit: bool = False,
-    loader: Callable[..., Any] | None = None,
-) -> dict[str, Any]:
+def _refit_final(paths: TaskPaths, task: TaskData, config: TrialConfig, best: BestParams, *, X: np.ndarray, n_jobs: int) -> Any:
+    """Fit ``config`` on every labelled row; store the model and its record."""
+    started = time.time()
+    rows = np.flatnonzero(np.isfinite(task.labels))
+    model = fit_model(task, config, X, rows, n_jobs=n_jobs)
+    with atomic_file(paths.final_model, binary=True) as fh:
+        pickle.dump(model, fh)
+    index = task.frame.index
+    paths.write(
+        FinalModelMeta(
+            symbol=task.symbol,
+            horizon=task.horizon,
+            cycle=paths.cycle,
+            model_file=paths.final_model.name,
+            trained_rows=[int(rows[0]), int(rows[-1]) + 1],
+            trained_dates=[index[rows[0]].strftime("%Y-%m-%d"), index[rows[-1]].strftime("%Y-%m-%d")],
+            last_label_date=index[rows[-1]].strftime("%Y-%m-%d"),
+            last_label_realised=index[rows[-1] + task.horizon].strftime("%Y-%m-%d"),
+            as_of=index[-1].strftime("%Y-%m-%d"),
+            config=config.to_dict(),
+            data_fingerprint=task.fingerprint,
+            hpo_data_fingerprint=best.data_fingerprint,
+            fit_wall_seconds=time.time() - started,
+        )
+    )
+    return model
+
+
+def forecast_task(ws: Workspace, cycle: int, *, best: BestParams, n_jobs: int = 1, refit: bool = False, loader: Loader | None = None) -> Forecast:
     """The forecast of one task from its selected configuration refit on every labelled row.
 
     Args:
         ws: the workspace.
         cycle: the cycle whose configuration is used.
-        symbol: the symbol.
-        horizon: h, trading days.
-        best: the task's ``best_params.json``.
+        best: the task's selection.
         n_jobs: threads for the refit.
-        refit: refit even if ``model_final.pkl`` matches the current prices.
-        loader: ``(symbol, horizon, *, settings) -> TaskData``; default
-            :func:`bistlab.pipeline.load_task` (one store read per call).
-
-    Returns:
-        ``as_of``, ``last_label_date``, ``expected_log_return``, ``data_changed``, ``refit``
-        (whether a fit happened now) and ``final_meta`` (the content of ``model_final.json``).
+        refit: refit even if the stored final model matches the current prices.
+        loader: ``(symbol, horizon, *, settings) -> TaskData``; default: one store read per call.
 
     Raises:
         BistlabError: the symbol cannot be loaded or has too few rows.
     """
-    from bistlab.evaluation import fit_model
-    from bistlab.pipeline import load_task, settings_from_spec
-    from bistlab.space import TrialConfig
-
-    spec = best["evaluation_spec"]
-    config = TrialConfig.from_dict(best["config"])
-    if loader is None:
-        task = load_task(ws, symbol, horizon, settings=settings_from_spec(spec))
-    else:
-        task = loader(symbol, horizon, settings=settings_from_spec(spec))
-    folder = ws.task_dir(cycle, task_key(symbol, horizon))
-    folder.mkdir(parents=True, exist_ok=True)
-    meta_path, model_path = folder / FINAL_META, folder / FINAL_MODEL
-    meta = _read(meta_path)
-    model = None
-    fitted = False
-    if not refit and meta and model_path.exists() and meta.get("data_fingerprint") == task.fingerprint and meta.get("config") == config.to_dict():
-        try:
-            with open(model_path, "rb") as fh:
-                model = pickle.load(fh)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as err:
-            logger.warning("%s: unreadable %s (%s); refitting", task.key, model_path, err)
-            model = None
+    config = TrialConfig.from_dict(best.config)
+    task = (loader or _lazy_universe(ws))(best.symbol, best.horizon, settings=settings_from_spec(best.evaluation_spec))
+    paths = ws.task(cycle, task.key)
+    paths.folder.mkdir(parents=True, exist_ok=True)
     X = task.features(config)
+    model = None if refit else _stored_final_model(paths, task, config)
+    fitted = model is None
     if model is None:
-        started = time.time()
-        rows = np.flatnonzero(np.isfinite(task.labels))
-        model = fit_model(task, config, X, rows, n_jobs=n_jobs)
-        _write_pickle_atomic(model_path, model)
-        index = task.frame.index
-        meta = {
-            "symbol": symbol,
-            "horizon": horizon,
-            "cycle": cycle,
-            "model_file": FINAL_MODEL,
-            "trained_rows": [int(rows[0]), int(rows[-1]) + 1],
-            "trained_dates": [index[rows[0]].strftime("%Y-%m-%d"), index[rows[-1]].strftime("%Y-%m-%d")],
-            "last_label_date": index[rows[-1]].strftime("%Y-%m-%d"),
-            "last_label_realised": index[rows[-1] + horizon].strftime("%Y-%m-%d"),
-            "as_of": index[-1].strftime("%Y-%m-%d"),
-            "config": config.to_dict(),
-            "data_fingerprint": task.fingerprint,
-            "hpo_data_fingerprint": best.get("data_fingerprint"),
-            "fit_wall_seconds": time.time() - started,
-        }
-        write_json_atomic(meta_path, meta)
-        fitted = True
+        model = _refit_final(paths, task, config, best, X=X, n_jobs=n_jobs)
     prediction = float(model.predict(X[-1:])[0])
+    return Forecast(
+        as_of=task.frame.index[-1].strftime("%Y-%m-%d"),
+        expected_log_return=prediction if math.isfinite(prediction) else None,
+        data_changed=task.fingerprint != best.data_fingerprint,
+        refit=fitted,
+        final_meta=paths.read(FinalModelMeta),  # type: ignore[arg-type]
+    )
+
+
+def _skill_fields(ev: Evaluation, control: CycleControl) -> dict[str, Any]:
+    """The holdout's skill beside a forecast: DirHit with count and interval, the usable flags."""
+    h = ev.holdout
+    verdict = usable_verdict(h, horizon=ev.horizon)
+    fig = split_figures(h, horizon=ev.horizon)["model"]
+    key = task_key(ev.symbol, ev.horizon)
     return {
-        "as_of": task.frame.index[-1].strftime("%Y-%m-%d"),
-        "last_label_date": meta["last_label_date"],
-        "expected_log_return": prediction if math.isfinite(prediction) else None,
-        "data_changed": task.fingerprint != best.get("data_fingerprint"),
-        "refit": fitted,
-        "final_meta": meta,
+        "holdout_dirhit": h.dirhit,
+        "holdout_count": h.mask_count,
+        "holdout_ci_low": fig.low,
+        "holdout_ci_high": fig.high,
+        "holdout_n_eff": fig.n_eff if fig.defined else None,
+        "holdout_dirhit_text": fig.text(),
+        "passes_rule": bool(verdict["passes_rule"]),
+        "usable": bool(verdict["passes_rule"] and control.kept.get(key)),
+        "low_support": ev.low_support,
     }
 
 
-def _row(
-    ws: Workspace,
-    cycle: int,
-    t: dict[str, Any],
-    *,
-    evaluations: dict[str, dict[str, Any]],
-    control: CycleControl,
-    n_jobs: int,
-    refit: bool,
-    loader: Callable[..., Any],
-) -> dict[str, Any]:
-    key = task_key(t["symbol"], t["horizon"])
-    row: dict[str, Any] = {c: None for c in PREDICTION_COLUMNS}
-    row.update(task=key, symbol=t["symbol"], horizon=int(t["horizon"]), cycle=cycle, status=t["status"], direction="–", note="")
-    best_file = _task_file(ws, cycle, key, "best_params.json")
-    best = _read(best_file) if best_file else None
-    ev = evaluations.get(key)
-    if ev:
-        h = ev["holdout"]
-        verdict = usable_verdict(h, horizon=int(t["horizon"]))
-        fig = split_figures(h, horizon=int(t["horizon"]))["model"]
-        row.update(
-            holdout_dirhit=h["dirhit"],
-            holdout_count=h["mask_count"],
-            holdout_ci_low=fig.low,
-            holdout_ci_high=fig.high,
-            holdout_n_eff=fig.n_eff if fig.defined else None,
-            holdout_dirhit_text=fig.text(),
-            passes_rule=bool(verdict["passes_rule"]),
-            usable=bool(verdict["passes_rule"] and control.kept.get(key)),
-            low_support=bool(ev.get("low_support")),
-        )
-    if best:
-        row.update(dirhit_threshold=best["evaluation_spec"]["dirhit_threshold"], model_choice=best.get("model_choice"), low_support=bool(best["low_support"]))
-    trained = (ws.task_dir(cycle, key) / "model.json").exists() or _task_file(ws, cycle, key, "model.json") is not None
-    if t["status"] in (TaskStatus.SKIPPED, TaskStatus.FAILED) or not best or not trained:
-        reason = t.get("error") or ("not trained in this cycle" if best else "no selected configuration (HPO did not finish)")
-        row["note"] = f"no forecast: {reason}"
-        return row
-    if not ev:
-        row["note"] = "not evaluated on the holdout yet: skill unknown; "
-        row["usable"] = False
-    try:
-        fc = forecast_task(ws, cycle, symbol=t["symbol"], horizon=int(t["horizon"]), best=best, n_jobs=n_jobs, refit=refit, loader=loader)
-    except Exception as err:  # noqa: BLE001 - one task's failure is its row's note, never the table's end
-        logger.warning("%s: forecast failed: %s", key, err)
-        row["note"] = (row["note"] or "") + f"forecast failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-        return row
-    r = fc["expected_log_return"]
-    row.update(
-        as_of=fc["as_of"],
-        last_label_date=fc["last_label_date"],
-        expected_log_return=r,
-        expected_return_pct=100.0 * math.expm1(r) if r is not None else None,
-        direction=direction_of(r, threshold=row["dirhit_threshold"]),
-        data_changed=fc["data_changed"],
-        data_fingerprint=fc["final_meta"].get("data_fingerprint"),
-    )
-    notes = [row["note"].rstrip("; ")] if row["note"] else []
-    if fc["data_changed"]:
+def _forecast_fields(fc: Forecast, threshold: float) -> dict[str, Any]:
+    r = fc.expected_log_return
+    return {
+        "as_of": fc.as_of,
+        "last_label_date": fc.final_meta.last_label_date,
+        "expected_log_return": r,
+        "expected_return_pct": 100.0 * math.expm1(r) if r is not None else None,
+        "direction": direction_of(r, threshold=threshold),
+        "data_changed": fc.data_changed,
+        "data_fingerprint": fc.final_meta.data_fingerprint,
+    }
+
+
+def _notes(row: dict[str, Any], *, evaluated: bool) -> str:
+    notes = [] if evaluated else ["not evaluated on the holdout yet: skill unknown"]
+    if row["data_changed"]:
         notes.append("prices changed since the cycle's HPO: refit on the newer rows with the cycle's configuration")
     if row["low_support"]:
         notes.append("LOW_SUPPORT: selected under the 0/0.0 fallback")
@@ -361,20 +287,32 @@ def _row(
         notes.append("passes the usable rule alone but not the cycle-wide false-discovery control: no demonstrated skill")
     elif row["usable"] is False:
         notes.append("not usable: no demonstrated skill on the holdout")
-    row["note"] = "; ".join(n for n in notes if n)
+    return "; ".join(notes)
+
+
+def _row(ws: Workspace, cycle: int, t: TaskState, *, evaluations: dict[str, Evaluation], control: CycleControl, n_jobs: int, refit: bool, loader: Loader) -> dict[str, Any]:
+    row: dict[str, Any] = {c: None for c in PREDICTION_COLUMNS}
+    row.update(task=t.key, symbol=t.symbol, horizon=int(t.horizon), cycle=cycle, status=t.status, direction="–", note="")
+    best, ev = ws.task(cycle, t.key).read(BestParams), evaluations.get(t.key)
+    if ev:
+        row.update(_skill_fields(ev, control))
+    if best:
+        row.update(dirhit_threshold=best.evaluation_spec["dirhit_threshold"], model_choice=best.model_choice, low_support=best.low_support)
+    if t.status in (TaskStatus.SKIPPED, TaskStatus.FAILED) or not best or not _trained(ws, cycle, t.key):
+        row["note"] = f"no forecast: {t.error or ('not trained in this cycle' if best else 'no selected configuration (HPO did not finish)')}"
+        return row
+    if not ev:
+        row["usable"] = False
+    try:
+        fc = forecast_task(ws, cycle, best=best, n_jobs=n_jobs, refit=refit, loader=loader)
+    except Exception as err:  # noqa: BLE001 - one task's failure is its row's note, never the table's end
+        logger.warning("%s: forecast failed: %s", t.key, err)
+        prefix = "" if ev else "not evaluated on the holdout yet: skill unknown; "
+        row["note"] = prefix + f"forecast failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        return row
+    row.update(_forecast_fields(fc, row["dirhit_threshold"]))
+    row["note"] = _notes(row, evaluated=ev is not None)
     return row
-
-
-def _evaluations(ws: Workspace, cycle: int, tasks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each task's ``evaluation.json`` (from ``runs/`` or the report's copy), by task key."""
-    out = {}
-    for t in tasks:
-        key = task_key(t["symbol"], t["horizon"])
-        path = _task_file(ws, cycle, key, "evaluation.json")
-        ev = _read(path) if path else None
-        if ev:
-            out[key] = ev
-    return out
 
 
 def record_forecasts(ws: Workspace, frame: pd.DataFrame) -> int:
@@ -406,15 +344,25 @@ def record_forecasts(ws: Workspace, frame: pd.DataFrame) -> int:
         ledger.close()
 
 
+def _tasks_to_forecast(ws: Workspace, cycle: int | None) -> tuple[int, list[TaskState]]:
+    number = latest_trained_cycle(ws) if cycle is None else int(cycle)
+    tasks = tasks_of_cycle(ws, number).tasks
+    if cycle is not None and not any(_trained(ws, number, t.key) for t in tasks):
+        raise NoTrainedCycleError(
+            f"cycle {number} has no trained task in workspace {ws.root} (no {ModelMeta.FILE} in its runs: not trained yet, or cleaned up); "
+            "run `bistlab cycle run` or choose another cycle"
+        )
+    return number, tasks
+
+
 def predict_cycle(ws: Workspace, *, cycle: int | None = None, n_jobs: int = 1, refit: bool = False, record: bool = True) -> pd.DataFrame:
     """The latest forecast of every task of a cycle (see the module docstring for the model used).
 
     Args:
         ws: the workspace.
-        cycle: the cycle whose configurations forecast; ``None`` means
-            :func:`latest_trained_cycle`.
+        cycle: the cycle whose configurations forecast; ``None`` means :func:`latest_trained_cycle`.
         n_jobs: threads per refit.
-        refit: refit every ``model_final.pkl`` even when the prices have not changed.
+        refit: refit every final model even when the prices have not changed.
         record: append the forecasts to the forecast ledger (:mod:`bistlab.ledger`).
 
     Returns:
@@ -424,16 +372,10 @@ def predict_cycle(ws: Workspace, *, cycle: int | None = None, n_jobs: int = 1, r
     Raises:
         NoTrainedCycleError: the workspace (or the given cycle) has no trained task.
     """
-    number = latest_trained_cycle(ws) if cycle is None else int(cycle)
-    tasks = _task_list(ws, number)
-    if cycle is not None and not any(_task_file(ws, number, task_key(t["symbol"], t["horizon"]), "model.json") for t in tasks):
-        raise NoTrainedCycleError(
-            f"cycle {number} has no trained task in workspace {ws.root} (no runs/cycle_{number}/<SYMBOL>_<h>d/model.json: "
-            "not trained yet, or cleaned up); run `bistlab cycle run` or choose another cycle"
-        )
+    number, tasks = _tasks_to_forecast(ws, cycle)
     loader = _lazy_universe(ws)
-    evaluations = _evaluations(ws, number, tasks)
-    control = fdr_control({k: usable_verdict(ev["holdout"], horizon=int(ev["horizon"])) for k, ev in evaluations.items()})
+    evaluations = {t.key: ev for t in tasks if (ev := ws.task(number, t.key).read(Evaluation))}
+    control = fdr_control({k: usable_verdict(ev.holdout, horizon=ev.horizon) for k, ev in evaluations.items()})
     rows = [_row(ws, number, t, evaluations=evaluations, control=control, n_jobs=n_jobs, refit=refit, loader=loader) for t in tasks]
     frame = pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
     if record:
@@ -449,20 +391,11 @@ def write_predictions(frame: pd.DataFrame, path: Path | str) -> Path:
 
     Args:
         frame: the predictions.
-        path: the CSV file, e.g. :func:`default_predictions_path`.
+        path: the CSV file, e.g. ``Workspace.predictions_file(cycle)``.
 
     Returns:
         The path written.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            frame.to_csv(fh, index=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_file(Path(path)) as fh:
+        frame.to_csv(fh, index=False)
+    return Path(path)

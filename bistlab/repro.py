@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import logging
+import platform
 import subprocess
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["source_revision", "report_versions", "REPORT_PACKAGES"]
+__all__ = ["source_revision", "package_versions", "report_versions", "PACKAGES", "REPORT_PACKAGES"]
 
 logger = logging.getLogger(__name__)
 
+PACKAGES = ("bistlab", "optuna", "lightgbm", "xgboost", "catboost", "torch", "numpy", "pandas", "sqlalchemy", "papermill")
+"""The packages a result depends on (recorded with every trained model)."""
 REPORT_PACKAGES = ("plotly", "nbconvert", "scipy", "scikit-learn")
+
+
+def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
+    """Versions of ``names`` (default: the packages a result depends on), plus Python's."""
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
@@ -46,6 +61,4 @@ def source_revision() -> dict[str, object]:
 
 def report_versions() -> dict[str, str]:
     """Versions of the packages the report itself uses (training's are in each ``model.json``)."""
-    from bistlab.pipeline import PACKAGES, package_versions
-
     return package_versions((*PACKAGES, *REPORT_PACKAGES))

@@ -17,6 +17,7 @@ from typing import Any
 import optuna
 
 from bistlab.errors import SelectionError
+from bistlab.workspace import task_key
 
 __all__ = ["SupportFilter", "Selection", "filtered_dirhit", "select_best_trial"]
 
@@ -125,7 +126,7 @@ def select_best_trial(
         SelectionError: no complete trial has even one split with a defined DirHit.
     """
     flt = flt or SupportFilter()
-    key = f"{symbol}_{horizon}d"
+    key = task_key(symbol, horizon)
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and (spec_id is None or t.user_attrs.get("spec_id", spec_id) == spec_id)]
     qualified = _candidates(trials, key, flt, spec_id)
     low_support = not qualified

@@ -17,9 +17,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bistlab.jsonio import read_json, write_json_atomic
+from bistlab.jsonio import read_json, read_json_or_none, write_json_atomic
+from bistlab.workspace import BestParams, Evaluation, Workspace, task_key
 
-__all__ = ["TaskStatus", "TaskState", "CycleState", "StateFile", "utcnow"]
+__all__ = ["TaskStatus", "TaskState", "CycleState", "StateFile", "CycleTasks", "tasks_of_cycle", "write_tasks_snapshot", "utcnow"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,12 +86,20 @@ class TaskState:
 
     @property
     def key(self) -> str:
-        return f"{self.symbol}_{self.horizon}d"
+        return task_key(self.symbol, self.horizon)
+
+    @property
+    def timestamps(self) -> dict[str, str | None]:
+        """started / hpo_completed / training_completed / completed (UTC ISO)."""
+        return {"started": self.started_at, "hpo_completed": self.hpo_completed_at, "training_completed": self.training_completed_at, "completed": self.completed_at}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TaskState":
+        """From the state file, or a report's task snapshot (older ones nest the times under ``timestamps``)."""
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        times = data.get("timestamps") or {}
+        nested = {f"{k}_at": v for k, v in times.items() if f"{k}_at" in names}
+        return cls(**{**nested, **{k: v for k, v in data.items() if k in names}})
 
 
 @dataclass
@@ -175,3 +184,50 @@ class StateFile:
                 setattr(task, name, value)
 
         return self.update(change).tasks[key]
+
+
+@dataclass(frozen=True)
+class CycleTasks:
+    """The tasks of one cycle, as the report and the forecasts see them.
+
+    Attributes:
+        tasks: the tasks, horizon-first.
+        config: the cycle's configuration (``CycleConfig.to_dict()``) as recorded.
+        ended: every task has ended.
+    """
+
+    tasks: list[TaskState]
+    config: dict[str, Any]
+    ended: bool
+
+
+def _horizon_first(tasks: list[TaskState]) -> list[TaskState]:
+    return sorted(tasks, key=lambda t: (t.horizon, t.symbol))
+
+
+def tasks_of_cycle(ws: Workspace, cycle: int) -> CycleTasks:
+    """The tasks of ``cycle``: from the state file while it holds the cycle; else from the report's
+    snapshot (:func:`write_tasks_snapshot`); else from the run folders' results."""
+    state = StateFile(ws.state_file).read()
+    tasks = state.cycle_tasks(cycle)
+    if tasks:
+        return CycleTasks(_horizon_first(tasks), dict(state.config), all(t.status in TaskStatus.ENDED for t in tasks))
+    snapshot = read_json_or_none(ws.tasks_snapshot(cycle))
+    if snapshot:
+        rows = [TaskState.from_dict(t) for t in snapshot["tasks"]]
+        for t in rows:  # a snapshot taken mid-cycle: the state has moved on, so the cycle ended since
+            if t.status not in TaskStatus.ENDED and ws.task(cycle, t.key).find(Evaluation.FILE):
+                t.status = TaskStatus.COMPLETED
+        return CycleTasks(rows, snapshot.get("config") or {}, True)
+    rows = []
+    for folder in sorted(ws.cycle_dir(cycle).glob("*/")):
+        best = read_json_or_none(folder / BestParams.FILE) or {}
+        if "symbol" in best:
+            done = (folder / Evaluation.FILE).exists()
+            rows.append(TaskState(symbol=best["symbol"], horizon=int(best["horizon"]), status=TaskStatus.COMPLETED if done else "unknown", cycle=cycle))
+    return CycleTasks(_horizon_first(rows), {}, True)
+
+
+def write_tasks_snapshot(ws: Workspace, cycle: int, tasks: CycleTasks) -> None:
+    """Keep the cycle's tasks with its report (reports outlive the state file's cycle)."""
+    write_json_atomic(ws.tasks_snapshot(cycle), {"cycle": cycle, "ended": tasks.ended, "config": tasks.config, "tasks": [asdict(t) for t in tasks.tasks]})

@@ -42,7 +42,8 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import TableClause
 
-from bistlab.config import PRICE_FIELDS, Workspace
+from bistlab.config import PRICE_FIELDS
+from bistlab.workspace import Workspace
 from bistlab.errors import DataError, SymbolNotFoundError
 from bistlab.sentiment_table import SentimentTable
 from bistlab.validate import COLUMNS, Defect, check_symbol, fingerprint, to_raw_frame, validate_ohlcv

@@ -78,7 +78,7 @@ def make_market() -> Callable[..., pd.DataFrame]:
 @pytest.fixture
 def workspace(tmp_path: Path):
     """An empty workspace in ``tmp_path`` with a SQLite price store holding ``AAA`` (700 rows) and ``SHORT`` (90)."""
-    from bistlab.config import Workspace
+    from bistlab.workspace import Workspace
 
     ws = Workspace(root=tmp_path / "ws").ensure()
     store = PriceStore(ws.price_url)

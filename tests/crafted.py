@@ -18,11 +18,13 @@ from typing import Any
 
 import optuna
 
-from bistlab.config import Workspace
+from bistlab.workspace import Workspace
 from bistlab.evaluation import make_evaluation_spec
 from bistlab.jsonio import write_json_atomic
 from bistlab.metrics import symbol_metrics, usable_verdict, wilson_interval
-from bistlab.pipeline import TaskPaths, load_task, study_name, train_step, write_best_params
+from bistlab.pipeline import train_step, write_best_params
+from bistlab.universe import load_task
+from bistlab.workspace import TaskPaths, study_name
 from bistlab.space import SearchSpace, suggest_config
 from bistlab.state import CycleState, StateFile, TaskState, TaskStatus
 from bistlab.store import PriceStore
@@ -118,14 +120,14 @@ def _craft_task(ws: Workspace, c: Crafted, cycle: int) -> None:
     hits, count, persistence, majority = c.holdout or (0, 0, None, None)
     n_test = spec.holdout["end"] - spec.holdout["start"]
     holdout = _holdout(hits, count, persistence, majority, n_test, c.horizon)
-    sm = best["symbol_metrics"][task.key]
+    sm = best.symbol_metrics[task.key]
     evaluation = {
         "symbol": c.symbol,
         "horizon": c.horizon,
         "cycle": cycle,
-        "low_support": best["low_support"],
-        "hpo_dirhit": best["hpo_dirhit"],
-        "wfv_dirhit": best["hpo_dirhit"],
+        "low_support": best.low_support,
+        "hpo_dirhit": best.hpo_dirhit,
+        "wfv_dirhit": best.hpo_dirhit,
         "wfv_avg_dirhit": sm["avg_dirhit"],
         "wfv_parity_gap": 0.0,
         "wfv": sm,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bistlab.audit import flag_effects
+from bistlab.report.studies import flag_effects
 
 
 def _trial(value: float, dirhit: float | None, **flags: bool) -> dict:

@@ -6,14 +6,15 @@ import re
 
 import pytest
 
-from bistlab.cycle import CycleConfig, run_cycle
+from bistlab.config import CycleConfig
+from bistlab.cycle import run_cycle
 from bistlab.jsonio import read_json
 from bistlab.state import StateFile
 
 
 @pytest.fixture(scope="module")
 def cycle_run(tmp_path_factory):
-    from bistlab.config import Workspace
+    from bistlab.workspace import Workspace
     from bistlab.store import PriceStore
     from tests.conftest import _market
 

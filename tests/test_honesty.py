@@ -72,8 +72,7 @@ def test_study_honesty_reports_gap_premium_and_pbo():
     trials = _trials(rng.normal(52.0, 4.0, (12, 4)))
     best = max(trials, key=lambda t: t["avg_dirhit"])
     splits = best["splits"]
-    selected = {"hpo_dirhit": best["avg_dirhit"], "counted_splits": [0, 1, 2, 3], "symbol_metrics": {"AAA_1d": {"split_metrics": splits}}}
-    h = study_honesty(trials, n_trials=14, selected=selected, holdout_dirhit=49.0)
+    h = study_honesty(trials, n_trials=14, hpo_dirhit=best["avg_dirhit"], counted_splits=splits, holdout_dirhit=49.0)
     assert h.n_trials == 14 and h.n_complete == 12
     assert h.holdout_minus_hpo == pytest.approx(49.0 - best["avg_dirhit"])
     assert h.best_minus_median > 0
@@ -84,7 +83,7 @@ def test_study_honesty_reports_gap_premium_and_pbo():
 
 # --- the cycle-wide control of the usable flag -----------------------------------------------------
 
-from bistlab.config import Workspace  # noqa: E402
+from bistlab.workspace import Workspace  # noqa: E402
 from bistlab.honesty import FDR_Q, fdr_control  # noqa: E402
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from bistlab.evaluation import make_evaluation_spec
 from bistlab.hpo import LIMIT_REASON, open_study, run_hpo
-from bistlab.pipeline import load_task
+from bistlab.universe import load_task
 from bistlab.space import SearchSpace
 from bistlab.storage import make_storage
 
@@ -118,13 +118,14 @@ def test_prices_changed_between_a_kill_and_a_resume_never_mix_trials(workspace, 
     import sys
 
     from bistlab.jsonio import read_json
-    from bistlab.pipeline import TaskPaths, evaluate_step, hpo_step, train_step
+    from bistlab.pipeline import evaluate_step, hpo_step, train_step
+    from bistlab.workspace import TaskPaths
     from bistlab.report import load_report, table_html, tasks_html
     from bistlab.state import StateFile, TaskState, TaskStatus
     from bistlab.store import PriceStore
 
     script = (
-        "from bistlab.config import Workspace\nfrom bistlab.pipeline import hpo_step\n"
+        "from bistlab.workspace import Workspace\nfrom bistlab.pipeline import hpo_step\n"
         f"hpo_step(Workspace.from_env({str(workspace.root)!r}), 'AAA', 1, cycle=1, n_trials=5, models=('lgbm',))\n"
     )
     env = {**os.environ, "BISTLAB_FAULT": "in_trial:4"}  # killed inside its 4th trial
@@ -142,19 +143,19 @@ def test_prices_changed_between_a_kill_and_a_resume_never_mix_trials(workspace, 
     store.write("AAA", frame)
 
     best = hpo_step(workspace, "AAA", 1, cycle=1, n_trials=3, models=("lgbm",))
-    assert best["study_name"] == "AAA_1d_c1_v2"
-    note = best["study_restart_note"]
+    assert best.study_name == "AAA_1d_c1_v2"
+    note = best.study_restart_note
     assert "prices changed since study AAA_1d_c1 began" in note and "its 3 complete trials" in note and "never ranked with these" in note
     fresh = optuna.load_study(study_name="AAA_1d_c1_v2", storage=storage)
     new_ids = {t.user_attrs["spec_id"] for t in fresh.trials}
     old_ids = {t.user_attrs["spec_id"] for t in old_complete}
     assert len(new_ids) == 1 and new_ids.isdisjoint(old_ids)
-    assert best["evaluation_spec"]["fingerprint"] != old.user_attrs["evaluation_spec"]["fingerprint"]
+    assert best.evaluation_spec["fingerprint"] != old.user_attrs["evaluation_spec"]["fingerprint"]
     assert len([t for t in fresh.trials if t.state == optuna.trial.TrialState.COMPLETE]) == 3
     assert old.user_attrs["evaluation_spec"] == read_json_spec(old)  # the old study keeps its own spec
     # a second resume opens the fresh study again and still says why it exists
     again = hpo_step(workspace, "AAA", 1, cycle=1, n_trials=3, models=("lgbm",))
-    assert again["study_name"] == "AAA_1d_c1_v2" and again["study_restart_note"] == note
+    assert again.study_name == "AAA_1d_c1_v2" and again.study_restart_note == note
     # the report says what happened
     train_step(workspace, "AAA", 1, cycle=1)
     evaluate_step(workspace, "AAA", 1, cycle=1)

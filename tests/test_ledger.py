@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bistlab.cli import app
-from bistlab.config import Workspace
-from bistlab.ledger import ForecastLedger, forward_record, ledger_url, score_forecasts
+from bistlab.workspace import Workspace
+from bistlab.ledger import ForecastLedger, forward_record, score_forecasts
 from tests.crafted import Crafted, craft_cycle
 
 runner = CliRunner(env={"COLUMNS": "220"})
@@ -86,8 +86,8 @@ def test_forward_record_counts_hits_on_the_masked_rows_and_splits_usable_from_no
 
 def test_a_store_read_in_place_keeps_its_ledger_in_the_workspace(tmp_path):
     ws = Workspace(root=tmp_path, price_table="market.daily", price_columns={"date": "d"})
-    assert ledger_url(ws) == f"sqlite:///{tmp_path / 'runs' / 'forecasts.sqlite'}"
-    assert ledger_url(Workspace(root=tmp_path)) == Workspace(root=tmp_path).price_url
+    assert ws.ledger_url == f"sqlite:///{tmp_path / 'runs' / 'forecasts.sqlite'}"
+    assert Workspace(root=tmp_path).ledger_url == Workspace(root=tmp_path).price_url
 
 
 def test_predict_on_a_cut_of_a_real_series_then_on_more_days_scores_the_earlier_forecasts(tmp_path):

@@ -12,7 +12,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from bistlab.config import Workspace
+from bistlab.workspace import Workspace
 from bistlab.errors import JobConflictError, JobNotFoundError, JobStateError
 from bistlab.jsonio import read_json
 from bistlab.lstm.config import OptimizationConfig

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bistlab.config import Workspace
-from bistlab.cycle import CycleConfig, run_cycle
+from bistlab.workspace import Workspace
+from bistlab.config import CycleConfig
+from bistlab.cycle import run_cycle
 from bistlab.store import PriceStore
 from tests.conftest import _market
 

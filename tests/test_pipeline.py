@@ -8,7 +8,9 @@ import pytest
 
 from bistlab.errors import DataError, InsufficientDataError
 from bistlab.jsonio import read_json
-from bistlab.pipeline import TaskPaths, evaluate_step, hpo_step, load_task, train_step
+from bistlab.pipeline import evaluate_step, hpo_step, train_step
+from bistlab.universe import load_task
+from bistlab.workspace import TaskPaths
 from bistlab.space import SearchSpace, TrialConfig, suggest_config
 from bistlab.store import PriceStore
 
@@ -25,34 +27,34 @@ def test_wfv_dirhit_after_training_equals_hpo_dirhit(workspace, horizon):
     ev = evaluate_step(workspace, "AAA", horizon, cycle=1)
 
     key = f"AAA_{horizon}d"
-    assert ev["wfv_dirhit"] == best["hpo_dirhit"]
-    assert ev["wfv_parity_gap"] == 0.0
-    assert ev["wfv"]["split_metrics"] == best["symbol_metrics"][key]["split_metrics"]
+    assert ev.wfv_dirhit == best.hpo_dirhit
+    assert ev.wfv_parity_gap == 0.0
+    assert ev.wfv["split_metrics"] == best.symbol_metrics[key]["split_metrics"]
 
 
 def test_training_reproduces_the_selected_trial(workspace):
     best = hpo_step(workspace, "AAA", 3, cycle=1, n_trials=4, seed=0, models=("lgbm",))
-    study = optuna.load_study(study_name=best["study_name"], storage=best["storage"])
-    trial = study.trials[best["best_trial_number"]]
+    study = optuna.load_study(study_name=best.study_name, storage=best.storage)
+    trial = study.trials[best.best_trial_number]
     task = load_task(workspace, "AAA", 3)
     rebuilt = suggest_config(optuna.trial.FixedTrial(trial.params), SearchSpace.for_task(task.context, models=["lgbm"]), horizon=3, seed=0)
 
-    assert rebuilt == TrialConfig.from_dict(best["config"])
-    assert best["best_params"] == trial.params
-    assert best["features_enabled"] == trial.user_attrs["features_enabled"]
-    assert best["model_choice"] == trial.user_attrs["model_choice"]
+    assert rebuilt == TrialConfig.from_dict(best.config)
+    assert best.best_params == trial.params
+    assert best.features_enabled == trial.user_attrs["features_enabled"]
+    assert best.model_choice == trial.user_attrs["model_choice"]
 
 
 def test_model_is_trained_on_rows_before_the_holdout_only(workspace):
     hpo_step(workspace, "AAA", 7, cycle=1, n_trials=2, models=("lgbm",))
     meta = train_step(workspace, "AAA", 7, cycle=1)
-    spec = meta["evaluation_spec"]
+    spec = meta.evaluation_spec
 
-    assert meta["trained_rows"] == [0, spec["holdout"]["dev_end"]]
+    assert meta.trained_rows == [0, spec["holdout"]["dev_end"]]
     # the last training label, at row dev_end - 1, ends at dev_end - 1 + h < holdout start
     assert spec["holdout"]["dev_end"] - 1 + 7 < spec["holdout"]["start"]
     assert TaskPaths.of(workspace, 1, "AAA", 7).model.stat().st_size > 0
-    assert set(meta["package_versions"]) >= {"python", "optuna", "lightgbm", "bistlab"}
+    assert set(meta.package_versions) >= {"python", "optuna", "lightgbm", "bistlab"}
 
 
 def test_holdout_is_evaluated_online_on_every_holdout_row(workspace):
@@ -62,12 +64,12 @@ def test_holdout_is_evaluated_online_on_every_holdout_row(workspace):
     spec = read_json(TaskPaths.of(workspace, 1, "AAA", 1).best_params)["evaluation_spec"]
 
     n_holdout = spec["holdout"]["end"] - spec["holdout"]["start"]
-    assert ev["holdout"]["n_test"] == n_holdout == len(ev["holdout_predictions"]["y_pred"])
-    assert np.all(np.isfinite(ev["holdout_predictions"]["y_true"]))
-    ci = ev["holdout"]["dirhit_ci95"]
-    if ev["holdout"]["dirhit"] is not None:
-        assert ci[0] <= ev["holdout"]["dirhit"] <= ci[1]
-    assert isinstance(ev["verdict"]["usable"], bool)
+    assert ev.holdout.n_test == n_holdout == len(ev.holdout_predictions["y_pred"])
+    assert np.all(np.isfinite(ev.holdout_predictions["y_true"]))
+    ci = read_json(TaskPaths.of(workspace, 1, "AAA", 1).evaluation)["holdout"]["dirhit_ci95"]
+    if ev.holdout.dirhit is not None:
+        assert ci[0] <= ev.holdout.dirhit <= ci[1]
+    assert isinstance(ev.verdict["usable"], bool)
 
 
 def test_short_symbol_is_a_clear_insufficient_data_error(workspace):

@@ -7,10 +7,10 @@ import math
 import pandas as pd
 import pytest
 
-from bistlab.config import Workspace
+from bistlab.workspace import Workspace
 from bistlab.errors import NoTrainedCycleError
 from bistlab.jsonio import read_json
-from bistlab.predict import PREDICTION_COLUMNS, default_predictions_path, direction_of, latest_trained_cycle, predict_cycle, write_predictions
+from bistlab.predict import PREDICTION_COLUMNS, direction_of, latest_trained_cycle, predict_cycle, write_predictions
 from bistlab.state import TaskStatus
 from bistlab.store import PriceStore
 from tests.conftest import _market
@@ -76,7 +76,7 @@ def test_new_prices_trigger_a_refit_on_the_newer_rows(ws, tmp_path):
 
 def test_write_predictions_writes_the_csv(ws, tmp_path):
     frame = predict_cycle(ws)
-    path = write_predictions(frame, default_predictions_path(ws, 1))
+    path = write_predictions(frame, ws.predictions_file(1))
     assert path == ws.reports / "cycle_1" / "predictions.csv"
     back = pd.read_csv(path)
     assert list(back["task"]) == list(frame["task"]) and list(back.columns) == PREDICTION_COLUMNS

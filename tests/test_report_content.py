@@ -8,12 +8,12 @@ from html.parser import HTMLParser
 
 import pytest
 
-from bistlab.audit import collect_cycle
-from bistlab.config import Workspace
+from bistlab.report import collect_cycle
+from bistlab.workspace import Workspace
 from bistlab.metrics import usable_verdict
-from bistlab.report import changes_html, cycle_table, forward_html, honesty_html, load_report, predictions_html, reproducibility_html, summary_html, table_html, tasks_html, usable_html
+from bistlab.report import changes_html, task_table, forward_html, honesty_html, load_report, predictions_html, reproducibility_html, summary_html, table_html, tasks_html, usable_html
 from bistlab.state import TaskStatus
-from bistlab.task_page import task_page_html
+from bistlab.report import task_page_html
 from tests.conftest import _market
 from tests.crafted import Crafted, craft_cycle
 from tests.reportcheck import intervals_beside_figures
@@ -153,7 +153,7 @@ def test_summary_table_has_one_row_per_task_with_reasons(rep):
 
 
 def test_low_support_is_said_in_its_row_and_its_section(rep):
-    table = cycle_table(rep.ws, 1, records=rep.records)
+    table = task_table(rep.records)
     assert table.set_index("task").loc["BBB_1d", "low_support"] is True or bool(table.set_index("task").loc["BBB_1d", "low_support"])
     assert not table.set_index("task").loc["AAA_1d", "low_support"]
     html = table_html(rep)
@@ -172,17 +172,17 @@ def test_low_support_is_said_in_its_row_and_its_section(rep):
 def test_usable_flag_comes_from_the_holdout_rule_only(rep):
     great_hpo_weak_holdout = rep.record("AAA_1d")
     weak_hpo_strong_holdout = rep.record("AAA_7d")
-    assert great_hpo_weak_holdout.best["hpo_dirhit"] > 75.0 and weak_hpo_strong_holdout.best["hpo_dirhit"] < 50.0
+    assert great_hpo_weak_holdout.best.hpo_dirhit > 75.0 and weak_hpo_strong_holdout.best.hpo_dirhit < 50.0
     assert great_hpo_weak_holdout.usable is False and weak_hpo_strong_holdout.usable is True
     for rec in rep.records.tasks:
         if rec.ev:
             # the flag the report shows is the rule applied to the holdout numbers alone
-            assert rec.usable == usable_verdict(rec.ev["holdout"])["usable"]
+            assert rec.usable == usable_verdict(rec.ev.holdout)["usable"]
             # and the same holdout with any HPO result gives the same verdict
-            assert usable_verdict({**rec.ev["holdout"]}) == rec.ev["verdict"]
+            assert usable_verdict(rec.ev.holdout.to_dict()) == rec.ev.verdict
     html = usable_html(rep)
     assert "AAA_7d" in html.split("Nearest misses")[0] and "AAA_1d" not in html.split("Nearest misses")[0]
-    lower = weak_hpo_strong_holdout.ev["verdict"]["dirhit_lower_95"]
+    lower = weak_hpo_strong_holdout.ev.verdict["dirhit_lower_95"]
     usable_item = html.split("Nearest misses")[0]
     assert f"lower bound {lower:.1f} % > 50 % and > best baseline" in usable_item and "55.0 %" in usable_item and "(majority)" in usable_item
 
@@ -232,13 +232,15 @@ def test_report_survives_cleanup_of_runs_and_studies(rep, crafted_ws, tmp_path):
 def test_previous_cycle_comparison_and_its_absence(crafted_ws, tmp_path):
     import shutil
 
-    from bistlab.audit import compare_previous
-    from bistlab.jsonio import read_json
+    from dataclasses import replace
 
-    best = read_json(crafted_ws.task_dir(1, "AAA_1d") / "best_params.json")
-    ev = read_json(crafted_ws.task_dir(1, "AAA_1d") / "evaluation.json")
-    changed = {**best, "best_params": {**best["best_params"], "model_choice": "xgb"}, "model_choice": "xgb"}
-    stronger = {**ev, "holdout": {**ev["holdout"], "dirhit": 80.0, "dirhit_hits": 80, "mask_count": 100}, "verdict": {**ev["verdict"], "usable": True}}
+    from bistlab.report import compare_previous
+    from bistlab.workspace import BestParams, Evaluation
+
+    paths = crafted_ws.task(1, "AAA_1d")
+    best, ev = paths.read(BestParams), paths.read(Evaluation)
+    changed = replace(best, best_params={**best.best_params, "model_choice": "xgb"}, model_choice="xgb")
+    stronger = replace(ev, holdout=replace(ev.holdout, dirhit=80.0, dirhit_hits=80, mask_count=100), verdict={**ev.verdict, "usable": True})
     cmp = compare_previous(crafted_ws, 2, key="AAA_1d", best=changed, ev=stronger)
     assert cmp["available"] and cmp["changed"]["model_choice"] == ["lgbm", "xgb"]
     assert cmp["usable_flip"] == "not usable → usable" and cmp["holdout_delta"] == pytest.approx(80.0 - 54.0)

@@ -101,10 +101,11 @@ def _check_figures(dom: str, *, at_least: int) -> int:
 
 @pytest.fixture(scope="module")
 def demo_cycle(tmp_path_factory):
-    from bistlab.config import Workspace
-    from bistlab.cycle import CycleConfig, run_cycle
+    from bistlab.config import CycleConfig
+    from bistlab.cycle import run_cycle
     from bistlab.importers import load_demo
     from bistlab.store import PriceStore
+    from bistlab.workspace import Workspace
 
     exe = _chromium()
     ws = Workspace(root=tmp_path_factory.mktemp("demo_report")).ensure()

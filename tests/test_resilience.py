@@ -13,8 +13,8 @@ import time
 import optuna
 import pytest
 
-from bistlab.config import Workspace
-from bistlab.pipeline import study_name
+from bistlab.workspace import Workspace
+from bistlab.workspace import study_name
 from bistlab.state import StateFile
 from bistlab.storage import make_storage
 from bistlab.store import PriceStore

@@ -8,7 +8,7 @@ import pytest
 
 from bistlab.evaluation import make_evaluation_spec
 from bistlab.hpo import open_study, run_hpo
-from bistlab.pipeline import load_task
+from bistlab.universe import load_task
 from bistlab.space import ENSEMBLE, SearchSpace
 
 

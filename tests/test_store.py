@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import event
 
-from bistlab.config import Workspace
+from bistlab.workspace import Workspace
 from bistlab.errors import DataError, SymbolNotFoundError
 from bistlab.store import PriceStore
 from bistlab.validate import fingerprint, validate_ohlcv

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine, make_url
 
-from bistlab.config import PRICE_FIELDS, Workspace, parse_price_columns
+from bistlab.config import PRICE_FIELDS, parse_price_columns
+from bistlab.workspace import Workspace
 from bistlab.errors import ConfigError, DataError, SymbolNotFoundError
 from bistlab.store import PriceStore
 from bistlab.store_mapped import MappedPriceStore

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from bistlab.errors import ConfigError
+from bistlab.features import registry
 from bistlab.lstm.groups import GROUP_ORDER
 
 __all__ = ["MODES", "PRIMARY_METRICS", "OptimizationConfig", "default_threads"]
@@ -142,8 +143,6 @@ class OptimizationConfig:
         return self
 
     def _validate_features(self) -> None:
-        from bistlab.features import registry
-
         optional = sorted(name for name, g in registry().items() if g.flag is not None)
         for name in self.feature_groups:
             _check_choice("feature_groups", name, tuple(optional))

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bistlab.config import Workspace
+from bistlab.workspace import Workspace
 from bistlab.errors import JobConflictError, JobNotFoundError
 from bistlab.jsonio import read_json, write_json_atomic
 

@@ -30,8 +30,10 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import Any
 
-from bistlab.config import Workspace
+from bistlab.workspace import Workspace
 from bistlab.errors import ConfigError, JobConflictError, JobNotFoundError, JobStateError
+from bistlab.jsonio import read_json
+from bistlab.kernel import KERNEL_PARENT_ENV
 from bistlab.lstm import files
 from bistlab.lstm.config import OptimizationConfig
 from bistlab.lstm.files import JobLock, now_iso, read_results, read_state, write_state
@@ -149,14 +151,12 @@ def _base_params(ws: Workspace, config: OptimizationConfig) -> tuple[dict[str, A
     path = files.best_params_path(ws, base_job)
     if not path.exists():
         raise ConfigError("base_job", "a job with best_params.json", base_job)
-    from bistlab.jsonio import read_json
-
     return {**DEFAULT_PARAMS, **read_json(path)}, f"best parameters of job {base_job}"
 
 
 def _worker_env(ws: Workspace) -> dict[str, str]:
     env = dict(os.environ)
-    env.pop("BISTLAB_KERNEL_PARENT", None)  # a detached worker is not a notebook kernel: it outlives its starter
+    env.pop(KERNEL_PARENT_ENV, None)  # a detached worker is not a notebook kernel: it outlives its starter
     env["BISTLAB_WORKSPACE"] = str(ws.root)
     for key, value in (("BISTLAB_DB_URL", ws.db_url), ("BISTLAB_OPTUNA_URL", ws.optuna_url), ("BISTLAB_PRICE_TABLE", ws.price_table)):
         if value:

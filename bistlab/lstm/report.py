@@ -17,8 +17,9 @@ from typing import Any
 import optuna
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
 
-from bistlab.config import Workspace
+from bistlab.workspace import Workspace
 from bistlab.htmlfmt import esc, html_table, num, page
 from bistlab.lstm import files
 from bistlab.lstm.barriers import CLASS_NAMES
@@ -265,8 +266,6 @@ def _methods() -> str:
 
 def render_job_report(ws: Workspace, job_id: str) -> Path:
     """Write ``reports/hyperopt_<job_id>.html`` from the job's files and studies; returns its path."""
-    from plotly.offline import get_plotlyjs
-
     state = files.read_state(ws, job_id)
     results = files.read_results(ws, job_id) or {}
     records = trial_records(ws, job_id)

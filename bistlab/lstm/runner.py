@@ -17,13 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from bistlab.config import Workspace
+from bistlab.workspace import Workspace
 from bistlab.errors import StopRequested
 from bistlab.jsonio import write_json_atomic
 from bistlab.lstm import files
 from bistlab.lstm.config import OptimizationConfig
 from bistlab.lstm.files import JobLock, now_iso, read_state, write_state
 from bistlab.lstm.groups import DEFAULT_PARAMS
+from bistlab.lstm.report import render_job_report
 from bistlab.lstm.optimizer import SearchContext, run_group
 from bistlab.lstm.samples import LstmData, load_data
 from bistlab.lstm.tracking import Tracker, make_tracker, tracking_uri
@@ -235,8 +236,6 @@ class _Job:
         except Exception:  # tracking must never hide the job's own outcome
             logger.exception("job %s: MLflow could not close the job's run", self.job_id)
         try:
-            from bistlab.lstm.report import render_job_report
-
             render_job_report(self.ws, self.job_id)
         except Exception:
             logger.exception("job %s: the report could not be rendered", self.job_id)

@@ -32,12 +32,14 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.preprocessing import StandardScaler
 
-from bistlab.config import EvalSettings, Workspace
+from bistlab.config import EvalSettings
+from bistlab.workspace import Workspace
 from bistlab.dataset import TaskData
 from bistlab.errors import ConfigError, DataError, InsufficientDataError
 from bistlab.features import build_feature_matrix, registry
 from bistlab.lstm.barriers import UNLABELLED, triple_barrier_labels
 from bistlab.splits import HoldoutPlan, PurgedWalkForward
+from bistlab.universe import load_universe
 
 __all__ = ["SymbolData", "Windows", "LstmData", "load_data", "prepare_data", "fit_scaler", "BARRIER_PARAMS"]
 
@@ -287,8 +289,6 @@ def load_data(ws: Workspace, config: Any, *, settings: EvalSettings | None = Non
         SymbolNotFoundError: a named symbol is not in the store.
         InsufficientDataError: a named symbol has too few rows.
     """
-    from bistlab.pipeline import load_universe
-
     universe = load_universe(ws)
     named = bool(config.symbols)
     symbols = list(config.symbols) if named else sorted(universe.loaded) + sorted(universe.errors)

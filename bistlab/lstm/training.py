@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from bistlab.lstm.losses import class_weights, focal_loss, mixup, soft_targets
 from bistlab.lstm.metrics import classification_metrics, collapse_warning, evaluation_summary
 from bistlab.lstm.model import LSTMClassifier
 from bistlab.lstm.samples import LstmData, Windows
+from bistlab.metrics import DirHit
 
 __all__ = [
     "TrainSettings",
@@ -294,8 +296,6 @@ def _outcome(data: LstmData, runs: list[tuple[SplitRun, Windows, np.ndarray]], s
 
 
 def _pool_dirhits(splits: list[dict[str, Any]]) -> dict[str, Any]:
-    from bistlab.metrics import DirHit
-
     hits = sum(s["call_dirhit"]["hits"] for s in splits)
     count = sum(s["call_dirhit"]["count"] for s in splits)
     n_eff = sum(s["call_dirhit"]["n_eff"] for s in splits)
@@ -308,8 +308,6 @@ def measure_epoch(data: LstmData, params: Mapping[str, Any], settings: TrainSett
 
     One untimed epoch on the first split warms torch up first (its first call costs far more).
     """
-    import time
-
     seed_everything(seed, threads=settings.threads)
     runs = _split_runs(data, params, settings, seed)
     runs[0][0].train_epoch()

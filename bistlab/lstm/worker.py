@@ -14,7 +14,9 @@ import signal
 import sys
 from pathlib import Path
 
-from bistlab.config import Workspace
+import optuna
+
+from bistlab.workspace import Workspace
 from bistlab.errors import BistlabError
 from bistlab.lstm import files
 from bistlab.lstm.files import JobLock, now_iso
@@ -37,8 +39,6 @@ def main(argv: list[str] | None = None) -> int:
     """Run the job; 0 when it completed or paused, 1 when it failed."""
     args = _parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
-    import optuna
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     job_dir = args.job_dir.resolve()
     ws = Workspace.from_env(job_dir.parents[2])

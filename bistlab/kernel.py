@@ -1,0 +1,58 @@
+"""What a notebook kernel started by bistlab sets up first: quiet logs and warnings, and an exit
+when the process that started it dies (a killed cycle must not leave kernels running trials).
+
+Notebooks call :func:`setup_notebook` in their first cell, before importing anything that imports
+optuna; this module therefore imports nothing heavy at its top.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import warnings
+
+import pandas as pd
+from tqdm import TqdmExperimentalWarning, TqdmWarning
+
+__all__ = ["setup_notebook", "KERNEL_PARENT_ENV"]
+
+KERNEL_PARENT_ENV = "BISTLAB_KERNEL_PARENT"
+"""Set by :func:`bistlab.notebooks.execute` to its process id; kernels inherit it."""
+
+
+def _exit_with_parent(poll_seconds: float = 1.0) -> None:
+    """In a kernel started by bistlab (papermill), exit when the process that started it dies:
+    a killed cycle must not leave a kernel running trials that nobody will collect."""
+    if not os.environ.get(KERNEL_PARENT_ENV):
+        return
+    parent = int(os.environ[KERNEL_PARENT_ENV])
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_seconds)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(70)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=watch, name="bistlab-parent-watch", daemon=True).start()
+
+
+def setup_notebook(*, level: int = logging.INFO) -> None:
+    """Console hygiene for a notebook kernel: bistlab logs at ``level``, Optuna's per-trial lines
+    off, and no warning about the missing Jupyter widgets (progress bars fall back to text).
+    A kernel started by a bistlab cycle also exits when the cycle's process dies. Call it before
+    importing optuna (or bistlab modules that import it) to keep tqdm's widget warning out."""
+    _exit_with_parent()
+    warnings.filterwarnings("ignore", category=TqdmWarning)  # before optuna imports tqdm.auto
+    warnings.filterwarnings("ignore", category=TqdmExperimentalWarning)
+    import optuna  # only now: its import of tqdm.auto must come after the filters above
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger("bistlab").setLevel(level)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    pd.set_option("display.max_colwidth", None)  # summary tables hold whole sentences

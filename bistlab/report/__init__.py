@@ -1,0 +1,57 @@
+"""The cycle report, in layers: what it knows (:mod:`~bistlab.report.data`,
+:mod:`~bistlab.report.studies`, :mod:`~bistlab.report.table`), what it says about a task
+(:mod:`~bistlab.report.words`), its sections and figures (:mod:`~bistlab.report.sections`), each
+task's page (:mod:`~bistlab.report.task_page`) and the rendering (:mod:`~bistlab.report.render`).
+Each layer imports only the ones before it.
+
+The ``report`` notebook calls ``load_report`` and the section functions re-exported here.
+"""
+
+from __future__ import annotations
+
+from bistlab.report.data import CycleRecords, CycleReport, TaskRecord, collect_cycle, compare_previous, load_report
+from bistlab.report.render import render_report
+from bistlab.report.sections import (
+    changes_html,
+    forward_html,
+    heatmap_figure,
+    holdout_figure,
+    honesty_html,
+    hpo_vs_holdout_figure,
+    predictions_html,
+    reproducibility_html,
+    summary_html,
+    table_html,
+    tasks_html,
+    usable_html,
+)
+from bistlab.report.table import REPORT_COLUMNS, task_table
+from bistlab.report.task_page import task_page_html
+from bistlab.report.words import task_sentences, verdict_words
+
+__all__ = [
+    "CycleRecords",
+    "CycleReport",
+    "TaskRecord",
+    "REPORT_COLUMNS",
+    "collect_cycle",
+    "compare_previous",
+    "task_table",
+    "load_report",
+    "render_report",
+    "summary_html",
+    "heatmap_figure",
+    "usable_html",
+    "table_html",
+    "holdout_figure",
+    "honesty_html",
+    "hpo_vs_holdout_figure",
+    "changes_html",
+    "predictions_html",
+    "forward_html",
+    "tasks_html",
+    "reproducibility_html",
+    "task_page_html",
+    "task_sentences",
+    "verdict_words",
+]

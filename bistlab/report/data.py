@@ -1,0 +1,362 @@
+"""The report's data layer: what it knows about each task of a cycle.
+
+:func:`collect_cycle` gathers, for every task, the result records the pipeline wrote
+(:class:`~bistlab.workspace.BestParams`, :class:`~bistlab.workspace.ModelMeta`,
+:class:`~bistlab.workspace.Evaluation`), a compact record of its Optuna study
+(:mod:`bistlab.report.studies`), the multiple-testing figures of :mod:`bistlab.honesty`, the
+comparison with the previous cycle, and the cycle-wide false-discovery control of the usable
+flags. :func:`load_report` adds the table, the forecasts and the forward record: a
+:class:`CycleReport`, what every section and task page is built from.
+
+It also keeps **copies** of the small result files in ``reports/cycle_<N>/<SYMBOL>_<h>d/`` (plus
+``study.json`` and the cycle's task snapshot): reports are never cleaned up, so a later cycle can
+still compare with this one, and the report can be re-rendered after ``runs/cycle_<N>/`` and the
+studies were removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bistlab.errors import NoTrainedCycleError
+from bistlab.honesty import CycleControl, StudyHonesty, fdr_control, study_honesty
+from bistlab.ledger import ForwardView, load_forward
+from bistlab.metrics import DirHit, SplitMetrics, baseline_figures, split_figures, usable_verdict
+from bistlab.predict import PREDICTION_COLUMNS, predict_cycle, write_predictions
+from bistlab.report.studies import cached_study_record
+from bistlab.report.table import task_table
+from bistlab.selection import SupportFilter, filtered_dirhit
+from bistlab.state import CycleTasks, TaskState, TaskStatus, tasks_of_cycle, write_tasks_snapshot
+from bistlab.workspace import BestParams, Evaluation, ModelMeta, Record, TaskPaths, Workspace
+
+__all__ = ["RESULT_RECORDS", "TaskRecord", "CycleRecords", "CycleReport", "collect_cycle", "compare_previous", "load_report", "load_predictions"]
+
+logger = logging.getLogger(__name__)
+
+RESULT_RECORDS: tuple[type[Record], ...] = (BestParams, ModelMeta, Evaluation)
+"""The result files copied into the report folder."""
+
+
+@dataclass
+class TaskRecord:
+    """Everything the report shows about one task.
+
+    Attributes:
+        key: ``"<SYMBOL>_<h>d"``.
+        symbol: the symbol.
+        horizon: h, trading days.
+        cycle: the cycle.
+        status: the task's status (from the state file or the snapshot).
+        error: the reason a task failed or was skipped.
+        timestamps: started / hpo_completed / training_completed / completed (UTC ISO).
+        best: the selection; ``None`` when HPO did not finish.
+        meta: the trained model's metadata.
+        ev: the evaluation.
+        study: compact study record (:mod:`bistlab.report.studies`), ``None`` when the study is gone.
+        honesty: multiple-testing figures, when the study record is there.
+        previous: comparison with the previous cycle (:func:`compare_previous`).
+        source: where the results were read (``"runs"`` or ``"reports copy"``).
+        fdr_kept: whether the cycle-wide false-discovery control kept this task's usable test
+            (``None``: the task has no holdout test).
+        fdr_q_value: its Benjamini–Hochberg adjusted p-value over the cycle.
+    """
+
+    key: str
+    symbol: str
+    horizon: int
+    cycle: int
+    status: str
+    error: str | None = None
+    timestamps: dict[str, str | None] = field(default_factory=dict)
+    best: BestParams | None = None
+    meta: ModelMeta | None = None
+    ev: Evaluation | None = None
+    study: dict[str, Any] | None = None
+    honesty: StudyHonesty | None = None
+    previous: dict[str, Any] = field(default_factory=dict)
+    source: str = "runs"
+    fdr_kept: bool | None = None
+    fdr_q_value: float | None = None
+
+    @property
+    def low_support(self) -> bool:
+        return bool(self.best and self.best.low_support)
+
+    @property
+    def holdout(self) -> SplitMetrics | None:
+        return self.ev.holdout if self.ev else None
+
+    @property
+    def verdict(self) -> dict[str, Any]:
+        """The usable rule on the holdout numbers (recomputed, so older records get today's rule)."""
+        return usable_verdict(self.ev.holdout, horizon=self.horizon) if self.ev else {}
+
+    @property
+    def passes_rule(self) -> bool | None:
+        """The task's own usable test, before the cycle-wide false-discovery control."""
+        return None if not self.ev else bool(self.verdict["passes_rule"])
+
+    @property
+    def usable(self) -> bool | None:
+        """Usable after the cycle-wide control (:attr:`fdr_kept`), or the task's own test without it."""
+        if not self.ev:
+            return None
+        return bool(self.verdict["passes_rule"] and (self.fdr_kept is not False))
+
+    @property
+    def support_filter(self) -> SupportFilter | None:
+        return SupportFilter(**self.best.evaluation_spec["filter"]) if self.best else None
+
+    def holdout_figure(self) -> DirHit:
+        """The holdout DirHit with its interval at the effective count."""
+        return split_figures(self.ev.holdout, horizon=self.horizon)["model"] if self.ev else DirHit(None, 0, 0.0)
+
+    def call_figure(self) -> DirHit:
+        """The holdout call DirHit (rows with |prediction| > threshold)."""
+        return split_figures(self.ev.holdout, horizon=self.horizon)["call"] if self.ev else DirHit(None, 0, 0.0)
+
+    def baseline_figures(self) -> dict[str, DirHit]:
+        """Persistence and majority on the holdout's masked rows."""
+        return baseline_figures(self.ev.holdout, horizon=self.horizon) if self.ev else {}
+
+    def hpo_splits(self) -> list[dict[str, Any]]:
+        return self.best.splits if self.best else []
+
+    def wfv_splits(self) -> list[dict[str, Any]]:
+        return list((self.ev.wfv if self.ev else {}).get("split_metrics") or [])
+
+    def hpo_figure(self) -> DirHit:
+        """The HPO DirHit: the mean over the selected trial's counted splits, with its own interval."""
+        if not self.best:
+            return DirHit(None, 0, 0.0)
+        splits = self.hpo_splits()
+        counted = [splits[i] for i in self.best.counted_splits if i < len(splits)]
+        return DirHit.mean_of_splits(counted, value=self.best.hpo_dirhit, horizon=self.horizon)
+
+    def wfv_counted(self) -> list[int]:
+        """Splits counted in the WFV DirHit (the filter selection used)."""
+        if not self.best or not self.ev:
+            return []
+        res = filtered_dirhit(self.wfv_splits(), SupportFilter(**self.best.filter_used))
+        return list(res[1]) if res else []
+
+    def wfv_figure(self) -> DirHit:
+        """The WFV DirHit after training: the mean over the splits the selection's filter counts."""
+        splits = [self.wfv_splits()[i] for i in self.wfv_counted()]
+        return DirHit.mean_of_splits(splits, value=self.ev.wfv_dirhit if self.ev else None, horizon=self.horizon)
+
+    def wall_seconds(self) -> dict[str, float | None]:
+        return {
+            "hpo": self.best.hpo_wall_seconds if self.best else None,
+            "train": self.meta.train_wall_seconds if self.meta else None,
+            "evaluate": self.ev.eval_wall_seconds if self.ev else None,
+        }
+
+
+@dataclass
+class CycleRecords:
+    """The report's view of one cycle.
+
+    Attributes:
+        cycle: the cycle number.
+        tasks: one record per task, horizon-first.
+        config: the cycle's configuration (``CycleConfig.to_dict()``), as the state file recorded it.
+        ended: every task has ended.
+        previous_cycle: the cycle compared with (``None`` for the first).
+        control: the cycle-wide false-discovery control of the usable flags.
+    """
+
+    cycle: int
+    tasks: list[TaskRecord]
+    config: dict[str, Any]
+    ended: bool
+    previous_cycle: int | None
+    control: CycleControl | None = None
+
+
+def _archive(paths: TaskPaths) -> None:
+    """Copy the task's result files into the report folder (when newer or changed)."""
+    for record in RESULT_RECORDS:
+        src, dst = paths.path(record), paths.report_folder / record.FILE
+        if not src.exists():
+            continue
+        if dst.exists() and dst.stat().st_mtime >= src.stat().st_mtime and dst.stat().st_size == src.stat().st_size:
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
+
+
+def _previous_record(ws: Workspace, cycle: int, key: str) -> tuple[TaskRecord | None, str]:
+    """The previous cycle's record of a task, or why there is none."""
+    prev = cycle - 1
+    if prev < 1:
+        return None, "first cycle: nothing to compare with"
+    paths = ws.task(prev, key)
+    best, source = paths.read_from(BestParams)
+    if best is None:
+        listed = tasks_of_cycle(ws, prev) if ws.tasks_snapshot(prev).exists() else None
+        if listed and all(t.key != key for t in listed.tasks):
+            return None, f"not a task of cycle {prev}"
+        gone = "was cleaned up" if not ws.cycle_dir(prev).exists() else "holds no result for it"
+        return None, f"cycle {prev}'s results for {key} are not available: runs/ of cycle {prev} {gone} and its report folder holds no copy"
+    rec = TaskRecord(key=key, symbol=best.symbol, horizon=best.horizon, cycle=prev, status="", best=best, ev=paths.read(Evaluation), source=source)
+    return rec, ""
+
+
+def compare_previous(ws: Workspace, cycle: int, *, key: str, best: BestParams | None, ev: Evaluation | None) -> dict[str, Any]:
+    """This cycle's task against the previous cycle's: DirHits, parameters changed, usable flip.
+
+    Returns:
+        ``available`` (bool) and either ``reason`` (why there is nothing to compare) or the
+        previous ``hpo_dirhit`` and ``hpo_figure``, holdout ``dirhit`` and ``holdout_figure``
+        (:class:`~bistlab.metrics.DirHit`), ``usable`` (the previous task's own rule), the
+        parameters ``changed`` (name -> [before, after]), ``added``, ``removed``, ``model_choice``
+        before and after, ``data_changed``, ``holdout_delta``, ``usable_flip`` and ``source``.
+    """
+    prev, reason = _previous_record(ws, cycle, key)
+    if prev is None:
+        return {"available": False, "reason": reason}
+    before, after = prev.best.best_params, (best.best_params if best else {})
+    out: dict[str, Any] = {
+        "available": True,
+        "cycle": prev.cycle,
+        "source": prev.source,
+        "hpo_dirhit": prev.best.hpo_dirhit,
+        "hpo_figure": prev.hpo_figure(),
+        "low_support": prev.best.low_support,
+        "changed": {k: [before[k], after[k]] for k in sorted(set(before) & set(after)) if before[k] != after[k]},
+        "added": sorted(set(after) - set(before)),
+        "removed": sorted(set(before) - set(after)),
+        "model_choice": [prev.best.model_choice, best.model_choice if best else None],
+        "data_changed": prev.best.data_fingerprint != best.data_fingerprint if best else None,
+        "evaluated": prev.ev is not None,
+    }
+    if prev.ev:
+        out.update(dirhit=prev.ev.holdout.dirhit, holdout_figure=prev.holdout_figure(), usable=prev.passes_rule)
+    if prev.ev and ev:
+        if prev.ev.holdout.dirhit is not None and ev.holdout.dirhit is not None:
+            out["holdout_delta"] = ev.holdout.dirhit - prev.ev.holdout.dirhit
+        now = TaskRecord(key=key, symbol=prev.symbol, horizon=prev.horizon, cycle=cycle, status="", ev=ev)
+        flip_from, flip_to = bool(prev.passes_rule), bool(now.passes_rule)
+        out["usable_flip"] = None if flip_from == flip_to else f"{'usable' if flip_from else 'not usable'} → {'usable' if flip_to else 'not usable'}"
+    return out
+
+
+def _task_record(ws: Workspace, t: TaskState, cycle: int, *, archive: bool) -> TaskRecord:
+    paths = ws.task(cycle, t.key)
+    if archive and paths.folder.exists():
+        _archive(paths)
+    best, source = paths.read_from(BestParams)
+    rec = TaskRecord(
+        key=t.key,
+        symbol=t.symbol,
+        horizon=int(t.horizon),
+        cycle=cycle,
+        status=t.status,
+        error=t.error,
+        timestamps=t.timestamps,
+        best=best,
+        meta=paths.read(ModelMeta),
+        ev=paths.read(Evaluation),
+        source=source,
+    )
+    if rec.best:
+        rec.study = cached_study_record(ws, cycle, best=rec.best, archive=archive)
+        if rec.study:
+            counted = [rec.best.splits[i] for i in rec.best.counted_splits if i < len(rec.best.splits)]
+            rec.honesty = study_honesty(
+                rec.study["trials"], n_trials=rec.study["n_trials"], hpo_dirhit=rec.best.hpo_dirhit, counted_splits=counted,
+                holdout_dirhit=rec.holdout.dirhit if rec.holdout else None,
+            )
+    rec.previous = compare_previous(ws, cycle, key=t.key, best=rec.best, ev=rec.ev)
+    return rec
+
+
+def collect_cycle(ws: Workspace, cycle: int, *, archive: bool = True) -> CycleRecords:
+    """Gather every task of ``cycle`` for the report.
+
+    Args:
+        ws: the workspace.
+        cycle: the cycle number.
+        archive: copy the task's small result files, the study record and the task list into
+            ``reports/cycle_<N>/`` (see the module docstring).
+    """
+    listed: CycleTasks = tasks_of_cycle(ws, cycle)
+    records = [_task_record(ws, t, cycle, archive=archive) for t in listed.tasks]
+    control = fdr_control({r.key: r.verdict for r in records if r.ev})
+    for r in records:
+        r.fdr_kept = control.kept.get(r.key)
+        r.fdr_q_value = control.q_values.get(r.key)
+    if archive:
+        write_tasks_snapshot(ws, cycle, listed)
+    return CycleRecords(cycle=cycle, tasks=records, config=listed.config, ended=listed.ended, previous_cycle=cycle - 1 if cycle > 1 else None, control=control)
+
+
+@dataclass
+class CycleReport:
+    """What the report displays: the records, the table, the forecasts and the forward record.
+
+    Attributes:
+        ws: the workspace.
+        cycle: the cycle number.
+        records: per-task records (:func:`collect_cycle`).
+        table: :func:`bistlab.report.table.task_table`.
+        predictions: :func:`bistlab.predict.predict_cycle`'s table, or ``None``.
+        predictions_note: why there are no predictions, or where they were written.
+        rel: relative URL prefix from the main report to ``reports/cycle_<N>/``.
+        forward: the forward record of the ledger's forecasts (:func:`bistlab.ledger.load_forward`).
+    """
+
+    ws: Workspace
+    cycle: int
+    records: CycleRecords
+    table: pd.DataFrame
+    predictions: pd.DataFrame | None
+    predictions_note: str
+    rel: str
+    forward: ForwardView | None = None
+
+    def record(self, key: str) -> TaskRecord:
+        return next(r for r in self.records.tasks if r.key == key)
+
+
+def load_predictions(ws: Workspace, cycle: int, *, compute: bool) -> tuple[pd.DataFrame | None, str]:
+    """The cycle's predictions: computed (and written to ``reports/cycle_<N>/predictions.csv``) when
+    ``compute`` or when there is no CSV yet, else read back. A cycle whose ``runs/`` folder was cleaned
+    up keeps the CSV it had: its report is not given forecasts made later."""
+    path = ws.predictions_file(cycle)
+    runs_there = ws.cycle_dir(cycle).exists()
+    if path.exists() and (not compute or not runs_there):
+        frame = pd.read_csv(path, dtype={"note": str, "as_of": str, "last_label_date": str})
+        frame = frame.astype(object).where(frame.notna(), None)
+        made = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+        return frame.reindex(columns=PREDICTION_COLUMNS), f"written to {_relative(ws, path)} ({made})"
+    if not runs_there:
+        return None, f"no predictions: the runs of cycle {cycle} (its models) were cleaned up before any were made"
+    try:
+        frame = predict_cycle(ws, cycle=cycle)
+    except NoTrainedCycleError as err:
+        return None, f"no predictions: {err}"
+    write_predictions(frame, path)
+    return frame, f"written to {_relative(ws, path)}"
+
+
+def _relative(ws: Workspace, path: Path) -> str:
+    return str(path.relative_to(ws.reports))
+
+
+def load_report(ws: Workspace, cycle: int, *, archive: bool = False, compute_predictions: bool = False) -> CycleReport:
+    """Everything the report shows for ``cycle`` (cheap after :func:`bistlab.report.render.render_report` has cached it)."""
+    records = collect_cycle(ws, cycle, archive=archive)
+    predictions, note = load_predictions(ws, cycle, compute=compute_predictions)
+    return CycleReport(
+        ws=ws, cycle=cycle, records=records, table=task_table(records), predictions=predictions, predictions_note=note,
+        rel=ws.report_dir_href(cycle), forward=load_forward(ws),
+    )

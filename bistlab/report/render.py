@@ -1,0 +1,96 @@
+"""Rendering the cycle report: ``reports/cycle_<N>.html`` and everything under ``reports/cycle_<N>/``.
+
+Layout of what :func:`render_report` writes (reports are never cleaned up; paths from
+:class:`bistlab.workspace.Workspace`)::
+
+    reports/cycle_<N>.html                  the report: one self-contained offline file (plotly.js once)
+    reports/cycle_<N>/plotly.min.js         one shared local plotly.js for the pages below
+    reports/cycle_<N>/notebook.css          one shared stylesheet for the exported notebooks
+    reports/cycle_<N>/predictions.csv       the latest forecast per task (bistlab.predict)
+    reports/cycle_<N>/tasks.json            the cycle's tasks and configuration
+    reports/cycle_<N>/<SYMBOL>_<h>d/index.html                  the task's page
+    reports/cycle_<N>/<SYMBOL>_<h>d/{hpo,train,evaluate}.html   its executed notebooks
+    reports/cycle_<N>/<SYMBOL>_<h>d/*.json  copies of best_params / model / evaluation + study.json
+
+The main report is the executed ``report`` notebook exported by nbconvert (no code cells), whose
+cells display the sections of :mod:`bistlab.report.sections`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from bistlab import notebooks
+from bistlab.htmlfmt import esc
+from bistlab.plots import write_plotlyjs
+from bistlab.report.data import CycleReport, TaskRecord, load_report
+from bistlab.report.task_page import write_task_page
+from bistlab.workspace import Workspace
+
+__all__ = ["render_report", "NOTEBOOK_NAMES"]
+
+logger = logging.getLogger(__name__)
+
+NOTEBOOK_NAMES = ("hpo", "train", "evaluate")
+"""A task's notebooks, exported beside its page."""
+
+
+def _export_notebooks(ws: Workspace, rep: CycleReport, rec: TaskRecord) -> None:
+    paths = ws.task(rep.cycle, rec.key)
+    banner = (
+        f'<a href="{paths.page.name}">← {esc(rec.key)} page</a> · <a href="{Workspace.report_href(rep.cycle, from_task_page=True)}">cycle {rep.cycle} report</a> · '
+        + " · ".join(f'<a href="{paths.notebook_html(n).name}">{n}</a>' for n in NOTEBOOK_NAMES)
+    )
+    for name in NOTEBOOK_NAMES:
+        src, dst = paths.notebook(name), paths.notebook_html(name)
+        if not src.exists() or (dst.exists() and dst.stat().st_mtime >= src.stat().st_mtime):
+            continue
+        try:
+            notebooks.to_html(src, dst, exclude_input=False, plotly_src="../plotly.min.js", css_href="../notebook.css", banner=banner)
+        except Exception as err:  # noqa: BLE001 - one broken notebook must not cost the report
+            logger.warning("%s: %s notebook not exported: %s", rec.key, name, err)
+
+
+def _write_page(rep: CycleReport, rec: TaskRecord) -> None:
+    try:
+        write_task_page(rep, rec)
+    except Exception as err:  # noqa: BLE001 - one broken page must not cost the cycle's report
+        logger.exception("%s: task page not written", rec.key)
+        page = rep.ws.task(rep.cycle, rec.key).page
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(f"<!DOCTYPE html><html><body><h1>{esc(rec.key)}</h1><p>This page could not be rendered: {esc(type(err).__name__)}: {esc(err)}</p></body></html>", encoding="utf-8")
+
+
+def _shared_assets(ws: Workspace, cycle: int) -> None:
+    folder = ws.report_dir(cycle)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_plotlyjs(folder / "plotly.min.js")
+    css = folder / "notebook.css"
+    if not css.exists():
+        css.write_text(notebooks.notebook_css(), encoding="utf-8")
+
+
+def render_report(ws: Workspace, cycle: int) -> Path:
+    """Render ``reports/cycle_<N>.html`` and everything under ``reports/cycle_<N>/``.
+
+    Steps: copy the tasks' result files and study records into the report folder and compute the
+    predictions (refitting ``model_final.pkl`` where needed), write the shared plotly.js and
+    notebook stylesheet, export each task's executed notebooks, write each task's page, then
+    execute the ``report`` notebook and export it.
+
+    Returns:
+        The main report's path.
+    """
+    started = time.time()
+    rep = load_report(ws, cycle, archive=True, compute_predictions=True)
+    _shared_assets(ws, cycle)
+    for rec in rep.records.tasks:
+        _export_notebooks(ws, rep, rec)
+        _write_page(rep, rec)
+    logger.info("cycle %d: task pages written in %.1f s", cycle, time.time() - started)
+    executed = notebooks.execute("report", ws.report_notebook(cycle), parameters={"workspace": str(ws.root), "db_url": ws.db_url, "cycle": cycle}, cwd=ws.root)
+    out = notebooks.to_html(executed, ws.report_file(cycle))
+    logger.info("cycle %d: report %s in %.1f s", cycle, out, time.time() - started)
+    return out

@@ -1,0 +1,559 @@
+"""The sections of the cycle report, as HTML and figures, built from a :class:`CycleReport`:
+the summary and how to read it, the usable models and what each horizon can judge, the table of
+all tasks, multiple testing, changes since the previous cycle, the forecasts, the forward record,
+a short section per task, and the reproducibility block."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from bistlab import plots
+from bistlab.htmlfmt import REPORT_CSS, dirhit_html, dirhit_text, esc, html_table, link, num, pct
+from bistlab.metrics import INTERVAL_METHOD, USABLE_RULE, DirHit, min_passing_dirhit
+from bistlab.report.data import CycleReport, TaskRecord
+from bistlab.report.words import baseline_html, call_html, disguise_words, hold_html, hpo_html, method_html, task_sentences, verdict_words, wfv_html
+from bistlab.repro import report_versions, source_revision
+from bistlab.state import TaskStatus
+
+__all__ = [
+    "summary_html",
+    "heatmap_figure",
+    "holdout_figure",
+    "hpo_vs_holdout_figure",
+    "usable_html",
+    "table_html",
+    "honesty_html",
+    "changes_html",
+    "predictions_html",
+    "forward_html",
+    "tasks_html",
+    "reproducibility_html",
+]
+
+HOW_TO_READ = (
+    "<p><b>How to read it.</b> <i>DirHit</i> is the percentage of rows whose predicted direction is right, counted only "
+    "where both the realised and the predicted forward log return exceed the threshold (the <i>mask</i>); every DirHit "
+    "is shown with its count n and the 95 % interval of that very number. For h &gt; 1 trading days neighbouring labels "
+    "share h − 1 days of price path, so n rows are fewer independent outcomes: the interval is "
+    f"the {esc(INTERVAL_METHOD)}; <i>n_eff</i> is shown where it is below n. <i>HPO DirHit</i> is the selected trial's walk-forward DirHit "
+    "(mean over the splits that passed the support filter; n pooled over them; its interval is that of the mean): it is "
+    "<b>biased upward</b> by the search that picked it. <i>WFV DirHit</i> re-measures the same configuration on the same "
+    "splits after training (parity). <i>Holdout DirHit</i> is the honest number: the most recent rows, never seen by HPO, "
+    "predicted online with refits on past data only, beside two naive baselines on the same rows (persistence: the sign "
+    "of the last h-day return, rows where it is zero not counted; majority: the training window's majority direction).</p>"
+    f"<p><b>Usable rule</b> (holdout numbers only): {esc(USABLE_RULE)}.</p>"
+)
+
+
+# ---------------------------------------------------------------- summary and figures
+
+
+def _count_box(label: str, value: int, css: str = "") -> str:
+    return f'<div class="count {css}"><b>{value}</b>{esc(label)}</div>'
+
+
+def _count_boxes(rep: CycleReport) -> tuple[str, int]:
+    """The count boxes, and how many tasks have not ended."""
+    tasks = rep.records.tasks
+    status = pd.Series([r.status for r in tasks], dtype=object).value_counts().to_dict()
+    n_low = sum(r.low_support for r in tasks)
+    n_usable = sum(bool(r.usable) for r in tasks)
+    others = len(tasks) - sum(status.get(s, 0) for s in TaskStatus.ENDED)
+    boxes = [
+        _count_box("tasks", len(tasks)),
+        _count_box("completed", status.get(TaskStatus.COMPLETED, 0), "good" if status.get(TaskStatus.COMPLETED) else ""),
+        _count_box("failed", status.get(TaskStatus.FAILED, 0), "bad" if status.get(TaskStatus.FAILED) else ""),
+        _count_box("skipped", status.get(TaskStatus.SKIPPED, 0), "warn" if status.get(TaskStatus.SKIPPED) else ""),
+        _count_box("LOW_SUPPORT", n_low, "warn" if n_low else ""),
+        _count_box("usable", n_usable, "good" if n_usable else ""),
+    ]
+    if others:
+        boxes.append(_count_box("not ended", others, "warn"))
+    return "".join(boxes), others
+
+
+def summary_html(rep: CycleReport) -> str:
+    """The title, the counts and how to read the numbers."""
+    boxes, others = _count_boxes(rep)
+    parts = [
+        f'<div class="bistlab-report"><style>{REPORT_CSS}</style>',
+        f"<h1>bistlab — cycle {rep.cycle}</h1>",
+        f"<p>Generated {esc(time.strftime('%Y-%m-%d %H:%M %Z'))} from workspace <code>{esc(rep.ws.root)}</code>.</p>",
+        f'<div class="counts">{boxes}</div>',
+    ]
+    if not rep.records.ended:
+        parts.append(f'<div class="banner">This cycle has not ended: {others} task(s) are still pending or running; their rows are incomplete.</div>')
+    parts.append(HOW_TO_READ)
+    if rep.records.control and rep.records.control.n_tested:
+        parts.append(f"<p><b>Many tasks.</b> {esc(rep.records.control.words())}</p>")
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _hover(rec: TaskRecord) -> str:
+    lines = [f"holdout {dirhit_text(rec.holdout_figure())}" if rec.ev else f"status: {rec.status}"]
+    if rec.ev:
+        name = rec.verdict.get("best_baseline")
+        base = rec.baseline_figures().get(name) if name else None
+        lines.append(f"best baseline ({name}) {dirhit_text(base)}" if base else "best baseline undefined")
+        lines.append("usable" if rec.usable else ("passes the rule alone, not after the cycle-wide control" if rec.passes_rule else "not usable"))
+    if rec.low_support:
+        lines.append("LOW_SUPPORT")
+    return "<br>".join(esc(x) for x in lines)
+
+
+def heatmap_figure(rep: CycleReport) -> go.Figure:
+    """The symbol × horizon heatmap of holdout DirHit minus the best baseline."""
+    t = rep.table.copy()
+    t["hover"] = [_hover(r) for r in rep.records.tasks]
+    return plots.edge_heatmap(t)
+
+
+def holdout_figure(rep: CycleReport) -> go.Figure:
+    """Holdout DirHit per task with its interval and the best baseline."""
+    return plots.holdout_dirhit_by_task(rep.table)
+
+
+def hpo_vs_holdout_figure(rep: CycleReport) -> go.Figure:
+    """HPO DirHit against holdout DirHit per task."""
+    return plots.hpo_vs_holdout(rep.table)
+
+
+# ---------------------------------------------------------------- usable models
+
+
+def _judgeable_row(horizon: int, recs: list[TaskRecord]) -> list[str]:
+    n_test = max(r.holdout.n_test for r in recs)
+    best_case = min(n_test, math.ceil(n_test / horizon))
+    n_effs = sorted(f.n_eff for f in (r.holdout_figure() for r in recs) if f.defined)
+    median = n_effs[len(n_effs) // 2] if n_effs else 0.0
+    need_best, need_median = min_passing_dirhit(best_case), min_passing_dirhit(median)
+    cannot = "<b>none</b>: even 100 % cannot pass"
+    return [esc(horizon), str(len(recs)), str(n_test), str(best_case), pct(need_best) if need_best else cannot, f"{median:.0f}", pct(need_median) if need_median else cannot]
+
+
+def _judgeable_html(rep: CycleReport) -> str:
+    """Per horizon: holdout size, effective counts, and the smallest holdout DirHit that could pass."""
+    horizons = sorted({r.horizon for r in rep.records.tasks if r.ev})
+    if not horizons:
+        return ""
+    rows = [_judgeable_row(h, [r for r in rep.records.tasks if r.ev and r.horizon == h]) for h in horizons]
+    cols = ["h (trading days)", "tasks", "holdout rows", "n_eff if every row were masked", "bar then (smallest passing %)", "median n_eff of the tasks", "bar then (smallest passing %)"]
+    return (
+        "<h3>What each horizon's holdout can judge</h3><p>The rule needs the lower bound of the holdout DirHit above 50 % (and above the best "
+        "baseline); with few independent h-day outcomes even a high DirHit cannot get there. The smallest DirHit that could clear 50 %, "
+        "per horizon (a baseline above 50 % raises the bar further):</p>"
+        + html_table(cols, rows, table_id="judgeable")
+    )
+
+
+def _verdict_list(intro: str, recs: list[TaskRecord], *, model: bool = False) -> str:
+    items = "".join(f"<li><b>{esc(r.key)}</b>{' (' + esc(r.best.model_choice) + ')' if model and r.best else ''}: {verdict_words(r)}</li>" for r in recs)
+    return f"{intro}<ul>{items}</ul>"
+
+
+def usable_html(rep: CycleReport) -> str:
+    """The usable models with the rule's numbers, those the cycle-wide control dropped, what each
+    horizon's holdout can judge, and the nearest misses."""
+    tasks = rep.records.tasks
+    parts = ['<div class="bistlab-report">', "<h2>Usable models</h2>", f"<p>Rule, on holdout numbers only: {esc(USABLE_RULE)}.</p>"]
+    if rep.records.control and rep.records.control.n_tested:
+        parts.append(f"<p>{esc(rep.records.control.words())}</p>")
+    usable = [r for r in tasks if r.usable]
+    if usable:
+        parts.append(_verdict_list("", usable, model=True))
+    else:
+        parts.append('<div class="banner bad">No model of this cycle is usable: none has a holdout DirHit whose 95 % lower bound beats both 50 % and the best baseline and survives the cycle-wide control.</div>')
+    dropped = [r for r in tasks if r.passes_rule and not r.usable]
+    if dropped:
+        parts.append(_verdict_list("<p>Passed the rule on their own but not the cycle-wide control (chance passes among many tasks):</p>", dropped))
+    parts.append(_judgeable_html(rep))
+    near = [r for r in tasks if r.ev and not r.passes_rule and r.verdict.get("dirhit_lower_95") is not None]
+    near.sort(key=lambda r: r.verdict["dirhit_lower_95"] - max(50.0, r.verdict.get("best_baseline_dirhit") or 50.0), reverse=True)
+    if near:
+        parts.append(_verdict_list("<p>Nearest misses (largest lower bound relative to the bar):</p>", near[:5]))
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- the table of all tasks
+
+TABLE_COLUMNS: list[tuple[str, str | None]] = [
+    ("task", None),
+    ("status", None),
+    ("LOW_SUPPORT", "no trial passed the support filter; selected under the 0/0.0 fallback"),
+    ("usable", USABLE_RULE),
+    ("trials (complete / all)", "complete Optuna trials of the study / all trials (failed and pruned included)"),
+    ("HPO DirHit % (biased upward by the search)", "mean DirHit over the selected trial's counted splits; n pooled over them. The maximum over the trials: optimistic."),
+    ("WFV DirHit % (parity after training)", "the same configuration refit per split after training; Δ = WFV − HPO (0 = parity)"),
+    ("holdout DirHit % (n, 95 % CI)", "online evaluation on the untouched holdout"),
+    ("persistence % (same rows)", "sign of the last h-day return, on the holdout's masked rows"),
+    ("majority % (same rows)", "the training window's majority direction, on the holdout's masked rows"),
+    ("holdout − best baseline", "holdout DirHit minus the better baseline, percentage points"),
+    ("holdout call DirHit %", "DirHit over rows where |prediction| > threshold (what a trader acts on) and their share"),
+    ("nRMSE holdout / WFV", "RMSE / std of the realised returns (1 = no better than the mean): holdout, and mean over the walk-forward splits after training"),
+    ("support (holdout mask %, splits counted)", "masked holdout rows in % of the holdout; splits that counted in the HPO DirHit"),
+    ("PBO", "probability of backtest overfitting (CSCV over trials × splits); ≈0.5 = selection picked noise"),
+    ("vs previous cycle", "change since the previous cycle"),
+    ("note", None),
+    ("details", "the task's page and its executed notebooks"),
+]
+"""The table's columns and their definitions (header tooltips)."""
+
+
+def _task_links(rep: CycleReport, rec: TaskRecord) -> str:
+    paths = rep.ws.task(rep.cycle, rec.key)
+    base = f"{rep.rel}{rec.key}/"
+    items = [link(base + paths.page.name, "page")] if paths.page.exists() else []
+    items += [link(base + paths.notebook_html(n).name, n) for n in ("hpo", "train", "evaluate") if paths.notebook_html(n).exists()]
+    return " · ".join(items) or "–"
+
+
+def _prev_cell(rec: TaskRecord) -> str:
+    p = rec.previous
+    if not p.get("available"):
+        return f"<small>{esc(p.get('reason', '–'))}</small>"
+    bits = []
+    if p.get("holdout_delta") is not None:
+        bits.append(f"holdout {p['holdout_delta']:+.1f} pts")
+    if p.get("usable_flip"):
+        bits.append(f"<b>{esc(p['usable_flip'])}</b>")
+    n = len(p.get("changed") or {}) + len(p.get("added") or []) + len(p.get("removed") or [])
+    bits.append(f"{n} param{'s' if n != 1 else ''} changed")
+    return "<br>".join(bits)
+
+
+def _usable_cell(rec: TaskRecord) -> str:
+    cell = "–" if rec.usable is None else ('<span class="usable">usable</span>' if rec.usable else '<span class="notusable">no</span>')
+    if rec.passes_rule and not rec.usable:
+        cell += "<br><small>passes alone; not after the cycle-wide control</small>"
+    if disguise_words(rec):
+        cell += "<br><small>follows a baseline on ≥ 90 % of its calls</small>"
+    return cell
+
+
+def _holdout_cells(rec: TaskRecord, edge: Any) -> list[str]:
+    if not rec.ev:
+        return ["–"] * 6
+    h = rec.ev.holdout
+    gap = rec.ev.wfv_parity_gap
+    return [
+        wfv_html(rec, inline=False) + (f"<br><small>Δ {gap:+.2f}</small>" if gap is not None else ""),
+        hold_html(rec, inline=False),
+        baseline_html(rec, "persistence", inline=False),
+        baseline_html(rec, "majority", inline=False),
+        num(edge, "{:+.1f}") if edge is not None and not pd.isna(edge) else "–",
+        call_html(rec, inline=False),
+    ]
+
+
+def _table_row(rep: CycleReport, rec: TaskRecord, t: pd.Series) -> list[str]:
+    status = esc(rec.status)
+    if rec.status in (TaskStatus.FAILED, TaskStatus.SKIPPED):
+        status = f'<span class="failed">{status}</span>'
+    h = rec.holdout
+    return [
+        esc(rec.key),
+        status,
+        '<span class="lowsupport">LOW_SUPPORT</span>' if rec.low_support else "",
+        _usable_cell(rec),
+        f"{rec.best.n_complete} / {rec.best.n_trials}" if rec.best else "–",
+        hpo_html(rec, inline=False) if rec.best else "–",
+        *_holdout_cells(rec, t["edge"]),
+        f"{num(h.nrmse)} / {num(rec.ev.wfv.get('avg_nrmse'))}" if rec.ev else "–",
+        f"{pct(h.mask_pct if h else None)}, {len(rec.best.counted_splits)} of {len(rec.hpo_splits())}" if rec.best else "–",
+        num(rec.honesty.pbo.pbo, "{:.2f}") if rec.honesty and rec.honesty.pbo.pbo is not None else "–",
+        _prev_cell(rec),
+        f'<div class="note">{esc(t["note"])}</div>' if t["note"] else "",
+        _task_links(rep, rec),
+    ]
+
+
+def table_html(rep: CycleReport) -> str:
+    """The table: one row per task (``id="summary"``), first cell the task key."""
+    cols = [c for c, _ in TABLE_COLUMNS]
+    if rep.cycle > 1:
+        cols[cols.index("vs previous cycle")] = f"vs cycle {rep.cycle - 1}"
+    rows = [_table_row(rep, rec, t) for rec, (_, t) in zip(rep.records.tasks, rep.table.iterrows())]
+    return (
+        '<div class="bistlab-report"><h2>All tasks</h2>'
+        "<p>One row per task, horizon-first. Hover over a column header for its definition.</p>"
+        + html_table(cols, rows, table_id="summary", titles=[t for _, t in TABLE_COLUMNS])
+        + "</div>"
+    )
+
+
+# ---------------------------------------------------------------- multiple testing
+
+
+def _honesty_row(r: TaskRecord) -> list[str]:
+    hh, pbo = r.honesty, r.honesty.pbo
+    return [
+        esc(r.key),
+        f"{hh.n_complete} / {hh.n_trials}",
+        hpo_html(r, inline=False),
+        hold_html(r, inline=False) if r.ev else "–",
+        num(hh.holdout_minus_hpo, "{:+.1f}"),
+        num(hh.best_minus_median, "{:+.1f}"),
+        f"{pct(hh.noise_max_dirhit)}<br><small>n={hh.pooled_count}, N={hh.n_complete}</small>",
+        num(hh.deflated_prob, "{:.2f}"),
+        (f"{pbo.pbo:.2f}<br><small>{pbo.n_combinations} combinations, {pbo.n_trials} trials × {pbo.n_splits} splits</small>" if pbo.pbo is not None else f"<small>{esc(pbo.reason)}</small>"),
+        f"{pbo.mean_oos_rank_pct:.0f} %" if pbo.mean_oos_rank_pct is not None else "–",
+    ]
+
+
+def _honesty_summary(with_h: list[TaskRecord]) -> str:
+    gaps = [r.honesty.holdout_minus_hpo for r in with_h if r.honesty.holdout_minus_hpo is not None]
+    pbos = [r.honesty.pbo.pbo for r in with_h if r.honesty.pbo.pbo is not None]
+    s = []
+    if gaps:
+        s.append(f"median holdout − HPO gap over {len(gaps)} evaluated studies: <b>{pd.Series(gaps).median():+.1f} points</b>")
+    if pbos:
+        s.append(f"PBO ≥ 0.5 in <b>{sum(p >= 0.5 for p in pbos)} of {len(pbos)}</b> studies (mean PBO {sum(pbos) / len(pbos):.2f})")
+    return "<p>" + "; ".join(s) + ".</p>" if s else ""
+
+
+def honesty_html(rep: CycleReport) -> str:
+    """Multiple-testing honesty: per study, trials and how much of the best DirHit is selection."""
+    parts = ['<div class="bistlab-report"><h2>Multiple testing: how much of the HPO DirHit is selection</h2>', method_html()]
+    with_h = [r for r in rep.records.tasks if r.honesty]
+    parts.append(_honesty_summary(with_h))
+    missing = [r.key for r in rep.records.tasks if r.best and not r.honesty]
+    if missing:
+        parts.append(f"<p>No study record for {esc(', '.join(missing))} (the study was removed before the report was first rendered).</p>")
+    cols = ["task", "trials (complete / all)", "HPO DirHit % (selected)", "holdout DirHit %", "holdout − HPO", "best − median trial", "best-of-N noise reference", "P(best > noise)", "PBO (combinations)", "IS winner's OOS rank"]
+    parts.append(html_table(cols, [_honesty_row(r) for r in with_h], table_id="honesty"))
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- since the previous cycle
+
+
+def _changes_row(r: TaskRecord, prev: int) -> list[str]:
+    p = r.previous
+    if not p.get("available"):
+        return [esc(r.key), "–", hold_html(r, inline=False) if r.ev else "–", "–", "–", "–", "–", "–", "–", f'<div class="note">{esc(p.get("reason"))}</div>']
+    names = [f"{k}: {v[0]} → {v[1]}" for k, v in (p.get("changed") or {}).items()] + [f"+{k}" for k in p.get("added") or []] + [f"−{k}" for k in p.get("removed") or []]
+    shown = "<br>".join(esc(x) for x in names[:6]) + (f"<br><small>+{len(names) - 6} more (see the task's page)</small>" if len(names) > 6 else "")
+    usable = esc(p["usable_flip"]) if p.get("usable_flip") else ("–" if p.get("usable") is None or r.passes_rule is None else ("usable in both" if r.passes_rule else "not usable in both"))
+    mc = p.get("model_choice") or [None, None]
+    return [
+        esc(r.key),
+        dirhit_html(p["holdout_figure"]) if p.get("evaluated") else "not evaluated",
+        hold_html(r, inline=False) if r.ev else "–",
+        num(p.get("holdout_delta"), "{:+.1f}"),
+        dirhit_html(p["hpo_figure"], css="biased") + "<br>→ " + (hpo_html(r, inline=False) if r.best else "–"),
+        usable,
+        esc(mc[0] if mc[0] == mc[1] else f"{mc[0]} → {mc[1]}"),
+        f"{len(names)}<br>{shown}" if names else "none",
+        {True: "yes", False: "no", None: "–"}[p.get("data_changed")],
+        esc(f"cycle {prev} read from its {p.get('source', '')}"),
+    ]
+
+
+def changes_html(rep: CycleReport) -> str:
+    """This cycle against the previous one, per task."""
+    parts = ['<div class="bistlab-report">', "<h2>Since the previous cycle</h2>"]
+    if rep.cycle <= 1:
+        parts.append("<p>Cycle 1 is the first cycle: there is nothing to compare with.</p></div>")
+        return "\n".join(parts)
+    prev = rep.cycle - 1
+    cols = ["task", f"holdout DirHit %, cycle {prev}", f"holdout DirHit %, cycle {rep.cycle}", "Δ points", f"HPO DirHit % (biased), cycle {prev} → {rep.cycle}", "usable rule (each task alone)", "model", "parameters changed", "prices changed", "note"]
+    flips = [r.key for r in rep.records.tasks if r.previous.get("usable_flip")]
+    missing = sum(not r.previous.get("available") for r in rep.records.tasks)
+    summary = [f"{len(flips)} usable flip{'s' if len(flips) != 1 else ''}" + (f" ({esc(', '.join(flips))})" if flips else "")]
+    if missing:
+        summary.append(f"{missing} task{'s' if missing != 1 else ''} without a cycle-{prev} result to compare (see the note)")
+    parts.append("<p>" + "; ".join(summary) + ".</p>")
+    parts.append(html_table(cols, [_changes_row(r, prev) for r in rep.records.tasks], table_id="changes"))
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- forecasts
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
+
+
+def _prediction_figure(p: pd.Series) -> DirHit:
+    """The holdout DirHit of a predictions row, as :func:`bistlab.predict.predict_cycle` computed it."""
+    value = None if _missing(p["holdout_dirhit"]) else float(p["holdout_dirhit"])
+    n_eff = None if _missing(p.get("holdout_n_eff")) else float(p["holdout_n_eff"])
+    count = int(p["holdout_count"])
+    if value is None or _missing(p["holdout_ci_low"]):
+        return DirHit.of_percent(value, count, n_eff)
+    return DirHit(value, count, n_eff if n_eff is not None else float(count), float(p["holdout_ci_low"]), float(p["holdout_ci_high"]))
+
+
+def _prediction_row(p: pd.Series) -> list[str]:
+    usable = p["usable"]
+    usable_txt = "–" if usable is None or (isinstance(usable, float) and pd.isna(usable)) else ('<span class="usable">usable</span>' if str(usable) == "True" else "no")
+    return [
+        esc(p["task"]),
+        esc(p["as_of"] or "–"),
+        f"<b>{esc(p['direction'])}</b>",
+        num(p["expected_log_return"], "{:+.5f}"),
+        num(p["expected_return_pct"], "{:+.3f}"),
+        dirhit_html(_prediction_figure(p), inline=False) if not _missing(p["holdout_count"]) else "–",
+        usable_txt,
+        '<span class="lowsupport">LOW_SUPPORT</span>' if str(p["low_support"]) == "True" else "",
+        esc(p["note"] or ""),
+    ]
+
+
+def predictions_html(rep: CycleReport) -> str:
+    """The latest forecast per task (the table ``bistlab predict`` writes)."""
+    parts = [
+        '<div class="bistlab-report">',
+        "<h2>Predictions</h2>",
+        "<p>The latest forecast per task: the selected configuration refit on every labelled row (not the training "
+        "model, which stops before the holdout), predicting the log return over the next h trading days after the last "
+        "price. Direction: up / down, or flat within the DirHit threshold. Skill is the holdout's; a forecast from a model "
+        "that is not usable has no demonstrated skill.</p>",
+    ]
+    frame = rep.predictions
+    if frame is None or frame.empty:
+        parts.append(f"<p>{esc(rep.predictions_note)}</p></div>")
+        return "\n".join(parts)
+    parts.append(f"<p>{esc(rep.predictions_note)}.</p>")
+    cols = ["task", "as of", "direction", "expected log return", "expected return %", "holdout DirHit %", "usable", "LOW_SUPPORT", "note"]
+    parts.append(html_table(cols, [_prediction_row(p) for _, p in frame.iterrows()], table_id="predictions"))
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def forward_html(rep: CycleReport) -> str:
+    """The forward record: forecasts scored against the prices that followed them."""
+    view = rep.forward
+    parts = [
+        '<div class="bistlab-report"><h2>Forward record: the forecasts against what followed</h2>',
+        "<p>Every forecast is kept in the forecast ledger when it is made and never rewritten; once its h trading days have "
+        "passed it is scored against the realised log return. This is the number that says whether the verdicts hold up: "
+        "a usable model's forward DirHit should stay above its baselines. Masked as the holdout (|realised| and |expected| "
+        "above the threshold); baselines known at the forecast's date on the same rows; intervals at the effective count of "
+        "overlapping h-day labels, tasks treated as independent when pooled.</p>",
+        f"<p>{esc(view.note if view else 'The forward record was not loaded.')}</p>",
+    ]
+    if not view or not view.tasks:
+        parts.append("</div>")
+        return "\n".join(parts)
+    cols = ["forecasts", "recorded", "scored", "forward DirHit %", "persistence % (same rows)", "majority % (same rows)"]
+    groups = [[esc(g.label), str(g.n_forecasts), str(g.n_scored), dirhit_html(g.dirhit), dirhit_html(g.persistence), dirhit_html(g.majority)] for g in view.groups]
+    tasks = [[esc(t.label), str(t.n_forecasts), str(t.n_scored), dirhit_html(t.dirhit), dirhit_html(t.persistence), dirhit_html(t.majority)] for t in view.tasks]
+    parts += [html_table(cols, groups, table_id="forward-groups"), "<h3>Per task</h3>", html_table(["task"] + cols[1:], tasks, table_id="forward-tasks"), "</div>"]
+    return "\n".join(parts)
+
+
+def tasks_html(rep: CycleReport) -> str:
+    """A short section per task: selection (and fallback), DirHits, verdict or reason; links."""
+    parts = ['<div class="bistlab-report"><h2>Per task</h2>', "<p>Each task in a few sentences; its page has the splits, figures, configuration and evaluation spec.</p>"]
+    for r in rep.records.tasks:
+        flag = ' <span class="lowsupport">LOW_SUPPORT</span>' if r.low_support else ""
+        verdict = "" if r.usable is None else (' — <span class="usable">usable</span>' if r.usable else " — not usable")
+        hold = f" — holdout {hold_html(r)}" if r.ev else ""
+        parts.append(
+            f'<details id="task-{esc(r.key)}"><summary><b>{esc(r.key)}</b> — {esc(r.status)}{flag}{hold}{verdict}</summary>'
+            + "<ul>" + "".join(f"<li>{s}</li>" for s in task_sentences(r)) + f"<li>{_task_links(rep, r)}</li></ul></details>"
+        )
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- reproducibility
+
+
+def _kv(items: list[tuple[str, str]]) -> str:
+    return html_table(["item", "value"], [[esc(k), v] for k, v in items], classes="bl kv")
+
+
+def _evaluation_settings(spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "dirhit threshold (|log return|)": spec["dirhit_threshold"],
+        "walk-forward splits": len(spec["splits"]),
+        "purge": "h rows",
+        **{f"support filter {k}": v for k, v in spec["filter"].items()},
+        "holdout refit every (rows)": spec["refit_every"],
+    }
+
+
+def _removed_item(tasks: list[TaskRecord]) -> tuple[str, str]:
+    removed: dict[str, set[str]] = {}
+    for r in tasks:
+        for name, reason in (r.best.space_removed if r.best else {}).items():
+            removed.setdefault(f"{name}: {reason}", set()).add(r.key)
+    text = "; ".join(f"{what} ({'every task' if len(keys) == len(tasks) else ', '.join(sorted(keys))})" for what, keys in sorted(removed.items()))
+    return "left out of the search space", esc(text or "nothing")
+
+
+def _facts(rep: CycleReport) -> list[tuple[str, str]]:
+    """The key facts: versions, revision, configuration, seeds, settings, space, wall time."""
+    tasks = rep.records.tasks
+    rev = source_revision()
+    versions = next((r.meta.package_versions for r in reversed(tasks) if r.meta), {})
+    settings = next((_evaluation_settings(r.best.evaluation_spec) for r in reversed(tasks) if r.best), {})
+    seeds = sorted({r.best.config.get("seed") for r in tasks if r.best and r.best.config.get("seed") is not None})
+    walls = [r.wall_seconds() for r in tasks]
+    total = {k: sum(w[k] for w in walls if w[k]) for k in ("hpo", "train", "evaluate")}
+    return [
+        ("bistlab", f"{esc(rev['version'])}, source revision {esc(rev['commit'])}" + (" (uncommitted changes)" if rev.get("dirty") else "")),
+        ("packages at training", esc(", ".join(f"{k} {v}" for k, v in versions.items()) or "unknown")),
+        ("packages rendering this report", esc(", ".join(f"{k} {v}" for k, v in report_versions().items()))),
+        ("cycle configuration", "<code>" + esc(", ".join(f"{k}={v}" for k, v in rep.records.config.items()) or "not recorded") + "</code>"),
+        ("seeds", esc(f"sampler and model seed {rep.records.config.get('seed', '?')} (cycle config); trial configs use seed(s) {seeds or '–'}")),
+        ("evaluation settings", esc(", ".join(f"{k} = {v}" for k, v in settings.items()) or "none")),
+        _removed_item(tasks),
+        ("wall time, all tasks", esc(", ".join(f"{k} {v / 60:.1f} min" for k, v in total.items()))),
+    ]
+
+
+def _fingerprint_rows(tasks: list[TaskRecord]) -> list[list[str]]:
+    fingerprints: dict[str, tuple[str, Any, str]] = {}
+    for r in tasks:
+        if r.best:
+            spec = r.best.evaluation_spec
+            first = spec["splits"][0]["train_dates"][0] if spec.get("splits") else "?"
+            fingerprints[r.symbol] = (r.best.data_fingerprint, spec.get("n_rows"), f"{first} … {spec['holdout']['dates'][1]}")
+    return [[esc(s), f"<code>{esc(f)}</code>", esc(n), esc(span)] for s, (f, n, span) in sorted(fingerprints.items())]
+
+
+def _wall_row(r: TaskRecord) -> list[str]:
+    w = r.wall_seconds()
+    spec = r.best.evaluation_spec if r.best else {}
+    hold = spec.get("holdout") or {}
+    return [
+        esc(r.key),
+        num(w["hpo"], "{:.1f}"),
+        num(w["train"], "{:.1f}"),
+        num(w["evaluate"], "{:.1f}"),
+        esc(f"{len(spec.get('splits') or [])} splits; holdout rows {hold.get('start')}–{hold.get('end')} ({' … '.join(hold.get('dates') or [])})" if spec else "–"),
+        esc(r.timestamps.get("started") or "–"),
+        esc(r.timestamps.get("completed") or "–"),
+    ]
+
+
+def reproducibility_html(rep: CycleReport) -> str:
+    """Data fingerprints, evaluation settings, versions, commit, config, seeds, wall times."""
+    tasks = rep.records.tasks
+    copies = rep.ws.task_report_dir(rep.cycle, "<SYMBOL>_<h>d").relative_to(rep.ws.root)
+    return "\n".join(
+        [
+            '<div class="bistlab-report"><h2>Reproducibility</h2>',
+            _kv(_facts(rep)),
+            "<h3>Data fingerprints</h3>",
+            html_table(["symbol", "fingerprint", "rows", "first date … last holdout date"], _fingerprint_rows(tasks), table_id="fingerprints"),
+            "<details><summary>Wall times (seconds) and evaluation specs per task</summary>",
+            html_table(["task", "HPO", "training", "evaluation", "evaluation_spec", "started (UTC)", "completed (UTC)"], [_wall_row(r) for r in tasks], table_id="walltimes"),
+            "</details>",
+            f"<p>Each task's full evaluation_spec, configuration and executed notebooks are on its page; copies of its result "
+            f"files are kept under <code>{esc(copies)}/</code>, the run artifacts under "
+            f"<code>{esc(rep.ws.cycle_dir(rep.cycle).relative_to(rep.ws.root))}/</code> (until cleanup).</p></div>",
+        ]
+    )

@@ -1,0 +1,100 @@
+"""The price store as the tasks see it: every symbol read and validated once, each task prepared
+with the other symbols as its peers (external features) and its sentiment rows."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import pandas as pd
+
+from bistlab.config import EvalSettings
+from bistlab.dataset import TaskData, prepare_task
+from bistlab.errors import DataError, SymbolNotFoundError
+from bistlab.store import LoadedPrices, PriceStore
+from bistlab.workspace import Workspace
+
+__all__ = ["Universe", "load_universe", "load_task"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Universe:
+    """Every symbol of a price store, read and validated once: what a task needs from the store
+    (its own prices, every other symbol as a peer for external features, its sentiment rows).
+
+    Attributes:
+        url: the store's URL with any password masked, for messages.
+        loaded: the symbols that passed validation.
+        errors: why each other stored symbol did not.
+        sentiment: per loaded symbol, its sentiment rows (``None``: the store has no sentiment table).
+    """
+
+    url: str
+    loaded: dict[str, LoadedPrices]
+    errors: dict[str, DataError]
+    sentiment: dict[str, pd.DataFrame | None]
+
+    def task(self, symbol: str, horizon: int, *, settings: EvalSettings | None = None) -> TaskData:
+        """Prepare ``symbol`` at ``horizon`` (trading days) with the others as its peers.
+
+        Raises:
+            SymbolNotFoundError: the store has no such symbol.
+            DataError: the symbol's own rows failed validation (e.g. too few rows).
+        """
+        if symbol in self.errors:
+            raise self.errors[symbol]
+        if symbol not in self.loaded:
+            known = len(self.loaded) + len(self.errors)
+            hint = f" (did you mean {symbol.upper()!r}?)" if symbol.upper() in self.loaded else ""
+            raise SymbolNotFoundError(
+                f"`symbol` must be one of the {known} symbols in price store {self.url} but got {symbol!r}{hint}",
+                symbol=symbol,
+            )
+        loaded = self.loaded[symbol]
+        peers = {other: lp.frame for other, lp in self.loaded.items() if other != symbol}
+        return prepare_task(
+            symbol,
+            loaded.frame,
+            horizon=horizon,
+            fingerprint=loaded.fingerprint,
+            settings=settings,
+            peers=peers,
+            sentiment=self.sentiment.get(symbol),
+        )
+
+
+def load_universe(ws: Workspace, *, only: str | None = None) -> Universe:
+    """Read and validate every symbol of the workspace's price store once.
+
+    Args:
+        ws: the workspace (its store URL, table and column mapping).
+        only: read sentiment rows for this symbol alone (one task); default: for every symbol.
+    """
+    store = PriceStore.from_workspace(ws)
+    try:
+        loaded: dict[str, LoadedPrices] = {}
+        errors: dict[str, DataError] = {}
+        for symbol in store.symbols():
+            try:
+                loaded[symbol] = store.load(symbol)
+            except DataError as err:
+                errors[symbol] = err
+                if symbol != only:
+                    logger.warning("%s: left out of external features: %s", symbol, err)
+        wanted = [only] if only else list(loaded)
+        sentiment = {symbol: store.read_sentiment(symbol) for symbol in wanted if symbol in loaded}
+        return Universe(url=store.safe_url, loaded=loaded, errors=errors, sentiment=sentiment)
+    finally:
+        store.close()
+
+
+def load_task(ws: Workspace, symbol: str, horizon: int, *, settings: EvalSettings | None = None) -> TaskData:
+    """Load and validate one symbol from the price store, once, and prepare the task.
+
+    Raises:
+        SymbolNotFoundError: the store has no such symbol.
+        InsufficientDataError: too few usable rows for the horizon.
+    """
+    return load_universe(ws, only=symbol).task(symbol, horizon, settings=settings)

@@ -1,0 +1,572 @@
+"""The workspace: where every file lives, and the typed records of the result files.
+
+A workspace is a folder holding ``studies/`` (Optuna storages), ``runs/`` (cycle state, executed
+notebooks, model artifacts, the default price store) and ``reports/`` (HTML). It is the current
+directory unless ``BISTLAB_WORKSPACE`` names another one. Every path under it is built here::
+
+    runs/state.json                          the cycle state (bistlab.state)
+    runs/STOP                                a graceful stop request
+    runs/prices.sqlite                       the default price store (and its forecast ledger)
+    runs/forecasts.sqlite                    the ledger beside a price table read in place
+    runs/cycle_<N>/<SYMBOL>_<h>d/            a task's run: best_params.json, model.pkl, model.json,
+                                             evaluation.json, model_final.pkl/.json, notebooks
+    runs/cycle_<N>/report.ipynb              the executed report notebook
+    runs/hyperopt/<job_id>/                  an LSTM hyperopt job
+    studies/cycle_<N>/<SYMBOL>_<h>d.db       a task's Optuna study (unless one RDB storage is set)
+    reports/cycle_<N>.html                   the cycle report
+    reports/cycle_<N>/                       its task pages, shared assets, predictions.csv, tasks.json
+    reports/cycle_<N>/<SYMBOL>_<h>d/         a task's page, exported notebooks and copies of its results
+    reports/hyperopt_<job_id>.html           an LSTM hyperopt job's report
+
+Result files are typed records (:class:`BestParams`, :class:`ModelMeta`, :class:`Evaluation`,
+:class:`FinalModelMeta`) that own their file names; :class:`TaskPaths` reads them from ``runs/``
+or, after a cycle's runs were cleaned up, from the report's copies (:meth:`TaskPaths.read`).
+
+The price store is ``runs/prices.sqlite`` unless ``BISTLAB_DB_URL`` (any SQLAlchemy URL, e.g.
+``postgresql+psycopg2://user@127.0.0.1/bist``) says otherwise. Prices kept in a table of one's
+own are read in place, read-only: ``BISTLAB_PRICE_TABLE`` names the table
+(``market.daily_prices``) and ``BISTLAB_PRICE_COLUMNS`` maps bistlab's column names to the
+table's, e.g. ``symbol=ticker,date=trade_date,close=px_close,volume=vol`` (see
+:func:`bistlab.config.parse_price_columns` and :mod:`bistlab.store`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from bistlab.config import parse_price_columns
+from bistlab.jsonio import read_json_or_none, write_json_atomic
+from bistlab.metrics import SplitMetrics
+
+__all__ = [
+    "Workspace",
+    "TaskPaths",
+    "Record",
+    "BestParams",
+    "ModelMeta",
+    "Evaluation",
+    "FinalModelMeta",
+    "task_key",
+    "study_name",
+]
+
+R = TypeVar("R", bound="Record")
+
+_CYCLE = "cycle_{}"
+_CYCLE_NUMBER = re.compile(r"cycle_(\d+)")
+
+
+def task_key(symbol: str, horizon: int) -> str:
+    """``"<SYMBOL>_<h>d"``, the key of a task everywhere (state, studies, runs, symbol_metrics)."""
+    return f"{symbol}_{horizon}d"
+
+
+def study_name(symbol: str, horizon: int, cycle: int) -> str:
+    """``"<SYMBOL>_<h>d_c<N>"``: the name of a task's Optuna study in a cycle."""
+    return f"{task_key(symbol, horizon)}_c{cycle}"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Paths of one bistlab workspace.
+
+    Args:
+        root: the workspace folder.
+        db_url: SQLAlchemy URL of the price store; ``None`` means ``runs/prices.sqlite``.
+        optuna_url: one Optuna storage for every study (PostgreSQL, for several machines);
+            ``None`` means one SQLite file per study under ``studies/cycle_<N>/``.
+        price_table: the price table; another than ``"prices"`` (bistlab's own) is an existing
+            table or view read in place, read-only (``"market.daily_prices"`` with a schema).
+        price_columns: bistlab name -> column name of ``price_table`` (a volume of ``None``: no
+            volume column); given, the table is read in place, read-only, even if it is called
+            ``prices``. ``None``: bistlab's names.
+    """
+
+    root: Path
+    db_url: str | None = field(default=None)
+    optuna_url: str | None = field(default=None)
+    price_table: str = field(default="prices")
+    price_columns: dict[str, str | None] | None = field(default=None, hash=False)
+
+    @classmethod
+    def from_env(
+        cls,
+        root: Path | str | None = None,
+        *,
+        db_url: str | None = None,
+        optuna_url: str | None = None,
+        price_table: str | None = None,
+        price_columns: dict[str, str | None] | None = None,
+    ) -> "Workspace":
+        """The workspace named by the arguments, else by the environment, else the current directory.
+
+        Environment: ``BISTLAB_WORKSPACE``, ``BISTLAB_DB_URL``, ``BISTLAB_OPTUNA_URL``,
+        ``BISTLAB_PRICE_TABLE``, ``BISTLAB_PRICE_COLUMNS`` (``field=column,...``).
+
+        Raises:
+            ConfigError: ``BISTLAB_PRICE_COLUMNS`` is malformed.
+        """
+        root_path = Path(root or os.environ.get("BISTLAB_WORKSPACE") or Path.cwd()).resolve()
+        if price_columns is None:
+            price_columns = parse_price_columns(os.environ.get("BISTLAB_PRICE_COLUMNS"))
+        return cls(
+            root=root_path,
+            db_url=db_url or os.environ.get("BISTLAB_DB_URL") or None,
+            optuna_url=optuna_url or os.environ.get("BISTLAB_OPTUNA_URL") or None,
+            price_table=price_table or (os.environ.get("BISTLAB_PRICE_TABLE") or "").strip() or "prices",
+            price_columns=dict(price_columns) if price_columns is not None else None,
+        )
+
+    def ensure(self) -> "Workspace":
+        """Create the three workspace folders."""
+        for folder in (self.studies, self.runs, self.reports):
+            folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+    # ------------------------------------------------------------------ top level
+
+    @property
+    def studies(self) -> Path:
+        return self.root / "studies"
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def state_file(self) -> Path:
+        """``runs/state.json``: the cycle state."""
+        return self.runs / "state.json"
+
+    @property
+    def stop_file(self) -> Path:
+        """Present while a graceful stop is requested (``bistlab cycle stop``)."""
+        return self.runs / "STOP"
+
+    def stop_requested(self) -> bool:
+        return self.stop_file.exists()
+
+    @property
+    def own_price_table(self) -> bool:
+        """The store is bistlab's own ``prices`` table (read and written), not a table read in place."""
+        return self.price_table == "prices" and self.price_columns is None
+
+    @property
+    def price_url(self) -> str:
+        """The price store's SQLAlchemy URL."""
+        return self.db_url or f"sqlite:///{self.runs / 'prices.sqlite'}"
+
+    @property
+    def ledger_url(self) -> str:
+        """The forecast ledger's database: the price store's own, or ``runs/forecasts.sqlite``
+        beside a price table read in place (which bistlab never writes)."""
+        return self.price_url if self.own_price_table else f"sqlite:///{self.runs / 'forecasts.sqlite'}"
+
+    # ------------------------------------------------------------------ cycles
+
+    def cycle_dir(self, cycle: int) -> Path:
+        """``runs/cycle_<N>/``."""
+        return self.runs / _CYCLE.format(cycle)
+
+    def cycle_studies_dir(self, cycle: int) -> Path:
+        """``studies/cycle_<N>/``: one SQLite study per task (unless ``optuna_url`` is set)."""
+        return self.studies / _CYCLE.format(cycle)
+
+    def cycle_folders(self) -> list[tuple[int, Path]]:
+        """Every ``runs/cycle_<N>/`` and ``studies/cycle_<N>/`` folder with its cycle number."""
+        out = []
+        for folder in sorted(self.runs.glob("cycle_*")) + sorted(self.studies.glob("cycle_*")):
+            match = _CYCLE_NUMBER.fullmatch(folder.name)
+            if match and folder.is_dir():
+                out.append((int(match.group(1)), folder))
+        return out
+
+    def run_cycles(self) -> list[int]:
+        """Cycle numbers with a ``runs/cycle_<N>/`` folder, newest first."""
+        return sorted({n for n, f in self.cycle_folders() if f.parent == self.runs}, reverse=True)
+
+    def task_dir(self, cycle: int, task_key: str) -> Path:
+        """``runs/cycle_<N>/<SYMBOL>_<h>d/``."""
+        return self.cycle_dir(cycle) / task_key
+
+    def task(self, cycle: int, key: str) -> "TaskPaths":
+        """The files of one task of a cycle."""
+        return TaskPaths(self, cycle, key)
+
+    def study_storage(self, cycle: int, task_key: str) -> str:
+        """Optuna storage URL of one task's study: ``optuna_url`` if set, else one SQLite file per
+        study (one writer per file)."""
+        if self.optuna_url:
+            return self.optuna_url
+        return f"sqlite:///{self.cycle_studies_dir(cycle) / f'{task_key}.db'}"
+
+    def report_notebook(self, cycle: int) -> Path:
+        """``runs/cycle_<N>/report.ipynb``: the executed report notebook."""
+        return self.cycle_dir(cycle) / "report.ipynb"
+
+    # ------------------------------------------------------------------ reports
+
+    def report_file(self, cycle: int) -> Path:
+        """``reports/cycle_<N>.html``: the cycle report."""
+        return self.reports / f"{_CYCLE.format(cycle)}.html"
+
+    def report_dir(self, cycle: int) -> Path:
+        """``reports/cycle_<N>/``: task pages, shared assets, copies of the results."""
+        return self.reports / _CYCLE.format(cycle)
+
+    def task_report_dir(self, cycle: int, key: str) -> Path:
+        """``reports/cycle_<N>/<SYMBOL>_<h>d/``."""
+        return self.report_dir(cycle) / key
+
+    def predictions_file(self, cycle: int) -> Path:
+        """``reports/cycle_<N>/predictions.csv``: the latest forecast per task."""
+        return self.report_dir(cycle) / "predictions.csv"
+
+    def tasks_snapshot(self, cycle: int) -> Path:
+        """``reports/cycle_<N>/tasks.json``: the cycle's tasks, kept with the report."""
+        return self.report_dir(cycle) / "tasks.json"
+
+    @staticmethod
+    def report_href(cycle: int, *, from_task_page: bool = False) -> str:
+        """The relative link to a cycle report, from the reports folder or from a task page."""
+        return ("../../" if from_task_page else "") + f"{_CYCLE.format(cycle)}.html"
+
+    @staticmethod
+    def report_dir_href(cycle: int) -> str:
+        """The relative link from a cycle report to its folder of task pages (``cycle_<N>/``)."""
+        return f"{_CYCLE.format(cycle)}/"
+
+    # ------------------------------------------------------------------ LSTM hyperopt jobs
+
+    @property
+    def hyperopt_dir(self) -> Path:
+        """``runs/hyperopt/``: one folder per LSTM hyperopt job (:mod:`bistlab.lstm.jobs`)."""
+        return self.runs / "hyperopt"
+
+    def hyperopt_job_dir(self, job_id: str) -> Path:
+        """``runs/hyperopt/<job_id>/``: the job's state.json, results.json, best_params.json and studies."""
+        return self.hyperopt_dir / job_id
+
+    def hyperopt_report(self, job_id: str) -> Path:
+        """``reports/hyperopt_<job_id>.html``: the job's report."""
+        return self.reports / f"hyperopt_{job_id}.html"
+
+
+class Record:
+    """A result file as a typed record: it owns its file name (:attr:`FILE`); :meth:`from_dict`
+    ignores keys it does not know (files written by other versions stay readable)."""
+
+    FILE: ClassVar[str]
+
+    @classmethod
+    def from_dict(cls: type[R], data: dict[str, Any]) -> R:
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class BestParams(Record):
+    """``best_params.json``: what HPO selected for one task, and how (:func:`bistlab.pipeline.hpo_step`).
+
+    Attributes:
+        symbol, horizon, cycle: the task (horizon in trading days).
+        study_name, storage: its Optuna study.
+        n_trials, n_complete, n_qualified: trials in all, complete, passing the support filter.
+        best_trial_number, best_params, best_value: the selected trial, its Optuna parameters, its score.
+        hpo_dirhit: its DirHit over the counted splits (mean, percent; biased upward by the search).
+        hpo_avg_dirhit: its mean DirHit over every split with one.
+        counted_splits: the splits the support filter counted.
+        low_support: no trial passed the support filter; the 0/0.0 fallback selected this one.
+        filter_used: the filter that selected it.
+        config: the trial's :class:`~bistlab.space.TrialConfig` as a dict.
+        features_enabled, feature_params, model_choice: from the config, for readers.
+        symbol_metrics: ``{"<SYMBOL>_<h>d": symbol metrics}`` with the per-split list.
+        space_removed: what was left out of the search space, and why.
+        evaluation_spec: the :class:`~bistlab.evaluation.EvaluationSpec` as a dict.
+        data_fingerprint: the prices the study ran on.
+        hpo_wall_seconds: HPO's wall time.
+        study_restart_note: why the study is a fresh one (prices changed between stop and resume).
+        options_skipped: options the selected trial's fits could not apply, with the reason.
+    """
+
+    FILE: ClassVar[str] = "best_params.json"
+
+    symbol: str
+    horizon: int
+    cycle: int
+    study_name: str
+    storage: str
+    n_trials: int
+    n_complete: int
+    n_qualified: int
+    best_trial_number: int
+    best_params: dict[str, Any]
+    best_value: float | None
+    hpo_dirhit: float
+    hpo_avg_dirhit: float | None
+    counted_splits: list[int]
+    low_support: bool
+    filter_used: dict[str, Any]
+    config: dict[str, Any]
+    features_enabled: dict[str, bool]
+    feature_params: dict[str, Any]
+    model_choice: str
+    symbol_metrics: dict[str, Any]
+    space_removed: dict[str, str]
+    evaluation_spec: dict[str, Any]
+    data_fingerprint: str
+    hpo_wall_seconds: float | None = None
+    study_restart_note: str | None = None
+    options_skipped: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return task_key(self.symbol, self.horizon)
+
+    @property
+    def splits(self) -> list[dict[str, Any]]:
+        """The selected trial's split metrics."""
+        return list((self.symbol_metrics.get(self.key) or {}).get("split_metrics") or [])
+
+
+@dataclass(frozen=True)
+class ModelMeta(Record):
+    """``model.json``: the model training fit on every row before the holdout (beside ``model.pkl``).
+
+    Attributes:
+        symbol, horizon, cycle: the task.
+        model_file: the pickle beside it.
+        trained_rows: ``[first, end)`` row indices fit on; trained_dates: their first and last date.
+        config, best_params: the configuration fit.
+        features: the feature columns.
+        evaluation_spec: the spec it was fit under.
+        data_fingerprint: the prices it was fit on.
+        package_versions: the versions that fit it.
+        low_support: the selection was LOW_SUPPORT.
+        train_wall_seconds: training's wall time.
+    """
+
+    FILE: ClassVar[str] = "model.json"
+    PICKLE: ClassVar[str] = "model.pkl"
+
+    symbol: str
+    horizon: int
+    cycle: int
+    model_file: str
+    trained_rows: list[int]
+    trained_dates: list[str]
+    config: dict[str, Any]
+    best_params: dict[str, Any]
+    features: list[str]
+    evaluation_spec: dict[str, Any]
+    data_fingerprint: str
+    package_versions: dict[str, str]
+    low_support: bool
+    train_wall_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Evaluation(Record):
+    """``evaluation.json``: WFV DirHit on the HPO's own splits (parity) and the online holdout.
+
+    Attributes:
+        symbol, horizon, cycle: the task.
+        low_support: the selection was LOW_SUPPORT.
+        hpo_dirhit: the HPO DirHit it is compared with.
+        wfv_dirhit: the mean DirHit over the splits the selection's filter counts, after training.
+        filter_used: that filter.
+        wfv_counted_splits: those splits.
+        wfv_pooled: ``hits`` and ``count`` over them.
+        wfv_avg_dirhit: the mean over every split with a DirHit.
+        wfv_parity_gap: ``wfv_dirhit − hpo_dirhit`` (0 = parity).
+        wfv: symbol metrics of the splits after training.
+        holdout: the holdout's :class:`~bistlab.metrics.SplitMetrics`.
+        holdout_dates: its first and last date.
+        holdout_predictions: ``dates``, ``y_pred`` and ``y_true`` of every holdout row.
+        verdict: the usable rule on the holdout (:func:`bistlab.metrics.usable_verdict`).
+        data_fingerprint: the prices evaluated.
+        dirhit_threshold: the DirHit threshold of the evaluation (absolute log return).
+        eval_wall_seconds: the evaluation's wall time.
+    """
+
+    FILE: ClassVar[str] = "evaluation.json"
+
+    symbol: str
+    horizon: int
+    cycle: int
+    low_support: bool
+    hpo_dirhit: float | None
+    wfv_dirhit: float | None
+    holdout: SplitMetrics
+    holdout_dates: list[str]
+    verdict: dict[str, Any]
+    data_fingerprint: str
+    filter_used: dict[str, Any] = field(default_factory=dict)
+    wfv_counted_splits: list[int] = field(default_factory=list)
+    wfv_pooled: dict[str, int] = field(default_factory=dict)
+    wfv_avg_dirhit: float | None = None
+    wfv_parity_gap: float | None = None
+    wfv: dict[str, Any] = field(default_factory=dict)
+    holdout_predictions: dict[str, list[Any]] = field(default_factory=dict)
+    dirhit_threshold: float | None = None
+    eval_wall_seconds: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Evaluation":
+        holdout = data.get("holdout")
+        data = {**data, "holdout": holdout if isinstance(holdout, SplitMetrics) else SplitMetrics.from_dict(holdout or {})}
+        return super().from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        low, high = self.verdict.get("dirhit_lower_95"), self.verdict.get("dirhit_upper_95")
+        out["holdout"]["dirhit_ci95"] = [low, high] if low is not None else None
+        return out
+
+
+@dataclass(frozen=True)
+class FinalModelMeta(Record):
+    """``model_final.json``: the selected configuration refit on every labelled row, for forecasts.
+
+    Attributes:
+        symbol, horizon, cycle: the task.
+        model_file: the pickle beside it.
+        trained_rows, trained_dates: the rows fit on.
+        last_label_date: the last row whose label was known; last_label_realised: the date it was realised.
+        as_of: the last price date.
+        config: the configuration refit.
+        data_fingerprint: the prices it was fit on; hpo_data_fingerprint: the prices HPO saw.
+        fit_wall_seconds: the refit's wall time.
+    """
+
+    FILE: ClassVar[str] = "model_final.json"
+    PICKLE: ClassVar[str] = "model_final.pkl"
+
+    symbol: str
+    horizon: int
+    cycle: int
+    model_file: str
+    trained_rows: list[int]
+    trained_dates: list[str]
+    last_label_date: str
+    last_label_realised: str
+    as_of: str
+    config: dict[str, Any]
+    data_fingerprint: str
+    hpo_data_fingerprint: str | None = None
+    fit_wall_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class TaskPaths:
+    """The files of one task in one cycle: ``runs/cycle_<N>/<KEY>/`` and its report copy
+    ``reports/cycle_<N>/<KEY>/``.
+
+    Attributes:
+        ws: the workspace.
+        cycle: the cycle.
+        key: ``"<SYMBOL>_<h>d"``.
+    """
+
+    ws: Workspace
+    cycle: int
+    key: str
+
+    @classmethod
+    def of(cls, ws: Workspace, cycle: int, symbol: str, horizon: int) -> "TaskPaths":
+        return cls(ws, cycle, task_key(symbol, horizon))
+
+    @property
+    def folder(self) -> Path:
+        """``runs/cycle_<N>/<KEY>/``: where the steps write."""
+        return self.ws.task_dir(self.cycle, self.key)
+
+    @property
+    def report_folder(self) -> Path:
+        """``reports/cycle_<N>/<KEY>/``: the task page, exported notebooks, copies of the results."""
+        return self.ws.task_report_dir(self.cycle, self.key)
+
+    def path(self, record: type[Record]) -> Path:
+        """Where ``record``'s file is written."""
+        return self.folder / record.FILE
+
+    @property
+    def best_params(self) -> Path:
+        return self.path(BestParams)
+
+    @property
+    def model(self) -> Path:
+        return self.folder / ModelMeta.PICKLE
+
+    @property
+    def model_meta(self) -> Path:
+        return self.path(ModelMeta)
+
+    @property
+    def evaluation(self) -> Path:
+        return self.path(Evaluation)
+
+    @property
+    def final_model(self) -> Path:
+        return self.folder / FinalModelMeta.PICKLE
+
+    @property
+    def final_meta(self) -> Path:
+        return self.path(FinalModelMeta)
+
+    def notebook(self, name: str) -> Path:
+        """The executed notebook ``<name>.ipynb`` of the task."""
+        return self.folder / f"{name}.ipynb"
+
+    def notebook_html(self, name: str) -> Path:
+        """The notebook exported beside the task page."""
+        return self.report_folder / f"{name}.html"
+
+    @property
+    def page(self) -> Path:
+        """The task page ``index.html``."""
+        return self.report_folder / "index.html"
+
+    @property
+    def study_copy(self) -> Path:
+        """``study.json``: the compact study record kept with the report."""
+        return self.report_folder / "study.json"
+
+    def find(self, name: str) -> Path | None:
+        """A result file from ``runs/``, or the report's copy after ``runs/`` was cleaned up."""
+        for folder in (self.folder, self.report_folder):
+            if (folder / name).exists():
+                return folder / name
+        return None
+
+    def read(self, record: type[R]) -> R | None:
+        """The task's ``record`` from ``runs/`` or the report's copy; ``None`` when absent or unreadable."""
+        path = self.find(record.FILE)
+        data = read_json_or_none(path) if path else None
+        if not isinstance(data, dict):
+            return None
+        try:
+            return record.from_dict(data)
+        except (TypeError, ValueError, KeyError):
+            return None
+
+    def read_from(self, record: type[R]) -> tuple[R | None, str]:
+        """Like :meth:`read`, with where it was read: ``"runs"`` or ``"reports copy"``."""
+        found = self.read(record)
+        where = "runs" if (self.folder / record.FILE).exists() else "reports copy"
+        return found, where
+
+    def write(self, record: Record) -> Path:
+        """Write ``record`` atomically into ``runs/``."""
+        return write_json_atomic(self.path(type(record)), record.to_dict())
