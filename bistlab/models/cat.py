@@ -1,5 +1,9 @@
 """CatBoost regressor on the forward log return.
 
+Plain boosting with 32 borders per feature: on the BIST data's walk-forward splits this fits 4×
+faster than CatBoost's default 254 borders at the same DirHit (measured: 8.5 s against 35.4 s for
+the same 192 fits, DirHit −0.4 ± 0.4 points; ``bench/bench_trial_time.py``).
+
 CatBoost's custom objectives run in Python per iteration, so the directional loss is applied by
 reweighting instead: a first fit, then a refit with weight ``1 + w`` on rows it got on the wrong
 side of zero (:func:`bistlab.models.objectives.sign_error_weights`).
@@ -16,7 +20,10 @@ import optuna
 from bistlab.models import ModelFamily, Regressor
 from bistlab.models.objectives import sign_error_weights
 
-__all__ = ["MODEL", "suggest", "build", "CatRegressor"]
+__all__ = ["MODEL", "suggest", "build", "CatRegressor", "BORDER_COUNT"]
+
+BORDER_COUNT = 32
+"""Borders (histogram bins) per feature."""
 
 
 def suggest(trial: optuna.trial.BaseTrial, horizon: int) -> dict[str, Any]:
@@ -46,6 +53,8 @@ class CatRegressor:
         return CatBoostRegressor(
             **self.params,
             bootstrap_type="Bernoulli",
+            boosting_type="Plain",
+            border_count=BORDER_COUNT,
             random_seed=self.seed,
             thread_count=self.n_jobs,
             verbose=False,
