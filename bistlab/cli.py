@@ -320,37 +320,27 @@ def status() -> None:
 
 @app.command("dashboard")
 def dashboard(
-    task: Annotated[Optional[str], typer.Option(help="Task key, e.g. SP500_1d (default: the first task with a study).")] = None,
+    task: Annotated[Optional[str], typer.Option(help="Show only this task's cycle study, e.g. SP500_1d (default: every study of the cycle).")] = None,
     cycle: Annotated[Optional[int], typer.Option(help="Cycle number (default: the current one).")] = None,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    job: Annotated[Optional[str], typer.Option(help="Hyperopt job whose group studies are shown too (default: the latest job).")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1 by default: optuna-dashboard has no token of its own).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8080,
 ) -> None:
-    """Open optuna-dashboard on the cycle's study storage."""
-    from pathlib import Path
-
-    from bistlab.state import StateFile
-    from bistlab.storage import make_storage
+    """Open one optuna-dashboard on every study of the cycle and the hyperopt job's group studies (live, read-only)."""
+    from bistlab.dashboard import combined_storage
 
     ws = _state.workspace
-    state = StateFile(ws.state_file).read()
-    number = cycle or state.cycle
-    if number < 1:
-        _fail(BistlabError("no cycle has run in this workspace yet: run `bistlab cycle run` first"))
-    if ws.optuna_url:
-        url = ws.optuna_url
-    else:
-        files = sorted((ws.studies / f"cycle_{number}").glob("*.db"))
-        if task:
-            files = [f for f in files if f.stem == task]
-        if not files:
-            _fail(BistlabError(f"`task` must name a study of cycle {number} but got {task!r}: none found under {ws.studies / f'cycle_{number}'}"))
-        url = f"sqlite:///{files[0]}"
-        others = ", ".join(Path(f).stem for f in sorted((ws.studies / f'cycle_{number}').glob('*.db')))
-        console.print(f"studies of cycle {number}: {others} (choose one with --task)", highlight=False, soft_wrap=True)
+    try:
+        storage, names = combined_storage(ws, cycle=cycle, job_id=job, task=task)
+    except BistlabError as err:
+        _fail(err)
+    if not names:
+        _fail(BistlabError("no study to show: run `bistlab cycle run` or `bistlab hyperopt start` first (or choose --cycle / --job)"))
+    console.print(f"{len(names)} studies: {', '.join(names)}", highlight=False, soft_wrap=True)
     from optuna_dashboard import run_server
 
-    console.print(f"optuna-dashboard on http://{host}:{port}/ for {url}", highlight=False, soft_wrap=True)
-    run_server(make_storage(url), host=host, port=port)
+    console.print(f"optuna-dashboard on http://{host}:{port}/ (Ctrl-C ends it)", highlight=False, soft_wrap=True)
+    run_server(storage, host=host, port=port)
 
 
 @app.command("report")
