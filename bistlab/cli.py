@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bistlab.cli_hyperopt import hyperopt_app
+from bistlab.cli_serve import serve_command
 from bistlab.config import DEFAULT_HORIZONS, Workspace
 from bistlab.errors import BistlabError, ConfigError
 
@@ -29,6 +30,7 @@ cycle_app = typer.Typer(no_args_is_help=True, help="Run or resume a cycle of (sy
 app.add_typer(data_app, name="data")
 app.add_typer(cycle_app, name="cycle")
 app.add_typer(hyperopt_app, name="hyperopt")
+app.command("serve")(serve_command)
 
 console = Console()
 err_console = Console(stderr=True)
