@@ -260,7 +260,8 @@ def _ended(state: dict[str, Any]) -> str:
 
 def _take_lock(ws: Workspace) -> JobLock:
     """The job lock; when its holder's job already says it ended (its process is closing: report,
-    tracking), wait a few seconds for it rather than refuse.
+    tracking), or its worker is already dead (a killed multi-threaded process lets go of its files
+    only when its last thread has ended), wait a few seconds for it rather than refuse.
 
     Raises:
         JobConflictError: a job of the workspace is running.
@@ -269,7 +270,9 @@ def _take_lock(ws: Workspace) -> JobLock:
         return JobLock(ws).acquire()
     except JobConflictError as err:
         holder = err.job_id
-        if holder and files.state_path(ws, holder).exists() and read_state(ws, holder).get("status") in ("paused", "completed", "failed"):
+        state = read_state(ws, holder) if holder and files.state_path(ws, holder).exists() else {}
+        dead = bool(state.get("pid")) and not files.pid_alive(state["pid"])
+        if state.get("status") in ("paused", "completed", "failed") or dead:
             return JobLock(ws).acquire(wait_seconds=ENDING_GRACE_SECONDS)
         raise
 
