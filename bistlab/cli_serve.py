@@ -21,7 +21,16 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def _workspace(ctx: typer.Context):
+    """The workspace of the root options (read from the context, so it also works under ``python -m bistlab.cli``)."""
+    from bistlab.config import Workspace
+
+    p = ctx.find_root().params
+    return Workspace.from_env(p.get("workspace"), db_url=p.get("db_url"), optuna_url=p.get("optuna_url")).ensure()
+
+
 def serve_command(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on. Anything but loopback (127.0.0.1, ::1, localhost) needs --token.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8765,
     token: Annotated[Optional[str], typer.Option(help="Token every request must carry (Authorization: Bearer <token>, or /?token=<token> for the page); default: $BISTLAB_API_TOKEN.", show_default=False)] = None,
@@ -29,7 +38,6 @@ def serve_command(
     dashboard_url: Annotated[Optional[str], typer.Option(help="Where the control page links to optuna-dashboard (default: the one --dashboard-port starts, else http://127.0.0.1:8080/ of `bistlab dashboard`).")] = None,
 ) -> None:
     """Serve the hyperopt REST API, the control page (/) and the endpoint docs (/docs) until Ctrl-C."""
-    from bistlab import cli
     from bistlab.api.security import TOKEN_ENV, check_bind
 
     token = token or os.environ.get(TOKEN_ENV) or None
@@ -40,7 +48,7 @@ def serve_command(
         raise typer.Exit(code=2) from err
     from bistlab.api.server import serve
 
-    ws = cli._state.workspace.ensure()
+    ws = _workspace(ctx)
     shown = f"[{host}]" if ":" in host else host
     console.print(
         f"bistlab API on http://{shown}:{port}/ (docs /docs) for workspace {ws.root}" + ("; every request needs the token" if token else "; loopback only, no token"),

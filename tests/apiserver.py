@@ -25,8 +25,13 @@ REPO = Path(__file__).resolve().parents[1]
 # a tiny full job (tests/test_lstm_resume.py): no pruning, every trial runs exactly 3 epochs
 TINY_FULL: dict[str, Any] = dict(
     mode="full", symbols=["AAA"], epochs_per_trial=3, max_trials_per_group=2, n_startup_trials=1, n_warmup_steps=10,
-    early_stopping_patience=10, convergence_patience=10, num_threads=1, hidden_size=8, sequence_length=10,
+    convergence_patience=10, num_threads=1, hidden_size=8, sequence_length=10,
 )
+TINY_FULL_CLI = [
+    "hyperopt", "start", "--mode", "full", "--symbols", "AAA", "--epochs-per-trial", "3", "--max-trials-per-group", "2", "--n-startup-trials", "1",
+    "--n-warmup-steps", "10", "--convergence-patience", "10", "--threads", "1", "--hidden-size", "8", "--sequence-length", "10",
+]
+"""The same job from the command line."""
 # a job that runs for minutes unless stopped: many short trials of one group
 LONG_QUICK: dict[str, Any] = dict(
     mode="quick", symbols=["AAA"], epochs_per_trial=3, max_trials_per_group=200, n_startup_trials=1, n_warmup_steps=10,
@@ -108,6 +113,37 @@ def wait_status(client: httpx.Client, job_id: str, done: Any, *, timeout: float 
             return s
         assert time.monotonic() < deadline, f"timed out waiting; last status: {s}"
         time.sleep(0.2)
+
+
+def end_workers(ws: Workspace) -> None:
+    """Stop every worker of the workspace's jobs that still runs (SIGTERM: a graceful stop; SIGKILL
+    after 60 s): the workers run in sessions of their own and would outlive the test."""
+    import signal
+
+    from bistlab.lstm import files
+
+    for job_id in files.job_ids(ws):
+        pid = files.read_state(ws, job_id).get("pid")
+        if not files.pid_alive(pid):
+            continue
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while files.pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if files.pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def price_workspace(root: Path) -> Workspace:
+    """A workspace whose price store holds ``AAA`` (600 rows, tests/test_lstm_resume.py's data)."""
+    from bistlab.store import PriceStore
+    from tests.conftest import _market
+
+    ws = Workspace(root=root).ensure()
+    store = PriceStore(ws.price_url)
+    store.write("AAA", _market(600, seed=1))
+    store.close()
+    return ws
 
 
 def craft_job(ws: Workspace, job_id: str, *, status: str, pid: int | None = None, **progress: Any) -> Path:
