@@ -25,6 +25,7 @@ import functools
 import html
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any
@@ -116,10 +117,14 @@ def _add_handlers(app: FastAPI) -> None:
         message = f"no such page: {request.url.path}" if err.status_code == 404 else str(err.detail)
         return _error(err.status_code, "HTTPError", message)
 
-    @app.exception_handler(Exception)
-    async def server_bug(request: Request, err: Exception) -> JSONResponse:
-        logger.exception("%s %s failed", request.method, request.url.path)
-        return _error(500, "InternalError", f"the server failed on {request.method} {request.url.path} ({type(err).__name__}); its log has the traceback")
+    @app.middleware("http")
+    async def server_bug(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """A bug answers 500 with a message and is logged here (not re-raised: the connection stays usable)."""
+        try:
+            return await call_next(request)
+        except Exception as err:
+            logger.exception("%s %s failed", request.method, request.url.path)
+            return _error(500, "InternalError", f"the server failed on {request.method} {request.url.path} ({type(err).__name__}); its log has the traceback")
 
 
 def _add_job_routes(app: FastAPI, ws: Workspace) -> None:
