@@ -8,7 +8,11 @@
   var lastChartKey = "";
 
   function $(id) { return document.getElementById(id); }
-  function fmt(v, digits) { return v === null || v === undefined ? "–" : (typeof v === "number" ? v.toFixed(digits === undefined ? 4 : digits) : String(v)); }
+  function fmt(v, digits) {
+    if (v === null || v === undefined) { return "–"; }
+    if (typeof v !== "number" || Number.isInteger(v)) { return String(v); }
+    return v.toFixed(digits === undefined ? 4 : digits);
+  }
   function hours(h) {
     if (h === null || h === undefined) { return "–"; }
     var s = h * 3600;
@@ -54,7 +58,8 @@
     $("mode").textContent = fmt(s.mode);
     $("current-group").textContent = fmt(s.current_group);
     $("current-trial").textContent = fmt(s.current_trial);
-    $("current-epoch").textContent = fmt(s.current_epoch);
+    var epochs = (s.config || {}).epochs_per_trial;
+    $("current-epoch").textContent = s.current_epoch === null || s.current_epoch === undefined ? "–" : (s.current_epoch + 1) + (epochs ? "/" + epochs : "");
     $("trials-total").textContent = fmt(s.total_trials_done);
     $("device").textContent = fmt(s.device);
     $("estimate").textContent = hours((s.time_estimate || {}).estimated_hours);
@@ -85,7 +90,7 @@
                name: "trial " + t.number + " (" + t.state.toLowerCase() + ")", line: { dash: dash } };
     });
     var layout = { margin: { l: 50, r: 20, t: 30, b: 40 }, title: { text: (e.group || "") + ": mean validation " + (e.metric || "") + " per epoch", font: { size: 13 } },
-                   xaxis: { title: { text: "epoch" }, tickformat: "d" }, yaxis: { title: { text: e.metric || "" } }, template: "plotly_white" };
+                   xaxis: { title: { text: "epoch" }, dtick: 1, rangemode: "tozero" }, yaxis: { title: { text: e.metric || "" } }, template: "plotly_white" };
     window.Plotly.react($("epoch-chart"), traces, layout, { displaylogo: false, responsive: true });
     $("epoch-note").textContent = traces.length ? "" : "no trial of this group has finished an epoch yet";
   }
