@@ -106,12 +106,14 @@ class StopResponse:
 @dataclass
 class ResumeResponse:
     """What :func:`resume_job` returns: ``success``, ``status`` ("resumed", or the status a
-    foreground resume ended in), ``job_id``, ``progress`` {current_group, current_trial, groups_completed}."""
+    foreground resume ended in), ``job_id``, ``progress`` {current_group, current_trial, groups_completed},
+    ``pid`` (the worker process, detached, or this process)."""
 
     success: bool
     status: str
     job_id: str
     progress: dict[str, Any] = field(default_factory=dict)
+    pid: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -327,10 +329,10 @@ def resume_job(ws: Workspace, job_id: str | None = None, *, detach: bool = False
         if detach:
             state.update(status="starting", pid=None, error=None)  # the worker's lock speaks for it until it writes its pid
             write_state(ws, state)
-            _spawn(ws, job_id, lock, resume=True)
-            return ResumeResponse(True, "resumed", job_id, summary)
+            pid = _spawn(ws, job_id, lock, resume=True)
+            return ResumeResponse(True, "resumed", job_id, summary, pid)
         final = run_job(ws, job_id, resume=True, lock=lock, progress=progress)
-        return ResumeResponse(True, final["status"], job_id, summary)
+        return ResumeResponse(True, final["status"], job_id, summary, os.getpid())
     finally:
         lock.release()
 
