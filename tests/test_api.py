@@ -206,6 +206,14 @@ def test_without_a_token_only_loopback_hosts_and_same_origin_changes_are_served(
     assert client.post("/api/hyperopt/stop", headers={"Origin": BASE}).status_code == 404  # same origin: on to the API (no job)
 
 
+def test_websockets_are_refused(client):
+    from starlette.websockets import WebSocketDisconnect
+
+    with pytest.raises(WebSocketDisconnect):
+        with client.websocket_connect("/api/hyperopt/status"):
+            pass
+
+
 def test_only_loopback_may_serve_without_a_token():
     for host in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"):
         check_bind(host, None)

@@ -20,6 +20,7 @@ from bistlab.lstm.files import JobLock
 from bistlab.lstm.groups import GROUP_ORDER
 from bistlab.lstm.jobs import job_results
 from tests.apiserver import LONG_QUICK, TINY_FULL, TINY_FULL_CLI, end_workers, price_workspace, process_server, thread_server, wait_status
+from tests.conftest import _free_port
 
 pytestmark = pytest.mark.slow
 
@@ -70,8 +71,9 @@ def test_start_status_stop_resume_results_end_where_the_cli_ends(api_ws, cli_ref
         assert epochs["job_id"] == job_id and epochs["trials"] and all(len(t["epoch_values"]) <= 3 for t in epochs["trials"])
         resumed = client.post("/api/hyperopt/resume", json={"job_id": job_id})
         assert resumed.status_code == 200, resumed.text
-        assert resumed.json() == {"success": True, "status": "resumed", "job_id": job_id, "progress": {
+        assert resumed.json() == {"success": True, "status": "resumed", "job_id": job_id, "pid": resumed.json()["pid"], "progress": {
             "current_group": paused["current_group"], "current_trial": paused["current_trial"], "groups_completed": paused["groups_completed"]}}
+        assert resumed.json()["pid"] != started["pid"]
         done = wait_status(client, job_id, lambda s: s["status"] not in ("starting", "running"), timeout=300)
         assert done["status"] == "completed", done.get("error")
         results = client.get("/api/hyperopt/results").json()
@@ -140,7 +142,8 @@ def test_a_restarted_server_finds_the_job_and_a_killed_worker_is_reported(api_ws
 
 
 def test_a_token_protected_server_refuses_a_missing_or_wrong_token(api_ws):
-    with process_server(api_ws, token=TOKEN) as (url, _):
+    dashboard = _free_port()
+    with process_server(api_ws, "--dashboard-port", str(dashboard), token=TOKEN) as (url, _):
         for headers in ({}, {"Authorization": "Bearer not-the-token-at-all-0000"}):
             for method, path in (("GET", "/api/health"), ("GET", "/api/hyperopt/status"), ("POST", "/api/hyperopt/stop"), ("GET", "/"), ("GET", "/openapi.json")):
                 r = httpx.request(method, f"{url}{path}", headers=headers, timeout=30)
@@ -149,3 +152,12 @@ def test_a_token_protected_server_refuses_a_missing_or_wrong_token(api_ws):
         assert ok.status_code == 200 and ok.json()["status"] == "idle"
         page = httpx.get(f"{url}/?token={TOKEN}", timeout=30, follow_redirects=True)
         assert page.status_code == 200 and "LSTM hyperopt" in page.text
+        assert f'data-dashboard-url="http://127.0.0.1:{dashboard}/"' in page.text  # the dashboard serve started beside the API
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{dashboard}/api/studies", timeout=30).json()["study_summaries"] == []
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "optuna-dashboard did not start beside the API"
+                time.sleep(0.2)

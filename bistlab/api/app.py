@@ -127,13 +127,15 @@ def _add_handlers(app: FastAPI) -> None:
             return _error(500, "InternalError", f"the server failed on {request.method} {request.url.path} ({type(err).__name__}); its log has the traceback")
 
 
-def _add_job_routes(app: FastAPI, ws: Workspace) -> None:
+def _add_control_routes(app: FastAPI, ws: Workspace) -> None:
     @app.post("/api/hyperopt/start", response_model=m.StartAnswer, responses=_ERRORS, tags=["hyperopt"], summary="Start a job")
     def start(request: m.StartRequest) -> dict[str, Any]:
         """Validate the request, refuse while a job runs (409), load the data and measure one epoch for
         the time estimate, then run the job in a background worker process; answers at once with
         status `starting`."""
-        return start_job(ws, request.to_config(), detach=True).to_dict()
+        answer = start_job(ws, request.to_config(), detach=True)
+        views.reap(answer.pid)
+        return answer.to_dict()
 
     @app.post("/api/hyperopt/stop", response_model=m.StopAnswer, responses=_ERRORS, tags=["hyperopt"], summary="Stop the running job (graceful)")
     def stop(body: Annotated[m.JobRef | None, Body()] = None) -> Any:
@@ -146,8 +148,12 @@ def _add_job_routes(app: FastAPI, ws: Workspace) -> None:
     def resume(body: Annotated[m.JobRef | None, Body()] = None) -> dict[str, Any]:
         """Continue the latest job (or `job_id`) in a background worker: completed groups are skipped,
         interrupted trials run again first. 409 when a job runs or the job is completed."""
-        return resume_job(ws, body.job_id if body else None, detach=True).to_dict()
+        answer = resume_job(ws, body.job_id if body else None, detach=True)
+        views.reap(answer.pid)
+        return answer.to_dict()
 
+
+def _add_read_routes(app: FastAPI, ws: Workspace) -> None:
     @app.get("/api/hyperopt/status", response_model=m.StatusAnswer, responses=_ERRORS, tags=["hyperopt"], summary="A job's status and progress")
     def status(job_id: JobIdQuery = None) -> dict[str, Any]:
         """Status, current group, trial and epoch, groups completed, trials finished per group, best
@@ -239,7 +245,8 @@ def create_app(ws: Workspace, *, token: str | None = None, dashboard_url: str | 
         openapi_url="/openapi.json",
     )
     _add_handlers(app)
-    _add_job_routes(app, ws)
+    _add_control_routes(app, ws)
+    _add_read_routes(app, ws)
     _add_page_routes(app, ws, dashboard_url)
     app.add_middleware(Guard, token=token)
     app.state.workspace = ws

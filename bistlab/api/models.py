@@ -148,15 +148,16 @@ class ResumeProgress(BaseModel):
 
 
 class ResumeAnswer(BaseModel):
-    """The specification's resume response."""
+    """The specification's resume response, with the worker's pid."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"success": True, "status": "resumed", "job_id": "20231217_215832",
-                                                               "progress": {"current_group": "regularization", "current_trial": 8, "groups_completed": ["learning_rate"]}}]})
+                                                               "progress": {"current_group": "regularization", "current_trial": 8, "groups_completed": ["learning_rate"]}, "pid": 4243}]})
 
     success: bool
     status: str
     job_id: str
     progress: ResumeProgress
+    pid: int | None = None
 
 
 class StatusAnswer(BaseModel):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from importlib import metadata
 from typing import Any
 
@@ -29,14 +30,18 @@ def report_url(ws: Workspace, job_id: str) -> str | None:
 
 
 def reap(pid: int | None) -> None:
-    """Collect the exit status of a worker this process started and that has ended, so that no
-    zombie is left behind (a no-op for a live worker or another process's child)."""
+    """Wait, in a daemon thread, for a worker this process has just started, so that it leaves no
+    zombie behind when it ends (the job's status comes from its files, not from its exit code)."""
     if not pid:
         return
-    try:
-        os.waitpid(int(pid), os.WNOHANG)
-    except ChildProcessError:
-        pass
+
+    def wait() -> None:
+        try:
+            os.waitpid(int(pid), 0)
+        except ChildProcessError:  # already collected (subprocess does so when it starts the next one)
+            pass
+
+    threading.Thread(target=wait, name=f"reap-worker-{pid}", daemon=True).start()
 
 
 def status_view(ws: Workspace, job_id: str | None) -> dict[str, Any]:
@@ -48,7 +53,6 @@ def status_view(ws: Workspace, job_id: str | None) -> dict[str, Any]:
     if job_id is None and latest_job(ws) is None:
         return {"job_id": None, "status": "idle", "message": "no hyperopt job in this workspace yet: POST /api/hyperopt/start starts one"}
     s = job_status(ws, job_id)
-    reap(s.get("pid"))
     p = s.get("progress") or {}
     keys = ("current_group", "current_trial", "current_epoch", "groups_planned", "groups_completed", "trials_done", "best_values", "total_trials_done")
     top = {k: p[k] for k in keys if p.get(k) is not None}
@@ -92,7 +96,8 @@ def _pick_group(state: dict[str, Any], group: str | None) -> str | None:
 
 def epochs_view(ws: Workspace, job_id: str | None, group: str | None = None) -> dict[str, Any]:
     """The epoch-wise mean validation metric of the latest trials of ``group`` (default: the
-    current group, else the last completed one), read from the group's study.
+    current group, else the last completed one; a group without a trial yet gives way to the last
+    group with trials), read from the group's study.
 
     Raises:
         JobNotFoundError: ``job_id`` names no job.
@@ -108,7 +113,10 @@ def epochs_view(ws: Workspace, job_id: str | None, group: str | None = None) -> 
     if group is not None and group not in planned:
         raise ConfigError("group", f"one of the job's groups ({', '.join(planned)})", group)
     chosen = _pick_group(state, group)
-    records = trial_records(ws, state["job_id"]).get(chosen or "", []) if chosen else []
+    by_group = trial_records(ws, state["job_id"]) if chosen else {}
+    if group is None and not by_group.get(chosen or ""):  # a group just begun: the last one with trials
+        chosen = next((g for g in reversed(planned) if by_group.get(g)), chosen)
+    records = by_group.get(chosen or "", [])
     trials = [{"number": r["number"], "state": r["state"], "value": r["value"], "epoch_values": r["epoch_values"]} for r in records[-EPOCH_TRIALS:]]
     return {"job_id": state["job_id"], "group": chosen, "metric": state["config"]["primary_metric"], "trials": trials}
 
