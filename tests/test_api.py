@@ -124,6 +124,19 @@ def test_status_results_jobs_and_health_of_crafted_jobs(client, jobs_ws):
     assert client.get("/api/hyperopt/results", params={"job_id": DONE}).json()["report_url"] == f"/reports/hyperopt_{DONE}.html"
 
 
+def test_the_epoch_chart_reads_the_group_study(client, jobs_ws):
+    import optuna
+
+    url = f"sqlite:///{jobs_ws.hyperopt_job_dir(PAUSED) / 'ml_hyperopt_learning_rate.db'}"
+    study = optuna.create_study(study_name="ml_hyperopt_learning_rate", storage=url, direction="maximize")
+    dist = {"learning_rate": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)}
+    for i, values in enumerate(([0.30, 0.32, 0.31], [0.28, float("nan")])):
+        study.add_trial(optuna.trial.create_trial(params={"learning_rate": 1e-3 * (i + 1)}, distributions=dist, value=0.3, user_attrs={"epoch_values": values}))
+    e = client.get("/api/hyperopt/epochs").json()
+    assert e["job_id"] == PAUSED and e["group"] == "learning_rate"
+    assert [(t["number"], t["state"], t["epoch_values"]) for t in e["trials"]] == [(0, "COMPLETE", [0.30, 0.32, 0.31]), (1, "COMPLETE", [0.28, None])]
+
+
 def test_a_job_whose_worker_is_gone_is_failed_with_the_error(client, workspace):
     craft_job(workspace, DONE, status="running", pid=2**22 + 12345, current_group="learning_rate")
     s = client.get("/api/hyperopt/status").json()

@@ -248,7 +248,7 @@ class EpochTrial(BaseModel):
     number: int
     state: str
     value: float | None = None
-    epoch_values: list[float] = []
+    epoch_values: list[float | None] = []
 
 
 class EpochsAnswer(BaseModel):

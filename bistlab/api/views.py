@@ -13,6 +13,7 @@ from importlib import metadata
 from typing import Any
 
 from bistlab.config import Workspace
+from bistlab.jsonio import to_jsonable
 from bistlab.lstm import files
 from bistlab.lstm.jobs import job_results, job_status, latest_job, list_jobs
 
@@ -118,7 +119,7 @@ def epochs_view(ws: Workspace, job_id: str | None, group: str | None = None) -> 
         chosen = next((g for g in reversed(planned) if by_group.get(g)), chosen)
     records = by_group.get(chosen or "", [])
     trials = [{"number": r["number"], "state": r["state"], "value": r["value"], "epoch_values": r["epoch_values"]} for r in records[-EPOCH_TRIALS:]]
-    return {"job_id": state["job_id"], "group": chosen, "metric": state["config"]["primary_metric"], "trials": trials}
+    return {"job_id": state["job_id"], "group": chosen, "metric": state["config"]["primary_metric"], "trials": to_jsonable(trials)}  # a NaN epoch value is null
 
 
 def health_view(ws: Workspace) -> dict[str, Any]:
