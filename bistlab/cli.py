@@ -21,8 +21,10 @@ import optuna
 
 from bistlab.cli_common import console, current_workspace, err_console, fail, set_workspace
 from bistlab.cli_hyperopt import hyperopt_app
+from bistlab.cli_serve import serve_command
 from bistlab.config import DEFAULT_HORIZONS, CycleConfig
 from bistlab.cycle import CycleResult, check_runnable, request_stop, run_cycle
+from bistlab.dashboard import combined_storage
 from bistlab.errors import BistlabError, ConfigError
 from bistlab.importers import ImportReport, import_paths, load_demo
 from bistlab.ledger import load_forward
@@ -30,7 +32,6 @@ from bistlab.monitor import task_rows
 from bistlab.predict import predict_cycle, write_predictions
 from bistlab.report import render_report
 from bistlab.state import StateFile, TaskState, TaskStatus
-from bistlab.storage import make_storage
 from bistlab.store import PriceStore
 from bistlab.validate import too_short
 from bistlab.workspace import Workspace
@@ -43,6 +44,7 @@ cycle_app = typer.Typer(no_args_is_help=True, help="Run or resume a cycle of (sy
 app.add_typer(data_app, name="data")
 app.add_typer(cycle_app, name="cycle")
 app.add_typer(hyperopt_app, name="hyperopt")
+app.command("serve")(serve_command)
 
 
 
@@ -307,33 +309,25 @@ def status() -> None:
 
 @app.command("dashboard")
 def dashboard(
-    task: Annotated[Optional[str], typer.Option(help="Task key, e.g. SP500_1d (default: the first task with a study).")] = None,
+    task: Annotated[Optional[str], typer.Option(help="Show only this task's cycle study, e.g. SP500_1d (default: every study of the cycle).")] = None,
     cycle: Annotated[Optional[int], typer.Option(help="Cycle number (default: the current one).")] = None,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    job: Annotated[Optional[str], typer.Option(help="Hyperopt job whose group studies are shown too (default: the latest job).")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1 by default: optuna-dashboard has no token of its own).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8080,
 ) -> None:
-    """Open optuna-dashboard on the cycle's study storage."""
+    """Open one optuna-dashboard on every study of the cycle and the hyperopt job's group studies (live, read-only)."""
     ws = current_workspace()
-    state = StateFile(ws.state_file).read()
-    number = cycle or state.cycle
-    if number < 1:
-        fail(BistlabError("no cycle has run in this workspace yet: run `bistlab cycle run` first"))
-    if ws.optuna_url:
-        url = ws.optuna_url
-    else:
-        folder = ws.cycle_studies_dir(number)
-        files = sorted(folder.glob("*.db"))
-        if task:
-            files = [f for f in files if f.stem == task]
-        if not files:
-            fail(BistlabError(f"`task` must name a study of cycle {number} but got {task!r}: none found under {folder}"))
-        url = f"sqlite:///{files[0]}"
-        others = ", ".join(f.stem for f in sorted(folder.glob("*.db")))
-        console.print(f"studies of cycle {number}: {others} (choose one with --task)", highlight=False, soft_wrap=True)
+    try:
+        storage, names = combined_storage(ws, cycle=cycle, job_id=job, task=task)
+    except BistlabError as err:
+        fail(err)
+    if not names:
+        fail(BistlabError("no study to show: run `bistlab cycle run` or `bistlab hyperopt start` first (or choose --cycle / --job)"))
+    console.print(f"{len(names)} studies: {', '.join(names)}", highlight=False, soft_wrap=True)
     from optuna_dashboard import run_server  # only this command needs the dashboard's server
 
-    console.print(f"optuna-dashboard on http://{host}:{port}/ for {url}", highlight=False, soft_wrap=True)
-    run_server(make_storage(url), host=host, port=port)
+    console.print(f"optuna-dashboard on http://{host}:{port}/ (Ctrl-C ends it)", highlight=False, soft_wrap=True)
+    run_server(storage, host=host, port=port)
 
 
 @app.command("report")

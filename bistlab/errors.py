@@ -24,6 +24,7 @@ __all__ = [
     "JobConflictError",
     "JobNotFoundError",
     "JobStateError",
+    "ReadOnlyStorageError",
 ]
 
 
@@ -183,3 +184,7 @@ class JobStateError(BistlabError):
         self.job_id = job_id
         self.status = status
         super().__init__(message)
+
+
+class ReadOnlyStorageError(BistlabError):
+    """A write to a read-only view of studies (the combined storage of ``bistlab dashboard``)."""

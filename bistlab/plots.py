@@ -182,7 +182,7 @@ def param_importances(importances: dict[str, float], *, key: str, method: str = 
 
 def flag_effects(rows: list[dict[str, Any]], *, key: str) -> go.Figure:
     """Bars of mean DirHit with each flag on minus off over the study's complete trials
-    (:func:`bistlab.audit.flag_effects`); trial counts in the hover."""
+    (:func:`bistlab.report.studies.flag_effects`); trial counts in the hover."""
     items = sorted((r for r in rows if r.get("dirhit_on_minus_off") is not None), key=lambda r: r["dirhit_on_minus_off"])
     fig = go.Figure()
     fig.add_bar(

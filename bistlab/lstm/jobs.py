@@ -108,12 +108,14 @@ class StopResponse:
 @dataclass
 class ResumeResponse:
     """What :func:`resume_job` returns: ``success``, ``status`` ("resumed", or the status a
-    foreground resume ended in), ``job_id``, ``progress`` {current_group, current_trial, groups_completed}."""
+    foreground resume ended in), ``job_id``, ``progress`` {current_group, current_trial, groups_completed},
+    ``pid`` (the worker process, detached, or this process)."""
 
     success: bool
     status: str
     job_id: str
     progress: dict[str, Any] = field(default_factory=dict)
+    pid: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -260,7 +262,8 @@ def _ended(state: dict[str, Any]) -> str:
 
 def _take_lock(ws: Workspace) -> JobLock:
     """The job lock; when its holder's job already says it ended (its process is closing: report,
-    tracking), wait a few seconds for it rather than refuse.
+    tracking), or its worker is already dead (a killed multi-threaded process lets go of its files
+    only when its last thread has ended), wait a few seconds for it rather than refuse.
 
     Raises:
         JobConflictError: a job of the workspace is running.
@@ -269,7 +272,9 @@ def _take_lock(ws: Workspace) -> JobLock:
         return JobLock(ws).acquire()
     except JobConflictError as err:
         holder = err.job_id
-        if holder and files.state_path(ws, holder).exists() and read_state(ws, holder).get("status") in ("paused", "completed", "failed"):
+        state = read_state(ws, holder) if holder and files.state_path(ws, holder).exists() else {}
+        dead = bool(state.get("pid")) and not files.pid_alive(state["pid"])
+        if state.get("status") in ("paused", "completed", "failed") or dead:
             return JobLock(ws).acquire(wait_seconds=ENDING_GRACE_SECONDS)
         raise
 
@@ -324,10 +329,10 @@ def resume_job(ws: Workspace, job_id: str | None = None, *, detach: bool = False
         if detach:
             state.update(status="starting", pid=None, error=None)  # the worker's lock speaks for it until it writes its pid
             write_state(ws, state)
-            _spawn(ws, job_id, lock, resume=True)
-            return ResumeResponse(True, "resumed", job_id, summary)
+            pid = _spawn(ws, job_id, lock, resume=True)
+            return ResumeResponse(True, "resumed", job_id, summary, pid)
         final = run_job(ws, job_id, resume=True, lock=lock, progress=progress)
-        return ResumeResponse(True, final["status"], job_id, summary)
+        return ResumeResponse(True, final["status"], job_id, summary, os.getpid())
     finally:
         lock.release()
 

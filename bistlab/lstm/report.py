@@ -33,7 +33,10 @@ __all__ = ["trial_records", "group_history_figure", "epoch_curves_figure", "summ
 
 
 def trial_records(ws: Workspace, job_id: str) -> dict[str, list[dict[str, Any]]]:
-    """Every trial of every group study of the job as a compact record, by group (in run order)."""
+    """Every trial of every group study of the job as a compact record, by group (in run order).
+
+    A group whose study file or study does not exist yet (a running job is creating it) is left out.
+    """
     state = files.read_state(ws, job_id)
     cfg = state["config"]
     out: dict[str, list[dict[str, Any]]] = {}
@@ -41,7 +44,10 @@ def trial_records(ws: Workspace, job_id: str) -> dict[str, list[dict[str, Any]]]
         path = study_path(ws.hyperopt_job_dir(job_id), cfg["study_name"], group)
         if not path.exists():
             continue
-        study = optuna.load_study(study_name=f"{cfg['study_name']}_{group}", storage=make_storage(f"sqlite:///{path}"))
+        try:
+            study = optuna.load_study(study_name=f"{cfg['study_name']}_{group}", storage=make_storage(f"sqlite:///{path}"))
+        except KeyError:  # the file is there, the study not yet
+            continue
         out[group] = [_record(t) for t in study.get_trials(deepcopy=False) if t.state.name != "WAITING"]
     return out
 

@@ -1,0 +1,230 @@
+"""The control page in headless Chromium, driven over the DevTools protocol: it loads without a
+script error and without a request leaving the server, shows a running job's progress and epoch
+chart, and its buttons start, stop and resume the job (the job's state.json says so)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bistlab.api import create_app
+from bistlab.jsonio import read_json
+from tests.apiserver import end_workers, price_workspace, thread_server
+from tests.conftest import _free_port, skip_or_fail
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-extensions", "--window-size=1300,1800",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # no network but the server under test
+]
+
+PAGE_STATE = """!document.getElementById("status") ? "null" : JSON.stringify({
+  status: document.getElementById("status").textContent,
+  job: document.getElementById("job-id").textContent,
+  group: document.getElementById("current-group").textContent,
+  rows: Array.from(document.querySelectorAll("#groups tbody tr")).map(function (r) { return r.textContent; }),
+  chart: !!document.querySelector("#epoch-chart .main-svg") && document.querySelectorAll("#epoch-chart .scatterlayer .trace").length,
+  message: document.getElementById("message").textContent,
+  stopDisabled: document.getElementById("stop-btn").disabled,
+  resumeDisabled: document.getElementById("resume-btn").disabled
+})"""
+
+START_FORM = """(function () {
+  var f = document.getElementById("start-form");
+  f.mode.value = "quick"; f.mode.dispatchEvent(new Event("change"));
+  f.epochs_per_trial.value = "3"; f.max_trials_per_group.value = "200"; f.seed.value = "7"; f.symbols.value = "AAA"; f.horizon.value = "7";
+  document.getElementById("start-btn").click();
+  return true;
+})()"""
+
+
+class DevTools:
+    """A minimal Chrome DevTools Protocol client over websocket-client: commands and the events seen."""
+
+    def __init__(self, ws_url: str) -> None:
+        import websocket
+
+        self.ws = websocket.create_connection(ws_url, timeout=60, suppress_origin=True)
+        self.next_id = 0
+        self.events: list[dict[str, Any]] = []
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv())
+            if message.get("id") == self.next_id:
+                assert "error" not in message, message
+                return message.get("result", {})
+            self.events.append(message)
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        assert "exceptionDetails" not in result, result
+        return result["result"].get("value")
+
+    def page_state(self) -> dict[str, Any] | None:
+        """What the page shows (``None`` until it has loaded)."""
+        return json.loads(self.evaluate(PAGE_STATE))
+
+    def wait_page(self, done: Callable[[dict[str, Any]], bool], *, timeout: float = 120.0, why: Callable[[], str] = lambda: "") -> dict[str, Any]:
+        """Poll what the page shows until ``done`` holds; ``why`` adds the server's side to a timeout's message."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.page_state()
+            if state is not None and done(state):
+                return state
+            assert time.monotonic() < deadline, f"the page never showed it; it shows {state}; {why()}"
+            time.sleep(0.3)
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+@pytest.fixture
+def chromium() -> Iterator[Callable[[], DevTools]]:
+    """Start headless Chromium with a DevTools port; yields a connector to its page."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        skip_or_fail("headless Chromium not installed (Debian: apt-get install -y chromium); CI installs it")
+    port = _free_port()
+    profile = tempfile.mkdtemp(prefix="bistlab-chromium-")
+    proc = subprocess.Popen([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--remote-debugging-port={port}", "about:blank"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    clients: list[DevTools] = []
+
+    def connect() -> DevTools:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                targets = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=5).json()
+                page = next(t for t in targets if t["type"] == "page")
+                break
+            except (httpx.TransportError, StopIteration, ValueError):
+                assert proc.poll() is None and time.monotonic() < deadline, "Chromium did not start"
+                time.sleep(0.2)
+        clients.append(DevTools(page["webSocketDebuggerUrl"]))
+        return clients[-1]
+
+    try:
+        yield connect
+    finally:
+        for c in clients:
+            c.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def page_ws(tmp_path):
+    ws = price_workspace(tmp_path / "ws")
+    yield ws
+    end_workers(ws)
+
+
+def _problems(events: list[dict[str, Any]], base: str) -> tuple[list[str], list[str]]:
+    """Script errors (exceptions, console errors, failed loads) and requests to anywhere but ``base``."""
+    errors, foreign = [], []
+    for e in events:
+        method, params = e.get("method"), e.get("params", {})
+        if method == "Runtime.exceptionThrown":
+            errors.append(json.dumps(params["exceptionDetails"])[:500])
+        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+            errors.append(json.dumps(params.get("args"))[:500])
+        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+            errors.append(params["entry"].get("text", "") + " " + params["entry"].get("url", ""))
+        elif method == "Network.requestWillBeSent":
+            url = params["request"]["url"]
+            if not (url.startswith(base + "/") or url.startswith("data:") or url.startswith("blob:")):
+                foreign.append(url)
+    return errors, foreign
+
+
+def _server_side(ws, dt: DevTools) -> str:
+    """The job files and the page's events, for a failure's message."""
+    from bistlab.lstm import files
+
+    logs = {j: ws.hyperopt_job_dir(j) / "worker.log" for j in files.job_ids(ws)}
+    jobs = [(j, files.read_state(ws, j)["status"], log.read_text()[-1500:] if log.exists() else "") for j, log in logs.items()]
+    errors, _ = _problems(dt.events, "")
+    return f"jobs: {jobs}; page errors: {errors[-5:]}"
+
+
+def _state_file(ws, job_id: str) -> dict[str, Any]:
+    return read_json(ws.hyperopt_job_dir(job_id) / "state.json")
+
+
+def _wait_file(ws, job_id: str, status: str, *, timeout: float = 120.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while (state := _state_file(ws, job_id))["status"] != status:
+        assert time.monotonic() < deadline, f"state.json never said {status}: {state['status']}"
+        time.sleep(0.2)
+    return state
+
+
+def test_the_control_page_starts_shows_stops_and_resumes_a_job(page_ws, chromium, tmp_path):
+    with thread_server(create_app(page_ws)) as base:
+        dt = chromium()
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            dt.call(f"{domain}.enable")
+        dt.call("Page.navigate", url=f"{base}/")
+        first = dt.wait_page(lambda s: s["status"] == "idle", timeout=60)
+        assert first["job"] == "no job yet" and first["stopDisabled"]
+        assert dt.evaluate(START_FORM) is True
+        running = dt.wait_page(lambda s: s["status"] == "running" and s["chart"] and any("/200" in r for r in s["rows"]), timeout=180, why=lambda: _server_side(page_ws, dt))
+        job_id = running["job"]
+        assert running["group"] == "learning_rate" and running["rows"][0].startswith("learning_rate") and not running["stopDisabled"]
+        assert _state_file(page_ws, job_id)["config"]["seed"] == 7
+        shot = dt.call("Page.captureScreenshot", format="png")
+        (tmp_path / "control_running.png").write_bytes(base64.b64decode(shot["data"]))
+
+        dt.evaluate('document.getElementById("stop-btn").click(); true')
+        assert _wait_file(page_ws, job_id, "paused")["status"] == "paused"
+        paused = dt.wait_page(lambda s: s["status"] == "paused" and not s["resumeDisabled"])
+        assert "pauses at the next epoch boundary" in paused["message"] or paused["message"] == ""
+
+        dt.evaluate('document.getElementById("resume-btn").click(); true')
+        dt.wait_page(lambda s: s["status"] == "running")
+        assert _state_file(page_ws, job_id)["resumed_at"]
+        dt.evaluate('document.getElementById("stop-btn").click(); true')
+        _wait_file(page_ws, job_id, "paused")
+        dt.wait_page(lambda s: s["status"] == "paused")
+        errors, foreign = _problems(dt.events, base)
+    assert errors == [], errors
+    assert foreign == [], f"requests that left the server: {foreign}"
+    requested = {e["params"]["request"]["url"].removeprefix(base) for e in dt.events if e.get("method") == "Network.requestWillBeSent"}
+    assert {"/", "/static/control.js", "/static/plotly.min.js", "/static/control.css", "/api/hyperopt/start", "/api/hyperopt/stop", "/api/hyperopt/resume"} <= {u.split("?")[0] for u in requested}
+
+
+def test_the_docs_page_lists_every_endpoint_offline(page_ws, chromium):
+    with thread_server(create_app(page_ws)) as base:
+        dt = chromium()
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            dt.call(f"{domain}.enable")
+        dt.call("Page.navigate", url=f"{base}/docs")
+        deadline = time.monotonic() + 60
+        while not (titles := dt.evaluate('Array.from(document.querySelectorAll("#endpoints h2")).map(function (h) { return h.textContent; })')):
+            assert time.monotonic() < deadline, "the docs page drew no endpoint"
+            time.sleep(0.2)
+        errors, foreign = _problems(dt.events, base)
+    assert errors == [] and foreign == [], (errors, foreign)
+    for endpoint in ("POST /api/hyperopt/start", "POST /api/hyperopt/stop", "POST /api/hyperopt/resume", "GET /api/hyperopt/status",
+                     "GET /api/hyperopt/results", "GET /api/hyperopt/epochs", "GET /api/hyperopt/jobs", "GET /api/health"):
+        assert any(t.startswith(endpoint + " — ") for t in titles), endpoint
