@@ -193,13 +193,12 @@ def job_sources(ws: Workspace, job_id: str) -> list[StudySource]:
         JobNotFoundError: no such job.
     """
     from bistlab.lstm.files import read_state
-    from bistlab.lstm.optimizer import study_path
 
     state = read_state(ws, job_id)
     name = state["config"]["study_name"]
     out = []
     for group in (state.get("progress") or {}).get("groups_planned") or []:
-        path = study_path(ws.hyperopt_job_dir(job_id), name, group)
+        path = ws.job(job_id).study(name, group)
         if path.exists():
             out.append(StudySource(f"sqlite:///{path}", lambda n, wanted=f"{name}_{group}": n == wanted, f" [job {job_id}]"))
     return out

@@ -11,7 +11,9 @@ directory unless ``BISTLAB_WORKSPACE`` names another one. Every path under it is
     runs/cycle_<N>/<SYMBOL>_<h>d/            a task's run: best_params.json, model.pkl, model.json,
                                              evaluation.json, model_final.pkl/.json, notebooks
     runs/cycle_<N>/report.ipynb              the executed report notebook
-    runs/hyperopt/<job_id>/                  an LSTM hyperopt job
+    runs/hyperopt/<job_id>/                  an LSTM hyperopt job: state.json, results.json, best_params.json,
+                                             STOP, worker.log, <study>_<group>.db, mlflow.db, mlruns/
+    runs/hyperopt/.lock                      held by the job that runs
     studies/cycle_<N>/<SYMBOL>_<h>d.db       a task's Optuna study (unless one RDB storage is set)
     reports/cycle_<N>.html                   the cycle report
     reports/cycle_<N>/                       its task pages, shared assets, predictions.csv, tasks.json
@@ -45,6 +47,7 @@ from bistlab.metrics import SplitMetrics
 __all__ = [
     "Workspace",
     "TaskPaths",
+    "JobPaths",
     "Record",
     "BestParams",
     "ModelMeta",
@@ -259,6 +262,15 @@ class Workspace:
         """``reports/hyperopt_<job_id>.html``: the job's report."""
         return self.reports / f"hyperopt_{job_id}.html"
 
+    @property
+    def hyperopt_lock(self) -> Path:
+        """``runs/hyperopt/.lock``: held by the one job that runs in the workspace."""
+        return self.hyperopt_dir / ".lock"
+
+    def job(self, job_id: str) -> "JobPaths":
+        """The files of one LSTM hyperopt job."""
+        return JobPaths(self.hyperopt_job_dir(job_id))
+
 
 class Record:
     """A result file as a typed record: it owns its file name (:attr:`FILE`); :meth:`from_dict`
@@ -466,6 +478,56 @@ class FinalModelMeta(Record):
     data_fingerprint: str
     hpo_data_fingerprint: str | None = None
     fit_wall_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class JobPaths:
+    """The files of one LSTM hyperopt job, ``runs/hyperopt/<job_id>/``.
+
+    Attributes:
+        folder: the job's folder.
+    """
+
+    folder: Path
+
+    @property
+    def state(self) -> Path:
+        """``state.json``: status, config, progress, time estimates, device, worker pid, error."""
+        return self.folder / "state.json"
+
+    @property
+    def results(self) -> Path:
+        """``results.json``: best parameters, group results, fixed parameters, holdout evaluation."""
+        return self.folder / "results.json"
+
+    @property
+    def best_params(self) -> Path:
+        """``best_params.json``: the best parameters only."""
+        return self.folder / "best_params.json"
+
+    @property
+    def stop(self) -> Path:
+        """``STOP``: present while a stop is requested."""
+        return self.folder / "STOP"
+
+    @property
+    def worker_log(self) -> Path:
+        """``worker.log``: a detached worker's log."""
+        return self.folder / "worker.log"
+
+    def study(self, study_name: str, group: str) -> Path:
+        """The SQLite file of a group's study: ``<study_name>_<group>.db``."""
+        return self.folder / f"{study_name}_{group}.db"
+
+    @property
+    def mlflow_db(self) -> Path:
+        """``mlflow.db``: the job's MLflow tracking store."""
+        return self.folder / "mlflow.db"
+
+    @property
+    def mlruns(self) -> Path:
+        """``mlruns/``: the job's MLflow artifacts."""
+        return self.folder / "mlruns"
 
 
 @dataclass(frozen=True)

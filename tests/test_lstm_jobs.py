@@ -17,7 +17,6 @@ from bistlab.errors import JobConflictError, JobNotFoundError, JobStateError
 from bistlab.jsonio import read_json
 from bistlab.lstm.config import OptimizationConfig
 from bistlab.lstm.jobs import job_results, job_status, list_jobs, resume_job, start_job, stop_job, wait_for
-from bistlab.lstm.optimizer import study_path
 from bistlab.store import PriceStore
 
 TINY = dict(symbols=("AAA",), epochs_per_trial=2, max_trials_per_group=3, n_startup_trials=2, n_warmup_steps=1, num_threads=1, hidden_size=8, sequence_length=10)
@@ -58,7 +57,7 @@ def test_quick_job_writes_the_specifications_files(quick_job):
 
 def test_quick_job_ran_one_study_with_finished_trials(quick_job):
     ws, response = quick_job
-    path = study_path(ws.hyperopt_job_dir(response.job_id), "ml_hyperopt", "learning_rate")
+    path = ws.job(response.job_id).study("ml_hyperopt", "learning_rate")
     assert path.exists() and sorted(p.name for p in path.parent.glob("*.db")) == ["ml_hyperopt_learning_rate.db"]
     study = optuna.load_study(study_name="ml_hyperopt_learning_rate", storage=f"sqlite:///{path}")
     finished = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
@@ -101,7 +100,7 @@ def test_status_list_and_errors_of_a_finished_job(quick_job):
 
 
 def _trial_values(ws: Workspace, job_id: str) -> list[tuple]:
-    path = study_path(ws.hyperopt_job_dir(job_id), "ml_hyperopt", "learning_rate")
+    path = ws.job(job_id).study("ml_hyperopt", "learning_rate")
     study = optuna.load_study(study_name="ml_hyperopt_learning_rate", storage=f"sqlite:///{path}")
     return [(t.number, t.state.name, t.value, tuple(sorted(t.params.items())), tuple(t.user_attrs.get("epoch_values", []))) for t in study.trials]
 
@@ -133,7 +132,7 @@ def test_an_all_hold_data_set_collapses_and_is_penalized(tmp_path):
     store.close()
     cfg = OptimizationConfig(mode="quick", **{**TINY, "symbols": ("FLAT",), "max_trials_per_group": 1})
     response = start_job(ws, cfg, detach=False)
-    path = study_path(ws.hyperopt_job_dir(response.job_id), "ml_hyperopt", "learning_rate")
+    path = ws.job(response.job_id).study("ml_hyperopt", "learning_rate")
     trial = optuna.load_study(study_name="ml_hyperopt_learning_rate", storage=f"sqlite:///{path}").trials[0]
     a = trial.user_attrs
     assert a["mode_collapse"] is True and "precision" in a["mode_collapse_reason"] and "< 0.35" in a["mode_collapse_reason"]

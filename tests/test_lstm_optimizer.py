@@ -10,7 +10,7 @@ from optuna.trial import TrialState, create_trial
 from bistlab.jsonio import read_json
 from bistlab.lstm.config import OptimizationConfig
 from bistlab.lstm.jobs import job_results, job_status, start_job
-from bistlab.lstm.optimizer import apply_penalty, converged, study_path
+from bistlab.lstm.optimizer import apply_penalty, converged
 
 TINY = dict(symbols=("AAA",), epochs_per_trial=2, max_trials_per_group=2, n_startup_trials=1, n_warmup_steps=5, num_threads=1, hidden_size=8, sequence_length=10)
 
@@ -59,7 +59,7 @@ def test_fine_tune_searches_around_the_latest_completed_job(workspace):
     tuned = start_job(workspace, OptimizationConfig(mode="fine_tune", **TINY), detach=False)
     state = job_status(workspace, tuned.job_id)
     assert state["base_params_source"] == f"best parameters of job {first.job_id}"
-    path = study_path(workspace.hyperopt_job_dir(tuned.job_id), "ml_hyperopt", "fine_tune")
+    path = workspace.job(tuned.job_id).study("ml_hyperopt", "fine_tune")
     trials = optuna.load_study(study_name="ml_hyperopt_fine_tune", storage=f"sqlite:///{path}").trials
     assert trials[0].user_attrs["incumbent"] and trials[0].params["learning_rate"] == pytest.approx(best["learning_rate"])
     for t in trials:

@@ -10,7 +10,6 @@ from bistlab.workspace import Workspace
 from bistlab.lstm.config import OptimizationConfig
 from bistlab.lstm.groups import GROUP_ORDER
 from bistlab.lstm.jobs import job_results, job_status, resume_job, start_job, stop_job, wait_for
-from bistlab.lstm.optimizer import study_path
 from bistlab.store import PriceStore
 from tests.conftest import _market
 
@@ -34,7 +33,7 @@ def _ws(root) -> Workspace:
 
 
 def _trials(ws: Workspace, job_id: str, group: str) -> list[optuna.trial.FrozenTrial]:
-    path = study_path(ws.hyperopt_job_dir(job_id), "ml_hyperopt", group)
+    path = ws.job(job_id).study("ml_hyperopt", group)
     return optuna.load_study(study_name=f"ml_hyperopt_{group}", storage=f"sqlite:///{path}").trials
 
 

@@ -30,10 +30,6 @@ __all__ = [
     "now_iso",
     "new_job_id",
     "job_ids",
-    "state_path",
-    "results_path",
-    "best_params_path",
-    "stop_path",
     "read_state",
     "write_state",
     "read_results",
@@ -48,27 +44,11 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def state_path(ws: Workspace, job_id: str) -> Path:
-    return ws.hyperopt_job_dir(job_id) / "state.json"
-
-
-def results_path(ws: Workspace, job_id: str) -> Path:
-    return ws.hyperopt_job_dir(job_id) / "results.json"
-
-
-def best_params_path(ws: Workspace, job_id: str) -> Path:
-    return ws.hyperopt_job_dir(job_id) / "best_params.json"
-
-
-def stop_path(ws: Workspace, job_id: str) -> Path:
-    return ws.hyperopt_job_dir(job_id) / "STOP"
-
-
 def job_ids(ws: Workspace) -> list[str]:
     """Every job of the workspace with a state file, oldest first (ids sort by their start time)."""
     if not ws.hyperopt_dir.exists():
         return []
-    return sorted(p.parent.name for p in ws.hyperopt_dir.glob("*/state.json"))
+    return sorted(p.name for p in ws.hyperopt_dir.iterdir() if p.is_dir() and ws.job(p.name).state.exists())
 
 
 def new_job_id(ws: Workspace) -> str:
@@ -87,7 +67,7 @@ def read_state(ws: Workspace, job_id: str) -> dict[str, Any]:
     Raises:
         JobNotFoundError: no such job in the workspace.
     """
-    path = state_path(ws, job_id)
+    path = ws.job(job_id).state
     if not path.exists():
         known = job_ids(ws)
         hint = f"one of {', '.join(known[-5:])}" if known else "an existing job (this workspace has none)"
@@ -98,11 +78,11 @@ def read_state(ws: Workspace, job_id: str) -> dict[str, Any]:
 def write_state(ws: Workspace, state: dict[str, Any]) -> None:
     """Write state.json atomically, stamping ``updated_at``."""
     state["updated_at"] = now_iso()
-    write_json_atomic(state_path(ws, state["job_id"]), state)
+    write_json_atomic(ws.job(state["job_id"]).state, state)
 
 
 def read_results(ws: Workspace, job_id: str) -> dict[str, Any] | None:
-    path = results_path(ws, job_id)
+    path = ws.job(job_id).results
     return read_json(path) if path.exists() else None
 
 
@@ -131,7 +111,7 @@ class JobLock:
     """
 
     def __init__(self, ws: Workspace, *, fd: int | None = None) -> None:
-        self.path = ws.hyperopt_dir / ".lock"
+        self.path = ws.hyperopt_lock
         self.fd = fd
 
     def acquire(self, *, wait_seconds: float = 0.0) -> "JobLock":

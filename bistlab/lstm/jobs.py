@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import Any
 
-from bistlab.workspace import Workspace
+from bistlab.workspace import JobPaths, Workspace
 from bistlab.errors import ConfigError, JobConflictError, JobNotFoundError, JobStateError
 from bistlab.jsonio import read_json
 from bistlab.kernel import KERNEL_PARENT_ENV
@@ -137,7 +137,7 @@ def _resolve(ws: Workspace, job_id: str | None) -> str:
 
 def _latest_completed(ws: Workspace, *, exclude: str | None = None) -> str | None:
     for job_id in reversed(files.job_ids(ws)):
-        if job_id != exclude and read_state(ws, job_id).get("status") == "completed" and files.best_params_path(ws, job_id).exists():
+        if job_id != exclude and read_state(ws, job_id).get("status") == "completed" and ws.job(job_id).best_params.exists():
             return job_id
     return None
 
@@ -150,9 +150,9 @@ def _base_params(ws: Workspace, config: OptimizationConfig) -> tuple[dict[str, A
     if base_job is None:
         return dict(DEFAULT_PARAMS), "built-in defaults" + (" (no completed job to fine-tune)" if config.mode == "fine_tune" else "")
     read_state(ws, base_job)
-    path = files.best_params_path(ws, base_job)
+    path = ws.job(base_job).best_params
     if not path.exists():
-        raise ConfigError("base_job", "a job with best_params.json", base_job)
+        raise ConfigError("base_job", "a job whose best parameters are saved", base_job)
     return {**DEFAULT_PARAMS, **read_json(path)}, f"best parameters of job {base_job}"
 
 
@@ -176,7 +176,7 @@ def _spawn(ws: Workspace, job_id: str, lock: JobLock, *, resume: bool) -> int:
     """Start the background worker; it inherits the lock, which this process then lets go of."""
     job_dir = ws.hyperopt_job_dir(job_id)
     args = [sys.executable, "-m", "bistlab.lstm.worker", str(job_dir), "--lock-fd", str(lock.fd)] + (["--resume"] if resume else [])
-    with open(job_dir / "worker.log", "ab") as log:
+    with open(JobPaths(job_dir).worker_log, "ab") as log:
         proc = subprocess.Popen(args, pass_fds=(lock.fd,), start_new_session=True, env=_worker_env(ws), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     lock.release()
     logger.info("job %s: worker pid %d", job_id, proc.pid)
@@ -272,7 +272,7 @@ def _take_lock(ws: Workspace) -> JobLock:
         return JobLock(ws).acquire()
     except JobConflictError as err:
         holder = err.job_id
-        state = read_state(ws, holder) if holder and files.state_path(ws, holder).exists() else {}
+        state = read_state(ws, holder) if holder and ws.job(holder).state.exists() else {}
         dead = bool(state.get("pid")) and not files.pid_alive(state["pid"])
         if state.get("status") in ("paused", "completed", "failed") or dead:
             return JobLock(ws).acquire(wait_seconds=ENDING_GRACE_SECONDS)
@@ -303,7 +303,7 @@ def stop_job(ws: Workspace, job_id: str | None = None) -> StopResponse:
     if status["status"] not in ("starting", "running"):
         message = f"job {job_id} is not running (status {status['status']})" + (f": {status['error']}" if status.get("error") else "")
         return StopResponse(False, status["status"], message, bool(status.get("resumable")), job_id)
-    files.stop_path(ws, job_id).write_text(now_iso())
+    ws.job(job_id).stop.write_text(now_iso())
     message = f"stop requested: job {job_id} pauses at the next epoch boundary; the interrupted trial runs again on resume"
     return StopResponse(True, "paused", message, True, job_id)
 
@@ -323,7 +323,7 @@ def resume_job(ws: Workspace, job_id: str | None = None, *, detach: bool = False
         if state["status"] == "completed":
             raise JobStateError(f"job {job_id} is completed: nothing to resume (start a new job, e.g. --mode fine_tune)", job_id=job_id, status="completed")
         lock.mark(job_id)
-        files.stop_path(ws, job_id).unlink(missing_ok=True)
+        ws.job(job_id).stop.unlink(missing_ok=True)
         p = state["progress"]
         summary = {"current_group": p.get("current_group"), "current_trial": p.get("current_trial"), "groups_completed": list(p.get("groups_completed", []))}
         if detach:
@@ -350,11 +350,11 @@ def job_status(ws: Workspace, job_id: str | None = None) -> dict[str, Any]:
     job_id = _resolve(ws, job_id)
     state = read_state(ws, job_id)
     state["recorded_status"] = state["status"]
-    state["stop_requested"] = files.stop_path(ws, job_id).exists()
+    state["stop_requested"] = ws.job(job_id).stop.exists()
     if state["status"] in ("starting", "running") and not _alive(ws, state):
         who = f"worker process {state['pid']}" if state.get("pid") else "the job's process"
         state["status"] = "failed"
-        log = ws.hyperopt_job_dir(job_id) / "worker.log"
+        log = ws.job(job_id).worker_log
         state["error"] = f"{who} is gone (killed?) while the job was {state['recorded_status']}; `bistlab hyperopt resume` continues it" + (
             f" (its log: {log})" if log.exists() else ""
         )

@@ -43,13 +43,13 @@ from bistlab.lstm.tracking import Tracker
 from bistlab.lstm.metrics import collapse_warning
 from bistlab.lstm.training import COLLAPSE_SHARE, TrainSettings, TrialOutcome, train_splits
 from bistlab.storage import make_storage
+from bistlab.workspace import JobPaths
 
 __all__ = [
     "PRECISION_FLOOR",
     "PENALTY_FACTOR",
     "SearchContext",
     "apply_penalty",
-    "study_path",
     "open_group_study",
     "make_objective",
     "finished_trials",
@@ -102,17 +102,12 @@ def apply_penalty(value: float, precision: float, *, metric: str = "val_f1") -> 
     return value, False, None
 
 
-def study_path(job_dir: Path, study_name: str, group: str) -> Path:
-    """The SQLite file of a group's study: ``<job_dir>/<study_name>_<group>.db``."""
-    return Path(job_dir) / f"{study_name}_{group}.db"
-
-
 def open_group_study(job_dir: Path, config: OptimizationConfig, group: str) -> optuna.Study:
     """Create or load the study of ``group`` with its seeded sampler and percentile pruner."""
     index = GROUP_ORDER.index(group) if group in GROUP_ORDER else len(GROUP_ORDER)
     return optuna.create_study(
         study_name=f"{config.study_name}_{group}",
-        storage=make_storage(f"sqlite:///{study_path(job_dir, config.study_name, group)}"),
+        storage=make_storage(f"sqlite:///{JobPaths(job_dir).study(config.study_name, group)}"),
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=config.seed + 1000 * index, n_startup_trials=config.n_startup_trials),
         pruner=optuna.pruners.PercentilePruner(

@@ -24,7 +24,7 @@ from bistlab.htmlfmt import esc, html_table, num, page
 from bistlab.lstm import files
 from bistlab.lstm.barriers import CLASS_NAMES
 from bistlab.lstm.groups import DEFAULT_PARAMS, GROUPS
-from bistlab.lstm.optimizer import PENALTY_FACTOR, PRECISION_FLOOR, study_path
+from bistlab.lstm.optimizer import PENALTY_FACTOR, PRECISION_FLOOR
 from bistlab.metrics import INTERVAL_METHOD, DirHit
 from bistlab.plots import figure_html
 from bistlab.storage import make_storage
@@ -41,7 +41,7 @@ def trial_records(ws: Workspace, job_id: str) -> dict[str, list[dict[str, Any]]]
     cfg = state["config"]
     out: dict[str, list[dict[str, Any]]] = {}
     for group in state["progress"].get("groups_planned") or []:
-        path = study_path(ws.hyperopt_job_dir(job_id), cfg["study_name"], group)
+        path = ws.job(job_id).study(cfg["study_name"], group)
         if not path.exists():
             continue
         try:

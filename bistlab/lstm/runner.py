@@ -138,8 +138,8 @@ class _Job:
         self.results["status"] = self.state["status"]
         self.results["device"] = self.settings.device
         self.results["updated_at"] = now_iso()
-        write_json_atomic(files.results_path(self.ws, self.job_id), self.results)
-        write_json_atomic(files.best_params_path(self.ws, self.job_id), self.results["best_params"])
+        write_json_atomic(self.ws.job(self.job_id).results, self.results)
+        write_json_atomic(self.ws.job(self.job_id).best_params, self.results["best_params"])
 
     def on_event(self, event: dict[str, Any]) -> None:
         p = self.state["progress"]
@@ -182,7 +182,7 @@ class _Job:
         """Run the mode's groups in order, skipping the completed ones."""
         ctx = SearchContext(
             data=data, config=self.config, job_dir=self.job_dir, settings=self.settings, tracker=self.tracker,
-            stop_requested=lambda: files.stop_path(self.ws, self.job_id).exists(),
+            stop_requested=lambda: self.ws.job(self.job_id).stop.exists(),
             budget_left=lambda: self.config.max_total_hours * 3600.0 - self.elapsed(), on_event=self.on_event,
         )
         r = self.results
@@ -229,7 +229,7 @@ class _Job:
         self.write_results()
 
     def close(self) -> None:
-        files.stop_path(self.ws, self.job_id).unlink(missing_ok=True)
+        self.ws.job(self.job_id).stop.unlink(missing_ok=True)
         self.save()
         try:
             self.tracker.end_job(self.state["status"])

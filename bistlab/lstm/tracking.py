@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bistlab.errors import ConfigError
+from bistlab.workspace import JobPaths
 
 __all__ = ["Tracker", "MlflowTracker", "make_tracker", "tracking_uri"]
 
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 def tracking_uri(job_dir: Path) -> str:
     """The job's MLflow tracking URI (a SQLite file in the job folder)."""
-    return f"sqlite:///{Path(job_dir).resolve() / 'mlflow.db'}"
+    return f"sqlite:///{JobPaths(Path(job_dir).resolve()).mlflow_db}"
 
 
 class Tracker:
@@ -63,7 +64,7 @@ class MlflowTracker(Tracker):
         found = self.client.get_experiment_by_name(name)
         if found is not None:
             return found.experiment_id
-        return self.client.create_experiment(name, artifact_location=(self.job_dir / "mlruns").resolve().as_uri())
+        return self.client.create_experiment(name, artifact_location=JobPaths(self.job_dir).mlruns.resolve().as_uri())
 
     def start_job(self, *, experiment: str, job_id: str, tags: dict[str, str], params: dict[str, Any], parent_run_id: str | None = None) -> str | None:
         """Open (or, on resume, reopen) the job's parent run; returns its id."""
