@@ -30,7 +30,7 @@ from bistlab.workspace import Workspace
 from bistlab.errors import ConfigError, ReadOnlyStorageError
 from bistlab.storage import make_storage
 
-__all__ = ["StudySource", "CombinedStorage", "cycle_sources", "job_sources", "combined_storage", "current_cycle"]
+__all__ = ["StudySource", "CombinedStorage", "sources_of_cycle", "job_sources", "combined_storage", "current_cycle"]
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def current_cycle(ws: Workspace) -> int:
     return StateFile(ws.state_file).read().cycle
 
 
-def cycle_sources(ws: Workspace, cycle: int, *, task: str | None = None) -> list[StudySource]:
+def sources_of_cycle(ws: Workspace, cycle: int, *, task: str | None = None) -> list[StudySource]:
     """The studies of ``cycle`` (``<task>_c<N>``, ``..._v<k>`` after a restart), optionally of one task only."""
     pattern = re.compile(rf"(?P<task>.+)_c{cycle}(_v\d+)?")
 
@@ -228,7 +228,7 @@ def combined_storage(ws: Workspace, *, cycle: int | None = None, job_id: str | N
     def sources() -> list[StudySource]:
         number = cycle if cycle is not None else current_cycle(ws)
         job = job_id or latest_job(ws)
-        return cycle_sources(ws, number, task=task) + (job_sources(ws, job) if job else [])
+        return sources_of_cycle(ws, number, task=task) + (job_sources(ws, job) if job else [])
 
     storage = CombinedStorage(sources)
     names = [s.study_name for s in storage.get_all_studies()]
