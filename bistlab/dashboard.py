@@ -28,6 +28,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from bistlab.workspace import Workspace
 from bistlab.errors import ConfigError, ReadOnlyStorageError
+from bistlab.lstm.files import latest_job, read_state
+from bistlab.state import StateFile
 from bistlab.storage import make_storage
 
 __all__ = ["StudySource", "CombinedStorage", "sources_of_cycle", "job_sources", "combined_storage", "current_cycle"]
@@ -167,8 +169,6 @@ class CombinedStorage(BaseStorage):
 
 def current_cycle(ws: Workspace) -> int:
     """The workspace's current cycle number (0 before the first cycle)."""
-    from bistlab.state import StateFile
-
     return StateFile(ws.state_file).read().cycle
 
 
@@ -192,8 +192,6 @@ def job_sources(ws: Workspace, job_id: str) -> list[StudySource]:
     Raises:
         JobNotFoundError: no such job.
     """
-    from bistlab.lstm.files import read_state
-
     state = read_state(ws, job_id)
     name = state["config"]["study_name"]
     out = []
@@ -220,8 +218,6 @@ def combined_storage(ws: Workspace, *, cycle: int | None = None, job_id: str | N
         ConfigError: ``task`` names no study of the cycle.
         JobNotFoundError: ``job_id`` names no job.
     """
-    from bistlab.lstm.jobs import latest_job
-
     if job_id is not None:
         job_sources(ws, job_id)  # an unknown job fails here, not in the dashboard
 

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from bistlab.api import create_app
+from bistlab.api.app import create_app
 from bistlab.api.app import STATIC_DIR
 from bistlab.api.models import StartRequest
 from bistlab.api.security import check_bind, cookie_name

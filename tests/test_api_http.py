@@ -15,7 +15,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from bistlab.api import create_app
+from bistlab.api.app import create_app
 from bistlab.lstm.files import JobLock
 from bistlab.lstm.groups import GROUP_ORDER
 from bistlab.lstm.jobs import job_results

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bistlab.api import create_app
+from bistlab.api.app import create_app
 from bistlab.jsonio import read_json
 from tests.apiserver import end_workers, price_workspace, thread_server
 from tests.conftest import _free_port, skip_or_fail

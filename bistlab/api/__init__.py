@@ -11,7 +11,4 @@
 
 from __future__ import annotations
 
-from bistlab.api.app import create_app
-from bistlab.api.server import serve
-
-__all__ = ["create_app", "serve"]
+__all__: list[str] = []

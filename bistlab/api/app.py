@@ -31,13 +31,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Query, Request
+from plotly.offline import get_plotlyjs
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bistlab.api import models as m
-from bistlab.api import views
+import bistlab.api.models as m
+import bistlab.api.views as views
 from bistlab.api.security import Guard, check_token
 from bistlab.workspace import Workspace
 from bistlab.errors import BistlabError, ConfigError, DataError, JobConflictError, JobNotFoundError, JobStateError
@@ -186,8 +187,6 @@ def _add_read_routes(app: FastAPI, ws: Workspace) -> None:
 
 @functools.lru_cache(maxsize=1)
 def _plotlyjs() -> bytes:
-    from plotly.offline import get_plotlyjs
-
     return get_plotlyjs().encode("utf-8")
 
 

@@ -11,7 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 
+import uvicorn
+
+from bistlab.api.app import DEFAULT_DASHBOARD_URL, create_app
 from bistlab.api.security import check_bind
+from bistlab.dashboard import combined_storage
 from bistlab.workspace import Workspace
 
 __all__ = ["serve", "start_dashboard_thread"]
@@ -21,9 +25,7 @@ logger = logging.getLogger(__name__)
 
 def start_dashboard_thread(ws: Workspace, *, port: int, host: str = "127.0.0.1") -> threading.Thread:
     """optuna-dashboard over the workspace's combined studies, in a daemon thread."""
-    from optuna_dashboard import run_server
-
-    from bistlab.dashboard import combined_storage
+    from optuna_dashboard import run_server  # only when a dashboard is asked for
 
     storage, names = combined_storage(ws)
     logger.info("optuna-dashboard on http://%s:%d/ with %d studies", host, port, len(names))
@@ -55,10 +57,6 @@ def serve(
     Raises:
         ConfigError: a non-loopback ``host`` without a token, or a weak token.
     """
-    import uvicorn
-
-    from bistlab.api.app import DEFAULT_DASHBOARD_URL, create_app
-
     check_bind(host, token)
     if dashboard_port is not None:
         start_dashboard_thread(ws, port=dashboard_port)

@@ -13,9 +13,11 @@ from importlib import metadata
 from typing import Any
 
 from bistlab.workspace import Workspace
+from bistlab.errors import ConfigError
 from bistlab.jsonio import to_jsonable
 from bistlab.lstm import files
 from bistlab.lstm.jobs import job_results, job_status, latest_job, list_jobs
+from bistlab.lstm.report import trial_records
 
 __all__ = ["report_url", "status_view", "results_view", "jobs_view", "epochs_view", "health_view", "reap"]
 
@@ -104,9 +106,6 @@ def epochs_view(ws: Workspace, job_id: str | None, group: str | None = None) -> 
         JobNotFoundError: ``job_id`` names no job.
         ConfigError: ``group`` is not a group of the job.
     """
-    from bistlab.errors import ConfigError
-    from bistlab.lstm.report import trial_records
-
     if job_id is None and latest_job(ws) is None:
         return {"job_id": None, "group": None, "trials": []}
     state = job_status(ws, job_id)

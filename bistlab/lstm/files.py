@@ -30,6 +30,7 @@ __all__ = [
     "now_iso",
     "new_job_id",
     "job_ids",
+    "latest_job",
     "read_state",
     "write_state",
     "read_results",
@@ -49,6 +50,12 @@ def job_ids(ws: Workspace) -> list[str]:
     if not ws.hyperopt_dir.exists():
         return []
     return sorted(p.name for p in ws.hyperopt_dir.iterdir() if p.is_dir() and ws.job(p.name).state.exists())
+
+
+def latest_job(ws: Workspace) -> str | None:
+    """The most recently started job's id, or ``None`` when the workspace has none."""
+    ids = job_ids(ws)
+    return ids[-1] if ids else None
 
 
 def new_job_id(ws: Workspace) -> str:

@@ -36,7 +36,7 @@ from bistlab.jsonio import read_json
 from bistlab.kernel import KERNEL_PARENT_ENV
 from bistlab.lstm import files
 from bistlab.lstm.config import OptimizationConfig
-from bistlab.lstm.files import JobLock, now_iso, read_results, read_state, write_state
+from bistlab.lstm.files import JobLock, latest_job, now_iso, read_results, read_state, write_state
 from bistlab.lstm.groups import DEFAULT_PARAMS
 from bistlab.lstm.runner import estimate_time, run_job, settings_of
 from bistlab.lstm.samples import load_data
@@ -119,12 +119,6 @@ class ResumeResponse:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def latest_job(ws: Workspace) -> str | None:
-    """The most recently started job's id, or ``None`` when the workspace has none."""
-    ids = files.job_ids(ws)
-    return ids[-1] if ids else None
 
 
 def _resolve(ws: Workspace, job_id: str | None) -> str:
