@@ -29,7 +29,7 @@ from bistlab.errors import BistlabError, ConfigError
 from bistlab.importers import ImportReport, import_paths, load_demo
 from bistlab.ledger import load_forward
 from bistlab.monitor import task_rows
-from bistlab.predict import predict_cycle, write_predictions
+from bistlab.predict import predict_cycle, update_predictions, write_predictions
 from bistlab.report import render_report
 from bistlab.state import StateFile, TaskState, TaskStatus
 from bistlab.store import PriceStore
@@ -338,6 +338,7 @@ def report(cycle: Annotated[Optional[int], typer.Option(help="Cycle number (defa
     if number < 1:
         fail(BistlabError("no cycle has run in this workspace yet: run `bistlab cycle run` first"))
     try:
+        update_predictions(ws, number)
         path = render_report(ws, number)
     except BistlabError as err:
         fail(err)

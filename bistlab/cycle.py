@@ -32,10 +32,12 @@ import optuna
 from bistlab.config import CycleConfig
 from bistlab.errors import BistlabError
 from bistlab.executors import ProgressFn, executor_for
+from bistlab.predict import update_predictions
 from bistlab.report.render import render_report
 from bistlab.state import CycleState, StateFile, TaskState, TaskStatus, utcnow
 from bistlab.storage import make_storage
 from bistlab.store import PriceStore
+from bistlab.universe import load_universe
 from bistlab.workspace import BestParams, Workspace
 
 __all__ = [
@@ -193,11 +195,15 @@ def run_cycle(ws: Workspace, config: CycleConfig, *, progress: ProgressFn | None
     started_new = current.cycle == 0 or current.cycle_ended()
     state = open_cycle(state_file, plan_tasks(symbols, config.horizons), config=config.to_dict())
     pending = [t for t in _order(state, config) if t.status not in TaskStatus.ENDED]
+    load_universe(ws).save(ws.universe_snapshot(state.cycle))  # the store read once for the whole run
     warm = {t.key: warm_start_params(ws, t) for t in pending}  # before cleanup
     if started_new and state.cycle > 1:
         cleanup_cycles(ws, state.cycle, keep=config.keep_cycles)
     with GracefulInterrupt(ws):
         paused = executor_for(ws, config).run(pending, warm=warm, progress=progress)
     state = state_file.update(lambda s: setattr(s, "paused", paused))
-    path = render_report(ws, state.cycle) if report and state.cycle_ended() else None
+    path = None
+    if report and state.cycle_ended():
+        update_predictions(ws, state.cycle)
+        path = render_report(ws, state.cycle)
     return CycleResult(cycle=state.cycle, tasks={t.key: t for t in state.cycle_tasks()}, report=path, paused=paused)

@@ -134,10 +134,15 @@ def _watch_stop(ws: Workspace, event_name: str, done: threading.Event) -> None:
             return
 
 
-def dask_entry(payload: dict[str, Any]) -> dict[str, Any]:
-    """One task on a Dask worker: runs in a temporary workspace; returns state updates and files."""
+def dask_entry(payload: dict[str, Any], snapshot: bytes | None = None) -> dict[str, Any]:
+    """One task on a Dask worker: runs in a temporary workspace (with the cycle's snapshot of the
+    prices, scattered once to every worker); returns state updates and files."""
     ws = _remote_workspace(payload)
     task = TaskState.from_dict(payload["task"])
+    if snapshot is not None:
+        path = ws.universe_snapshot(task.cycle)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(snapshot)
     config = CycleConfig.from_dict(payload["config"])
     updates: list[dict[str, Any]] = []
     done = threading.Event()
@@ -199,10 +204,12 @@ class DaskExecutor(Executor):
             stop_event = Event(stop_name, client=client)
             stop_event.clear()
             futures = []
+            snapshot_file = self.ws.universe_snapshot(pending[0].cycle) if pending else None
+            snapshot = client.scatter(snapshot_file.read_bytes(), broadcast=True) if snapshot_file and snapshot_file.exists() else None
             for task in pending:
                 self.state_file.update_task(task.key, status=TaskStatus.HPO if task.status == TaskStatus.PENDING else task.status)
                 key = f"bistlab-{task.key}-c{task.cycle}-{os.urandom(4).hex()}"
-                futures.append(client.submit(dask_entry, self._payload(task, warm[task.key], stop_name), key=key, pure=False))
+                futures.append(client.submit(dask_entry, self._payload(task, warm[task.key], stop_name), snapshot, key=key, pure=False))
                 _notify(progress, "queued", self.state_file, task.key)
             for future in dask_completed(futures):
                 if self.ws.stop_requested() and not stop_event.is_set():

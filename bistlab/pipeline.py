@@ -34,7 +34,7 @@ from bistlab.metrics import DirHit, symbol_metrics, usable_verdict
 from bistlab.repro import package_versions
 from bistlab.selection import SupportFilter, filtered_dirhit, select_best_trial
 from bistlab.space import SearchSpace, TrialConfig
-from bistlab.universe import load_task
+from bistlab.universe import Universe, load_task
 from bistlab.workspace import BestParams, Evaluation, ModelMeta, TaskPaths, Workspace, study_name
 
 __all__ = ["hpo_step", "write_best_params", "train_step", "evaluate_step", "read_step_input"]
@@ -55,16 +55,18 @@ def hpo_step(
     settings: EvalSettings | None = None,
     models: Sequence[str] | None = None,
     show_progress_bar: bool = False,
+    universe: Universe | None = None,
 ) -> BestParams:
     """Run (or resume) the task's study, select the best trial and write ``best_params.json``.
 
-    ``models`` restricts the model families searched (default: every available one).
+    ``models`` restricts the model families searched (default: every available one);
+    ``universe`` is the prices as the cycle read them (default: read the store now).
 
     Raises:
         StopRequested: a stop was requested before the study had ``n_trials`` complete trials.
     """
     started = time.time()
-    task = load_task(ws, symbol, horizon, settings=settings)
+    task = load_task(ws, symbol, horizon, settings=settings, universe=universe)
     spec = make_evaluation_spec(task)
     ws.task(cycle, task.key).folder.mkdir(parents=True, exist_ok=True)
     ws.cycle_studies_dir(cycle).mkdir(parents=True, exist_ok=True)
@@ -148,7 +150,7 @@ def write_best_params(
     return best
 
 
-def read_step_input(ws: Workspace, symbol: str, horizon: int, *, cycle: int) -> tuple[BestParams, EvaluationSpec, TrialConfig, TaskData]:
+def read_step_input(ws: Workspace, symbol: str, horizon: int, *, cycle: int, universe: Universe | None = None) -> tuple[BestParams, EvaluationSpec, TrialConfig, TaskData]:
     """What training and evaluation start from: the task's selection, its spec and configuration,
     and the task's data checked against the spec (parity).
 
@@ -161,15 +163,15 @@ def read_step_input(ws: Workspace, symbol: str, horizon: int, *, cycle: int) -> 
     if best is None:
         raise BistlabError(f"`{paths.best_params}` must hold the task's HPO selection but got nothing readable: run the HPO step first")
     spec = EvaluationSpec.from_dict(best.evaluation_spec)
-    task = load_task(ws, symbol, horizon, settings=settings_from_spec(spec))
+    task = load_task(ws, symbol, horizon, settings=settings_from_spec(spec), universe=universe)
     check_spec(task, spec)
     return best, spec, TrialConfig.from_dict(best.config), task
 
 
-def train_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_jobs: int = 1) -> ModelMeta:
+def train_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_jobs: int = 1, universe: Universe | None = None) -> ModelMeta:
     """Fit the selected configuration on every row before the holdout and save it with its metadata."""
     started = time.time()
-    best, spec, config, task = read_step_input(ws, symbol, horizon, cycle=cycle)
+    best, spec, config, task = read_step_input(ws, symbol, horizon, cycle=cycle, universe=universe)
     paths = ws.task(cycle, task.key)
     X = task.features(config)
     rows = np.arange(spec.holdout["dev_end"])
@@ -215,10 +217,10 @@ def _wfv_fields(task: TaskData, config: TrialConfig, spec: EvaluationSpec, best:
     }
 
 
-def evaluate_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_jobs: int = 1) -> Evaluation:
+def evaluate_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_jobs: int = 1, universe: Universe | None = None) -> Evaluation:
     """WFV DirHit on the HPO's own splits (parity) and online DirHit on the holdout."""
     started = time.time()
-    best, spec, config, task = read_step_input(ws, symbol, horizon, cycle=cycle)
+    best, spec, config, task = read_step_input(ws, symbol, horizon, cycle=cycle, universe=universe)
     wfv = _wfv_fields(task, config, spec, best, n_jobs=n_jobs)
     holdout, preds = evaluate_holdout_online(task, config, spec, n_jobs=n_jobs)
     start, end = spec.holdout["start"], spec.holdout["end"]

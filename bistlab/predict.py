@@ -59,6 +59,7 @@ __all__ = [
     "forecast_task",
     "direction_of",
     "record_forecasts",
+    "update_predictions",
 ]
 
 logger = logging.getLogger(__name__)
@@ -383,6 +384,21 @@ def predict_cycle(ws: Workspace, *, cycle: int | None = None, n_jobs: int = 1, r
     frame["horizon"] = frame["horizon"].astype("int64")
     frame["holdout_count"] = frame["holdout_count"].astype("Int64")
     frame.attrs["cycle"] = number
+    return frame
+
+
+def update_predictions(ws: Workspace, cycle: int) -> pd.DataFrame | None:
+    """Make the cycle's forecasts and write ``reports/cycle_<N>/predictions.csv`` (recording them in
+    the ledger); ``None`` when the cycle's runs were cleaned up (its CSV, if any, is kept as it was)
+    or it has no trained task."""
+    if not ws.cycle_dir(cycle).exists():
+        return None
+    try:
+        frame = predict_cycle(ws, cycle=cycle)
+    except NoTrainedCycleError as err:
+        logger.info("cycle %d: no predictions: %s", cycle, err)
+        return None
+    write_predictions(frame, ws.predictions_file(cycle))
     return frame
 
 

@@ -19,7 +19,7 @@ from bistlab import faults, notebooks
 from bistlab.config import CycleConfig
 from bistlab.errors import BistlabError, InsufficientDataError, NotebookError, StopRequested, TaskError
 from bistlab.state import TaskState, TaskStatus, utcnow
-from bistlab.universe import load_task
+from bistlab.universe import Universe, load_task
 from bistlab.workspace import BestParams, Evaluation, TaskPaths, Workspace
 
 __all__ = ["Outcome", "Stage", "STAGES", "execute_task", "attempt_task", "Update"]
@@ -111,7 +111,9 @@ STAGES: tuple[Stage, ...] = (
 
 
 def _common_parameters(ws: Workspace, task: TaskState, config: CycleConfig) -> dict[str, Any]:
+    snapshot = ws.universe_snapshot(task.cycle)
     return {
+        "universe_file": str(snapshot) if snapshot.exists() else None,
         "workspace": str(ws.root),
         "db_url": ws.db_url,
         "optuna_url": ws.optuna_url,
@@ -143,8 +145,11 @@ def _pause_if_stopped(ws: Workspace, task: TaskState, when: str) -> None:
 
 
 def _skipped_for_short_data(ws: Workspace, task: TaskState, update: Update) -> bool:
+    """Skip a task whose symbol has too few rows for its horizon (from the cycle's snapshot of the
+    prices when there is one, else from the store)."""
+    snapshot = ws.universe_snapshot(task.cycle)
     try:
-        load_task(ws, task.symbol, task.horizon)
+        load_task(ws, task.symbol, task.horizon, universe=Universe.load(snapshot) if snapshot.exists() else None)
     except InsufficientDataError as err:
         update(status=TaskStatus.SKIPPED, error=f"skipped: {err}", completed_at=utcnow())
         return True
@@ -153,6 +158,9 @@ def _skipped_for_short_data(ws: Workspace, task: TaskState, update: Update) -> b
 
 def execute_task(ws: Workspace, task: TaskState, config: CycleConfig, *, update: Update, warm_start: dict[str, Any] | None = None) -> None:
     """Run a task's :data:`STAGES` in order, each a papermill notebook; stages already done are skipped.
+
+    The notebooks read the prices from the cycle's snapshot when there is one
+    (``Workspace.universe_snapshot``), else from the store.
 
     Args:
         ws: the workspace the notebooks run in.

@@ -1,16 +1,24 @@
 """The price store as the tasks see it: every symbol read and validated once, each task prepared
-with the other symbols as its peers (external features) and its sentiment rows."""
+with the other symbols as its peers (external features) and its sentiment rows.
+
+A cycle reads the store once per run (:func:`load_universe`) and keeps what it read as a snapshot
+in its run folder (:meth:`Universe.save`); its task notebooks load that snapshot
+(:meth:`Universe.load`) instead of reading and validating every symbol of the store again, three
+times per task."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import pickle
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pandas as pd
 
 from bistlab.config import EvalSettings
 from bistlab.dataset import TaskData, prepare_task
 from bistlab.errors import DataError, SymbolNotFoundError
+from bistlab.jsonio import atomic_file
 from bistlab.store import LoadedPrices, PriceStore
 from bistlab.workspace import Workspace
 
@@ -35,6 +43,29 @@ class Universe:
     loaded: dict[str, LoadedPrices]
     errors: dict[str, DataError]
     sentiment: dict[str, pd.DataFrame | None]
+
+    def save(self, path: Path) -> Path:
+        """Keep this universe as a snapshot file (atomic); load errors are kept as their messages."""
+        errors = {s: DataError(str(err), symbol=s) for s, err in self.errors.items()}
+        with atomic_file(path, binary=True) as fh:
+            pickle.dump(replace(self, errors=errors), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str) -> "Universe":
+        """A snapshot written by :meth:`save` (by bistlab, in the workspace's run folder).
+
+        Raises:
+            DataError: the file is missing or unreadable.
+        """
+        try:
+            with open(path, "rb") as fh:
+                universe = pickle.load(fh)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as err:
+            raise DataError(f"`universe snapshot` must be a readable file written by bistlab but got {str(path)!r}: {err}") from err
+        if not isinstance(universe, cls):
+            raise DataError(f"`universe snapshot` must hold a Universe but got {type(universe).__name__} in {str(path)!r}")
+        return universe
 
     def task(self, symbol: str, horizon: int, *, settings: EvalSettings | None = None) -> TaskData:
         """Prepare ``symbol`` at ``horizon`` (trading days) with the others as its peers.
@@ -90,11 +121,11 @@ def load_universe(ws: Workspace, *, only: str | None = None) -> Universe:
         store.close()
 
 
-def load_task(ws: Workspace, symbol: str, horizon: int, *, settings: EvalSettings | None = None) -> TaskData:
-    """Load and validate one symbol from the price store, once, and prepare the task.
+def load_task(ws: Workspace, symbol: str, horizon: int, *, settings: EvalSettings | None = None, universe: Universe | None = None) -> TaskData:
+    """Prepare one task from ``universe``, or from the price store read and validated once now.
 
     Raises:
         SymbolNotFoundError: the store has no such symbol.
         InsufficientDataError: too few usable rows for the horizon.
     """
-    return load_universe(ws, only=symbol).task(symbol, horizon, settings=settings)
+    return (universe or load_universe(ws, only=symbol)).task(symbol, horizon, settings=settings)

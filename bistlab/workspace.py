@@ -11,6 +11,7 @@ directory unless ``BISTLAB_WORKSPACE`` names another one. Every path under it is
     runs/cycle_<N>/<SYMBOL>_<h>d/            a task's run: best_params.json, model.pkl, model.json,
                                              evaluation.json, model_final.pkl/.json, notebooks
     runs/cycle_<N>/report.ipynb              the executed report notebook
+    runs/cycle_<N>/universe.pkl              the prices as the cycle's run read them (for its notebooks)
     runs/hyperopt/<job_id>/                  an LSTM hyperopt job: state.json, results.json, best_params.json,
                                              STOP, worker.log, <study>_<group>.db, mlflow.db, mlruns/
     runs/hyperopt/.lock                      held by the job that runs
@@ -210,6 +211,10 @@ class Workspace:
         if self.optuna_url:
             return self.optuna_url
         return f"sqlite:///{self.cycle_studies_dir(cycle) / f'{task_key}.db'}"
+
+    def universe_snapshot(self, cycle: int) -> Path:
+        """``runs/cycle_<N>/universe.pkl``: the prices as the cycle read them, for its notebooks."""
+        return self.cycle_dir(cycle) / "universe.pkl"
 
     def report_notebook(self, cycle: int) -> Path:
         """``runs/cycle_<N>/report.ipynb``: the executed report notebook."""

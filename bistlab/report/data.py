@@ -25,11 +25,10 @@ from typing import Any
 
 import pandas as pd
 
-from bistlab.errors import NoTrainedCycleError
 from bistlab.honesty import CycleControl, StudyHonesty, fdr_control, study_honesty
 from bistlab.ledger import ForwardView, load_forward
 from bistlab.metrics import DirHit, SplitMetrics, baseline_figures, split_figures, usable_verdict
-from bistlab.predict import PREDICTION_COLUMNS, predict_cycle, write_predictions
+from bistlab.predict import PREDICTION_COLUMNS, update_predictions
 from bistlab.report.studies import cached_study_record
 from bistlab.report.table import task_table
 from bistlab.selection import SupportFilter, filtered_dirhit
@@ -327,25 +326,20 @@ class CycleReport:
         return next(r for r in self.records.tasks if r.key == key)
 
 
-def load_predictions(ws: Workspace, cycle: int, *, compute: bool) -> tuple[pd.DataFrame | None, str]:
-    """The cycle's predictions: computed (and written to ``reports/cycle_<N>/predictions.csv``) when
-    ``compute`` or when there is no CSV yet, else read back. A cycle whose ``runs/`` folder was cleaned
-    up keeps the CSV it had: its report is not given forecasts made later."""
+def load_predictions(ws: Workspace, cycle: int, *, compute: bool = False) -> tuple[pd.DataFrame | None, str]:
+    """The cycle's predictions as ``reports/cycle_<N>/predictions.csv`` holds them (``compute``:
+    make them first, :func:`bistlab.predict.update_predictions`), and a note saying where they
+    come from or why there are none."""
+    if compute:
+        update_predictions(ws, cycle)
     path = ws.predictions_file(cycle)
-    runs_there = ws.cycle_dir(cycle).exists()
-    if path.exists() and (not compute or not runs_there):
-        frame = pd.read_csv(path, dtype={"note": str, "as_of": str, "last_label_date": str})
-        frame = frame.astype(object).where(frame.notna(), None)
-        made = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
-        return frame.reindex(columns=PREDICTION_COLUMNS), f"written to {_relative(ws, path)} ({made})"
-    if not runs_there:
-        return None, f"no predictions: the runs of cycle {cycle} (its models) were cleaned up before any were made"
-    try:
-        frame = predict_cycle(ws, cycle=cycle)
-    except NoTrainedCycleError as err:
-        return None, f"no predictions: {err}"
-    write_predictions(frame, path)
-    return frame, f"written to {_relative(ws, path)}"
+    if not path.exists():
+        why = "the cycle's runs (its models) were cleaned up before any were made" if not ws.cycle_dir(cycle).exists() else "none made yet (`bistlab predict`)"
+        return None, f"no predictions: {why}"
+    frame = pd.read_csv(path, dtype={"note": str, "as_of": str, "last_label_date": str})
+    frame = frame.astype(object).where(frame.notna(), None)
+    made = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+    return frame.reindex(columns=PREDICTION_COLUMNS), f"written to {_relative(ws, path)} ({made})"
 
 
 def _relative(ws: Workspace, path: Path) -> str:

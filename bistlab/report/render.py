@@ -75,16 +75,16 @@ def _shared_assets(ws: Workspace, cycle: int) -> None:
 def render_report(ws: Workspace, cycle: int) -> Path:
     """Render ``reports/cycle_<N>.html`` and everything under ``reports/cycle_<N>/``.
 
-    Steps: copy the tasks' result files and study records into the report folder and compute the
-    predictions (refitting ``model_final.pkl`` where needed), write the shared plotly.js and
-    notebook stylesheet, export each task's executed notebooks, write each task's page, then
-    execute the ``report`` notebook and export it.
+    It only reads files: the forecasts are made before (:func:`bistlab.predict.update_predictions`,
+    by the cycle and by ``bistlab report``). Steps: copy the tasks' result files and study records
+    into the report folder, write the shared plotly.js and notebook stylesheet, export each task's
+    executed notebooks, write each task's page, then execute the ``report`` notebook and export it.
 
     Returns:
         The main report's path.
     """
     started = time.time()
-    rep = load_report(ws, cycle, archive=True, compute_predictions=True)
+    rep = load_report(ws, cycle, archive=True)
     _shared_assets(ws, cycle)
     for rec in rep.records.tasks:
         _export_notebooks(ws, rep, rec)
