@@ -29,6 +29,7 @@ from bistlab.errors import BistlabError, ConfigError
 from bistlab.importers import ImportReport, import_paths, load_demo
 from bistlab.ledger import load_forward
 from bistlab.monitor import task_rows
+from bistlab.pruning import DEFAULT_PRUNER, PRUNERS
 from bistlab.predict import predict_cycle, update_predictions, write_predictions
 from bistlab.report import render_report
 from bistlab.state import StateFile, TaskState, TaskStatus
@@ -198,7 +199,7 @@ def _cycle(config: CycleConfig, *, resume: bool) -> None:
     _print_cycle_result(result)
 
 
-def _config(horizons: str, trials: int, symbols: str | None, seed: int, jobs: int, models: str | None, workers: int, dask: str | None, keep_cycles: int) -> CycleConfig:
+def _config(horizons: str, trials: int, symbols: str | None, seed: int, jobs: int, models: str | None, workers: int, dask: str | None, keep_cycles: int, pruner: str) -> CycleConfig:
     return CycleConfig(
         horizons=_parse_ints(horizons, "--horizons"),
         symbols=tuple(s.strip().upper() for s in symbols.split(",") if s.strip()) if symbols else None,
@@ -209,11 +210,12 @@ def _config(horizons: str, trials: int, symbols: str | None, seed: int, jobs: in
         workers=workers,
         dask_address=dask,
         keep_cycles=keep_cycles,
+        pruner=pruner,
     )
 
 
 HorizonsOpt = Annotated[str, typer.Option(help="Horizons in trading days, comma-separated, processed in this order.")]
-TrialsOpt = Annotated[int, typer.Option(help="Complete HPO trials per task.")]
+TrialsOpt = Annotated[int, typer.Option(help="HPO trials per task (complete, or stopped early by the pruner).")]
 SymbolsOpt = Annotated[Optional[str], typer.Option(help="Comma-separated symbols (default: every symbol in the store).")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of samplers and models.")]
 JobsOpt = Annotated[int, typer.Option(help="Threads per model fit (default: cores / workers).")]
@@ -221,6 +223,7 @@ ModelsOpt = Annotated[Optional[str], typer.Option(help="Model families to search
 WorkersOpt = Annotated[int, typer.Option(help="Tasks run at once on this machine (processes).")]
 DaskOpt = Annotated[Optional[str], typer.Option(help="Run tasks on this Dask scheduler (tcp://host:8786); needs --optuna-url.")]
 KeepOpt = Annotated[int, typer.Option(help="Earlier cycles whose studies and runs are kept when a new cycle starts (reports are always kept).")]
+PrunerOpt = Annotated[str, typer.Option(help=f"Stops a trial after a walk-forward split when it can no longer win: {', '.join(PRUNERS)}.")]
 DEFAULT_HORIZONS_TEXT = ",".join(map(str, DEFAULT_HORIZONS))
 
 
@@ -235,10 +238,11 @@ def cycle_run(
     workers: WorkersOpt = 1,
     dask: DaskOpt = None,
     keep_cycles: KeepOpt = 1,
+    pruner: PrunerOpt = DEFAULT_PRUNER,
 ) -> None:
     """Run the current cycle (or resume it if unfinished), then print the report's path."""
     try:
-        _cycle(_config(horizons, trials, symbols, seed, jobs, models, workers, dask, keep_cycles), resume=False)
+        _cycle(_config(horizons, trials, symbols, seed, jobs, models, workers, dask, keep_cycles, pruner), resume=False)
     except BistlabError as err:
         fail(err)
 
@@ -254,6 +258,7 @@ def cycle_resume(
     workers: WorkersOpt = 1,
     dask: DaskOpt = None,
     keep_cycles: KeepOpt = 1,
+    pruner: PrunerOpt = DEFAULT_PRUNER,
 ) -> None:
     """Continue a stopped or crashed cycle where it left off (settings default to the cycle's own)."""
     saved = StateFile(current_workspace().state_file).read().config
@@ -267,6 +272,7 @@ def cycle_resume(
         "workers": workers,
         "dask": dask,
         "keep_cycles": saved.get("keep_cycles", keep_cycles),
+        "pruner": saved.get("pruner", pruner),
     }
     try:
         _cycle(_config(**merged), resume=True)

@@ -12,6 +12,8 @@ from bistlab.errors import ConfigError
 
 __all__ = [
     "DEFAULT_HORIZONS",
+    "PRUNER_NAMES",
+    "DEFAULT_PRUNER",
     "PRICE_FIELDS",
     "EvalSettings",
     "CycleConfig",
@@ -20,6 +22,10 @@ __all__ = [
 ]
 
 DEFAULT_HORIZONS: tuple[int, ...] = (1, 3, 7, 14, 30)
+PRUNER_NAMES: tuple[str, ...] = ("none", "median", "wilcoxon", "cannot-win")
+"""The pruners of :mod:`bistlab.pruning` (``bench/bench_pruning.py`` compares them)."""
+DEFAULT_PRUNER = "cannot-win"
+"""The pruner of every study unless one is named."""
 PRICE_FIELDS: tuple[str, ...] = ("symbol", "date", "open", "high", "low", "close", "volume")
 """bistlab's names of the price store's columns (the keys of a column mapping)."""
 
@@ -111,6 +117,7 @@ class CycleConfig:
         workers: tasks run at once on this machine (processes).
         dask_address: run tasks on this Dask scheduler instead (needs ``Workspace.optuna_url``).
         keep_cycles: earlier cycles whose studies and runs are kept (reports are always kept).
+        pruner: the :mod:`bistlab.pruning` pruner that may stop a trial after a split.
     """
 
     horizons: tuple[int, ...] = DEFAULT_HORIZONS
@@ -123,6 +130,7 @@ class CycleConfig:
     workers: int = 1
     dask_address: str | None = None
     keep_cycles: int = 1
+    pruner: str = DEFAULT_PRUNER
 
     def __post_init__(self) -> None:
         if not self.horizons or any(int(h) < 1 for h in self.horizons):
@@ -133,6 +141,8 @@ class CycleConfig:
             raise ConfigError("workers", "at least 1", self.workers)
         if self.keep_cycles < 0:
             raise ConfigError("keep_cycles", "0 or more", self.keep_cycles)
+        if self.pruner not in PRUNER_NAMES:
+            raise ConfigError("pruner", f"one of {', '.join(PRUNER_NAMES)}", self.pruner)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

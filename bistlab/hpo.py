@@ -25,10 +25,11 @@ from bistlab import faults
 from bistlab.dataset import TaskData
 from bistlab.evaluation import EvaluationSpec, evaluate_splits, spec_id
 from bistlab.metrics import SplitMetrics, score, symbol_metrics
+from bistlab.pruning import DEFAULT_PRUNER, make_pruner, split_score
 from bistlab.space import SearchSpace, TrialConfig, suggest_config
 from bistlab.storage import make_storage
 
-__all__ = ["make_objective", "open_study", "open_task_study", "run_hpo", "complete_trials", "LIMIT_REASON"]
+__all__ = ["make_objective", "open_study", "open_task_study", "run_hpo", "complete_trials", "finished_trials", "LIMIT_REASON"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +38,11 @@ class _Doomed(Exception):
     """So many splits had no defined DirHit that the trial cannot reach ``min_valid_splits``."""
 
 
-def _split_watch(n_splits: int, min_valid: int) -> Callable[[int, SplitMetrics], None]:
-    """Called after each split: the fault point of the resilience tests, and an early stop for a
-    trial whose remaining splits could no longer give it ``min_valid`` defined DirHits (it would
-    fail with exactly that reason after paying for them)."""
+def _split_watch(trial: optuna.Trial, *, n_splits: int, min_valid: int, horizon: int) -> Callable[[int, SplitMetrics], None]:
+    """Called after each split: the fault point of the resilience tests; the split's score reported
+    to the study's pruner, which may stop the trial; and an early stop for a trial whose remaining
+    splits could no longer give it ``min_valid`` defined DirHits (it would fail with exactly that
+    reason after paying for them)."""
     defined = 0
 
     def watch(index: int, metrics: SplitMetrics) -> None:
@@ -51,6 +53,14 @@ def _split_watch(n_splits: int, min_valid: int) -> Callable[[int, SplitMetrics],
         left = n_splits - index - 1
         if left and defined + left < min_valid:
             raise _Doomed(f"{defined} in the first {index + 1} of {n_splits}; the other {left} were not evaluated")
+        value = split_score(metrics, horizon=horizon)
+        if value is None or not left:
+            return
+        trial.report(value, step=index)
+        if trial.should_prune():
+            trial.set_user_attr("pruned_at_split", index)
+            trial.set_user_attr("fail_reason", f"pruned after split {index + 1} of {n_splits}: it could no longer reach the study's best")
+            raise optuna.TrialPruned(f"pruned after split {index + 1} of {n_splits}")
 
     return watch
 
@@ -76,7 +86,7 @@ def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, 
         trial.set_user_attr("feature_params", config.feature_params)
         trial.set_user_attr("model_choice", config.model_choice)
         trial.set_user_attr("spec_id", spec_id)
-        watch = _split_watch(len(spec.splits), task.settings.min_valid_splits)
+        watch = _split_watch(trial, n_splits=len(spec.splits), min_valid=task.settings.min_valid_splits, horizon=task.horizon)
         skipped: dict[str, dict[str, Any]] = {}
         try:
             splits = evaluate_splits(task, config, spec, n_jobs=n_jobs, on_split=watch, skipped=skipped)
@@ -110,10 +120,11 @@ def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, 
     return objective
 
 
-def open_study(storage: str | optuna.storages.BaseStorage, study_name: str, *, seed: int = 0) -> optuna.Study:
+def open_study(storage: str | optuna.storages.BaseStorage, study_name: str, *, seed: int = 0, pruner: optuna.pruners.BasePruner | None = None) -> optuna.Study:
     """Create or load a study (maximize) with a seeded TPE sampler suited to the conditional space.
 
-    ``storage`` may be a URL (see :func:`bistlab.storage.make_storage`) or a storage object.
+    ``storage`` may be a URL (see :func:`bistlab.storage.make_storage`) or a storage object;
+    ``pruner`` stops trials after a split (:mod:`bistlab.pruning`; ``None``: never).
     """
     if isinstance(storage, str):
         storage = make_storage(storage)
@@ -125,6 +136,7 @@ def open_study(storage: str | optuna.storages.BaseStorage, study_name: str, *, s
         study_name=study_name,
         direction="maximize",
         sampler=sampler,
+        pruner=pruner or optuna.pruners.NopPruner(),
         load_if_exists=True,
     )
 
@@ -136,12 +148,13 @@ def _version(name: str, base: str) -> int | None:
     return int(tail) if sep and head == base and tail.isdigit() else None
 
 
-def open_task_study(storage: str, name: str, spec: EvaluationSpec, *, seed: int = 0) -> tuple[optuna.Study, str | None]:
+def open_task_study(storage: str, name: str, spec: EvaluationSpec, *, seed: int = 0, pruner: str = DEFAULT_PRUNER) -> tuple[optuna.Study, str | None]:
     """Open a task's study for ``spec``, never mixing trials scored on different splits.
 
     The study records the evaluation_spec it was started with. When a resume finds that the prices
     (or the settings) changed since, so that the stored spec differs, the old study is kept as it is
     and a fresh one, ``<name>_v<k>``, is started for the new spec; every later resume opens the newest.
+    ``pruner`` names the :mod:`bistlab.pruning` pruner of its trials.
 
     Returns:
         The study, and a sentence saying why a fresh study was started (kept in the study, so a
@@ -150,7 +163,8 @@ def open_task_study(storage: str, name: str, spec: EvaluationSpec, *, seed: int 
     backend = make_storage(storage)
     versions = sorted((v, n) for n in optuna.get_all_study_names(backend) if (v := _version(n, name)) is not None)
     latest = versions[-1][1] if versions else name
-    study = open_study(backend, latest, seed=seed)
+    stopper = make_pruner(pruner, n_steps=len(spec.splits))
+    study = open_study(backend, latest, seed=seed, pruner=stopper)
     stored = study.user_attrs.get("evaluation_spec")
     if stored is None:
         study.set_user_attr("evaluation_spec", spec.to_dict())
@@ -166,7 +180,7 @@ def open_task_study(storage: str, name: str, spec: EvaluationSpec, *, seed: int 
         f"never ranked with these; a fresh study {fresh} was started"
     )
     logger.warning("%s", note)
-    study = open_study(backend, fresh, seed=seed)
+    study = open_study(backend, fresh, seed=seed, pruner=stopper)
     study.set_user_attr("evaluation_spec", spec.to_dict())
     study.set_user_attr("restart_note", note)
     return study, note
@@ -176,21 +190,28 @@ def complete_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
 
 
+def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Trials that count towards the budget: complete ones and those a pruner stopped (not those
+    refused for the trial limit)."""
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return [t for t in study.get_trials(deepcopy=False, states=states) if t.state == optuna.trial.TrialState.COMPLETE or "pruned_at_split" in t.user_attrs]
+
+
 LIMIT_REASON = "trial limit reached"
 
 
 def _guarded(objective, study: optuna.Study, n_trials: int):
-    """The objective, refusing to start when complete + other running trials already make the limit.
+    """The objective, refusing to start when finished + other running trials already make the limit.
 
     Trials are created in the storage before their objective runs, so of two trials started at
-    once the later one sees the earlier: complete trials can never exceed ``n_trials``.
+    once the later one sees the earlier: finished trials (complete or pruned) never exceed ``n_trials``.
     """
 
     def guarded(trial: optuna.Trial) -> float:
-        states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING)
-        taken = sum(1 for t in study.get_trials(deepcopy=False, states=states) if t.number != trial.number)
+        running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        taken = len(finished_trials(study)) + sum(1 for t in running if t.number != trial.number)
         if taken >= n_trials:
-            trial.set_user_attr("fail_reason", f"{LIMIT_REASON}: {taken} of {n_trials} complete or running")
+            trial.set_user_attr("fail_reason", f"{LIMIT_REASON}: {taken} of {n_trials} finished or running")
             raise optuna.TrialPruned(LIMIT_REASON)
         return objective(trial)
 
@@ -213,9 +234,10 @@ def run_hpo(
     show_progress_bar: bool = False,
     coverage: bool = True,
 ) -> optuna.Study:
-    """Run trials until the study has ``n_trials`` complete ones, resuming a partial study.
+    """Run trials until the study has ``n_trials`` finished ones (complete, or stopped by the
+    study's pruner after a split), resuming a partial study.
 
-    Safe with several processes on one study (each calls this): complete trials never exceed
+    Safe with several processes on one study (each calls this): finished trials never exceed
     ``n_trials``. Trials left RUNNING by a killed process are failed by the storage's heartbeat
     (see :mod:`bistlab.storage`); until then this waits for them rather than overrunning.
 
@@ -223,7 +245,7 @@ def run_hpo(
         task: the task's data.
         spec: its evaluation_spec.
         study: the task's study (new or partially run).
-        n_trials: complete trials wanted.
+        n_trials: finished trials wanted.
         space: the search space; defaults to everything available for the task.
         seed: model seed (fixed across trials, so a trial can be reproduced).
         n_jobs: threads per model fit.
@@ -239,7 +261,7 @@ def run_hpo(
     _open(study, task, space, opening=([warm_start] if warm_start else []) + (space.coverage_params(task.horizon) if coverage else []), n_trials=n_trials)
     objective = _guarded(make_objective(task, spec, space, seed=seed, n_jobs=n_jobs), study, n_trials)
     max_failed = max_failed if max_failed is not None else max(10, 2 * n_trials)
-    bar = tqdm(total=n_trials, desc=f"{task.key} trials", initial=len(complete_trials(study))) if show_progress_bar else None
+    bar = tqdm(total=n_trials, desc=f"{task.key} trials", initial=len(finished_trials(study))) if show_progress_bar else None
     try:
         while not _should_end(study, task.key, n_trials=n_trials, max_failed=max_failed, stop=stop, bar=bar):
             if _others_finishing(study, n_trials):
@@ -262,33 +284,26 @@ def _open(study: optuna.Study, task: TaskData, space: SearchSpace, *, opening: l
             study.enqueue_trial(params, skip_if_exists=True)
 
 
-def _counts(study: optuna.Study) -> dict[optuna.trial.TrialState, int]:
-    counts: dict[optuna.trial.TrialState, int] = {}
-    for t in study.get_trials(deepcopy=False):
-        counts[t.state] = counts.get(t.state, 0) + 1
-    return counts
-
-
 def _should_end(study: optuna.Study, key: str, *, n_trials: int, max_failed: int, stop: Callable[[], bool] | None, bar: Any) -> bool:
-    """Whether the study is done: enough complete trials, too many failed ones, or a stop request.
+    """Whether the study is done: enough finished trials, too many failed ones, or a stop request.
     Fails trials left running by dead processes first (heartbeats)."""
     if stop is not None and stop():
-        logger.info("%s: stop requested; %d of %d trials complete", key, len(complete_trials(study)), n_trials)
+        logger.info("%s: stop requested; %d of %d trials finished", key, len(finished_trials(study)), n_trials)
         return True
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
-    counts = _counts(study)
-    complete, failed = counts.get(optuna.trial.TrialState.COMPLETE, 0), counts.get(optuna.trial.TrialState.FAIL, 0)
+    finished = len(finished_trials(study))
+    failed = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)))
     if bar is not None:
-        bar.n = complete
+        bar.n = finished
         bar.refresh()
-    if failed >= max_failed and complete < n_trials:
-        logger.warning("%s: %d failed trials; giving up with %d of %d complete", key, failed, complete, n_trials)
-    return complete >= n_trials or failed >= max_failed
+    if failed >= max_failed and finished < n_trials:
+        logger.warning("%s: %d failed trials; giving up with %d of %d finished", key, failed, finished, n_trials)
+    return finished >= n_trials or failed >= max_failed
 
 
 def _others_finishing(study: optuna.Study, n_trials: int) -> bool:
-    """Complete and running trials already make the limit: wait for the running ones."""
-    counts = _counts(study)
-    return counts.get(optuna.trial.TrialState.COMPLETE, 0) + counts.get(optuna.trial.TrialState.RUNNING, 0) >= n_trials
+    """Finished and running trials already make the limit: wait for the running ones."""
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    return len(finished_trials(study)) + len(running) >= n_trials

@@ -29,7 +29,8 @@ from bistlab.evaluation import (
     make_evaluation_spec,
     settings_from_spec,
 )
-from bistlab.hpo import complete_trials, open_task_study, run_hpo
+from bistlab.hpo import finished_trials, open_task_study, run_hpo
+from bistlab.pruning import DEFAULT_PRUNER
 from bistlab.metrics import DirHit, symbol_metrics, usable_verdict
 from bistlab.repro import package_versions
 from bistlab.selection import SupportFilter, filtered_dirhit, select_best_trial
@@ -56,11 +57,13 @@ def hpo_step(
     models: Sequence[str] | None = None,
     show_progress_bar: bool = False,
     universe: Universe | None = None,
+    pruner: str = DEFAULT_PRUNER,
 ) -> BestParams:
     """Run (or resume) the task's study, select the best trial and write ``best_params.json``.
 
     ``models`` restricts the model families searched (default: every available one);
-    ``universe`` is the prices as the cycle read them (default: read the store now).
+    ``universe`` is the prices as the cycle read them (default: read the store now); ``pruner``
+    names the :mod:`bistlab.pruning` pruner that may stop a trial after a split.
 
     Raises:
         StopRequested: a stop was requested before the study had ``n_trials`` complete trials.
@@ -70,11 +73,11 @@ def hpo_step(
     spec = make_evaluation_spec(task)
     ws.task(cycle, task.key).folder.mkdir(parents=True, exist_ok=True)
     ws.cycle_studies_dir(cycle).mkdir(parents=True, exist_ok=True)
-    study, restart_note = open_task_study(ws.study_storage(cycle, task.key), study_name(symbol, horizon, cycle), spec, seed=seed)
+    study, restart_note = open_task_study(ws.study_storage(cycle, task.key), study_name(symbol, horizon, cycle), spec, seed=seed, pruner=pruner)
     space = SearchSpace.for_task(task.context, models=models)
-    done = len(complete_trials(study))
+    done = len(finished_trials(study))
     if done < n_trials:
-        logger.info("%s cycle %d: %d of %d trials complete; running the rest", task.key, cycle, done, n_trials)
+        logger.info("%s cycle %d: %d of %d trials finished; running the rest", task.key, cycle, done, n_trials)
         run_hpo(
             task,
             spec,
@@ -87,7 +90,7 @@ def hpo_step(
             stop=ws.stop_requested,
             show_progress_bar=show_progress_bar,
         )
-        done = len(complete_trials(study))
+        done = len(finished_trials(study))
         if done < n_trials and ws.stop_requested():
             raise StopRequested(f"{task.key}: paused by a stop request after {done} of {n_trials} trials", task=task.key)
     return write_best_params(ws, study, task=task, spec=spec, cycle=cycle, space=space, wall_seconds=time.time() - started, restart_note=restart_note)
