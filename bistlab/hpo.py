@@ -15,6 +15,7 @@ import logging
 import math
 import time
 import warnings
+from dataclasses import dataclass
 from collections.abc import Callable
 from typing import Any
 
@@ -190,11 +191,30 @@ def complete_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
 
 
+def _finished(t: optuna.trial.FrozenTrial) -> bool:
+    return t.state == optuna.trial.TrialState.COMPLETE or (t.state == optuna.trial.TrialState.PRUNED and "pruned_at_split" in t.user_attrs)
+
+
 def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """Trials that count towards the budget: complete ones and those a pruner stopped (not those
     refused for the trial limit)."""
-    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    return [t for t in study.get_trials(deepcopy=False, states=states) if t.state == optuna.trial.TrialState.COMPLETE or "pruned_at_split" in t.user_attrs]
+    return [t for t in study.get_trials(deepcopy=False) if _finished(t)]
+
+
+@dataclass(frozen=True)
+class _Tally:
+    """A study's trials counted once: finished (complete or pruned), running, failed."""
+
+    finished: int
+    running: int
+    failed: int
+
+    @classmethod
+    def of(cls, study: optuna.Study, *, besides: int | None = None) -> "_Tally":
+        trials = [t for t in study.get_trials(deepcopy=False) if t.number != besides]
+        running = sum(t.state == optuna.trial.TrialState.RUNNING for t in trials)
+        failed = sum(t.state == optuna.trial.TrialState.FAIL for t in trials)
+        return cls(sum(_finished(t) for t in trials), running, failed)
 
 
 LIMIT_REASON = "trial limit reached"
@@ -208,8 +228,8 @@ def _guarded(objective, study: optuna.Study, n_trials: int):
     """
 
     def guarded(trial: optuna.Trial) -> float:
-        running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-        taken = len(finished_trials(study)) + sum(1 for t in running if t.number != trial.number)
+        tally = _Tally.of(study, besides=trial.number)
+        taken = tally.finished + tally.running
         if taken >= n_trials:
             trial.set_user_attr("fail_reason", f"{LIMIT_REASON}: {taken} of {n_trials} finished or running")
             raise optuna.TrialPruned(LIMIT_REASON)
@@ -263,8 +283,11 @@ def run_hpo(
     max_failed = max_failed if max_failed is not None else max(10, 2 * n_trials)
     bar = tqdm(total=n_trials, desc=f"{task.key} trials", initial=len(finished_trials(study))) if show_progress_bar else None
     try:
-        while not _should_end(study, task.key, n_trials=n_trials, max_failed=max_failed, stop=stop, bar=bar):
-            if _others_finishing(study, n_trials):
+        while True:
+            tally = _ended_or_tally(study, task.key, n_trials=n_trials, max_failed=max_failed, stop=stop, bar=bar)
+            if tally is None:
+                break
+            if tally.finished + tally.running >= n_trials:
                 time.sleep(poll_seconds)  # others are finishing the last trials (or their heartbeats are going stale)
                 continue
             study.optimize(objective, n_trials=1, gc_after_trial=False)
@@ -284,26 +307,21 @@ def _open(study: optuna.Study, task: TaskData, space: SearchSpace, *, opening: l
             study.enqueue_trial(params, skip_if_exists=True)
 
 
-def _should_end(study: optuna.Study, key: str, *, n_trials: int, max_failed: int, stop: Callable[[], bool] | None, bar: Any) -> bool:
-    """Whether the study is done: enough finished trials, too many failed ones, or a stop request.
-    Fails trials left running by dead processes first (heartbeats)."""
+def _ended_or_tally(study: optuna.Study, key: str, *, n_trials: int, max_failed: int, stop: Callable[[], bool] | None, bar: Any) -> _Tally | None:
+    """``None`` when the study is done (enough finished trials, too many failed ones, or a stop
+    request), else its trials counted. Fails trials left running by dead processes first (heartbeats)."""
     if stop is not None and stop():
         logger.info("%s: stop requested; %d of %d trials finished", key, len(finished_trials(study)), n_trials)
-        return True
+        return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
-    finished = len(finished_trials(study))
-    failed = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)))
+    tally = _Tally.of(study)
     if bar is not None:
-        bar.n = finished
+        bar.n = tally.finished
         bar.refresh()
-    if failed >= max_failed and finished < n_trials:
-        logger.warning("%s: %d failed trials; giving up with %d of %d finished", key, failed, finished, n_trials)
-    return finished >= n_trials or failed >= max_failed
+    if tally.failed >= max_failed and tally.finished < n_trials:
+        logger.warning("%s: %d failed trials; giving up with %d of %d finished", key, tally.failed, tally.finished, n_trials)
+    return None if tally.finished >= n_trials or tally.failed >= max_failed else tally
 
 
-def _others_finishing(study: optuna.Study, n_trials: int) -> bool:
-    """Finished and running trials already make the limit: wait for the running ones."""
-    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-    return len(finished_trials(study)) + len(running) >= n_trials
