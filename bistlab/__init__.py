@@ -63,3 +63,14 @@ Command line
     cli               ``bistlab``: data, cycle, status, dashboard, report, predict
     cli_hyperopt      ``bistlab hyperopt``: start, stop, resume, status, results
 """
+
+from __future__ import annotations
+
+import os
+
+# OpenMP threads (LightGBM, XGBoost, torch) sleep instead of spinning while they wait for each
+# other. Spinning is a little faster on idle cores but catastrophic on shared ones: on this
+# project's 2-core machine with two other busy processes, 10 LightGBM fits on 2 threads took
+# 135 s spinning against 2.5 s sleeping (bench/bench_parallel.py measures it in a cycle). Set
+# here, before any of those libraries is loaded; a user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -7,7 +7,6 @@ Every bistlab error ends the command with one red line naming what is wrong, nev
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Annotated, Optional
@@ -205,7 +204,7 @@ def _config(horizons: str, trials: int, symbols: str | None, seed: int, jobs: in
         symbols=tuple(s.strip().upper() for s in symbols.split(",") if s.strip()) if symbols else None,
         n_trials=trials,
         seed=seed,
-        n_jobs=jobs if jobs else max(1, (os.cpu_count() or 1) // max(1, workers)),
+        n_jobs=jobs,
         models=tuple(m.strip().lower() for m in models.split(",") if m.strip()) if models else None,
         workers=workers,
         dask_address=dask,

@@ -27,7 +27,7 @@ from bistlab.dataset import TaskData
 from bistlab.evaluation import EvaluationSpec, evaluate_splits, spec_id
 from bistlab.metrics import SplitMetrics, score, symbol_metrics
 from bistlab.pruning import DEFAULT_PRUNER, make_pruner, split_score
-from bistlab.space import SearchSpace, TrialConfig, suggest_config
+from bistlab.space import SearchSpace, suggest_config
 from bistlab.storage import make_storage
 
 __all__ = ["make_objective", "open_study", "open_task_study", "run_hpo", "complete_trials", "finished_trials", "LIMIT_REASON"]

@@ -30,6 +30,7 @@ from bistlab.evaluation import (
     settings_from_spec,
 )
 from bistlab.hpo import finished_trials, open_task_study, run_hpo
+from bistlab.predict import forecast_task
 from bistlab.pruning import DEFAULT_PRUNER
 from bistlab.metrics import DirHit, symbol_metrics, usable_verdict
 from bistlab.repro import package_versions
@@ -172,7 +173,9 @@ def read_step_input(ws: Workspace, symbol: str, horizon: int, *, cycle: int, uni
 
 
 def train_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_jobs: int = 1, universe: Universe | None = None) -> ModelMeta:
-    """Fit the selected configuration on every row before the holdout and save it with its metadata."""
+    """Fit the selected configuration on every row before the holdout and save it with its metadata;
+    then fit the final model (every labelled row) that forecasts use, so that the cycle's forecasts,
+    made in the driver before the report, reuse it instead of fitting every task's in turn."""
     started = time.time()
     best, spec, config, task = read_step_input(ws, symbol, horizon, cycle=cycle, universe=universe)
     paths = ws.task(cycle, task.key)
@@ -198,6 +201,8 @@ def train_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_jobs: 
         train_wall_seconds=time.time() - started,
     )
     paths.write(meta)
+    loader = (lambda s, h, *, settings: universe.task(s, h, settings=settings)) if universe is not None else None
+    forecast_task(ws, cycle, best=best, n_jobs=n_jobs, loader=loader)
     return meta
 
 

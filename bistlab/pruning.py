@@ -20,6 +20,7 @@ interface). :data:`PRUNERS` holds the ones ``bench/bench_pruning.py`` compares:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +29,7 @@ import optuna
 from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial, TrialState
 
-from bistlab.config import DEFAULT_PRUNER, PRUNER_NAMES, k_for_horizon
+from bistlab.config import DEFAULT_PRUNER, k_for_horizon
 from bistlab.errors import ConfigError
 from bistlab.metrics import NONFINITE_NRMSE, SplitMetrics
 
@@ -86,10 +87,16 @@ class CannotWinPruner(BasePruner):
         return float(max(values) + np.std(values))
 
 
+def _wilcoxon() -> BasePruner:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.pruners.WilcoxonPruner(p_threshold=0.1)
+
+
 PRUNERS: dict[str, Callable[[int], BasePruner | None]] = {
     "none": lambda n_steps: None,
     "median": lambda n_steps: optuna.pruners.MedianPruner(n_startup_trials=MIN_COMPLETE, n_warmup_steps=0),
-    "wilcoxon": lambda n_steps: optuna.pruners.WilcoxonPruner(p_threshold=0.1),
+    "wilcoxon": lambda n_steps: _wilcoxon(),
     "cannot-win": lambda n_steps: CannotWinPruner(n_steps),
 }
 """Pruner name (:data:`bistlab.config.PRUNER_NAMES`) -> ``(splits per trial) -> pruner`` (``None``: no pruning)."""

@@ -3,9 +3,6 @@ the mode-collapse guard, one job per workspace, a killed worker, and the CLI's e
 
 from __future__ import annotations
 
-import os
-import signal
-import time
 
 import numpy as np
 import optuna

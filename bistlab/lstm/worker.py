@@ -18,7 +18,6 @@ import optuna
 
 from bistlab.workspace import Workspace
 from bistlab.errors import BistlabError
-from bistlab.lstm import files
 from bistlab.lstm.files import JobLock, now_iso
 from bistlab.lstm.runner import run_job
 

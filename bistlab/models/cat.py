@@ -20,10 +20,13 @@ import optuna
 from bistlab.models import ModelFamily, Regressor
 from bistlab.models.objectives import sign_error_weights
 
-__all__ = ["MODEL", "suggest", "build", "CatRegressor", "BORDER_COUNT"]
+__all__ = ["MODEL", "suggest", "build", "CatRegressor", "BORDER_COUNT", "BOOSTING_TYPE"]
 
 BORDER_COUNT = 32
-"""Borders (histogram bins) per feature."""
+"""Borders (histogram bins) per feature (CatBoost's own default: 254)."""
+
+BOOSTING_TYPE: str | None = "Plain"
+"""Classic gradient boosting; ``None`` leaves the choice to CatBoost (ordered boosting on small data)."""
 
 
 def suggest(trial: optuna.trial.BaseTrial, horizon: int) -> dict[str, Any]:
@@ -53,8 +56,8 @@ class CatRegressor:
         return CatBoostRegressor(
             **self.params,
             bootstrap_type="Bernoulli",
-            boosting_type="Plain",
             border_count=BORDER_COUNT,
+            **({"boosting_type": BOOSTING_TYPE} if BOOSTING_TYPE else {}),
             random_seed=self.seed,
             thread_count=self.n_jobs,
             verbose=False,

@@ -32,7 +32,7 @@ from bistlab.predict import PREDICTION_COLUMNS, update_predictions
 from bistlab.report.studies import cached_study_record
 from bistlab.report.table import task_table
 from bistlab.selection import SupportFilter, filtered_dirhit
-from bistlab.state import CycleTasks, TaskState, TaskStatus, tasks_of_cycle, write_tasks_snapshot
+from bistlab.state import CycleTasks, TaskState, tasks_of_cycle, write_tasks_snapshot
 from bistlab.workspace import BestParams, Evaluation, ModelMeta, Record, TaskPaths, Workspace
 
 __all__ = ["RESULT_RECORDS", "TaskRecord", "CycleRecords", "CycleReport", "collect_cycle", "compare_previous", "load_report", "load_predictions"]

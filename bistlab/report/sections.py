@@ -240,7 +240,6 @@ def _usable_cell(rec: TaskRecord) -> str:
 def _holdout_cells(rec: TaskRecord, edge: Any) -> list[str]:
     if not rec.ev:
         return ["–"] * 6
-    h = rec.ev.holdout
     gap = rec.ev.wfv_parity_gap
     return [
         wfv_html(rec, inline=False) + (f"<br><small>Δ {gap:+.2f}</small>" if gap is not None else ""),

@@ -1,0 +1,43 @@
+"""Cycle settings: threads per fit never oversubscribe the cores; OpenMP threads sleep while waiting."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bistlab.config import CycleConfig
+from bistlab.errors import ConfigError
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3, 64])
+def test_default_threads_per_fit_share_the_cores_among_workers(workers):
+    config = CycleConfig(workers=workers)
+    assert config.n_jobs == max(1, (os.cpu_count() or 1) // workers)
+    assert config.n_jobs * workers <= max(os.cpu_count() or 1, workers)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 3])
+def test_threads_per_fit_given_are_kept(n_jobs):
+    assert CycleConfig(workers=2, n_jobs=n_jobs).n_jobs == n_jobs
+
+
+def test_negative_threads_per_fit_are_refused_by_name():
+    with pytest.raises(ConfigError, match="n_jobs"):
+        CycleConfig(n_jobs=-1)
+
+
+def test_a_config_round_trips_through_its_dict():
+    config = CycleConfig(horizons=(1, 7), workers=2, pruner="median")
+    assert CycleConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_openmp_threads_sleep_unless_the_user_said_otherwise(given, expected):
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    out = subprocess.run([sys.executable, "-c", "import os, bistlab; print(os.environ['OMP_WAIT_POLICY'])"], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
