@@ -176,9 +176,9 @@ def same_fits(universe, symbols: list[str], horizons: list[int], *, configs: int
                             started = time.perf_counter()
                             if arm == "before":
                                 with library_defaults():
-                                    model = fit_model(task, config, X, train, n_jobs=2)
+                                    model = fit_model(task, config, X, train, n_jobs=1)
                             else:
-                                model = fit_model(task, config, X, train, n_jobs=2)
+                                model = fit_model(task, config, X, train, n_jobs=1)
                             pred = model.predict(X[test])
                             seconds[arm] += time.perf_counter() - started
                             m = split_metrics(task.labels[test], pred, thr=spec.dirhit_threshold, horizon=h)
@@ -210,7 +210,7 @@ def main() -> None:
     fit_symbols = args.fit_symbols.split(",")
     universe = universe_of(workspace_with(sorted({args.symbol, *fit_symbols})))
     runs = study_runs(lambda h: universe.task(args.symbol, h), horizons, trials=args.trials, seeds=args.seeds, before=not args.skip_before)
-    print(f"\n1. Default space, {args.symbol}, {args.trials} trials per study, seeds 0..{args.seeds - 1}, no pruning, 2 threads per fit")
+    print(f"\n1. Default space, {args.symbol}, {args.trials} trials per study, seeds 0..{args.seeds - 1}, no pruning, 1 thread per fit")
     print_summary(runs)
     print("\n2. Where the time goes (bistlab settings, every study of table 1)")
     print_breakdown([r for (arm, _), rs in runs.items() if arm.startswith("bistlab") for r in rs])

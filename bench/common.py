@@ -163,7 +163,7 @@ def study_url() -> str:
     return f"sqlite:///{tempfile.mkdtemp(prefix='bistlab-bench-study-')}/study.db"
 
 
-def run_study(task: TaskData, *, n_trials: int, space: SearchSpace | None = None, seed: int = 0, pruner: str = "none", n_jobs: int = 2, coverage: bool = True) -> StudyRun:
+def run_study(task: TaskData, *, n_trials: int, space: SearchSpace | None = None, seed: int = 0, pruner: str = "none", n_jobs: int = 1, coverage: bool = True) -> StudyRun:
     """A bistlab study of ``n_trials`` finished trials on ``task`` (a SQLite file), timed."""
     spec = make_evaluation_spec(task)
     study = open_study(study_url(), "bench", seed=seed, pruner=make_pruner(pruner, n_steps=len(spec.splits)))
@@ -174,7 +174,7 @@ def run_study(task: TaskData, *, n_trials: int, space: SearchSpace | None = None
     return StudyRun(study=study, wall_seconds=wall, timers=timers, task=task, spec=spec)
 
 
-def holdout_of(task: TaskData, config: TrialConfig, spec: EvaluationSpec, *, n_jobs: int = 2) -> dict[str, float | None]:
+def holdout_of(task: TaskData, config: TrialConfig, spec: EvaluationSpec, *, n_jobs: int = 1) -> dict[str, float | None]:
     """The configuration fit on every development row and scored on the holdout (one static fit,
     as the peer does): DirHit, count and score."""
     X = task.features(config)

@@ -3,7 +3,8 @@
 The peer script computes 16 price features with pandas, searches LightGBM's hyperparameters with
 Optuna's TPE over ``TimeSeriesSplit(n_splits=4, gap=h)`` on the rows before the holdout, scores a
 trial with the same DirHit / nRMSE / score as bistlab, and scores its best trial on the same
-holdout rows (one fit on the development rows). bistlab runs the same budget on the same symbol,
+holdout rows (one fit on the development rows); one thread per fit, as bistlab's default (at these
+data sizes a second thread per fit is slower: bench/bench_parallel.py). bistlab runs the same budget on the same symbol,
 once with ``--models lgbm`` on its core features, once with its default search space (and once
 more each with pruning when ``--pruner`` is given). One table, measured side by side in one run:
 
@@ -88,7 +89,7 @@ def run_peer(frame: pd.DataFrame, *, h: int, n_trials: int, holdout: tuple[int, 
         dirhits, nrmses = [], []
         for tr, te in TimeSeriesSplit(n_splits=4, gap=h).split(Xd):
             started = time.perf_counter()
-            model = lgb.LGBMRegressor(**params, subsample_freq=1, random_state=seed, n_jobs=2, verbosity=-1).fit(Xd[tr], yd[tr])
+            model = lgb.LGBMRegressor(**params, subsample_freq=1, random_state=seed, n_jobs=1, verbosity=-1).fit(Xd[tr], yd[tr])
             pred = model.predict(Xd[te])
             fit_seconds += time.perf_counter() - started
             d, n = dirhit_nrmse(yd[te], pred)
@@ -101,7 +102,7 @@ def run_peer(frame: pd.DataFrame, *, h: int, n_trials: int, holdout: tuple[int, 
     started = time.perf_counter()
     study.optimize(objective, n_trials=n_trials)
     wall = time.perf_counter() - started
-    best = lgb.LGBMRegressor(**study.best_trial.user_attrs["params"], subsample_freq=1, random_state=seed, n_jobs=2, verbosity=-1).fit(Xd, yd)
+    best = lgb.LGBMRegressor(**study.best_trial.user_attrs["params"], subsample_freq=1, random_state=seed, n_jobs=1, verbosity=-1).fit(Xd, yd)
     rows = slice(*holdout)
     pred = best.predict(X[rows])
     d, n = dirhit_nrmse(y[rows], pred)

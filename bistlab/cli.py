@@ -217,7 +217,7 @@ HorizonsOpt = Annotated[str, typer.Option(help="Horizons in trading days, comma-
 TrialsOpt = Annotated[int, typer.Option(help="HPO trials per task (complete, or stopped early by the pruner).")]
 SymbolsOpt = Annotated[Optional[str], typer.Option(help="Comma-separated symbols (default: every symbol in the store).")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of samplers and models.")]
-JobsOpt = Annotated[int, typer.Option(help="Threads per model fit (default: cores / workers).")]
+JobsOpt = Annotated[int, typer.Option(help="Threads per model fit (one is fastest at these data sizes; use --workers for the other cores).")]
 ModelsOpt = Annotated[Optional[str], typer.Option(help="Model families to search, comma-separated, e.g. lgbm,xgb (default: all available; the ensemble `all` is searched when two or more are).")]
 WorkersOpt = Annotated[int, typer.Option(help="Tasks run at once on this machine (processes).")]
 DaskOpt = Annotated[Optional[str], typer.Option(help="Run tasks on this Dask scheduler (tcp://host:8786); needs --optuna-url.")]
@@ -232,7 +232,7 @@ def cycle_run(
     trials: TrialsOpt = 20,
     symbols: SymbolsOpt = None,
     seed: SeedOpt = 0,
-    jobs: JobsOpt = 0,
+    jobs: JobsOpt = 1,
     models: ModelsOpt = None,
     workers: WorkersOpt = 1,
     dask: DaskOpt = None,
@@ -252,7 +252,7 @@ def cycle_resume(
     trials: TrialsOpt = 20,
     symbols: SymbolsOpt = None,
     seed: SeedOpt = 0,
-    jobs: JobsOpt = 0,
+    jobs: JobsOpt = 1,
     models: ModelsOpt = None,
     workers: WorkersOpt = 1,
     dask: DaskOpt = None,

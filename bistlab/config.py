@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -111,9 +110,9 @@ class CycleConfig:
         symbols: symbols to run; ``None`` means every symbol in the price store.
         n_trials: complete HPO trials per task.
         seed: model and sampler seed.
-        n_jobs: threads per model fit (default: cores / workers, so that workers never
-            oversubscribe the cores: LightGBM's threads spin-wait, and slow down many times over
-            when they share cores).
+        n_jobs: threads per model fit. One by default: at these data sizes (a few thousand rows)
+            a second thread per fit costs more in synchronisation than it saves (1.4x fewer
+            trials per minute, ``bench/bench_parallel.py``); use the cores with ``workers``.
         max_retries: extra attempts for a failed task within one run.
         models: model families to search (default: every available one).
         workers: tasks run at once on this machine (processes).
@@ -126,7 +125,7 @@ class CycleConfig:
     symbols: tuple[str, ...] | None = None
     n_trials: int = 20
     seed: int = 0
-    n_jobs: int = 0
+    n_jobs: int = 1
     max_retries: int = 1
     models: tuple[str, ...] | None = None
     workers: int = 1
@@ -141,10 +140,8 @@ class CycleConfig:
             raise ConfigError("n_trials", "at least 1", self.n_trials)
         if self.workers < 1:
             raise ConfigError("workers", "at least 1", self.workers)
-        if self.n_jobs < 0:
-            raise ConfigError("n_jobs", "0 (cores / workers) or more", self.n_jobs)
-        if self.n_jobs == 0:
-            object.__setattr__(self, "n_jobs", max(1, (os.cpu_count() or 1) // self.workers))
+        if self.n_jobs < 1:
+            raise ConfigError("n_jobs", "at least 1", self.n_jobs)
         if self.keep_cycles < 0:
             raise ConfigError("keep_cycles", "0 or more", self.keep_cycles)
         if self.pruner not in PRUNER_NAMES:
