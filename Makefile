@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 HORIZONS ?= 1,7
 TRIALS ?= 12
 
-.PHONY: setup demo test test-slow test-all bench clean-workspace
+.PHONY: setup demo test test-slow test-all bench bench-quick clean-workspace
 
 setup: $(VENV)/.installed
 
@@ -31,8 +31,12 @@ test-slow: setup
 
 test-all: test test-slow
 
+# Every benchmark's table (README, "Performance"); the BIST ones need ../shared/data/bist beside the checkout.
 bench: setup
-	$(BIN)/python bench/bench_hpo.py
+	$(BIN)/python bench/run_all.py
+
+bench-quick: setup
+	$(BIN)/python bench/run_all.py --quick
 
 clean-workspace:
 	rm -rf studies/cycle_* runs/cycle_* runs/state.json runs/state.json.lock runs/prices.sqlite reports/cycle_*.html

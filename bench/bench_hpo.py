@@ -32,7 +32,7 @@ def main() -> None:
     ap.add_argument("--symbol", default="SP500")
     ap.add_argument("--horizons", default="1,7")
     ap.add_argument("--models", default=None)
-    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--data", default=None, help="folder of price files to import instead of the demo data")
     ap.add_argument("--verbose", action="store_true", help="a line per finished trial (time, model choice, flags on)")
     args = ap.parse_args()
@@ -51,7 +51,7 @@ def main() -> None:
     for h in (int(v) for v in args.horizons.split(",")):
         task = load_task(ws, args.symbol, h)
         spec = make_evaluation_spec(task)
-        study = open_study(optuna.storages.InMemoryStorage(), f"bench_{h}")
+        study = open_study(f"sqlite:///{ws.root}/bench_{h}.db", f"bench_{h}")  # a SQLite file, as a cycle keeps its studies
         started = time.perf_counter()
         run_hpo(task, spec, study=study, n_trials=args.trials, space=SearchSpace.for_task(task.context, models=models), n_jobs=args.jobs)
         total = time.perf_counter() - started

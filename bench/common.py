@@ -158,15 +158,19 @@ class StudyRun:
     spec: EvaluationSpec
 
 
-def study_url() -> str:
-    """A new SQLite study file, as a cycle keeps one per task (write-ahead log, see bistlab.storage)."""
-    return f"sqlite:///{tempfile.mkdtemp(prefix='bistlab-bench-study-')}/study.db"
+def study_url(kind: str = "sqlite") -> str:
+    """A new study file: SQLite, as a cycle keeps one per task (write-ahead log, see
+    bistlab.storage), or an Optuna journal file (``kind="journal"``)."""
+    folder = tempfile.mkdtemp(prefix="bistlab-bench-study-")
+    return f"journal:{folder}/study.log" if kind == "journal" else f"sqlite:///{folder}/study.db"
 
 
-def run_study(task: TaskData, *, n_trials: int, space: SearchSpace | None = None, seed: int = 0, pruner: str = "none", n_jobs: int = 1, coverage: bool = True) -> StudyRun:
-    """A bistlab study of ``n_trials`` finished trials on ``task`` (a SQLite file), timed."""
+def run_study(task: TaskData, *, n_trials: int, space: SearchSpace | None = None, seed: int = 0, pruner: str = "none", n_jobs: int = 1, coverage: bool = True, storage: str = "sqlite") -> StudyRun:
+    """A bistlab study of ``n_trials`` finished trials on ``task``, timed: in a SQLite file as a
+    cycle runs it, or (``storage``) in a journal file or in memory (no resume after a crash)."""
     spec = make_evaluation_spec(task)
-    study = open_study(study_url(), "bench", seed=seed, pruner=make_pruner(pruner, n_steps=len(spec.splits)))
+    where = optuna.storages.InMemoryStorage() if storage == "memory" else study_url(storage)
+    study = open_study(where, "bench", seed=seed, pruner=make_pruner(pruner, n_steps=len(spec.splits)))
     with timed() as timers:
         started = time.perf_counter()
         run_hpo(task, spec, study=study, n_trials=n_trials, space=space or SearchSpace.for_task(task.context), seed=seed, n_jobs=n_jobs, coverage=coverage)
