@@ -2,7 +2,8 @@
 
 For every symbol × seed, one study of the default search space per pruner (none, Optuna's median
 and Wilcoxon pruners, bistlab's cannot-win rule; see :mod:`bistlab.pruning`), the same budget of
-finished trials. Per pruner: model fit/predict seconds and the share saved against no pruning,
+finished trials. Per pruner: model fits (a count, which a busy machine does not distort) and
+fit/predict seconds, the share of seconds saved against no pruning,
 the trials pruned, and the best trial (as selection picks it) scored on the holdout: its DirHit
 pooled over the runs (hits over every masked holdout row, with that count), its score (mean ± sd
 over the runs), and the paired differences against no pruning on the same symbol and seed (a
@@ -52,18 +53,18 @@ def main() -> None:
                 run = run_study(task, n_trials=args.trials, seed=seed, pruner=pruner)
                 hold = best_holdout(run)
                 pruned = sum(t.state == optuna.trial.TrialState.PRUNED and "pruned_at_split" in t.user_attrs for t in run.study.trials)
-                results[pruner].append({"model": run.timers.model_seconds, "wall": run.wall_seconds, "pruned": pruned, **hold})
+                results[pruner].append({"model": run.timers.model_seconds, "fits": sum(run.timers.fits.values()), "wall": run.wall_seconds, "pruned": pruned, **hold})
                 print(f"  {sym} seed {seed} {pruner:>10}: wall {run.wall_seconds:5.1f} s, model {run.timers.model_seconds:5.1f} s, pruned {pruned:2d}, holdout DirHit {hold['dirhit']}", flush=True)
     base = results.get("none")
     print(f"\nPruning, default space, h={args.horizon}, {args.trials} finished trials per study, {len(symbols)} symbols × {args.seeds} seeds ({len(symbols) * args.seeds} studies per pruner)")
-    print("| pruner | model fit/predict s (total) | saved vs none | study wall s (total) | trials pruned | best trial's holdout DirHit, pooled | its holdout score | DirHit − none (paired) | score − none (paired) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| pruner | model fits | model fit/predict s (total) | saved vs none | study wall s (total) | trials pruned | best trial's holdout DirHit, pooled | its holdout score | DirHit − none (paired) | score − none (paired) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for pruner, rs in results.items():
         model, wall = sum(r["model"] for r in rs), sum(r["wall"] for r in rs)
         saved = f"{100 * (1 - model / sum(r['model'] for r in base)):.0f} %" if base else "–"
         paired = {key: [None if r[key] is None or b[key] is None else r[key] - b[key] for r, b in zip(rs, base)] if base else [] for key in ("dirhit", "score")}
         print(
-            f"| {pruner} | {model:.0f} | {saved} | {wall:.0f} | {sum(r['pruned'] for r in rs)} of {len(rs) * args.trials} | "
+            f"| {pruner} | {sum(r['fits'] for r in rs)} | {model:.0f} | {saved} | {wall:.0f} | {sum(r['pruned'] for r in rs)} of {len(rs) * args.trials} | "
             f"{_pooled(rs)} | {_mean_sd([r['score'] for r in rs])} | "
             f"{_mean_sd(paired['dirhit'], '{:+.1f}')} | {_mean_sd(paired['score'], '{:+.1f}')} |"
         )

@@ -1,4 +1,9 @@
-"""Running the thin notebooks with papermill and exporting them to offline HTML."""
+"""Running the thin notebooks with papermill and exporting them to offline HTML.
+
+papermill, nbformat and nbconvert are imported where they are used: importing them costs about
+2 s (jsonschema's format checkers compile a grammar on import), which every ``bistlab``
+command would otherwise pay, ``bistlab status`` included.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import nbformat
-import papermill as pm
-from nbconvert import HTMLExporter
 
 from bistlab.errors import BistlabError, NotebookError
 from bistlab.kernel import KERNEL_PARENT_ENV
@@ -39,6 +41,8 @@ def execute(name: str, output: Path, *, parameters: dict[str, Any], cwd: Path | 
     Raises:
         NotebookError: the notebook raised; the executed copy with the traceback is kept.
     """
+    import papermill as pm
+
     os.environ[KERNEL_PARENT_ENV] = str(os.getpid())  # kernels inherit it: see bistlab.kernel
     output.parent.mkdir(parents=True, exist_ok=True)
     source = notebook_dir() / f"{name}.ipynb"
@@ -66,6 +70,8 @@ _EXPORTERS: dict[bool, Any] = {}
 def _exporter(exclude_input: bool) -> Any:
     """One HTMLExporter per setting, reused: compiling the template costs more than an export."""
     if exclude_input not in _EXPORTERS:
+        from nbconvert import HTMLExporter
+
         exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES)])
         exporter.exclude_input = exclude_input
         exporter.exclude_input_prompt = True
@@ -106,6 +112,8 @@ def to_html(
             inlining about 270 kB of CSS in every page.
         banner: HTML of a navigation line at the top of the page (trusted: built by bistlab).
     """
+    import nbformat
+
     nb = nbformat.read(str(notebook), as_version=4)
     if plotly_src:
         _add_plotly_html(nb)
@@ -118,6 +126,8 @@ def to_html(
 
 def notebook_css() -> str:
     """The stylesheet the offline template inlines (JupyterLab's light theme), as one text."""
+    import nbformat
+
     body, _ = _exporter(True).from_notebook_node(nbformat.v4.new_notebook(), resources={})
     head = body[: body.index("</head>")]
     return "\n".join(re.findall(r"<style[^>]*>(.*?)</style>", head, flags=re.S))
