@@ -55,10 +55,10 @@ def _split_watch(trial: optuna.Trial, *, n_splits: int, min_valid: int, horizon:
         if left and defined + left < min_valid:
             raise _Doomed(f"{defined} in the first {index + 1} of {n_splits}; the other {left} were not evaluated")
         value = split_score(metrics, horizon=horizon)
-        if value is None or not left:
+        if value is None:
             return
-        trial.report(value, step=index)
-        if trial.should_prune():
+        trial.report(value, step=index)  # the last split's too: pruners read complete trials' split scores
+        if left and trial.should_prune():
             trial.set_user_attr("pruned_at_split", index)
             trial.set_user_attr("fail_reason", f"pruned after split {index + 1} of {n_splits}: it could no longer reach the study's best")
             raise optuna.TrialPruned(f"pruned after split {index + 1} of {n_splits}")

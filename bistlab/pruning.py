@@ -12,9 +12,9 @@ interface). :data:`PRUNERS` holds the ones ``bench/bench_pruning.py`` compares:
 - ``"wilcoxon"``: Optuna's :class:`~optuna.pruners.WilcoxonPruner`, made for fold-wise
   evaluation: a signed-rank test against the best trial's split scores. With 4 splits it cannot
   reach p < 0.1 before the last split, so it saves nothing here; it is kept for the comparison.
-- ``"cannot-win"`` (:class:`CannotWinPruner`): stop when even the most optimistic outcome of the
-  remaining splits (the best score any complete trial reached on each, plus that split's spread)
-  cannot lift the trial's score to the study's best. It only stops trials that would lose.
+- ``"cannot-win"`` (:class:`CannotWinPruner`): stop when the trial's final score, estimated from
+  its splits so far and the other trials' scores on the remaining splits, cannot reach the study's
+  best within two standard deviations of the split-to-split spread.
 """
 
 from __future__ import annotations
@@ -49,42 +49,54 @@ def split_score(metrics: SplitMetrics, *, horizon: int) -> float | None:
 
 
 class CannotWinPruner(BasePruner):
-    """Stop a trial whose remaining splits cannot lift its score to the study's best.
+    """Stop a trial whose final score cannot reach the study's best within the spread of split scores.
 
-    After step i of ``n_steps``, the bound is the mean of the trial's split scores so far and, for
-    each remaining split j, the best score any complete trial reached on it plus the standard
-    deviation of those scores; the trial stops when the bound is below the study's best value.
+    Splits differ in difficulty, and trials in level: a complete trial's split score is modelled
+    as the split's mean over complete trials, plus the trial's own offset, plus noise of standard
+    deviation ``sigma`` (the pooled residual of the complete trials' split scores). After the
+    splits seen so far, the trial's final score is estimated from its own scores and, for each
+    remaining split, that split's mean plus the trial's mean offset so far; the estimate's
+    standard deviation combines the remaining splits' noise and the uncertainty of the offset,
+    ``sigma / n * sqrt(r + r**2 / s)`` for ``s`` splits seen and ``r`` left of ``n``. The trial
+    stops when the estimate plus ``z`` standard deviations is below the study's best value: with
+    the default ``z = 2``, a trial that would have reached the best is stopped in about 2 % of
+    cases (``tests/test_pruning.py`` simulates it).
 
     Args:
         n_steps: splits per trial.
         min_complete: complete trials needed before anything is stopped.
+        z: standard deviations of optimism.
     """
 
-    def __init__(self, n_steps: int, *, min_complete: int = MIN_COMPLETE) -> None:
+    def __init__(self, n_steps: int, *, min_complete: int = MIN_COMPLETE, z: float = 2.0) -> None:
         self.n_steps = n_steps
         self.min_complete = min_complete
+        self.z = z
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         step = trial.last_step
         if step is None or step >= self.n_steps - 1:
             return False
-        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if self._whole(t)]
         if len(complete) < self.min_complete:
             return False
-        best = max(t.value for t in complete if t.value is not None and math.isfinite(t.value))
-        own = list(trial.intermediate_values.values())
-        optimistic = [self._ceiling(complete, j) for j in range(step + 1, self.n_steps)]
-        if any(c is None for c in optimistic):
-            return False
-        bound = (sum(own) + sum(optimistic)) / (len(own) + len(optimistic))  # type: ignore[arg-type]
-        return bound < best
+        best = max(float(t.value) for t in complete)  # type: ignore[arg-type]
+        scores = np.array([[t.intermediate_values[j] for j in range(self.n_steps)] for t in complete])
+        split_mean = scores.mean(axis=0)
+        offsets = scores - split_mean
+        residual = offsets - offsets.mean(axis=1, keepdims=True)
+        sigma = float(np.sqrt((residual**2).sum() / (len(complete) * (self.n_steps - 1))))
+        own = {j: v for j, v in trial.intermediate_values.items() if j <= step}
+        offset = float(np.mean([v - split_mean[j] for j, v in own.items()]))
+        left = range(step + 1, self.n_steps)
+        n, seen, r = len(own) + len(left), len(own), len(left)
+        estimate = (sum(own.values()) + sum(split_mean[j] + offset for j in left)) / n
+        spread = sigma / n * math.sqrt(r + r**2 / seen)
+        return bool(estimate + self.z * spread < best)
 
-    @staticmethod
-    def _ceiling(complete: list[FrozenTrial], step: int) -> float | None:
-        values = [t.intermediate_values[step] for t in complete if step in t.intermediate_values]
-        if len(values) < 2:
-            return None
-        return float(max(values) + np.std(values))
+    def _whole(self, t: FrozenTrial) -> bool:
+        """A complete trial with a finite value and every split's score."""
+        return t.value is not None and math.isfinite(t.value) and all(j in t.intermediate_values for j in range(self.n_steps))
 
 
 def _wilcoxon() -> BasePruner:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import optuna
 import pytest
 
@@ -53,16 +54,47 @@ def _pruned(pruner: CannotWinPruner, study: optuna.Study, so_far: list[float]) -
 
 
 def test_cannot_win_stops_only_trials_that_cannot_reach_the_best():
-    # five complete trials; the best scores 40 (split scores 40 each); split ceilings: max + spread
-    done = [[30.0, 30.0, 30.0, 30.0], [32.0, 31.0, 33.0, 30.0], [40.0, 40.0, 40.0, 40.0], [28.0, 35.0, 29.0, 31.0], [33.0, 30.0, 34.0, 36.0]]
+    # five complete trials; split 2 is hard for everyone; the best trial scores 40 on average
+    done = [[30.0, 31.0, 25.0, 30.0], [32.0, 31.0, 28.0, 33.0], [41.0, 42.0, 36.0, 41.0], [28.0, 30.0, 24.0, 30.0], [33.0, 34.0, 29.0, 32.0]]
     study = _study(done)
     pruner = CannotWinPruner(4)
-    assert _pruned(pruner, study, [-20.0]) is True  # even the best remaining splits cannot lift it to 40
-    assert _pruned(pruner, study, [38.0]) is False  # it still could
-    assert _pruned(pruner, study, [39.0, 39.0, 39.0]) is False  # close, one split left with ceiling > 40
-    assert _pruned(pruner, study, [10.0, 10.0, 10.0]) is True
+    assert _pruned(pruner, study, [-20.0]) is True  # far below every trial on the same split
+    assert _pruned(pruner, study, [40.0]) is False  # level with the best so far
+    assert _pruned(pruner, study, [40.0, 41.0]) is False  # a little below the best, within the (small) spread
+    assert _pruned(pruner, study, [36.0, 37.0]) is True  # 5 points below on splits this consistent: it cannot win
+    assert _pruned(pruner, study, [20.0, 21.0, 15.0]) is True
+    assert _pruned(pruner, study, [41.0, 42.0, 36.0]) is False  # the best trial itself
     assert _pruned(CannotWinPruner(4), _study(done[:4]), [-50.0]) is False  # too few complete trials yet
     assert _pruned(pruner, study, [-50.0, -50.0, -50.0, -50.0]) is False  # the last split is never pruned
+
+
+def _simulated_study(rng, *, n_complete: int, n_splits: int, noise: float) -> tuple[optuna.Study, np.ndarray]:
+    split_effect = rng.normal(0.0, 5.0, n_splits)
+    levels = rng.normal(30.0, 3.0, n_complete)
+    return _study([list(level + split_effect + rng.normal(0.0, noise, n_splits)) for level in levels]), split_effect
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cannot_win_rarely_stops_a_trial_that_would_have_reached_the_best(seed):
+    # simulated studies: score = trial level + split difficulty + noise; candidates whose own final
+    # score (the mean of all their splits) reaches the best are the ones pruning must not lose
+    rng = np.random.default_rng(seed)
+    n_splits, noise = 4, 3.0
+    study, split_effect = _simulated_study(rng, n_complete=15, n_splits=n_splits, noise=noise)
+    pruner = CannotWinPruner(n_splits)
+    best = study.best_value
+    winners_stopped = winners = losers_stopped = losers = 0
+    for _ in range(300):
+        scores = rng.normal(best - 6.0, 6.0) - np.mean(split_effect) + split_effect + rng.normal(0.0, noise, n_splits)
+        final = float(np.mean(scores))
+        stopped = any(_pruned(pruner, study, list(scores[: k + 1])) for k in range(n_splits - 1))
+        if final >= best:
+            winners, winners_stopped = winners + 1, winners_stopped + stopped
+        elif final < best - 10.0:
+            losers, losers_stopped = losers + 1, losers_stopped + stopped
+    assert winners >= 20 and losers >= 20
+    assert winners_stopped / winners <= 0.05  # z = 2 per look, three looks: a few per cent at most (0 of about 50 here)
+    assert losers_stopped / losers >= 0.9  # and it does stop the clear losers (all of them here)
 
 
 def test_pruned_trials_count_towards_the_budget_and_are_never_selected(workspace):
