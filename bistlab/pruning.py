@@ -99,10 +99,20 @@ class CannotWinPruner(BasePruner):
         return t.value is not None and math.isfinite(t.value) and all(j in t.intermediate_values for j in range(self.n_steps))
 
 
+class _Wilcoxon(optuna.pruners.WilcoxonPruner):
+    """Optuna's Wilcoxon pruner without its warning for a split that has no score (no DirHit) in
+    one of the two trials: such splits are left out of the test, as the warning says."""
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="WilcoxonPruner finds steps", category=UserWarning)
+            return super().prune(study, trial)
+
+
 def _wilcoxon() -> BasePruner:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.pruners.WilcoxonPruner(p_threshold=0.1)
+        return _Wilcoxon(p_threshold=0.1)
 
 
 PRUNERS: dict[str, Callable[[int], BasePruner | None]] = {
