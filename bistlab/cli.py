@@ -33,7 +33,7 @@ from bistlab.predict import predict_cycle, update_predictions, write_predictions
 from bistlab.report import render_report
 from bistlab.state import StateFile, TaskState, TaskStatus
 from bistlab.store import PriceStore
-from bistlab.validate import too_short
+from bistlab.validate import normalize_symbol, too_short
 from bistlab.workspace import Workspace
 
 __all__ = ["app", "main"]
@@ -198,10 +198,20 @@ def _cycle(config: CycleConfig, *, resume: bool) -> None:
     _print_cycle_result(result)
 
 
+def _parse_symbols(text: str | None) -> tuple[str, ...] | None:
+    """``--symbols``: comma-separated, each under the one symbol rule (:func:`bistlab.validate.normalize_symbol`)."""
+    if text is None:
+        return None
+    symbols = tuple(normalize_symbol(s) for s in text.split(",") if s.strip())
+    if not symbols:
+        raise ConfigError("--symbols", "one or more comma-separated symbols", text)
+    return symbols
+
+
 def _config(horizons: str, trials: int, symbols: str | None, seed: int, jobs: int, models: str | None, workers: int, dask: str | None, keep_cycles: int, pruner: str) -> CycleConfig:
     return CycleConfig(
         horizons=_parse_ints(horizons, "--horizons"),
-        symbols=tuple(s.strip().upper() for s in symbols.split(",") if s.strip()) if symbols else None,
+        symbols=_parse_symbols(symbols),
         n_trials=trials,
         seed=seed,
         n_jobs=jobs,

@@ -42,8 +42,10 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from bistlab.config import parse_price_columns
+from bistlab.errors import ConfigError, DataError
 from bistlab.jsonio import read_json_or_none, write_json_atomic
 from bistlab.metrics import SplitMetrics
+from bistlab.validate import check_symbol
 
 __all__ = [
     "Workspace",
@@ -56,6 +58,8 @@ __all__ = [
     "FinalModelMeta",
     "task_key",
     "study_name",
+    "check_task_key",
+    "check_job_id",
 ]
 
 R = TypeVar("R", bound="Record")
@@ -64,9 +68,44 @@ _CYCLE = "cycle_{}"
 _CYCLE_NUMBER = re.compile(r"cycle_(\d+)")
 
 
+_TASK_KEY = re.compile(r"(?P<symbol>.+)_(?P<horizon>[1-9][0-9]{0,4})d")
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
 def task_key(symbol: str, horizon: int) -> str:
-    """``"<SYMBOL>_<h>d"``, the key of a task everywhere (state, studies, runs, symbol_metrics)."""
-    return f"{symbol}_{horizon}d"
+    """``"<SYMBOL>_<h>d"``, the key of a task everywhere (state, studies, runs, symbol_metrics).
+
+    Raises:
+        DataError: ``symbol`` breaks the symbol rule (:func:`bistlab.validate.check_symbol`).
+    """
+    return f"{check_symbol(symbol)}_{horizon}d"
+
+
+def check_task_key(key: str) -> str:
+    """Return ``key`` if it is ``"<SYMBOL>_<h>d"`` with a symbol under the symbol rule and h >= 1:
+    what every path built from a task key checks first, so no key can leave its folder.
+
+    Raises:
+        ConfigError: naming the key.
+    """
+    match = _TASK_KEY.fullmatch(key) if isinstance(key, str) else None
+    try:
+        check_symbol(match["symbol"] if match else None)  # type: ignore[arg-type]
+    except DataError as err:
+        raise ConfigError("task", "<SYMBOL>_<h>d with a valid symbol and h >= 1, e.g. THYAO_7d", key) from err
+    return key
+
+
+def check_job_id(job_id: str) -> str:
+    """Return ``job_id`` if it can name a folder under ``runs/hyperopt/``: 1 to 64 of letters, digits,
+    '.', '_', '-', starting with a letter or digit (``YYYYMMDD_HHMMSS`` and its ``_2``...).
+
+    Raises:
+        ConfigError: naming the id (e.g. ``"../../etc"`` from a request).
+    """
+    if not isinstance(job_id, str) or _JOB_ID.fullmatch(job_id) is None:
+        raise ConfigError("job_id", "1 to 64 of A-Z, a-z, 0-9, '.', '_', '-' starting with a letter or digit", job_id)
+    return job_id
 
 
 def study_name(symbol: str, horizon: int, cycle: int) -> str:
@@ -198,8 +237,8 @@ class Workspace:
         return sorted({n for n, f in self.cycle_folders() if f.parent == self.runs}, reverse=True)
 
     def task_dir(self, cycle: int, task_key: str) -> Path:
-        """``runs/cycle_<N>/<SYMBOL>_<h>d/``."""
-        return self.cycle_dir(cycle) / task_key
+        """``runs/cycle_<N>/<SYMBOL>_<h>d/`` (the key checked: :func:`check_task_key`)."""
+        return self.cycle_dir(cycle) / check_task_key(task_key)
 
     def task(self, cycle: int, key: str) -> "TaskPaths":
         """The files of one task of a cycle."""
@@ -210,7 +249,7 @@ class Workspace:
         study (one writer per file)."""
         if self.optuna_url:
             return self.optuna_url
-        return f"sqlite:///{self.cycle_studies_dir(cycle) / f'{task_key}.db'}"
+        return f"sqlite:///{self.cycle_studies_dir(cycle) / f'{check_task_key(task_key)}.db'}"
 
     def universe_snapshot(self, cycle: int) -> Path:
         """``runs/cycle_<N>/universe.pkl``: the prices as the cycle read them, for its notebooks."""
@@ -231,7 +270,7 @@ class Workspace:
         return self.reports / _CYCLE.format(cycle)
 
     def task_report_dir(self, cycle: int, key: str) -> Path:
-        """``reports/cycle_<N>/<SYMBOL>_<h>d/``."""
+        """``reports/cycle_<N>/<SYMBOL>_<h>d/`` (keys come from the state, made by :func:`task_key`)."""
         return self.report_dir(cycle) / key
 
     def predictions_file(self, cycle: int) -> Path:
@@ -260,12 +299,13 @@ class Workspace:
         return self.runs / "hyperopt"
 
     def hyperopt_job_dir(self, job_id: str) -> Path:
-        """``runs/hyperopt/<job_id>/``: the job's state.json, results.json, best_params.json and studies."""
-        return self.hyperopt_dir / job_id
+        """``runs/hyperopt/<job_id>/``: the job's state.json, results.json, best_params.json and studies
+        (the id checked: :func:`check_job_id`)."""
+        return self.hyperopt_dir / check_job_id(job_id)
 
     def hyperopt_report(self, job_id: str) -> Path:
-        """``reports/hyperopt_<job_id>.html``: the job's report."""
-        return self.reports / f"hyperopt_{job_id}.html"
+        """``reports/hyperopt_<job_id>.html``: the job's report (the id checked: :func:`check_job_id`)."""
+        return self.reports / f"hyperopt_{check_job_id(job_id)}.html"
 
     @property
     def hyperopt_lock(self) -> Path:
