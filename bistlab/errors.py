@@ -25,6 +25,10 @@ __all__ = [
     "JobNotFoundError",
     "JobStateError",
     "ReadOnlyStorageError",
+    "CycleLockedError",
+    "StateFileError",
+    "WorkspaceError",
+    "StorageLockedError",
 ]
 
 
@@ -188,3 +192,55 @@ class JobStateError(BistlabError):
 
 class ReadOnlyStorageError(BistlabError):
     """A write to a read-only view of studies (the combined storage of ``bistlab dashboard``)."""
+
+
+class CycleLockedError(BistlabError):
+    """Another process runs a cycle in this workspace; one cycle per workspace at a time.
+
+    Attributes:
+        pid: the running cycle's process, if known.
+        host: its machine, if known.
+        since: when it started (UTC ISO), if known.
+    """
+
+    def __init__(self, message: str, *, pid: int | None = None, host: str | None = None, since: str | None = None) -> None:
+        self.pid = pid
+        self.host = host
+        self.since = since
+        super().__init__(message)
+
+
+class StateFileError(BistlabError):
+    """The cycle state file cannot be read; it is never reset silently.
+
+    Attributes:
+        path: the state file.
+    """
+
+    def __init__(self, message: str, *, path: Path) -> None:
+        self.path = Path(path)
+        super().__init__(message)
+
+
+class WorkspaceError(BistlabError):
+    """A workspace folder or file cannot be written (a read-only or full disk); nothing was half-written.
+
+    Attributes:
+        path: the folder or file concerned.
+    """
+
+    def __init__(self, message: str, *, path: Path) -> None:
+        self.path = Path(path)
+        super().__init__(message)
+
+
+class StorageLockedError(BistlabError):
+    """An Optuna study storage stayed locked by another process after the waits and retries.
+
+    Attributes:
+        storage: the storage URL (password masked).
+    """
+
+    def __init__(self, message: str, *, storage: str) -> None:
+        self.storage = storage
+        super().__init__(message)
