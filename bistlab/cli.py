@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -24,14 +25,14 @@ from bistlab.cli_serve import serve_command
 from bistlab.config import DEFAULT_HORIZONS, CycleConfig
 from bistlab.cycle import CycleResult, check_runnable, request_stop, run_cycle
 from bistlab.dashboard import combined_storage
-from bistlab.errors import BistlabError, ConfigError
+from bistlab.errors import BistlabError, ConfigError, DataError
 from bistlab.importers import ImportReport, import_paths, load_demo
 from bistlab.ledger import load_forward
 from bistlab.monitor import task_rows
 from bistlab.pruning import DEFAULT_PRUNER, PRUNERS
 from bistlab.predict import predict_cycle, update_predictions, write_predictions
 from bistlab.report import render_report
-from bistlab.state import StateFile, TaskState, TaskStatus
+from bistlab.state import CycleState, StateFile, TaskState, TaskStatus
 from bistlab.store import PriceStore
 from bistlab.validate import normalize_symbol, too_short
 from bistlab.workspace import Workspace
@@ -120,17 +121,21 @@ def data_list() -> None:
         for col in ("symbol", "rows", "first", "last", "clean rows", "fingerprint", "defects"):
             table.add_column(col, overflow="fold")
         for row in summary.itertuples(index=False):
-            loaded = store.load(row.symbol)
-            defects = "; ".join(f"{d.kind} {d.count}" for d in loaded.defects) or "–"
-            short = too_short(loaded.frame)
-            table.add_row(
-                row.symbol, str(row.rows), str(row.first_date)[:10], str(row.last_date)[:10],
-                f"[yellow]{len(loaded.frame)} (too short for HPO)[/]" if short else str(len(loaded.frame)),
-                loaded.fingerprint, defects,
-            )
+            table.add_row(row.symbol, str(row.rows), str(row.first_date)[:10], str(row.last_date)[:10], *_loaded_cells(store, row.symbol))
     except BistlabError as err:
         fail(err)
     console.print(table)
+
+
+def _loaded_cells(store: PriceStore, symbol: str) -> tuple[str, str, str]:
+    """clean rows, fingerprint, defects of one symbol; a symbol whose rows cannot be validated says why."""
+    try:
+        loaded = store.load(symbol)
+    except DataError as err:
+        return "[red]unusable[/]", "–", escape(str(err))
+    defects = "; ".join(f"{d.kind} {d.count}" for d in loaded.defects) or "–"
+    clean = f"[yellow]{len(loaded.frame)} (too short for HPO)[/]" if too_short(loaded.frame) else str(len(loaded.frame))
+    return clean, loaded.fingerprint, defects
 
 
 def _parse_ints(text: str, name: str) -> tuple[int, ...]:
@@ -158,7 +163,7 @@ class _CycleProgress:
         while not self.finished.wait(2.0):
             try:
                 rows = task_rows(self.ws, StateFile(self.ws.state_file).read())
-            except (OSError, ValueError):
+            except Exception:  # noqa: BLE001 - a progress view never stops or garbles a cycle; the next refresh tries again
                 continue
             ended = sum(r["status"] in TaskStatus.ENDED for r in rows)
             running = [r for r in rows if r["status"] in (TaskStatus.HPO, TaskStatus.TRAINING)]
@@ -270,7 +275,7 @@ def cycle_resume(
     pruner: PrunerOpt = DEFAULT_PRUNER,
 ) -> None:
     """Continue a stopped or crashed cycle where it left off (settings default to the cycle's own)."""
-    saved = StateFile(current_workspace().state_file).read().config
+    saved = _read_state(current_workspace()).config
     merged = {
         "horizons": ",".join(map(str, saved.get("horizons", []))) or horizons,
         "trials": saved.get("n_trials", trials),
@@ -296,11 +301,20 @@ def cycle_stop() -> None:
     console.print(f"stop requested ({path}); running trials finish, then the cycle pauses", highlight=False)
 
 
+def _read_state(ws: Workspace) -> CycleState:
+    """The workspace's state, or the command ends with the one line that says why it cannot be read."""
+    try:
+        return StateFile(ws.state_file).read()
+    except BistlabError as err:
+        fail(err)
+        raise  # fail() always exits; this line is for the type checker
+
+
 @app.command("status")
 def status() -> None:
     """The progress view: per task, trials, best trial, HPO / WFV / online DirHit, LOW_SUPPORT, retries, errors."""
     ws = current_workspace()
-    state = StateFile(ws.state_file).read()
+    state = _read_state(ws)
     if state.cycle == 0:
         console.print("no cycle has run in this workspace yet")
         return
@@ -349,7 +363,7 @@ def dashboard(
 def report(cycle: Annotated[Optional[int], typer.Option(help="Cycle number (default: the current one).")] = None) -> None:
     """Render (again) the HTML report of a cycle and print its path."""
     ws = current_workspace().ensure()
-    number = cycle or StateFile(ws.state_file).read().cycle
+    number = cycle or _read_state(ws).cycle
     if number < 1:
         fail(BistlabError("no cycle has run in this workspace yet: run `bistlab cycle run` first"))
     try:

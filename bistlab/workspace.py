@@ -4,7 +4,8 @@ A workspace is a folder holding ``studies/`` (Optuna storages), ``runs/`` (cycle
 notebooks, model artifacts, the default price store) and ``reports/`` (HTML). It is the current
 directory unless ``BISTLAB_WORKSPACE`` names another one. Every path under it is built here::
 
-    runs/state.json                          the cycle state (bistlab.state)
+    runs/state.json                          the cycle state (bistlab.state); state.json.bak its previous version
+    runs/cycle.lock                          held by the process running a cycle (its pid, host, start)
     runs/STOP                                a graceful stop request
     runs/prices.sqlite                       the default price store (and its forecast ledger)
     runs/forecasts.sqlite                    the ledger beside a price table read in place
@@ -37,12 +38,14 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from bistlab import faults
 from bistlab.config import parse_price_columns
-from bistlab.errors import ConfigError, DataError
+from bistlab.errors import ConfigError, DataError, WorkspaceError
 from bistlab.jsonio import read_json_or_none, write_json_atomic
 from bistlab.metrics import SplitMetrics
 from bistlab.validate import check_symbol
@@ -170,6 +173,30 @@ class Workspace:
             folder.mkdir(parents=True, exist_ok=True)
         return self
 
+    def check_writable(self) -> "Workspace":
+        """Create the three folders and write (then remove) a small file in each, so that a read-only
+        or full workspace fails here, before any work starts (fault point ``workspace_probe``).
+
+        Raises:
+            WorkspaceError: naming the folder and the cause.
+        """
+        for folder in (self.studies, self.runs, self.reports):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                fd, probe = tempfile.mkstemp(prefix=".bistlab-probe-", dir=folder)
+                try:
+                    faults.point("workspace_probe")
+                    os.write(fd, b"bistlab")
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                    os.unlink(probe)
+            except OSError as err:
+                raise WorkspaceError(
+                    f"`{folder}` must be a writable folder but got {type(err).__name__}: {err}; nothing was started", path=folder
+                ) from err
+        return self
+
     # ------------------------------------------------------------------ top level
 
     @property
@@ -188,6 +215,11 @@ class Workspace:
     def state_file(self) -> Path:
         """``runs/state.json``: the cycle state."""
         return self.runs / "state.json"
+
+    @property
+    def cycle_lock(self) -> Path:
+        """``runs/cycle.lock``: locked while a cycle runs; holds the running cycle's pid, host and start."""
+        return self.runs / "cycle.lock"
 
     @property
     def stop_file(self) -> Path:
