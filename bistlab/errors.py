@@ -113,13 +113,18 @@ class NotebookError(BistlabError):
         notebook: the executed copy (kept, with the traceback in it).
         ename: the exception's class name inside the notebook.
         evalue: its message.
+        cell: the index of the cell that raised in the executed copy, if known.
+        source: that cell's first line of code, if known.
     """
 
-    def __init__(self, notebook: Path, ename: str, evalue: str) -> None:
+    def __init__(self, notebook: Path, ename: str, evalue: str, *, cell: int | None = None, source: str | None = None) -> None:
         self.notebook = notebook
         self.ename = ename
         self.evalue = evalue
-        super().__init__(f"{ename}: {evalue} (see {notebook})")
+        self.cell = cell
+        self.source = source
+        where = "" if cell is None else f" in cell {cell}" + (f" `{source}`" if source else "")
+        super().__init__(f"{ename}: {evalue}{where} (see {notebook})")
 
 
 class SelectionError(BistlabError):

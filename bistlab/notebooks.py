@@ -15,7 +15,7 @@ from typing import Any
 
 
 from bistlab.errors import BistlabError, NotebookError
-from bistlab.kernel import KERNEL_PARENT_ENV
+from bistlab.kernel import KERNEL_PARENT_ENV, silence_shutdown_noise
 from bistlab.plots import PLOTLY_MIMETYPE, spec_html
 
 __all__ = ["NOTEBOOKS", "notebook_dir", "execute", "to_html", "notebook_css"]
@@ -39,11 +39,13 @@ def execute(name: str, output: Path, *, parameters: dict[str, Any], cwd: Path | 
     """Execute ``notebooks/<name>.ipynb`` with papermill into ``output``.
 
     Raises:
-        NotebookError: the notebook raised; the executed copy with the traceback is kept.
+        NotebookError: the notebook raised (naming the cell); the executed copy, run up to that
+            cell and with the traceback in it, is kept for inspection.
     """
     import papermill as pm
 
     os.environ[KERNEL_PARENT_ENV] = str(os.getpid())  # kernels inherit it: see bistlab.kernel
+    silence_shutdown_noise()  # the kernels' own setup silences theirs
     output.parent.mkdir(parents=True, exist_ok=True)
     source = notebook_dir() / f"{name}.ipynb"
     try:
@@ -60,7 +62,9 @@ def execute(name: str, output: Path, *, parameters: dict[str, Any], cwd: Path | 
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except pm.PapermillExecutionError as err:
-        raise NotebookError(output, err.ename, str(err.evalue).splitlines()[0] if err.evalue else "") from err
+        evalue = str(err.evalue).splitlines()[0] if err.evalue else ""
+        code = [line for line in (err.source or "").splitlines() if line.strip() and not line.lstrip().startswith("#")]
+        raise NotebookError(output, err.ename, evalue, cell=err.cell_index, source=code[0].strip()[:120] if code else None) from err
     return output
 
 
