@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
+import pandas as pd
 import typer
 from rich.logging import RichHandler
 from rich.markup import escape
@@ -388,18 +389,44 @@ def predict(
         path = write_predictions(frame, output or ws.predictions_file(frame.attrs["cycle"]))
     except BistlabError as err:
         fail(err)
-    table = Table(title=f"forecasts from cycle {frame.attrs['cycle']}")
-    for col in ("task", "as of", "direction", "expected log return", "holdout DirHit", "usable", "note"):
-        table.add_column(col, overflow="fold")
-    for r in frame.itertuples(index=False):
-        elr = "–" if r.expected_log_return is None or r.expected_log_return != r.expected_log_return else f"{r.expected_log_return:+.4f}"
-        table.add_row(
-            r.task, str(r.as_of or "–"), str(r.direction or "–"), elr, str(r.holdout_dirhit_text or "–"),
-            "USABLE" if r.usable is True else "no", str(r.note or ""),
-        )
-    console.print(table)
-    console.print(f"predictions: {path}", highlight=False, soft_wrap=True)
+    _print_predictions(frame, path)
     _print_forward(ws)
+
+
+_PREDICTION_HEADER = ("task", "as of", "direction", "expected log return", "holdout DirHit", "usable", "note")
+
+
+def _prediction_cells(r: Any) -> tuple[str, ...]:
+    """One forecast (a row of :func:`bistlab.predict.predict_cycle`) as the cells of :data:`_PREDICTION_HEADER`."""
+    elr = "–" if pd.isna(r.expected_log_return) else f"{r.expected_log_return:+.4f}"
+    usable = "USABLE" if r.usable is True else "no"
+    return (str(r.task), _text(r.as_of), _text(r.direction), elr, _text(r.holdout_dirhit_text), usable, _text(r.note, empty=""))
+
+
+def _text(value: object, *, empty: str = "–") -> str:
+    """A cell's text; a missing value (None, NaN, "") is ``empty``."""
+    return empty if value is None or (isinstance(value, float) and value != value) or value == "" else str(value)
+
+
+def _print_predictions(frame: pd.DataFrame, path: Path) -> None:
+    """The forecasts: a table on a terminal; elsewhere (a log file, a pipe: no width to fit) one
+    line per task with aligned columns that never wrap, and the CSV that holds every column."""
+    rows = [_prediction_cells(r) for r in frame.itertuples(index=False)]
+    title = f"forecasts from cycle {frame.attrs['cycle']}"
+    if console.is_terminal:
+        table = Table(title=title)
+        for col in _PREDICTION_HEADER:
+            table.add_column(col, overflow="fold")
+        for row in rows:
+            table.add_row(*map(escape, row))
+        console.print(table)
+    else:
+        widths = [max(len(c) for c in column) for column in zip(_PREDICTION_HEADER, *rows)]
+        console.print(f"{title} ({len(rows)} tasks; every column is in the CSV below):", highlight=False, soft_wrap=True)
+        for row in (_PREDICTION_HEADER, *rows):
+            line = "  ".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + "  " + row[-1]
+            console.print(line.rstrip(), highlight=False, soft_wrap=True, markup=False)
+    console.print(f"predictions: {path}", highlight=False, soft_wrap=True)
 
 
 def _print_forward(ws: Workspace) -> None:
