@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from typer.testing import CliRunner
 
@@ -156,3 +158,35 @@ def test_a_truncated_state_file_is_named_with_its_recovery_never_reset(ready_ws,
     assert "state.json` must be the cycle state as JSON but got an unreadable file" in out and "nothing was reset" in out
     assert "state.json.bak" in out and "Traceback" not in out
     assert sf.path.read_text() == text[: len(text) // 2]
+
+
+@pytest.mark.parametrize(("field", "value", "rule"), [
+    ("dirhit_threshold", -0.01, "a finite absolute log return >= 0"),
+    ("dirhit_threshold", float("nan"), "a finite absolute log return >= 0"),
+    ("min_mask_pct", 150.0, "a percentage from 0 to 100"),
+    ("min_mask_count", -1, "a whole number >= 0"),
+    ("min_valid_splits", 5, "from 1 to n_splits (4)"),
+    ("holdout_fraction", 1.5, "a fraction above 0 and below 1"),
+    ("holdout_min", 500, "from 1 to holdout_max (120)"),
+])
+def test_evaluation_thresholds_out_of_range_are_refused(field, value, rule):
+    from bistlab.config import EvalSettings
+    from bistlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"`{field}` must be {re.escape(rule)} but got"):
+        EvalSettings(**{field: value})
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--features", "nosuch"], "`feature_groups` must be one of"),
+    (["--convergence-threshold", "-1"], "`convergence_threshold` must be a number >= 0 but got -1.0"),
+    (["--horizon", "0"], "`horizon` must be a whole number >= 1 but got 0"),
+    (["--max-trials-per-group", "0"], "`max_trials_per_group` must be"),
+    (["--symbols", "../../etc"], "must"),
+], ids=["unknown-feature", "negative-threshold", "zero-horizon", "zero-trials", "hostile-symbol"])
+def test_bad_hyperopt_parameters_are_one_line_and_start_no_job(ready_ws, args, expected):
+    result = _run(ready_ws.root, "hyperopt", "start", "--mode", "quick", *args)
+    assert result.exit_code == 1, result.output
+    assert expected in " ".join(result.output.split()) and "Traceback" not in result.output
+    jobs = [p for p in ready_ws.hyperopt_dir.glob("*") if p.name != ".lock"]  # (the lock of one job at a time may stay)
+    assert jobs == []
