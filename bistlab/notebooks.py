@@ -63,9 +63,23 @@ def execute(name: str, output: Path, *, parameters: dict[str, Any], cwd: Path | 
         )
     except pm.PapermillExecutionError as err:
         evalue = str(err.evalue).splitlines()[0] if err.evalue else ""
+        cause = _root_cause(err.traceback)
         code = [line for line in (err.source or "").splitlines() if line.strip() and not line.lstrip().startswith("#")]
-        raise NotebookError(output, err.ename, evalue, cell=err.cell_index, source=code[0].strip()[:120] if code else None) from err
+        raise NotebookError(output, err.ename, evalue + (f" (caused by {cause})" if cause else ""), cell=err.cell_index,
+                            source=code[0].strip()[:120] if code else None) from err
     return output
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_EXCEPTION_LINE = re.compile(r"[A-Za-z_][\w.]*: \S.*")
+
+
+def _root_cause(traceback: list[str] | None) -> str | None:
+    """The first exception of a chain, from a cell's traceback, when another one was raised from it
+    (e.g. Optuna's "exception during the commit" from a PostgreSQL connection the server cut)."""
+    firsts = [_ANSI.sub("", entry).strip().split("\n")[0] for entry in traceback or []]
+    raised = [line for line in firsts if _EXCEPTION_LINE.fullmatch(line)]
+    return " ".join(raised[0].split())[:240] if len(raised) > 1 else None
 
 
 _EXPORTERS: dict[bool, Any] = {}

@@ -1,0 +1,95 @@
+"""PostgreSQL for real: a study's connection is killed in the middle of a statement (the server
+terminates the backend while it waits on a lock), and the cycle retries the task, which resumes
+the same study and ends with every trial it asked for; nothing is lost or counted twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import optuna
+import pytest
+from sqlalchemy import create_engine, text
+
+from bistlab.state import StateFile
+from bistlab.storage import make_storage
+from bistlab.store import PriceStore
+from bistlab.workspace import Workspace, study_name
+from tests.conftest import _market
+
+pytestmark = pytest.mark.slow
+
+N_TRIALS = 4
+_WAITING = text(
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+    "AND wait_event_type = 'Lock' AND query ILIKE 'INSERT INTO trial_user_attributes%'"
+)
+
+
+def _cut_mid_statement(url: str, stop: threading.Event, killed: list[int]) -> None:
+    """Once the study has a complete trial: lock the table a trial writes to, wait until the
+    task's backend blocks on it in the middle of its INSERT, terminate that backend, unlock.
+    (The lock is held in one transaction; the waiting backend is looked for from another
+    connection, since a transaction sees one snapshot of pg_stat_activity.)"""
+    engine = create_engine(url)
+    watcher = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        while not stop.is_set() and not killed:
+            if _complete_trials(watcher) < 1:
+                time.sleep(0.2)
+                continue
+            with engine.begin() as locker, watcher.connect() as watch:
+                locker.execute(text("LOCK TABLE trial_user_attributes IN ACCESS EXCLUSIVE MODE"))
+                deadline = time.time() + 60
+                while not killed and time.time() < deadline and not stop.is_set():
+                    for (pid,) in watch.execute(_WAITING).all():
+                        watch.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                        killed.append(pid)
+                    time.sleep(0.05)
+    finally:
+        engine.dispose()
+        watcher.dispose()
+
+
+def _complete_trials(engine) -> int:  # noqa: ANN001 - an Engine
+    with engine.connect() as conn:
+        try:
+            return int(conn.execute(text("SELECT count(*) FROM trials WHERE state = 'COMPLETE'")).scalar())
+        except Exception:  # noqa: BLE001 - Optuna's tables are not there yet
+            return 0
+
+
+def test_a_connection_lost_mid_statement_fails_the_attempt_and_the_retry_finishes_the_same_study(tmp_path, pg_database):
+    ws = Workspace(root=tmp_path / "ws", optuna_url=pg_database).ensure()
+    store = PriceStore(ws.price_url)
+    store.write("AAA", _market(300, seed=1))
+    store.close()
+    stop, killed = threading.Event(), []
+    cutter = threading.Thread(target=_cut_mid_statement, args=(pg_database, stop, killed), daemon=True)
+    cutter.start()
+    env = {**os.environ, "BISTLAB_GRACE_SECONDS": "3", "BISTLAB_HEARTBEAT_SECONDS": "1", "COLUMNS": "200"}
+    args = ["cycle", "run", "--horizons", "1", "--trials", str(N_TRIALS), "--models", "lgbm", "--jobs", "1"]
+    done = subprocess.run([sys.executable, "-m", "bistlab.cli", "--workspace", str(ws.root), "--optuna-url", pg_database, *args],
+                          env=env, capture_output=True, text=True, timeout=900)
+    stop.set()
+    cutter.join(30)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-4000:]
+    assert len(killed) == 1, "the test never caught the task's INSERT waiting on the lock"
+    json.loads(ws.state_file.read_text())  # the state is whole
+    task = StateFile(ws.state_file).read().tasks["AAA_1d"]
+    assert task.status == "completed", task.error
+    assert task.retry_count == 1  # one attempt lost its connection; the second finished
+    flat = " ".join(out.split())
+    assert "AAA_1d attempt 1 failed: TaskError: AAA h=1d [hpo]:" in flat, out[-3000:]  # the reason, named down to its cause:
+    cause = flat[flat.index("(caused by OperationalError:"):][:200]
+    assert "connection" in cause and ("terminating" in cause or "closed" in cause), cause
+    assert "Traceback" not in out
+    study = optuna.load_study(study_name=study_name("AAA", 1, 1), storage=make_storage(pg_database))
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.COMPLETE) == N_TRIALS  # the same study, finished, no extra trial
+    assert optuna.trial.TrialState.RUNNING not in states  # the cut trial was closed, not left running
