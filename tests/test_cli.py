@@ -115,6 +115,7 @@ def test_bad_parameters_are_one_clear_line_before_any_work_starts(ready_ws, case
     root: list[str] = []
     if args[0] == "--optuna-url-root":
         root, args = ["--optuna-url", args[1]], []
+        monkeypatch.setattr("bistlab.storage.time.sleep", lambda seconds: None)  # (the retries' back-off)
     if args[:1] == ["--env"]:
         name, _, value = args[1].partition("=")
         monkeypatch.setenv(name, value)
