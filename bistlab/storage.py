@@ -12,7 +12,8 @@ statement, default 60) and retried; still locked, it is a
 :class:`~bistlab.errors.StorageLockedError` naming the storage. A storage that cannot be reached
 is a :class:`~bistlab.errors.ConfigError` with the cause (passwords masked). PostgreSQL
 connections are checked before use (``pool_pre_ping``), so a connection the server dropped
-between two statements is replaced; one dropped in the middle of a statement fails that task's
+between two statements is replaced, and carry ``application_name`` "bistlab pid <N>" (a server's
+``pg_stat_activity`` tells which process holds which); one dropped in the middle of a statement fails that task's
 attempt, which the cycle retries on the same study (:func:`bistlab.stages.attempt_task`).
 """
 
@@ -68,6 +69,8 @@ def _rdb_storage(url: str) -> RDBStorage:
     """An RDB storage with heartbeats; a failure to open it (another process creating Optuna's
     tables at this moment, a lock, a server not up yet) is retried a few times."""
     engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_SECONDS}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    if url.startswith("postgresql") and "application_name" not in url:  # who holds a connection, for the server's admin
+        engine_kwargs["connect_args"] = {"application_name": f"bistlab pid {os.getpid()}"}
     attempt = 0
     while True:
         try:
