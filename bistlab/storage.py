@@ -1,7 +1,8 @@
 """Optuna storages: which one, with heartbeats, for one machine or many.
 
 - ``sqlite:///...`` or ``postgresql...``: :class:`optuna.storages.RDBStorage` with heartbeats, so
-  a trial whose process was killed is failed after ``GRACE_SECONDS`` and never blocks a resume.
+  a trial whose process was killed is failed after ``GRACE_SECONDS`` and never blocks a resume
+  (:func:`fail_stale_trials`, which also fails one killed before its first heartbeat).
   bistlab gives each (symbol, horizon, cycle) study its own SQLite file by default: one writer
   per file. Several processes on one study, or on several machines, need PostgreSQL.
 - ``journal:<path>`` (or a path ending in ``.log``): :class:`optuna.storages.JournalStorage`
@@ -22,18 +23,19 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from datetime import datetime, timedelta
 from typing import Any
 
 import optuna
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
-from sqlalchemy import event
+from sqlalchemy import bindparam, event, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bistlab.errors import ConfigError, StorageLockedError
 from bistlab.store import masked_url, scrubbed
 
-__all__ = ["make_storage", "HEARTBEAT_SECONDS", "GRACE_SECONDS", "SQLITE_TIMEOUT_SECONDS", "supports_heartbeat"]
+__all__ = ["make_storage", "fail_stale_trials", "HEARTBEAT_SECONDS", "GRACE_SECONDS", "SQLITE_TIMEOUT_SECONDS", "supports_heartbeat"]
 
 HEARTBEAT_SECONDS = int(os.environ.get("BISTLAB_HEARTBEAT_SECONDS", "5"))
 GRACE_SECONDS = int(os.environ.get("BISTLAB_GRACE_SECONDS", "15"))
@@ -115,3 +117,43 @@ def _write_ahead_log(storage: RDBStorage) -> None:
 
 def supports_heartbeat(storage: optuna.storages.BaseStorage) -> bool:
     return isinstance(storage, RDBStorage)
+
+
+_BEATING = text("SELECT trial_id FROM trial_heartbeats WHERE trial_id IN :ids").bindparams(bindparam("ids", expanding=True))
+
+
+def fail_stale_trials(study: optuna.Study) -> list[int]:
+    """Fail the trials of ``study`` that no live process runs any more.
+
+    Optuna's own check fails a trial whose last heartbeat is older than the grace period, but
+    skips a trial that never had one: left RUNNING by a process that died, or lost its database
+    connection, between creating the trial and its first heartbeat. A resumed study waits for its
+    running trials, so such a trial would hold it forever; it is failed here once it is older than
+    ``GRACE_SECONDS`` (a live process records its first heartbeat as the trial starts), with the
+    reason in its ``fail_reason``.
+
+    Returns:
+        The numbers of the trials failed here for having no heartbeat.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    storage = study._storage  # noqa: SLF001 - as optuna.storages.fail_stale_trials reads it
+    backend = getattr(storage, "_backend", storage)  # (a study wraps an RDB storage in Optuna's cache)
+    if not isinstance(backend, RDBStorage):
+        return []
+    cutoff = datetime.now() - timedelta(seconds=GRACE_SECONDS)
+    running = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)) if t.datetime_start and t.datetime_start < cutoff]
+    if not running:
+        return []
+    with backend.engine.connect() as conn:
+        beating = set(conn.execute(_BEATING, {"ids": [t._trial_id for t in running]}).scalars())
+    orphans = [t for t in running if t._trial_id not in beating]
+    for trial in orphans:
+        reason = f"left running without a heartbeat since {trial.datetime_start:%Y-%m-%d %H:%M:%S} (its process died or lost its connection as the trial began)"
+        try:
+            storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
+            storage.set_trial_state_values(trial._trial_id, state=optuna.trial.TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # it ended meanwhile after all
+    return [t.number for t in orphans]

@@ -9,6 +9,7 @@ import optuna
 import pytest
 
 from bistlab import storage
+from bistlab import storage as storage_module
 from bistlab.errors import ConfigError, StorageLockedError
 from bistlab.storage import make_storage
 
@@ -66,3 +67,41 @@ def test_an_optuna_study_on_postgresql_survives_a_dropped_connection(pg_database
     assert killed >= 1  # the storage's pooled connections are gone
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)  # checked before use, replaced
     assert len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) == 4
+
+
+def test_a_trial_left_running_without_a_heartbeat_is_failed_once_older_than_the_grace_period(tmp_path, monkeypatch):
+    from bistlab.storage import fail_stale_trials
+
+    storage = make_storage(f"sqlite:///{tmp_path / 'orphans.db'}")
+    study = optuna.create_study(storage=storage, study_name="s")
+    orphan = study.ask()  # RUNNING, and its process "died" before its first heartbeat
+    alive = study.ask()
+    storage.record_heartbeat(alive._trial_id)
+    assert fail_stale_trials(study) == []  # younger than the grace period: it may be starting
+    monkeypatch.setattr(storage_module, "GRACE_SECONDS", 0)
+    assert fail_stale_trials(study) == [orphan.number]
+    states = {t.number: t for t in study.get_trials()}
+    assert states[orphan.number].state == optuna.trial.TrialState.FAIL
+    assert "without a heartbeat" in states[orphan.number].user_attrs["fail_reason"]
+    assert states[alive.number].state == optuna.trial.TrialState.RUNNING  # its heartbeat is fresh
+
+
+def test_a_resumed_study_never_waits_forever_for_a_trial_that_never_beat(workspace, monkeypatch):
+    import threading
+
+    from bistlab.evaluation import make_evaluation_spec
+    from bistlab.hpo import open_study, run_hpo
+    from bistlab.space import SearchSpace
+    from bistlab.universe import load_task
+
+    task = load_task(workspace, "AAA", 1)
+    workspace.cycle_studies_dir(1).mkdir(parents=True)
+    study = open_study(make_storage(workspace.study_storage(1, task.key)), "AAA_1d_c1")
+    study.ask()  # the trial a killed attempt left behind, without a heartbeat
+    monkeypatch.setattr(storage_module, "GRACE_SECONDS", 0)
+    space = SearchSpace.for_task(task.context, models=["lgbm"])
+    done = threading.Thread(target=run_hpo, args=(task, make_evaluation_spec(task)), kwargs={"study": study, "n_trials": 2, "space": space, "poll_seconds": 0.05}, daemon=True)
+    done.start()
+    done.join(120)
+    assert not done.is_alive(), "run_hpo waited for a trial no process runs"
+    assert len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) == 2
