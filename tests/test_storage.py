@@ -69,6 +69,7 @@ def test_an_optuna_study_on_postgresql_survives_a_dropped_connection(pg_database
     assert len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) == 4
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
 def test_a_trial_left_running_without_a_heartbeat_is_failed_once_older_than_the_grace_period(tmp_path, monkeypatch):
     from bistlab.storage import fail_stale_trials
 
@@ -86,6 +87,7 @@ def test_a_trial_left_running_without_a_heartbeat_is_failed_once_older_than_the_
     assert states[alive.number].state == optuna.trial.TrialState.RUNNING  # its heartbeat is fresh
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
 def test_a_resumed_study_never_waits_forever_for_a_trial_that_never_beat(workspace, monkeypatch):
     import threading
 
