@@ -8,6 +8,7 @@ optuna; this module therefore imports nothing heavy at its top.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -46,21 +47,22 @@ def _exit_with_parent(poll_seconds: float = 1.0) -> None:
 class ShutdownNoiseFilter(logging.Filter):
     """Drops the one harmless record a kernel's shutdown may log, and nothing else.
 
-    When papermill shuts a kernel down, a message can reach one of the kernel's ZMQ streams after
-    ipykernel closed their event loop; pyzmq then logs "Uncaught exception in ZMQStream callback"
-    with ``RuntimeError: Event loop is closed`` on tornado's ``tornado.general`` logger. The notebook
-    has finished by then (its results are written), but on a cycle's console the traceback reads like
-    a crash. Only that record is dropped: any other tornado error still shows.
+    When papermill shuts a kernel down, a control message can still be answered after ipykernel
+    closed its sockets and event loops: pyzmq then logs "Uncaught exception in ZMQStream callback"
+    on tornado's ``tornado.general`` logger, with ``ZMQError: Socket operation on non-socket`` (or
+    ``RuntimeError: Event loop is closed``); writing that record to the kernel's closed output
+    stream fails in turn, and Python's logging prints both tracebacks to the console ("Event loop
+    is closed"). The notebook has finished by then and its results are written, but on a cycle's
+    console it reads like a crash. Only that record is dropped: any other error still shows.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).lower().startswith("uncaught exception in zmqstream callback"):
+            return True
         exc = record.exc_info[1] if record.exc_info else None
-        noise = (
-            isinstance(exc, RuntimeError)
-            and str(exc) == "Event loop is closed"
-            and str(record.msg).lower().startswith("uncaught exception in zmqstream callback")
-        )
-        return not noise
+        loop_closed = isinstance(exc, RuntimeError) and str(exc) == "Event loop is closed"
+        socket_closed = type(exc).__name__ == "ZMQError" and getattr(exc, "errno", None) == errno.ENOTSOCK
+        return not (loop_closed or socket_closed)
 
 
 def silence_shutdown_noise() -> None:

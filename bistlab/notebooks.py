@@ -75,11 +75,28 @@ _EXCEPTION_LINE = re.compile(r"[A-Za-z_][\w.]*: \S.*")
 
 
 def _root_cause(traceback: list[str] | None) -> str | None:
-    """The first exception of a chain, from a cell's traceback, when another one was raised from it
-    (e.g. Optuna's "exception during the commit" from a PostgreSQL connection the server cut)."""
-    firsts = [_ANSI.sub("", entry).strip().split("\n")[0] for entry in traceback or []]
-    raised = [line for line in firsts if _EXCEPTION_LINE.fullmatch(line)]
-    return " ".join(raised[0].split())[:240] if len(raised) > 1 else None
+    """From a cell's traceback, the exception the raised one was raised from (``raise ... from``,
+    followed back to its start), when there is one: Optuna's "exception during the commit" raised
+    from a PostgreSQL connection the server cut says what happened only through its cause.
+    An exception merely being handled at the time (an implicit context) is not a cause."""
+    raised: list[str] = []
+    caused: list[bool] = []  # caused[i]: raised[i] was the direct cause of raised[i + 1]
+    direct = False
+    for entry in traceback or []:
+        text = _ANSI.sub("", entry).strip()
+        if "The above exception was the direct cause" in text or "During handling of the above exception" in text:
+            direct = "direct cause" in text
+            continue
+        first = text.split("\n")[0]
+        if _EXCEPTION_LINE.fullmatch(first):
+            if raised:
+                caused.append(direct)
+            raised.append(first)
+            direct = False
+    start = len(raised) - 1
+    while start > 0 and caused[start - 1]:
+        start -= 1
+    return " ".join(raised[start].split())[:240] if 0 <= start < len(raised) - 1 else None
 
 
 _EXPORTERS: dict[bool, Any] = {}

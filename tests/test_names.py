@@ -93,3 +93,19 @@ def test_no_entry_point_creates_anything_outside_the_workspace(tmp_path, monkeyp
     outside = sorted(p for p in created if root not in p.parents)
     assert outside == [], outside
     assert not (ws.runs / "state.json").exists()  # every cycle was refused before it started
+
+
+def test_the_rest_api_refuses_hostile_job_ids_without_touching_a_file(workspace):
+    from fastapi.testclient import TestClient
+
+    from bistlab.api.app import create_app
+
+    client = TestClient(create_app(workspace), base_url="http://127.0.0.1:8765")
+    before = _tree(workspace.root.parent)
+    for job_id in ["../../etc", "..%2F..%2Fetc", ".hidden", "a b", "x" * 65]:
+        for method, path, kwargs in [("get", "/api/hyperopt/status", {"params": {"job_id": job_id}}),
+                                     ("get", "/api/hyperopt/results", {"params": {"job_id": job_id}}),
+                                     ("post", "/api/hyperopt/resume", {"json": {"job_id": job_id}})]:
+            answer = getattr(client, method)(path, **kwargs)
+            assert answer.status_code == 422 and "`job_id` must be" in answer.text, (job_id, path, answer.status_code, answer.text)
+    assert _tree(workspace.root.parent) - before <= {workspace.runs / "hyperopt", workspace.runs / "hyperopt" / ".lock"}

@@ -1,6 +1,8 @@
 """PostgreSQL for real: a study's connection is killed in the middle of a statement (the server
-terminates the backend while it waits on a lock), and the cycle retries the task, which resumes
-the same study and ends with every trial it asked for; nothing is lost or counted twice."""
+terminates the backend while it waits on a lock). Either the task's attempt fails, with the cause
+named, and the cycle's retry resumes the same study; or the cut lands inside a trial's evaluation
+and that trial alone fails, with its reason. Either way the study ends with every trial it asked
+for, none lost, none counted twice, none left running, and the console shows no traceback."""
 
 from __future__ import annotations
 
@@ -84,12 +86,16 @@ def test_a_connection_lost_mid_statement_fails_the_attempt_and_the_retry_finishe
     json.loads(ws.state_file.read_text())  # the state is whole
     task = StateFile(ws.state_file).read().tasks["AAA_1d"]
     assert task.status == "completed", task.error
-    assert task.retry_count == 1  # one attempt lost its connection; the second finished
-    flat = " ".join(out.split())
-    failed = flat[flat.index("AAA_1d attempt 1 failed: TaskError: AAA h=1d [hpo]:"):][:700]  # the reason, down to its cause
-    assert "OperationalError" in failed and "connection" in failed, failed
-    assert "Traceback" not in out
+    assert "Traceback" not in out, out[-6000:]
     study = optuna.load_study(study_name=study_name("AAA", 1, 1), storage=make_storage(pg_database))
     states = [t.state for t in study.trials]
     assert states.count(optuna.trial.TrialState.COMPLETE) == N_TRIALS  # the same study, finished, no extra trial
     assert optuna.trial.TrialState.RUNNING not in states  # the cut trial was closed, not left running
+    flat = " ".join(out.split())
+    if task.retry_count:  # the cut failed the attempt: its reason, down to the cause, then the retry finished the study
+        failed = flat[flat.index("AAA_1d attempt 1 failed: TaskError: AAA h=1d [hpo]:"):][:700]
+        named = "OperationalError" in failed or ("StorageInternalError" in failed and "(caused by " in failed)  # Optuna's wrapper, with its cause
+        assert task.retry_count == 1 and named, failed
+    else:  # the cut landed inside a trial's evaluation (its pruner reads the study): that trial failed, recorded why
+        reasons = [t.user_attrs.get("fail_reason", "") for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
+        assert any("OperationalError" in r or "StorageInternalError" in r for r in reasons), reasons
