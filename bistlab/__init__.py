@@ -9,10 +9,11 @@ Foundations
     workspace         where every file lives (``Workspace``, ``TaskPaths``) and the typed result records
                       (``BestParams``, ``ModelMeta``, ``Evaluation``, ``FinalModelMeta``)
     jsonio            atomic files (temp file + rename) and JSON reading
-    faults            fault points for the crash tests (``BISTLAB_FAULT``)
+    faults            fault points for the crash and fault tests (``BISTLAB_FAULT``, ``BISTLAB_STEP_FAULT``)
 
 Prices
-    validate          raw OHLCV frames: standard columns, defects repaired and listed, fingerprints
+    validate          raw OHLCV frames: standard columns, defects repaired and listed, fingerprints; the symbol rule
+    sessions          exchange calendars (XIST by default): missing sessions, rows on non-trading days, long gaps
     importers         CSV / Parquet files and the embedded demo data into the store
     store             the price store: bistlab's own ``prices`` table (SQLite or PostgreSQL)
     store_mapped      a price table of one's own, read in place, read-only
@@ -36,7 +37,7 @@ One (symbol, horizon) task
     pipeline          a task's steps: HPO + selection, training, evaluation (records in, records out)
 
 Cycles
-    state             ``runs/state.json``: the cycle and its tasks, locked and atomic
+    state             ``runs/state.json``: the cycle and its tasks, locked and atomic; the one-cycle-per-workspace lock
     stages            a task's stages (notebooks, parameters, done tests) and how one attempt ends
     executors         where tasks run: serially, on a local process pool, on Dask
     cycle             a cycle: open or resume, clean up old cycles, run the tasks, render the report

@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
+import pandas as pd
 import typer
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -24,16 +26,16 @@ from bistlab.cli_serve import serve_command
 from bistlab.config import DEFAULT_HORIZONS, CycleConfig
 from bistlab.cycle import CycleResult, check_runnable, request_stop, run_cycle
 from bistlab.dashboard import combined_storage
-from bistlab.errors import BistlabError, ConfigError
+from bistlab.errors import BistlabError, ConfigError, DataError
 from bistlab.importers import ImportReport, import_paths, load_demo
 from bistlab.ledger import load_forward
 from bistlab.monitor import task_rows
 from bistlab.pruning import DEFAULT_PRUNER, PRUNERS
 from bistlab.predict import predict_cycle, update_predictions, write_predictions
 from bistlab.report import render_report
-from bistlab.state import StateFile, TaskState, TaskStatus
+from bistlab.state import CycleState, StateFile, TaskState, TaskStatus
 from bistlab.store import PriceStore
-from bistlab.validate import too_short
+from bistlab.validate import normalize_symbol, too_short
 from bistlab.workspace import Workspace
 
 __all__ = ["app", "main"]
@@ -120,17 +122,21 @@ def data_list() -> None:
         for col in ("symbol", "rows", "first", "last", "clean rows", "fingerprint", "defects"):
             table.add_column(col, overflow="fold")
         for row in summary.itertuples(index=False):
-            loaded = store.load(row.symbol)
-            defects = "; ".join(f"{d.kind} {d.count}" for d in loaded.defects) or "–"
-            short = too_short(loaded.frame)
-            table.add_row(
-                row.symbol, str(row.rows), str(row.first_date)[:10], str(row.last_date)[:10],
-                f"[yellow]{len(loaded.frame)} (too short for HPO)[/]" if short else str(len(loaded.frame)),
-                loaded.fingerprint, defects,
-            )
+            table.add_row(row.symbol, str(row.rows), str(row.first_date)[:10], str(row.last_date)[:10], *_loaded_cells(store, row.symbol))
     except BistlabError as err:
         fail(err)
     console.print(table)
+
+
+def _loaded_cells(store: PriceStore, symbol: str) -> tuple[str, str, str]:
+    """clean rows, fingerprint, defects of one symbol; a symbol whose rows cannot be validated says why."""
+    try:
+        loaded = store.load(symbol)
+    except DataError as err:
+        return "[red]unusable[/]", "–", escape(str(err))
+    defects = "; ".join(f"{d.kind} {d.count}" for d in loaded.defects) or "–"
+    clean = f"[yellow]{len(loaded.frame)} (too short for HPO)[/]" if too_short(loaded.frame) else str(len(loaded.frame))
+    return clean, loaded.fingerprint, defects
 
 
 def _parse_ints(text: str, name: str) -> tuple[int, ...]:
@@ -158,7 +164,7 @@ class _CycleProgress:
         while not self.finished.wait(2.0):
             try:
                 rows = task_rows(self.ws, StateFile(self.ws.state_file).read())
-            except (OSError, ValueError):
+            except Exception:  # noqa: BLE001 - a progress view never stops or garbles a cycle; the next refresh tries again
                 continue
             ended = sum(r["status"] in TaskStatus.ENDED for r in rows)
             running = [r for r in rows if r["status"] in (TaskStatus.HPO, TaskStatus.TRAINING)]
@@ -198,10 +204,20 @@ def _cycle(config: CycleConfig, *, resume: bool) -> None:
     _print_cycle_result(result)
 
 
+def _parse_symbols(text: str | None) -> tuple[str, ...] | None:
+    """``--symbols``: comma-separated, each under the one symbol rule (:func:`bistlab.validate.normalize_symbol`)."""
+    if text is None:
+        return None
+    symbols = tuple(normalize_symbol(s) for s in text.split(",") if s.strip())
+    if not symbols:
+        raise ConfigError("--symbols", "one or more comma-separated symbols", text)
+    return symbols
+
+
 def _config(horizons: str, trials: int, symbols: str | None, seed: int, jobs: int, models: str | None, workers: int, dask: str | None, keep_cycles: int, pruner: str) -> CycleConfig:
     return CycleConfig(
         horizons=_parse_ints(horizons, "--horizons"),
-        symbols=tuple(s.strip().upper() for s in symbols.split(",") if s.strip()) if symbols else None,
+        symbols=_parse_symbols(symbols),
         n_trials=trials,
         seed=seed,
         n_jobs=jobs,
@@ -260,7 +276,7 @@ def cycle_resume(
     pruner: PrunerOpt = DEFAULT_PRUNER,
 ) -> None:
     """Continue a stopped or crashed cycle where it left off (settings default to the cycle's own)."""
-    saved = StateFile(current_workspace().state_file).read().config
+    saved = _read_state(current_workspace()).config
     merged = {
         "horizons": ",".join(map(str, saved.get("horizons", []))) or horizons,
         "trials": saved.get("n_trials", trials),
@@ -286,11 +302,20 @@ def cycle_stop() -> None:
     console.print(f"stop requested ({path}); running trials finish, then the cycle pauses", highlight=False)
 
 
+def _read_state(ws: Workspace) -> CycleState:
+    """The workspace's state, or the command ends with the one line that says why it cannot be read."""
+    try:
+        return StateFile(ws.state_file).read()
+    except BistlabError as err:
+        fail(err)
+        raise  # fail() always exits; this line is for the type checker
+
+
 @app.command("status")
 def status() -> None:
     """The progress view: per task, trials, best trial, HPO / WFV / online DirHit, LOW_SUPPORT, retries, errors."""
     ws = current_workspace()
-    state = StateFile(ws.state_file).read()
+    state = _read_state(ws)
     if state.cycle == 0:
         console.print("no cycle has run in this workspace yet")
         return
@@ -339,7 +364,7 @@ def dashboard(
 def report(cycle: Annotated[Optional[int], typer.Option(help="Cycle number (default: the current one).")] = None) -> None:
     """Render (again) the HTML report of a cycle and print its path."""
     ws = current_workspace().ensure()
-    number = cycle or StateFile(ws.state_file).read().cycle
+    number = cycle or _read_state(ws).cycle
     if number < 1:
         fail(BistlabError("no cycle has run in this workspace yet: run `bistlab cycle run` first"))
     try:
@@ -364,18 +389,44 @@ def predict(
         path = write_predictions(frame, output or ws.predictions_file(frame.attrs["cycle"]))
     except BistlabError as err:
         fail(err)
-    table = Table(title=f"forecasts from cycle {frame.attrs['cycle']}")
-    for col in ("task", "as of", "direction", "expected log return", "holdout DirHit", "usable", "note"):
-        table.add_column(col, overflow="fold")
-    for r in frame.itertuples(index=False):
-        elr = "–" if r.expected_log_return is None or r.expected_log_return != r.expected_log_return else f"{r.expected_log_return:+.4f}"
-        table.add_row(
-            r.task, str(r.as_of or "–"), str(r.direction or "–"), elr, str(r.holdout_dirhit_text or "–"),
-            "USABLE" if r.usable is True else "no", str(r.note or ""),
-        )
-    console.print(table)
-    console.print(f"predictions: {path}", highlight=False, soft_wrap=True)
+    _print_predictions(frame, path)
     _print_forward(ws)
+
+
+_PREDICTION_HEADER = ("task", "as of", "direction", "expected log return", "holdout DirHit", "usable", "note")
+
+
+def _prediction_cells(r: Any) -> tuple[str, ...]:
+    """One forecast (a row of :func:`bistlab.predict.predict_cycle`) as the cells of :data:`_PREDICTION_HEADER`."""
+    elr = "–" if pd.isna(r.expected_log_return) else f"{r.expected_log_return:+.4f}"
+    usable = "USABLE" if r.usable is True else "no"
+    return (str(r.task), _text(r.as_of), _text(r.direction), elr, _text(r.holdout_dirhit_text), usable, _text(r.note, empty=""))
+
+
+def _text(value: object, *, empty: str = "–") -> str:
+    """A cell's text; a missing value (None, NaN, "") is ``empty``."""
+    return empty if value is None or (isinstance(value, float) and value != value) or value == "" else str(value)
+
+
+def _print_predictions(frame: pd.DataFrame, path: Path) -> None:
+    """The forecasts: a table on a terminal; elsewhere (a log file, a pipe: no width to fit) one
+    line per task with aligned columns that never wrap, and the CSV that holds every column."""
+    rows = [_prediction_cells(r) for r in frame.itertuples(index=False)]
+    title = f"forecasts from cycle {frame.attrs['cycle']}"
+    if console.is_terminal:
+        table = Table(title=title)
+        for col in _PREDICTION_HEADER:
+            table.add_column(col, overflow="fold")
+        for row in rows:
+            table.add_row(*map(escape, row))
+        console.print(table)
+    else:
+        widths = [max(len(c) for c in column) for column in zip(_PREDICTION_HEADER, *rows)]
+        console.print(f"{title} ({len(rows)} tasks; every column is in the CSV below):", highlight=False, soft_wrap=True)
+        for row in (_PREDICTION_HEADER, *rows):
+            line = "  ".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + "  " + row[-1]
+            console.print(line.rstrip(), highlight=False, soft_wrap=True, markup=False)
+    console.print(f"predictions: {path}", highlight=False, soft_wrap=True)
 
 
 def _print_forward(ws: Workspace) -> None:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -96,6 +97,23 @@ class EvalSettings:
     holdout_max: int = 120
     min_rows: int = 100
     refit_every: int = 20
+
+    def __post_init__(self) -> None:
+        """Refuse a setting out of its range, naming it (a threshold below 0, a percentage above 100...)."""
+        rules = (
+            ("n_splits", self.n_splits >= 1, "a whole number >= 1"),
+            ("dirhit_threshold", math.isfinite(self.dirhit_threshold) and self.dirhit_threshold >= 0, "a finite absolute log return >= 0"),
+            ("min_mask_count", self.min_mask_count >= 0, "a whole number >= 0"),
+            ("min_mask_pct", 0 <= self.min_mask_pct <= 100, "a percentage from 0 to 100"),
+            ("min_valid_splits", 1 <= self.min_valid_splits <= self.n_splits, f"from 1 to n_splits ({self.n_splits})"),
+            ("holdout_fraction", 0 < self.holdout_fraction < 1, "a fraction above 0 and below 1"),
+            ("holdout_min", 1 <= self.holdout_min <= self.holdout_max, f"from 1 to holdout_max ({self.holdout_max})"),
+            ("min_rows", self.min_rows >= 1, "a whole number >= 1"),
+            ("refit_every", self.refit_every >= 1, "a whole number >= 1"),
+        )
+        for name, ok, rule in rules:
+            if not ok:
+                raise ConfigError(name, rule, getattr(self, name))
 
     def to_dict(self) -> dict[str, float | int]:
         return dict(self.__dict__)

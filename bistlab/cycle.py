@@ -13,6 +13,13 @@ them in order. Tasks run on one of the :mod:`bistlab.executors` (serial, a local
 Dask cluster); in every case the driver owns ``runs/state.json`` updates through the locked
 :class:`~bistlab.state.StateFile` and the executed notebooks end up in the task's run folder. A
 graceful stop (``bistlab cycle stop`` or Ctrl-C) lets running trials finish, then pauses.
+
+Before anything starts, :func:`check_runnable` refuses what would fail later or half-way, each
+with one clear error: a workspace that cannot be written, another cycle running in it, an
+unreadable state file, symbols that break the symbol rule or are not stored, horizons beyond
+every symbol's data, unknown model families, an unknown ``BISTLAB_CALENDAR``, an Optuna
+storage that cannot be reached.
+:func:`run_cycle` holds the workspace's :class:`~bistlab.state.CycleLock` for its whole run.
 """
 
 from __future__ import annotations
@@ -29,15 +36,19 @@ from typing import Any
 
 import optuna
 
+from bistlab import sessions
 from bistlab.config import CycleConfig
-from bistlab.errors import BistlabError
+from bistlab.errors import BistlabError, ConfigError
 from bistlab.executors import ProgressFn, executor_for
+from bistlab.models import available_models
 from bistlab.predict import update_predictions
 from bistlab.report.render import render_report
-from bistlab.state import CycleState, StateFile, TaskState, TaskStatus, utcnow
+from bistlab.space import ENSEMBLE
+from bistlab.state import CycleLock, CycleState, StateFile, TaskState, TaskStatus, utcnow
 from bistlab.storage import make_storage
 from bistlab.store import PriceStore
 from bistlab.universe import load_universe
+from bistlab.validate import MIN_ROWS, check_symbol
 from bistlab.workspace import BestParams, Workspace
 
 __all__ = [
@@ -134,22 +145,72 @@ def _order(state: CycleState, config: CycleConfig) -> list[TaskState]:
 
 
 def check_runnable(ws: Workspace, config: CycleConfig, *, resume: bool = False) -> list[str]:
-    """Check that :func:`run_cycle` has something to run, before anything starts.
+    """Check that :func:`run_cycle` can run, before anything starts (see the module docstring).
 
     Returns:
-        The symbols the cycle covers (``config.symbols`` or every stored symbol).
+        The symbols the cycle covers (``config.symbols`` or every stored symbol under the symbol rule).
 
     Raises:
+        WorkspaceError: the workspace cannot be written.
+        CycleLockedError: another cycle runs in the workspace.
+        StateFileError: the state file cannot be read.
+        ConfigError, DataError: bad symbols, horizons beyond the data, unknown models, an unknown
+            calendar, an unreachable Optuna storage.
         BistlabError: ``resume`` with no unfinished cycle, or an empty price store.
     """
-    ws.ensure()
+    ws.check_writable()
+    CycleLock(ws).check_free()
     current = StateFile(ws.state_file).read()
     if resume and (current.cycle == 0 or current.cycle_ended()):
         raise BistlabError("there is no unfinished cycle to resume: `bistlab cycle run` starts the next one")
-    symbols = list(config.symbols) if config.symbols else PriceStore.from_workspace(ws).symbols()
-    if not symbols:
-        raise BistlabError(f"the price store {ws.price_url} has no symbols: run `bistlab data demo` or `bistlab data import PATH`")
+    symbols = _cycle_symbols(ws, config)
+    _check_models(config.models)
+    sessions.check_setting()
+    if ws.optuna_url:
+        make_storage(ws.optuna_url)
     return symbols
+
+
+def _cycle_symbols(ws: Workspace, config: CycleConfig) -> list[str]:
+    """The symbols to run, each stored and under the symbol rule, with horizons their data can hold."""
+    store = PriceStore.from_workspace(ws)
+    try:
+        summary = store.summary()
+    finally:
+        store.close()
+    rows = dict(zip(summary["symbol"], summary["rows"].astype(int)))
+    symbols = list(map(check_symbol, config.symbols)) if config.symbols else [s for s in rows if _named_by_the_rule(s)]
+    if not rows or not symbols:
+        raise BistlabError(f"the price store {store.safe_url} has no symbols: run `bistlab data demo` or `bistlab data import PATH`")
+    unknown = [s for s in symbols if s not in rows]
+    if unknown:
+        stored = ", ".join(sorted(rows)[:8]) + (", …" if len(rows) > 8 else "")
+        raise ConfigError("symbols", f"symbols of the price store {store.safe_url} ({stored})", ",".join(unknown))
+    longest = max(symbols, key=lambda s: rows[s])
+    beyond = [h for h in config.horizons if rows[longest] - h < MIN_ROWS]
+    if beyond and rows[longest] > MIN_ROWS:  # (all too short: each task is skipped, saying so)
+        rule = f"at most {rows[longest] - MIN_ROWS} trading days, so that the longest series ({longest}, {rows[longest]} rows) keeps {MIN_ROWS} labelled rows"
+        raise ConfigError("horizons", rule, ",".join(map(str, beyond)))
+    return symbols
+
+
+def _named_by_the_rule(symbol: str) -> bool:
+    """Whether a stored symbol can name files; one that cannot (a table read in place may hold any
+    text) is left out of the cycle with a warning."""
+    try:
+        check_symbol(symbol)
+    except BistlabError as err:
+        logger.warning("left out of the cycle: %s", err)
+        return False
+    return True
+
+
+def _check_models(models: tuple[str, ...] | None) -> None:
+    available = available_models()
+    unknown = [m for m in models or () if m != ENSEMBLE and m not in available]
+    if unknown:
+        rule = f"model families from {', '.join(sorted(available))} (or {ENSEMBLE!r}, their ensemble)"
+        raise ConfigError("models", rule, ",".join(unknown))
 
 
 class GracefulInterrupt:
@@ -186,24 +247,27 @@ def run_cycle(ws: Workspace, config: CycleConfig, *, progress: ProgressFn | None
         resume: only continue an unfinished cycle; never start a new one.
 
     Raises:
-        BistlabError: nothing to run (empty store, or ``resume`` with no unfinished cycle).
+        BistlabError: anything :func:`check_runnable` refuses (another cycle running:
+            :class:`~bistlab.errors.CycleLockedError`); a state file that cannot be written
+            mid-cycle (:class:`~bistlab.errors.WorkspaceError`; the state is as it was before).
     """
     symbols = check_runnable(ws, config, resume=resume)
-    ws.stop_file.unlink(missing_ok=True)
-    state_file = StateFile(ws.state_file)
-    current = state_file.read()
-    started_new = current.cycle == 0 or current.cycle_ended()
-    state = open_cycle(state_file, plan_tasks(symbols, config.horizons), config=config.to_dict())
-    pending = [t for t in _order(state, config) if t.status not in TaskStatus.ENDED]
-    load_universe(ws).save(ws.universe_snapshot(state.cycle))  # the store read once for the whole run
-    warm = {t.key: warm_start_params(ws, t) for t in pending}  # before cleanup
-    if started_new and state.cycle > 1:
-        cleanup_cycles(ws, state.cycle, keep=config.keep_cycles)
-    with GracefulInterrupt(ws):
-        paused = executor_for(ws, config).run(pending, warm=warm, progress=progress)
-    state = state_file.update(lambda s: setattr(s, "paused", paused))
-    path = None
-    if report and state.cycle_ended():
-        update_predictions(ws, state.cycle)
-        path = render_report(ws, state.cycle)
+    with CycleLock(ws):
+        ws.stop_file.unlink(missing_ok=True)
+        state_file = StateFile(ws.state_file)
+        current = state_file.read()
+        started_new = current.cycle == 0 or current.cycle_ended()
+        state = open_cycle(state_file, plan_tasks(symbols, config.horizons), config=config.to_dict())
+        pending = [t for t in _order(state, config) if t.status not in TaskStatus.ENDED]
+        load_universe(ws).save(ws.universe_snapshot(state.cycle))  # the store read once for the whole run
+        warm = {t.key: warm_start_params(ws, t) for t in pending}  # before cleanup
+        if started_new and state.cycle > 1:
+            cleanup_cycles(ws, state.cycle, keep=config.keep_cycles)
+        with GracefulInterrupt(ws):
+            paused = executor_for(ws, config).run(pending, warm=warm, progress=progress)
+        state = state_file.update(lambda s: setattr(s, "paused", paused))
+        path = None
+        if report and state.cycle_ended():
+            update_predictions(ws, state.cycle)
+            path = render_report(ws, state.cycle)
     return CycleResult(cycle=state.cycle, tasks={t.key: t for t in state.cycle_tasks()}, report=path, paused=paused)

@@ -25,6 +25,10 @@ __all__ = [
     "JobNotFoundError",
     "JobStateError",
     "ReadOnlyStorageError",
+    "CycleLockedError",
+    "StateFileError",
+    "WorkspaceError",
+    "StorageLockedError",
 ]
 
 
@@ -109,13 +113,18 @@ class NotebookError(BistlabError):
         notebook: the executed copy (kept, with the traceback in it).
         ename: the exception's class name inside the notebook.
         evalue: its message.
+        cell: the index of the cell that raised in the executed copy, if known.
+        source: that cell's first line of code, if known.
     """
 
-    def __init__(self, notebook: Path, ename: str, evalue: str) -> None:
+    def __init__(self, notebook: Path, ename: str, evalue: str, *, cell: int | None = None, source: str | None = None) -> None:
         self.notebook = notebook
         self.ename = ename
         self.evalue = evalue
-        super().__init__(f"{ename}: {evalue} (see {notebook})")
+        self.cell = cell
+        self.source = source
+        where = "" if cell is None else f" in cell {cell}" + (f" `{source}`" if source else "")
+        super().__init__(f"{ename}: {evalue}{where} (see {notebook})")
 
 
 class SelectionError(BistlabError):
@@ -188,3 +197,55 @@ class JobStateError(BistlabError):
 
 class ReadOnlyStorageError(BistlabError):
     """A write to a read-only view of studies (the combined storage of ``bistlab dashboard``)."""
+
+
+class CycleLockedError(BistlabError):
+    """Another process runs a cycle in this workspace; one cycle per workspace at a time.
+
+    Attributes:
+        pid: the running cycle's process, if known.
+        host: its machine, if known.
+        since: when it started (UTC ISO), if known.
+    """
+
+    def __init__(self, message: str, *, pid: int | None = None, host: str | None = None, since: str | None = None) -> None:
+        self.pid = pid
+        self.host = host
+        self.since = since
+        super().__init__(message)
+
+
+class StateFileError(BistlabError):
+    """The cycle state file cannot be read; it is never reset silently.
+
+    Attributes:
+        path: the state file.
+    """
+
+    def __init__(self, message: str, *, path: Path) -> None:
+        self.path = Path(path)
+        super().__init__(message)
+
+
+class WorkspaceError(BistlabError):
+    """A workspace folder or file cannot be written (a read-only or full disk); nothing was half-written.
+
+    Attributes:
+        path: the folder or file concerned.
+    """
+
+    def __init__(self, message: str, *, path: Path) -> None:
+        self.path = Path(path)
+        super().__init__(message)
+
+
+class StorageLockedError(BistlabError):
+    """An Optuna study storage stayed locked by another process after the waits and retries.
+
+    Attributes:
+        storage: the storage URL (password masked).
+    """
+
+    def __init__(self, message: str, *, storage: str) -> None:
+        self.storage = storage
+        super().__init__(message)

@@ -28,7 +28,7 @@ from bistlab.evaluation import EvaluationSpec, evaluate_splits, spec_id
 from bistlab.metrics import SplitMetrics, score, symbol_metrics
 from bistlab.pruning import DEFAULT_PRUNER, make_pruner, split_score
 from bistlab.space import SearchSpace, suggest_config
-from bistlab.storage import make_storage
+from bistlab.storage import fail_stale_trials, make_storage
 
 __all__ = ["make_objective", "open_study", "open_task_study", "run_hpo", "complete_trials", "finished_trials", "LIMIT_REASON"]
 
@@ -313,9 +313,7 @@ def _ended_or_tally(study: optuna.Study, key: str, *, n_trials: int, max_failed:
     if stop is not None and stop():
         logger.info("%s: stop requested; %d of %d trials finished", key, len(finished_trials(study)), n_trials)
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)
+    fail_stale_trials(study)
     tally = _Tally.of(study)
     if bar is not None:
         bar.n = tally.finished

@@ -13,11 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bistlab.errors import DataError, MalformedFileError
 from bistlab.store import PriceStore
-from bistlab.validate import COLUMNS, MIN_ROWS, SYMBOL_PATTERN, Defect, to_raw_frame, too_short, validate_ohlcv
+from bistlab.validate import COLUMNS, MIN_ROWS, Defect, normalize_symbol, to_raw_frame, too_short, validate_ohlcv, wall_clock_dates
 
 __all__ = [
     "FILE_SUFFIXES",
@@ -110,21 +111,19 @@ class ImportReport:
 
 
 def symbol_from_path(path: Path) -> str:
-    """The symbol a file holds: its stem upper-cased, without Yahoo's ``.IS`` suffix.
+    """The symbol a file holds: its stem upper-cased, without Yahoo's ``.IS`` suffix, under the one
+    symbol rule (:func:`bistlab.validate.normalize_symbol`).
 
     Raises:
-        DataError: the result does not match :data:`bistlab.validate.SYMBOL_PATTERN`.
+        DataError: the name breaks the rule (the message names the file).
     """
-    symbol = Path(path).stem.strip().upper()
-    if symbol.endswith(".IS"):
-        symbol = symbol[: -len(".IS")]
-    if not SYMBOL_PATTERN.fullmatch(symbol):
-        raise DataError(
-            f"{Path(path).name}: `symbol` (from the file name) must match {SYMBOL_PATTERN.pattern} but got {symbol!r}",
-            symbol=symbol,
-            path=path,
-        )
-    return symbol
+    stem = Path(path).stem.strip()
+    if stem.upper().endswith(".IS"):
+        stem = stem[: -len(".IS")]
+    try:
+        return normalize_symbol(stem)
+    except DataError as err:
+        raise DataError(f"{Path(path).name}: {err} (from the file name)", symbol=err.symbol, path=path) from err
 
 
 def _malformed(path: Path, what: str, *, symbol: str) -> MalformedFileError:
@@ -159,8 +158,6 @@ def _read_table(path: Path, *, symbol: str) -> pd.DataFrame:
     if suffix not in FILE_SUFFIXES:
         raise _malformed(path, f"`file type` must be one of {', '.join(FILE_SUFFIXES)} but got {suffix or 'none'!r}",
                          symbol=symbol)
-    if not path.is_file():
-        raise DataError(f"{path.name}: `path` must be an existing file but got {str(path)!r}", symbol=symbol, path=path)
     try:
         if suffix == ".csv":
             _check_csv_header(path, symbol=symbol)
@@ -204,11 +201,12 @@ def _to_ohlcv(table: pd.DataFrame, path: Path, *, symbol: str) -> pd.DataFrame:
 
     raw_dates = table[by_name[date_name]]
     try:
-        dates = pd.to_datetime(raw_dates, errors="coerce")
-    except (ValueError, TypeError) as err:  # e.g. mixed UTC offsets
+        dates = wall_clock_dates(raw_dates, coerce=True)  # aware dates keep their own day, whatever the offset
+    except (ValueError, TypeError, OverflowError) as err:
         raise _malformed(path, f"`Date` must hold dates but got {err}", symbol=symbol) from err
-    if dates.isna().any():
-        raise _malformed(path, f"`Date` must be a date in every row but got {_first_bad(raw_dates, dates.isna())}",
+    undated = pd.Series(np.asarray(dates.isna()))
+    if undated.any():
+        raise _malformed(path, f"`Date` must be a date in every row but got {_first_bad(raw_dates, undated)}",
                          symbol=symbol)
 
     data: dict[str, object] = {"date": dates}
@@ -240,10 +238,14 @@ def read_price_file(path: Path) -> tuple[str, pd.DataFrame]:
         ``high``, ``low``, ``close`` (price units of the file) and ``volume`` (shares), rows as in the file.
 
     Raises:
-        DataError: the file name is not a valid symbol, or the file does not exist.
+        DataError: the file does not exist, or its name is not a valid symbol.
         MalformedFileError: the file cannot be read as daily OHLCV (message: one line naming the file).
     """
     path = Path(path)
+    if not path.is_file():
+        what = "is not a regular file" if path.exists() else "does not exist"
+        raise DataError(f"{path.name or path}: `path` must be an existing .csv or .parquet file or a folder of them "
+                        f"but got {str(path)!r}, which {what}", path=path)
     symbol = symbol_from_path(path)
     table = _read_table(path, symbol=symbol)
     return symbol, _to_ohlcv(table, path, symbol=symbol)

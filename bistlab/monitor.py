@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from sqlalchemy.exc import SQLAlchemyError
 
+from bistlab.errors import BistlabError
 from bistlab.workspace import BestParams, TaskPaths, Workspace, study_name, task_key
 from bistlab.state import CycleState, StateFile, TaskStatus
 from bistlab.storage import make_storage
@@ -28,10 +30,14 @@ def study_progress(ws: Workspace, cycle: int, symbol: str, horizon: int) -> dict
         return out
     try:
         study = optuna.load_study(study_name=study_name(symbol, horizon, cycle), storage=make_storage(url))
+        trials = study.get_trials(deepcopy=False)
     except (KeyError, optuna.exceptions.OptunaError) as err:
         logger.debug("no study for %s: %s", key, err)
         return out
-    for t in study.get_trials(deepcopy=False):
+    except (BistlabError, SQLAlchemyError) as err:  # locked by another process, a server gone: a view never fails
+        logger.warning("study of %s unavailable just now: %s", key, " ".join(str(err).split())[:300])
+        return out
+    for t in trials:
         name = t.state.name.lower()
         if name == "fail":
             name = "failed"

@@ -15,7 +15,7 @@ from typing import Any
 
 
 from bistlab.errors import BistlabError, NotebookError
-from bistlab.kernel import KERNEL_PARENT_ENV
+from bistlab.kernel import KERNEL_PARENT_ENV, silence_shutdown_noise
 from bistlab.plots import PLOTLY_MIMETYPE, spec_html
 
 __all__ = ["NOTEBOOKS", "notebook_dir", "execute", "to_html", "notebook_css"]
@@ -39,11 +39,13 @@ def execute(name: str, output: Path, *, parameters: dict[str, Any], cwd: Path | 
     """Execute ``notebooks/<name>.ipynb`` with papermill into ``output``.
 
     Raises:
-        NotebookError: the notebook raised; the executed copy with the traceback is kept.
+        NotebookError: the notebook raised (naming the cell); the executed copy, run up to that
+            cell and with the traceback in it, is kept for inspection.
     """
     import papermill as pm
 
     os.environ[KERNEL_PARENT_ENV] = str(os.getpid())  # kernels inherit it: see bistlab.kernel
+    silence_shutdown_noise()  # the kernels' own setup silences theirs
     output.parent.mkdir(parents=True, exist_ok=True)
     source = notebook_dir() / f"{name}.ipynb"
     try:
@@ -60,8 +62,41 @@ def execute(name: str, output: Path, *, parameters: dict[str, Any], cwd: Path | 
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except pm.PapermillExecutionError as err:
-        raise NotebookError(output, err.ename, str(err.evalue).splitlines()[0] if err.evalue else "") from err
+        evalue = str(err.evalue).splitlines()[0] if err.evalue else ""
+        cause = _root_cause(err.traceback)
+        code = [line for line in (err.source or "").splitlines() if line.strip() and not line.lstrip().startswith("#")]
+        raise NotebookError(output, err.ename, evalue + (f" (caused by {cause})" if cause else ""), cell=err.cell_index,
+                            source=code[0].strip()[:120] if code else None) from err
     return output
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_EXCEPTION_LINE = re.compile(r"[A-Za-z_][\w.]*: \S.*")
+
+
+def _root_cause(traceback: list[str] | None) -> str | None:
+    """From a cell's traceback, the exception the raised one was raised from (``raise ... from``,
+    followed back to its start), when there is one: Optuna's "exception during the commit" raised
+    from a PostgreSQL connection the server cut says what happened only through its cause.
+    An exception merely being handled at the time (an implicit context) is not a cause."""
+    raised: list[str] = []
+    caused: list[bool] = []  # caused[i]: raised[i] was the direct cause of raised[i + 1]
+    direct = False
+    for entry in traceback or []:
+        text = _ANSI.sub("", entry).strip()
+        if "The above exception was the direct cause" in text or "During handling of the above exception" in text:
+            direct = "direct cause" in text
+            continue
+        first = text.split("\n")[0]
+        if _EXCEPTION_LINE.fullmatch(first):
+            if raised:
+                caused.append(direct)
+            raised.append(first)
+            direct = False
+    start = len(raised) - 1
+    while start > 0 and caused[start - 1]:
+        start -= 1
+    return " ".join(raised[start].split())[:240] if 0 <= start < len(raised) - 1 else None
 
 
 _EXPORTERS: dict[bool, Any] = {}

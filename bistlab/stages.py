@@ -17,9 +17,10 @@ from typing import Any
 
 from bistlab import faults, notebooks
 from bistlab.config import CycleConfig
-from bistlab.errors import BistlabError, InsufficientDataError, NotebookError, StopRequested, TaskError
+from bistlab.errors import BistlabError, DataError, NotebookError, StateFileError, StopRequested, TaskError, WorkspaceError
 from bistlab.state import TaskState, TaskStatus, utcnow
 from bistlab.universe import Universe, load_task
+from bistlab.validate import constant_close
 from bistlab.workspace import BestParams, Evaluation, TaskPaths, Workspace
 
 __all__ = ["Outcome", "Stage", "STAGES", "execute_task", "attempt_task", "Update"]
@@ -144,16 +145,29 @@ def _pause_if_stopped(ws: Workspace, task: TaskState, when: str) -> None:
         raise StopRequested(f"{task.key}: paused {when}", task=task.key)
 
 
-def _skipped_for_short_data(ws: Workspace, task: TaskState, update: Update) -> bool:
-    """Skip a task whose symbol has too few rows for its horizon (from the cycle's snapshot of the
-    prices when there is one, else from the store)."""
-    snapshot = ws.universe_snapshot(task.cycle)
+def _skip_reason(ws: Workspace, task: TaskState) -> str | None:
+    """Why the task's own data cannot make a task: too few rows for the horizon, rows that fail
+    validation, gone from the store, or a constant close; ``None`` when it can.
+
+    Raises:
+        DataError: not about this symbol's data (the price store cannot be opened): the attempt fails.
+    """
+    snapshot = ws.universe_snapshot(task.cycle)  # the cycle's prices, read once per run (else the store)
     try:
-        load_task(ws, task.symbol, task.horizon, universe=Universe.load(snapshot) if snapshot.exists() else None)
-    except InsufficientDataError as err:
-        update(status=TaskStatus.SKIPPED, error=f"skipped: {err}", completed_at=utcnow())
-        return True
-    return False
+        data = load_task(ws, task.symbol, task.horizon, universe=Universe.load(snapshot) if snapshot.exists() else None)
+    except DataError as err:
+        if err.symbol != task.symbol:
+            raise
+        return f"skipped: {err}"
+    flat = constant_close(data.frame)
+    return f"skipped: {task.key}: {flat}" if flat else None
+
+
+def _skipped_for_data(ws: Workspace, task: TaskState, update: Update) -> bool:
+    reason = _skip_reason(ws, task)
+    if reason:
+        update(status=TaskStatus.SKIPPED, error=reason, completed_at=utcnow())
+    return reason is not None
 
 
 def execute_task(ws: Workspace, task: TaskState, config: CycleConfig, *, update: Update, warm_start: dict[str, Any] | None = None) -> None:
@@ -175,7 +189,7 @@ def execute_task(ws: Workspace, task: TaskState, config: CycleConfig, *, update:
     """
     paths = ws.task(task.cycle, task.key)
     _pause_if_stopped(ws, task, "before it started")
-    if _skipped_for_short_data(ws, task, update):
+    if _skipped_for_data(ws, task, update):
         return
     common = _common_parameters(ws, task, config)
     for stage in STAGES:
@@ -199,7 +213,11 @@ def _one_line(err: BaseException) -> str:
 
 
 def attempt_task(run: Callable[[], None], *, key: str, retries: int, current: int, update: Update) -> Outcome:
-    """Run a task, retrying a failure up to ``retries`` times; a stop request pauses it."""
+    """Run a task, retrying a failure up to ``retries`` times; a stop request pauses it.
+
+    Raises:
+        WorkspaceError, StateFileError: the cycle's state cannot be written or read: the cycle stops.
+    """
     count = current
     for attempt in range(retries + 1):
         try:
@@ -207,6 +225,8 @@ def attempt_task(run: Callable[[], None], *, key: str, retries: int, current: in
             return Outcome.ENDED
         except StopRequested:
             return Outcome.PAUSED
+        except (WorkspaceError, StateFileError):
+            raise  # the cycle's own files: no task can go on, and the state is as it was
         except CAUGHT as err:
             count += 1
             logger.warning("%s attempt %d failed: %s", key, attempt + 1, _one_line(err))

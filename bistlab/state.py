@@ -3,24 +3,38 @@
 The file holds the current cycle number and one entry per task key ``"<SYMBOL>_<h>d"``.
 Every change is a read-modify-write under an exclusive ``fcntl`` lock on ``state.json.lock``
 followed by an atomic rename, so several worker processes may update it and a reader (or a
-process killed mid-write) never sees a partial file.
+process killed mid-write) never sees a partial file. The version before each change is kept
+as ``state.json.bak`` (a hard link, no copy). A state file that cannot be read is an error
+naming it and how to recover (:class:`~bistlab.errors.StateFileError`), never an empty state;
+one that cannot be written (a read-only or full disk) is left as it was
+(:class:`~bistlab.errors.WorkspaceError`).
+
+One cycle runs per workspace at a time: :class:`CycleLock` (``runs/cycle.lock``, an ``fcntl``
+lock released by the kernel when its process ends, however it ends) holds the running cycle's
+process id, host and start time, and a second cycle is refused with them
+(:class:`~bistlab.errors.CycleLockedError`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
+import os
+import shutil
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from bistlab.errors import CycleLockedError, StateFileError, WorkspaceError
 from bistlab.jsonio import read_json, read_json_or_none, write_json_atomic
 from bistlab.workspace import BestParams, Evaluation, Workspace, task_key
 
-__all__ = ["TaskStatus", "TaskState", "CycleState", "StateFile", "CycleTasks", "tasks_of_cycle", "write_tasks_snapshot", "utcnow"]
+__all__ = ["TaskStatus", "TaskState", "CycleState", "StateFile", "CycleLock", "CycleTasks", "tasks_of_cycle", "write_tasks_snapshot", "utcnow"]
 
 logger = logging.getLogger(__name__)
 
@@ -144,16 +158,21 @@ class StateFile:
     """``runs/state.json`` with locked read-modify-write.
 
     Args:
-        path: the state file.
+        path: the state file (its lock and backup sit beside it: ``.lock``, ``.bak``).
     """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self.backup = self.path.with_name(self.path.name + ".bak")
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_name(self.path.name + ".lock"), "a+") as lock:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock = open(self.path.with_name(self.path.name + ".lock"), "a+")
+        except OSError as err:
+            raise self._unwritable(err) from err
+        with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -161,19 +180,74 @@ class StateFile:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def read(self) -> CycleState:
-        """The current state (empty if the file does not exist yet)."""
+        """The current state (empty if the file does not exist yet).
+
+        Raises:
+            StateFileError: the file exists but is not a readable state (truncated, corrupt): it is
+                never taken for an empty state.
+        """
         if not self.path.exists():
             return CycleState()
-        return CycleState.from_dict(read_json(self.path))
+        try:
+            return CycleState.from_dict(read_json(self.path))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
+            raise StateFileError(self._unreadable(err), path=self.path) from err
+
+    def _unreadable(self, err: Exception) -> str:
+        size = self.path.stat().st_size if self.path.exists() else 0
+        cause = " ".join(f"{type(err).__name__}: {err}".split())[:200]
+        try:
+            saved = CycleState.from_dict(read_json(self.backup))
+            restore = (
+                f"restore the previous version with `cp {self.backup} {self.path}` (cycle {saved.cycle}, "
+                f"{len(saved.tasks)} tasks, saved {saved.updated_at}; at most its last change is lost, and a resume redoes it)"
+            )
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            restore = f"no readable backup {self.backup.name} exists; repair the file by hand"
+        return (
+            f"`{self.path}` must be the cycle state as JSON but got an unreadable file of {size} bytes ({cause}); "
+            f"nothing was reset: {restore}, or move it away to start again from cycle 1"
+        )
+
+    def _unwritable(self, err: OSError) -> WorkspaceError:
+        return WorkspaceError(
+            f"`{self.path}` must be writable but got {type(err).__name__}: {err}; the state is as it was before "
+            "this change (it is only ever replaced whole): free space or make the workspace writable, then "
+            "`bistlab cycle resume`",
+            path=self.path,
+        )
 
     def update(self, change: Callable[[CycleState], Any]) -> CycleState:
-        """Apply ``change`` to the state under the lock and write it atomically."""
+        """Apply ``change`` to the state under the lock and write it atomically (the version before
+        kept as the backup).
+
+        Raises:
+            StateFileError: the current file cannot be read (nothing is written).
+            WorkspaceError: the new state cannot be written (the file is left as it was).
+        """
         with self._locked():
             state = self.read()
             change(state)
             state.updated_at = utcnow()
-            write_json_atomic(self.path, state.to_dict(), fault_point="state_write")
+            try:
+                self._keep_backup()
+                write_json_atomic(self.path, state.to_dict(), fault_point="state_write")
+            except OSError as err:
+                raise self._unwritable(err) from err
             return state
+
+    def _keep_backup(self) -> None:
+        """Hard-link the current (readable) file as the backup; the atomic write then gives
+        ``path`` a new file and the backup keeps the old one."""
+        if not self.path.exists():
+            return
+        staged = self.backup.with_name(f".{self.backup.name}.{os.getpid()}")
+        staged.unlink(missing_ok=True)
+        try:
+            os.link(self.path, staged)
+        except OSError:  # a file system without hard links: copy
+            shutil.copyfile(self.path, staged)
+        os.replace(staged, self.backup)
 
     def update_task(self, key: str, **values: Any) -> TaskState:
         """Set fields of one task."""
@@ -184,6 +258,78 @@ class StateFile:
                 setattr(task, name, value)
 
         return self.update(change).tasks[key]
+
+
+class CycleLock:
+    """The workspace's cycle lock: ``runs/cycle.lock``, held by the process that runs a cycle.
+
+    The lock is an exclusive ``fcntl`` lock on the file, so the kernel releases it when its process
+    ends, however it ends (a lock left by a killed cycle is simply taken over); the file holds the
+    holder's ``pid``, ``host`` and ``since`` for the message that refuses a second cycle.
+
+    Args:
+        ws: the workspace.
+    """
+
+    def __init__(self, ws: Workspace) -> None:
+        self.path = ws.cycle_lock
+        self._handle: Any = None
+
+    def acquire(self) -> "CycleLock":
+        """Take the lock (without waiting).
+
+        Raises:
+            CycleLockedError: another process holds it (naming it).
+            WorkspaceError: the lock file cannot be written.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path, "a+", encoding="utf-8")
+        except OSError as err:
+            raise WorkspaceError(f"`{self.path}` must be writable but got {type(err).__name__}: {err}", path=self.path) from err
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            handle.close()
+            raise self._locked_error() from err
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": utcnow()}))
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def _locked_error(self) -> CycleLockedError:
+        try:
+            holder = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            holder = {}
+        pid, host, since = holder.get("pid"), holder.get("host"), holder.get("since")
+        who = f"process {pid} on {host} since {since}" if pid else "another process (still writing its details)"
+        return CycleLockedError(
+            f"`workspace` must have no running cycle but got one run by {who} ({self.path}): wait for it to end, "
+            "or ask it to pause with `bistlab cycle stop`",
+            pid=pid, host=host, since=since,
+        )
+
+    def release(self) -> None:
+        """Let the lock go (its file stays, emptied)."""
+        if self._handle is None:
+            return
+        self._handle.truncate(0)
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        self._handle.close()
+        self._handle = None
+
+    def check_free(self) -> None:
+        """Raise :class:`~bistlab.errors.CycleLockedError` now if a cycle runs (a probe: take and release)."""
+        self.acquire().release()
+
+    def __enter__(self) -> "CycleLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import numpy as np
 import pandas as pd
@@ -46,9 +47,9 @@ from bistlab.config import PRICE_FIELDS
 from bistlab.workspace import Workspace
 from bistlab.errors import DataError, SymbolNotFoundError
 from bistlab.sentiment_table import SentimentTable
-from bistlab.validate import COLUMNS, Defect, check_symbol, fingerprint, to_raw_frame, validate_ohlcv
+from bistlab.validate import COLUMNS, Defect, check_symbol, fingerprint, to_raw_frame, validate_ohlcv, wall_clock_dates
 
-__all__ = ["LoadedPrices", "PriceStore", "prices_table"]
+__all__ = ["LoadedPrices", "PriceStore", "prices_table", "masked_url", "scrubbed"]
 
 logger = logging.getLogger(__name__)
 
@@ -99,27 +100,37 @@ def _sqlite_file(url: str) -> Path | None:
     return None
 
 
-def _masked(url: str) -> str:
+def masked_url(url: str) -> str:
+    """``url`` with its password masked, for messages and logs."""
     try:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
         return "<unparseable URL>"
 
 
-def _scrubbed(text: str, url: str) -> str:
-    """``text`` on one line, without ``url`` or its password."""
-    text = " ".join(text.split()).replace(url, _masked(url))
+def scrubbed(text: str, url: str) -> str:
+    """``text`` on one line, without ``url`` or its password.
+
+    The password is masked where it stands as a word of its own (between characters that are not
+    letters or digits: ``:pw@``, ``password=pw``, quoted), so a short one such as ``p`` never eats
+    into the rest of the message ("port 1 failed" stays readable).
+    """
+    text = " ".join(text.split()).replace(url, masked_url(url))
     try:
         password = make_url(url).password
     except (ArgumentError, ValueError):
         password = None
-    return text.replace(password, "***") if password else text
+    if not password:
+        return text
+    for form in sorted({password, quote(password, safe=""), quote_plus(password)}, key=len, reverse=True):
+        text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])", "***", text)
+    return text
 
 
 def _cannot_open(err: SQLAlchemyError, *, shown: str, url: str) -> DataError:
     """The one-line error of a database that cannot be reached or inspected."""
     cause = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
-    return DataError(f"price store {shown} cannot be opened: {type(err).__name__}: {_scrubbed(cause, url)}")
+    return DataError(f"price store {shown} cannot be opened: {type(err).__name__}: {scrubbed(cause, url)}")
 
 
 def _is_number(value: object) -> bool:
@@ -136,20 +147,12 @@ def _nullable(values: np.ndarray) -> list[float | None]:
 
 def _as_dates(values: Sequence[object]) -> pd.DatetimeIndex:
     """Dates, datetimes (naive, or aware: their wall-clock date) or date text -> a tz-naive,
-    midnight, ns ``DatetimeIndex`` named ``date`` (NULL -> NaT).
+    midnight, ns ``DatetimeIndex`` named ``date`` (NULL -> NaT): :func:`bistlab.validate.wall_clock_dates`.
 
     Raises:
         ValueError, TypeError: a value is not a date.
     """
-    plain = [v.replace(tzinfo=None) if isinstance(v, datetime) and v.tzinfo is not None else v for v in values]
-    try:
-        dates = pd.DatetimeIndex(pd.to_datetime(plain))
-    except (ValueError, TypeError):  # text in mixed formats or with mixed UTC offsets
-        stamps = [pd.Timestamp(v) if v is not None else pd.NaT for v in plain]
-        dates = pd.DatetimeIndex([t.tz_localize(None) if t is not pd.NaT and t.tz is not None else t for t in stamps])
-    if dates.tz is not None:
-        dates = dates.tz_localize(None)
-    return pd.DatetimeIndex(dates.normalize().as_unit("ns"), name="date")
+    return pd.DatetimeIndex(wall_clock_dates(list(values)), name="date")
 
 
 def _is_own_table(table: object, columns: object, symbol_suffix: object) -> bool:
@@ -216,7 +219,7 @@ class PriceStore:
         except SQLAlchemyError as err:
             if self._has_table():  # another process created it meanwhile
                 return
-            raise _cannot_open(err, shown=_masked(url), url=url) from err
+            raise _cannot_open(err, shown=masked_url(url), url=url) from err
 
     def _connect(self, url: str) -> None:
         """Set ``engine``, ``url`` and the sentiment table of the database at ``url``.
@@ -229,7 +232,7 @@ class PriceStore:
             self.engine: Engine = create_engine(url)
         except (ArgumentError, ImportError, OSError, ValueError) as err:
             raise DataError(
-                f"`url` must be a usable SQLAlchemy URL but got {_masked(url)!r}: {_scrubbed(str(err), url)}"
+                f"`url` must be a usable SQLAlchemy URL but got {masked_url(url)!r}: {scrubbed(str(err), url)}"
             ) from err
         self.url = url
         self._sentiment = SentimentTable(self.engine)

@@ -39,7 +39,7 @@ from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from bistlab.config import PRICE_FIELDS
 from bistlab.errors import ConfigError, DataError
-from bistlab.store import _DEFAULT_TABLE, PriceStore, _cannot_open, _masked, _sqlite_file
+from bistlab.store import _DEFAULT_TABLE, PriceStore, _cannot_open, _sqlite_file, masked_url
 
 __all__ = ["MappedPriceStore"]
 
@@ -160,7 +160,7 @@ class MappedPriceStore(PriceStore):
         if path is not None and not path.is_file():
             raise DataError(
                 f"`url` must name an existing SQLite file for a read-only price store but got "
-                f"{_masked(url)!r} (no such file)"
+                f"{masked_url(url)!r} (no such file)"
             )
 
     def _reflect(self, schema: str | None, name: str, mapping: dict[str, str | None]) -> None:

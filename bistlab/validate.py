@@ -7,6 +7,21 @@ Every repair is reported as a :class:`Defect`; nothing is dropped silently.
 
 Prices of split-adjusted exports (Yahoo) carry rounding noise of about 1e-15, so price
 equalities and orderings are compared with a relative tolerance of :data:`PRICE_RTOL`.
+
+Dates are checked against an exchange calendar (``exchange_calendars``; one per process):
+sessions without a row and rows on days the exchange did not trade are reported, never filled
+or dropped. Which calendar is ``$BISTLAB_CALENDAR``: ``auto`` (the default) checks a series
+against Borsa Istanbul's ``XIST`` when it looks like an Istanbul series (at most
+:data:`AUTO_OFF_SESSION_SHARE` of its weekday rows fall on XIST holidays: the 21 BIST files of
+the project have 0.07 %, S&P 500 and NASDAQ 3.4 %, since US exchanges trade on Turkish holidays),
+and checks no calendar otherwise (then only gaps longer than :data:`MAX_GAP_DAYS` are
+reported); ``XIST`` (or any other code of ``exchange_calendars``) checks every series against
+it; ``none`` checks none.
+
+A close-to-close move of :data:`PRICE_JUMP_RATIO` or more (a 10:1 split the export did not
+adjust) is reported with its date and ratio and kept: bistlab cannot know the ratio the exchange
+applied (a split, a bonus issue, a consolidation, or a real move), so it never divides prices
+by a guess; import split-adjusted prices instead.
 """
 
 from __future__ import annotations
@@ -21,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bistlab import sessions
 from bistlab.config import EvalSettings
 from bistlab.errors import DataError
 
@@ -30,14 +46,23 @@ __all__ = [
     "MIN_ROWS",
     "PRICE_COLUMNS",
     "PRICE_RTOL",
+    "MAX_PRICE",
+    "PRICE_JUMP_RATIO",
+    "RESERVED_NAMES",
+    "SPIKE_RATIO",
+    "SYMBOL_MAX_LENGTH",
     "SYMBOL_PATTERN",
+    "SYMBOL_RULE",
     "Defect",
     "ValidationResult",
     "check_symbol",
+    "constant_close",
     "fingerprint",
+    "normalize_symbol",
     "to_raw_frame",
     "too_short",
     "validate_ohlcv",
+    "wall_clock_dates",
 ]
 
 logger = logging.getLogger(__name__)
@@ -46,15 +71,38 @@ PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
 COLUMNS: tuple[str, ...] = (*PRICE_COLUMNS, "volume")
 MIN_ROWS: int = EvalSettings().min_rows
 PRICE_RTOL: float = 1e-9
-SYMBOL_PATTERN: re.Pattern[str] = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,31}$")
+SYMBOL_MAX_LENGTH = 32  # the store's symbol column is String(32)
+SYMBOL_PATTERN: re.Pattern[str] = re.compile(r"^[A-Z0-9](?:[A-Z0-9._-]{0,30}[A-Z0-9])?$")
+RESERVED_NAMES: frozenset[str] = frozenset(
+    ["CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))]
+)
+"""Windows device names: no file may be called so, with or without an extension."""
+SYMBOL_RULE = (
+    f"match {SYMBOL_PATTERN.pattern} (1 to {SYMBOL_MAX_LENGTH} of A-Z, 0-9, '.', '_', '-', first and last a letter "
+    "or digit) and not be a reserved device name (CON, PRN, AUX, NUL, COM0-9, LPT0-9)"
+)
+PRICE_JUMP_RATIO: float = 3.0
+"""A close-to-close move of this factor or more, up or down, is reported (kept): BIST's daily limit
+is 10 % (the project's files move 1.22x at most), so 3x is an unadjusted split or a bad export."""
+SPIKE_RATIO: float = 10.0
+"""A close this many times above (or below) both neighbours' closes is a bad print: dropped."""
+MAX_PRICE: float = 1e9
+"""No share trades above this (a volume or an overflow in a price column): dropped."""
 DEFECT_KINDS: tuple[str, ...] = (
     "duplicate_dates",
     "unsorted_dates",
+    "off_session_rows",
+    "missing_sessions",
+    "long_gaps",
     "nan_rows",
     "non_positive_prices",
+    "absurd_prices",
     "placeholder_sessions",
     "inconsistent_range",
+    "price_jumps",
+    "constant_prices",
 )
+_MAX_RUNS_SHOWN = 5
 _MAX_DATES_SHOWN = 5
 _FINGERPRINT_TAG = b"bistlab-ohlcv-v1"
 
@@ -84,10 +132,13 @@ class ValidationResult:
     Attributes:
         frame: the clean frame (see the module docstring).
         defects: defects in the order they were handled; empty for a clean input.
+        calendar: the exchange calendar the dates were checked against (``None``: none, see
+            :func:`bistlab.sessions.calendar_for`).
     """
 
     frame: pd.DataFrame
     defects: tuple[Defect, ...]
+    calendar: str | None = None
 
     def count(self, kind: str) -> int:
         """Rows concerned by defects of ``kind`` (0 when absent)."""
@@ -95,13 +146,56 @@ class ValidationResult:
 
 
 def check_symbol(symbol: str) -> str:
-    """Return ``symbol`` if it matches :data:`SYMBOL_PATTERN`, else raise :class:`DataError`."""
-    if not isinstance(symbol, str) or not SYMBOL_PATTERN.fullmatch(symbol):
-        raise DataError(
-            f"`symbol` must match {SYMBOL_PATTERN.pattern} but got {symbol!r}",
-            symbol=symbol if isinstance(symbol, str) else None,
-        )
+    """The one rule every symbol meets before it names a row, a file or a folder.
+
+    Returns ``symbol`` unchanged if it matches :data:`SYMBOL_PATTERN` and is not one of
+    :data:`RESERVED_NAMES` (before its first dot), so it can never leave a folder (``..``, ``/``),
+    start a hidden file, or name a device; see :func:`normalize_symbol` for what a user types.
+
+    Raises:
+        DataError: naming the symbol and the rule.
+    """
+    ok = isinstance(symbol, str) and SYMBOL_PATTERN.fullmatch(symbol) is not None
+    if not ok or symbol.split(".")[0] in RESERVED_NAMES:
+        raise DataError(f"`symbol` must {SYMBOL_RULE} but got {symbol!r}", symbol=symbol if isinstance(symbol, str) else None)
     return symbol
+
+
+def normalize_symbol(text: str) -> str:
+    """A symbol as a user types it (``" thyao "``), normalized: surrounding spaces stripped, ASCII
+    letters upper-cased; then :func:`check_symbol`. Anything else (spaces inside, non-ASCII
+    letters, path separators, shell characters) is refused, never rewritten.
+
+    Raises:
+        DataError: the normalized text breaks the rule.
+    """
+    if not isinstance(text, str) or not text.isascii():
+        raise DataError(f"`symbol` must {SYMBOL_RULE} but got {text!r}", symbol=text if isinstance(text, str) else None)
+    return check_symbol(text.strip().upper())
+
+
+def wall_clock_dates(values: object, *, coerce: bool = False) -> pd.DatetimeIndex:
+    """Dates, datetimes or date text as the wall-clock midnights they name (tz-naive, ns).
+
+    An aware value keeps its own date (``2024-01-02 00:00+03:00`` is 2024-01-02, not the UTC
+    day before), also when the values carry different UTC offsets, which pandas refuses to mix.
+
+    Args:
+        values: a sequence, Series or Index of dates.
+        coerce: a value that is not a date becomes NaT (else it raises).
+
+    Raises:
+        ValueError, TypeError: a value is not a date (without ``coerce``).
+    """
+    errors = "coerce" if coerce else "raise"
+    try:
+        dates = pd.DatetimeIndex(pd.to_datetime(values, errors=errors))
+    except (ValueError, TypeError):  # mixed UTC offsets or text formats: each value on its own
+        stamps = [pd.to_datetime(v, errors=errors) if v is not None else pd.NaT for v in values]
+        dates = pd.DatetimeIndex([t.tz_localize(None) if not pd.isna(t) and t.tz is not None else t for t in stamps])
+    if dates.tz is not None:
+        dates = dates.tz_localize(None)  # daily bars: keep the exchange's wall-clock date
+    return pd.DatetimeIndex(dates.normalize().as_unit("ns"))
 
 
 def to_raw_frame(df: pd.DataFrame, *, symbol: str) -> pd.DataFrame:
@@ -144,11 +238,8 @@ def _raw_dates(df: pd.DataFrame, *, symbol: str) -> pd.DatetimeIndex:
             symbol=symbol,
         )
     try:
-        dates = pd.DatetimeIndex(pd.to_datetime(raw_dates))
-        if dates.tz is not None:
-            dates = dates.tz_localize(None)  # daily bars: keep the exchange's wall-clock date
-        return dates.normalize().as_unit("ns")
-    except (ValueError, TypeError) as err:  # unparseable, mixed offsets, out of the ns range
+        return wall_clock_dates(raw_dates)
+    except (ValueError, TypeError) as err:  # unparseable, out of the ns range
         raise DataError(f"{symbol}: `date` must hold dates from 1678 to 2261 but got {err}", symbol=symbol) from err
 
 
@@ -183,11 +274,18 @@ def _keep_last_per_date(frame: pd.DataFrame) -> tuple[pd.DataFrame, Defect | Non
     dup = frame.index.duplicated(keep="last")
     if not dup.any():
         return frame, None
+    kept = frame.loc[~dup]
+    differ = int((~_same_rows(frame.loc[dup].to_numpy(), kept.loc[frame.index[dup]].to_numpy())).sum())
     detail = (
-        f"{_rows(int(dup.sum()))} on a date seen again later dropped (last kept): "
-        f"{_dates_text(frame.index[dup].unique())}"
+        f"{_rows(int(dup.sum()))} on a date seen again later dropped (last kept; {differ} with other values than "
+        f"the row kept): {_dates_text(frame.index[dup].unique())}"
     )
-    return frame.loc[~dup], Defect("duplicate_dates", int(dup.sum()), detail)
+    return kept, Defect("duplicate_dates", int(dup.sum()), detail)
+
+
+def _same_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise equality of two value arrays, NaN equal to NaN."""
+    return ((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1)
 
 
 def _sort_by_date(frame: pd.DataFrame) -> tuple[pd.DataFrame, Defect | None]:
@@ -231,6 +329,62 @@ def _drop_non_positive(frame: pd.DataFrame) -> tuple[pd.DataFrame, Defect | None
     return frame.loc[~non_pos], Defect("non_positive_prices", int(non_pos.sum()), detail)
 
 
+def _report_off_sessions(frame: pd.DataFrame, *, calendar: str) -> tuple[pd.DataFrame, Defect | None]:
+    """Rows dated on a day the exchange did not trade: reported, kept (real data is never dropped)."""
+    off = sessions.off_session_rows(frame.index, calendar)
+    if not off.any():
+        return frame, None
+    detail = (
+        f"{_rows(int(off.sum()))} dated on a day {calendar} did not trade (a weekend or holiday) kept: "
+        f"{_dates_text(frame.index[off])}"
+    )
+    return frame, Defect("off_session_rows", int(off.sum()), detail)
+
+
+def _report_missing_sessions(frame: pd.DataFrame, *, calendar: str) -> tuple[pd.DataFrame, Defect | None]:
+    """Sessions of the calendar without a row, as runs (the longest first): reported, nothing filled."""
+    runs = sessions.missing_runs(frame.index, calendar)
+    if not runs:
+        return frame, None
+    total = sum(run.count for run in runs)
+    shown = sorted(runs, key=lambda run: -run.count)[:_MAX_RUNS_SHOWN]
+    more = f" and {len(runs) - len(shown)} more" if len(runs) > len(shown) else ""
+    detail = (
+        f"{total} missing {calendar} {'session' if total == 1 else 'sessions'} in {len(runs)} "
+        f"{'run' if len(runs) == 1 else 'runs'} (not filled): {', '.join(map(str, shown))}{more}"
+    )
+    return frame, Defect("missing_sessions", total, detail)
+
+
+def _report_long_gaps(frame: pd.DataFrame) -> tuple[pd.DataFrame, Defect | None]:
+    """Without a calendar: rows more than ``MAX_GAP_DAYS`` calendar days apart, reported."""
+    gaps = sessions.long_gaps(frame.index)
+    if not gaps:
+        return frame, None
+    shown = ", ".join(f"{a.date()} → {b.date()} ({(b - a).days} days)" for a, b in gaps[:_MAX_DATES_SHOWN])
+    more = f" and {len(gaps) - _MAX_DATES_SHOWN} more" if len(gaps) > _MAX_DATES_SHOWN else ""
+    detail = f"{len(gaps)} {'gap' if len(gaps) == 1 else 'gaps'} of more than {sessions.MAX_GAP_DAYS} days between rows: {shown}{more}"
+    return frame, Defect("long_gaps", len(gaps), detail)
+
+
+def _drop_absurd(frame: pd.DataFrame) -> tuple[pd.DataFrame, Defect | None]:
+    """Prices above ``MAX_PRICE``, and one-row spikes ``SPIKE_RATIO`` times away from both
+    neighbours' closes (a bad print that reverses the next day), dropped."""
+    huge = (frame.loc[:, list(PRICE_COLUMNS)].to_numpy() > MAX_PRICE).any(axis=1)
+    close = frame["close"].to_numpy()
+    spike = np.zeros(len(close), dtype=bool)
+    if len(close) >= 3:
+        prev, mid, nxt = close[:-2], close[1:-1], close[2:]
+        spike[1:-1] = (mid >= SPIKE_RATIO * np.maximum(prev, nxt)) | (mid * SPIKE_RATIO <= np.minimum(prev, nxt))
+    bad = huge | spike
+    if not bad.any():
+        return frame, None
+    shown = ", ".join(f"{d.date()} (close {c:g})" for d, c in zip(frame.index[bad][:_MAX_DATES_SHOWN], close[bad]))
+    more = f" and {int(bad.sum()) - _MAX_DATES_SHOWN} more" if bad.sum() > _MAX_DATES_SHOWN else ""
+    detail = f"{_rows(int(bad.sum()))} with a price above {MAX_PRICE:g} or {SPIKE_RATIO:g}x away from both neighbours dropped: {shown}{more}"
+    return frame.loc[~bad], Defect("absurd_prices", int(bad.sum()), detail)
+
+
 def _drop_placeholders(frame: pd.DataFrame) -> tuple[pd.DataFrame, Defect | None]:
     o, h, lo, c = (frame[col].to_numpy() for col in PRICE_COLUMNS)
     placeholder = _close(o, h) & _close(o, lo) & _close(o, c) & (frame["volume"].to_numpy() == 0)
@@ -250,57 +404,113 @@ def _report_bad_range(frame: pd.DataFrame) -> tuple[pd.DataFrame, Defect | None]
     bad_range = ((h < top) & ~_close(h, top)) | ((lo > bottom) & ~_close(lo, bottom))
     if not bad_range.any():
         return frame, None
+    inverted = int(((h < lo) & ~_close(h, lo)).sum())
     detail = (
         f"{_rows(int(bad_range.sum()))} with high < max(open, close) or low > min(open, close) "
-        f"kept: {_dates_text(frame.index[bad_range])}"
+        f"({inverted} with high < low) kept: {_dates_text(frame.index[bad_range])}"
     )
     return frame, Defect("inconsistent_range", int(bad_range.sum()), detail)
 
 
-def validate_ohlcv(df: pd.DataFrame, *, symbol: str) -> ValidationResult:
+def _report_jumps(frame: pd.DataFrame) -> tuple[pd.DataFrame, Defect | None]:
+    """Close-to-close moves of ``PRICE_JUMP_RATIO`` or more: reported with date and ratio, kept
+    (bistlab cannot know the split ratio the exchange applied, so it never guesses one)."""
+    close = frame["close"].to_numpy()
+    if len(close) < 2:
+        return frame, None
+    ratio = close[1:] / close[:-1]
+    jump = (ratio >= PRICE_JUMP_RATIO) | (ratio <= 1.0 / PRICE_JUMP_RATIO)
+    if not jump.any():
+        return frame, None
+    where = np.flatnonzero(jump)
+    shown = ", ".join(f"{frame.index[i + 1].date()} x{ratio[i]:.3g} ({close[i]:g} → {close[i + 1]:g})" for i in where[:_MAX_DATES_SHOWN])
+    more = f" and {where.size - _MAX_DATES_SHOWN} more" if where.size > _MAX_DATES_SHOWN else ""
+    detail = (
+        f"{_rows(where.size, 'close-to-close move')} of {PRICE_JUMP_RATIO:g}x or more kept (an unadjusted split? "
+        f"bistlab cannot know the ratio the exchange applied: import split-adjusted prices): {shown}{more}"
+    )
+    return frame, Defect("price_jumps", int(where.size), detail)
+
+
+def constant_close(frame: pd.DataFrame) -> str | None:
+    """Why a clean frame long enough for HPO (:data:`MIN_ROWS`) has nothing to forecast: its close
+    never changes (``None`` when it does, or when the frame is too short, which says enough).
+    A cycle skips such a symbol's tasks with this reason."""
+    close = frame["close"].to_numpy()
+    if len(close) < MIN_ROWS or not _close(close, close[0]).all():
+        return None
+    return (
+        f"the close is {close[0]:g} on every one of {len(close)} rows ({frame.index[0].date()} … "
+        f"{frame.index[-1].date()}): a constant series has no direction to forecast"
+    )
+
+
+def _report_constant(frame: pd.DataFrame) -> tuple[pd.DataFrame, Defect | None]:
+    reason = constant_close(frame)
+    return frame, (Defect("constant_prices", len(frame), f"{reason}; kept, its tasks are skipped") if reason else None)
+
+
+def validate_ohlcv(df: pd.DataFrame, *, symbol: str, calendar: str | None = None) -> ValidationResult:
     """Find, count and repair the defects of one symbol's daily OHLCV.
 
     Steps, in order (each reported as a :class:`Defect` when it finds anything):
     rows with a missing date are dropped (``nan_rows``); ``duplicate_dates``: the last row of
-    each date (in input order) is kept; ``unsorted_dates``: rows are sorted; ``nan_rows``: rows
-    with a NaN or infinite open/high/low/close are dropped, a missing volume becomes 0;
-    ``non_positive_prices``: rows with any price <= 0 are dropped; ``placeholder_sessions``:
-    rows with open = high = low = close and volume 0 (an exchange's filler, e.g. BIST
-    2020-03-11) are dropped; ``inconsistent_range``: high below max(open, close) or low above
-    min(open, close), beyond :data:`PRICE_RTOL`, is reported and kept.
+    each date (in input order) is kept; ``unsorted_dates``: rows are sorted; against the
+    series' exchange calendar (see :mod:`bistlab.sessions`), ``off_session_rows`` (rows on a
+    weekend or holiday) and ``missing_sessions`` (runs of sessions without a row) are reported
+    and kept, or without a calendar ``long_gaps``; ``nan_rows``: rows with a NaN or infinite
+    open/high/low/close are dropped, a missing volume becomes 0; ``non_positive_prices``: rows
+    with any price <= 0 are dropped; ``absurd_prices``: prices above :data:`MAX_PRICE` and
+    one-row spikes of :data:`SPIKE_RATIO` are dropped; ``placeholder_sessions``: rows with
+    open = high = low = close and volume 0 (an exchange's filler, e.g. BIST 2020-03-11) are
+    dropped; ``inconsistent_range``: high below max(open, close) or low above min(open, close)
+    (high < low among them), beyond :data:`PRICE_RTOL`, is reported and kept; ``price_jumps``:
+    close-to-close moves of :data:`PRICE_JUMP_RATIO` or more are reported and kept;
+    ``constant_prices``: a close that never changes is reported (:func:`constant_close`).
 
     Args:
         df: raw frame, see :func:`to_raw_frame`. Never modified.
         symbol: the symbol, for messages.
+        calendar: ``auto``, ``none`` or a calendar code (default ``$BISTLAB_CALENDAR``, see
+            :func:`bistlab.sessions.calendar_for`).
 
     Returns:
-        The clean frame and its defects. Deterministic: the same input gives the same result.
+        The clean frame, its defects and the calendar checked. Deterministic: the same input
+        (and calendar setting) gives the same result.
 
     Raises:
         DataError: the frame lacks a column or its dates or values cannot be converted.
+        ConfigError: ``calendar`` names no known calendar.
     """
     frame = to_raw_frame(df, symbol=symbol)
     nat = np.asarray(frame.index.isna())
     undated = int(nat.sum())
     if undated:
         frame = frame.loc[~nat]
-    steps: tuple[_Step, ...] = (
-        _keep_last_per_date,
-        _sort_by_date,
-        functools.partial(_drop_missing, undated=undated),
-        _drop_non_positive,
-        _drop_placeholders,
-        _report_bad_range,
-    )
     defects: list[Defect] = []
+    frame = _run_steps(frame, (_keep_last_per_date, _sort_by_date), defects)
+    checked = sessions.calendar_for(frame.index, calendar)
+    frame = _run_steps(frame, (*_date_steps(checked), functools.partial(_drop_missing, undated=undated), _drop_non_positive,
+                               _drop_absurd, _drop_placeholders, _report_bad_range, _report_jumps, _report_constant), defects)
+    frame = frame.copy()  # own the data: no view of the caller's frame escapes
+    if defects:
+        logger.debug("%s: %s", symbol, "; ".join(map(str, defects)))
+    return ValidationResult(frame=frame, defects=tuple(defects), calendar=checked)
+
+
+def _date_steps(calendar: str | None) -> tuple[_Step, ...]:
+    """The date checks: against ``calendar``, or long gaps without one."""
+    if calendar is None:
+        return (_report_long_gaps,)
+    return (functools.partial(_report_off_sessions, calendar=calendar), functools.partial(_report_missing_sessions, calendar=calendar))
+
+
+def _run_steps(frame: pd.DataFrame, steps: tuple[_Step, ...], defects: list[Defect]) -> pd.DataFrame:
     for step in steps:
         frame, defect = step(frame)
         if defect is not None:
             defects.append(defect)
-    frame = frame.copy()  # own the data: no view of the caller's frame escapes
-    if defects:
-        logger.debug("%s: %s", symbol, "; ".join(map(str, defects)))
-    return ValidationResult(frame=frame, defects=tuple(defects))
+    return frame
 
 
 def fingerprint(frame: pd.DataFrame) -> str:

@@ -4,7 +4,8 @@ A workspace is a folder holding ``studies/`` (Optuna storages), ``runs/`` (cycle
 notebooks, model artifacts, the default price store) and ``reports/`` (HTML). It is the current
 directory unless ``BISTLAB_WORKSPACE`` names another one. Every path under it is built here::
 
-    runs/state.json                          the cycle state (bistlab.state)
+    runs/state.json                          the cycle state (bistlab.state); state.json.bak its previous version
+    runs/cycle.lock                          held by the process running a cycle (its pid, host, start)
     runs/STOP                                a graceful stop request
     runs/prices.sqlite                       the default price store (and its forecast ledger)
     runs/forecasts.sqlite                    the ledger beside a price table read in place
@@ -37,13 +38,17 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from bistlab import faults
 from bistlab.config import parse_price_columns
+from bistlab.errors import ConfigError, DataError, WorkspaceError
 from bistlab.jsonio import read_json_or_none, write_json_atomic
 from bistlab.metrics import SplitMetrics
+from bistlab.validate import check_symbol
 
 __all__ = [
     "Workspace",
@@ -56,6 +61,8 @@ __all__ = [
     "FinalModelMeta",
     "task_key",
     "study_name",
+    "check_task_key",
+    "check_job_id",
 ]
 
 R = TypeVar("R", bound="Record")
@@ -64,9 +71,44 @@ _CYCLE = "cycle_{}"
 _CYCLE_NUMBER = re.compile(r"cycle_(\d+)")
 
 
+_TASK_KEY = re.compile(r"(?P<symbol>.+)_(?P<horizon>[1-9][0-9]{0,4})d")
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
 def task_key(symbol: str, horizon: int) -> str:
-    """``"<SYMBOL>_<h>d"``, the key of a task everywhere (state, studies, runs, symbol_metrics)."""
-    return f"{symbol}_{horizon}d"
+    """``"<SYMBOL>_<h>d"``, the key of a task everywhere (state, studies, runs, symbol_metrics).
+
+    Raises:
+        DataError: ``symbol`` breaks the symbol rule (:func:`bistlab.validate.check_symbol`).
+    """
+    return f"{check_symbol(symbol)}_{horizon}d"
+
+
+def check_task_key(key: str) -> str:
+    """Return ``key`` if it is ``"<SYMBOL>_<h>d"`` with a symbol under the symbol rule and h >= 1:
+    what every path built from a task key checks first, so no key can leave its folder.
+
+    Raises:
+        ConfigError: naming the key.
+    """
+    match = _TASK_KEY.fullmatch(key) if isinstance(key, str) else None
+    try:
+        check_symbol(match["symbol"] if match else None)  # type: ignore[arg-type]
+    except DataError as err:
+        raise ConfigError("task", "<SYMBOL>_<h>d with a valid symbol and h >= 1, e.g. THYAO_7d", key) from err
+    return key
+
+
+def check_job_id(job_id: str) -> str:
+    """Return ``job_id`` if it can name a folder under ``runs/hyperopt/``: 1 to 64 of letters, digits,
+    '.', '_', '-', starting with a letter or digit (``YYYYMMDD_HHMMSS`` and its ``_2``...).
+
+    Raises:
+        ConfigError: naming the id (e.g. ``"../../etc"`` from a request).
+    """
+    if not isinstance(job_id, str) or _JOB_ID.fullmatch(job_id) is None:
+        raise ConfigError("job_id", "1 to 64 of A-Z, a-z, 0-9, '.', '_', '-' starting with a letter or digit", job_id)
+    return job_id
 
 
 def study_name(symbol: str, horizon: int, cycle: int) -> str:
@@ -131,6 +173,30 @@ class Workspace:
             folder.mkdir(parents=True, exist_ok=True)
         return self
 
+    def check_writable(self) -> "Workspace":
+        """Create the three folders and write (then remove) a small file in each, so that a read-only
+        or full workspace fails here, before any work starts (fault point ``workspace_probe``).
+
+        Raises:
+            WorkspaceError: naming the folder and the cause.
+        """
+        for folder in (self.studies, self.runs, self.reports):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                fd, probe = tempfile.mkstemp(prefix=".bistlab-probe-", dir=folder)
+                try:
+                    faults.point("workspace_probe")
+                    os.write(fd, b"bistlab")
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                    os.unlink(probe)
+            except OSError as err:
+                raise WorkspaceError(
+                    f"`{folder}` must be a writable folder but got {type(err).__name__}: {err}; nothing was started", path=folder
+                ) from err
+        return self
+
     # ------------------------------------------------------------------ top level
 
     @property
@@ -149,6 +215,11 @@ class Workspace:
     def state_file(self) -> Path:
         """``runs/state.json``: the cycle state."""
         return self.runs / "state.json"
+
+    @property
+    def cycle_lock(self) -> Path:
+        """``runs/cycle.lock``: locked while a cycle runs; holds the running cycle's pid, host and start."""
+        return self.runs / "cycle.lock"
 
     @property
     def stop_file(self) -> Path:
@@ -198,8 +269,8 @@ class Workspace:
         return sorted({n for n, f in self.cycle_folders() if f.parent == self.runs}, reverse=True)
 
     def task_dir(self, cycle: int, task_key: str) -> Path:
-        """``runs/cycle_<N>/<SYMBOL>_<h>d/``."""
-        return self.cycle_dir(cycle) / task_key
+        """``runs/cycle_<N>/<SYMBOL>_<h>d/`` (the key checked: :func:`check_task_key`)."""
+        return self.cycle_dir(cycle) / check_task_key(task_key)
 
     def task(self, cycle: int, key: str) -> "TaskPaths":
         """The files of one task of a cycle."""
@@ -210,7 +281,7 @@ class Workspace:
         study (one writer per file)."""
         if self.optuna_url:
             return self.optuna_url
-        return f"sqlite:///{self.cycle_studies_dir(cycle) / f'{task_key}.db'}"
+        return f"sqlite:///{self.cycle_studies_dir(cycle) / f'{check_task_key(task_key)}.db'}"
 
     def universe_snapshot(self, cycle: int) -> Path:
         """``runs/cycle_<N>/universe.pkl``: the prices as the cycle read them, for its notebooks."""
@@ -231,7 +302,7 @@ class Workspace:
         return self.reports / _CYCLE.format(cycle)
 
     def task_report_dir(self, cycle: int, key: str) -> Path:
-        """``reports/cycle_<N>/<SYMBOL>_<h>d/``."""
+        """``reports/cycle_<N>/<SYMBOL>_<h>d/`` (keys come from the state, made by :func:`task_key`)."""
         return self.report_dir(cycle) / key
 
     def predictions_file(self, cycle: int) -> Path:
@@ -260,12 +331,13 @@ class Workspace:
         return self.runs / "hyperopt"
 
     def hyperopt_job_dir(self, job_id: str) -> Path:
-        """``runs/hyperopt/<job_id>/``: the job's state.json, results.json, best_params.json and studies."""
-        return self.hyperopt_dir / job_id
+        """``runs/hyperopt/<job_id>/``: the job's state.json, results.json, best_params.json and studies
+        (the id checked: :func:`check_job_id`)."""
+        return self.hyperopt_dir / check_job_id(job_id)
 
     def hyperopt_report(self, job_id: str) -> Path:
-        """``reports/hyperopt_<job_id>.html``: the job's report."""
-        return self.reports / f"hyperopt_{job_id}.html"
+        """``reports/hyperopt_<job_id>.html``: the job's report (the id checked: :func:`check_job_id`)."""
+        return self.reports / f"hyperopt_{check_job_id(job_id)}.html"
 
     @property
     def hyperopt_lock(self) -> Path:

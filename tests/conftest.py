@@ -1,5 +1,6 @@
-"""Shared fixtures: small OHLCV frames and a price store (SQLite in tmp_path; also PostgreSQL when
-``BISTLAB_TEST_PG_URL`` names a disposable database)."""
+"""Shared fixtures: small OHLCV frames and a price store (SQLite in tmp_path, and PostgreSQL: a
+fresh database on the throwaway server the tests start on 127.0.0.1, or the disposable database
+``BISTLAB_TEST_PG_URL`` names)."""
 
 from __future__ import annotations
 
@@ -35,15 +36,19 @@ def make_ohlcv() -> Callable[..., pd.DataFrame]:
     return _make_ohlcv
 
 
-@pytest.fixture(params=["sqlite"] + (["postgresql"] if _PG_URL else []))
+@pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PriceStore]:
-    """An empty price store."""
-    url = _PG_URL if request.param == "postgresql" else f"sqlite:///{tmp_path / 'prices.sqlite'}"
+    """An empty price store, on SQLite and on PostgreSQL (skipped, or failed under
+    ``BISTLAB_REQUIRE_SERVICES``, where PostgreSQL is not installed)."""
+    if request.param == "postgresql":
+        url = _PG_URL or request.getfixturevalue("pg_database")
+    else:
+        url = f"sqlite:///{tmp_path / 'prices.sqlite'}"
     price_store = PriceStore(url)
     with price_store.engine.begin() as conn:
         conn.execute(delete(prices_table))
     yield price_store
-    if request.param == "postgresql":
+    if request.param == "postgresql" and _PG_URL:  # a shared database: leave it empty
         with price_store.engine.begin() as conn:
             conn.execute(delete(prices_table))
     price_store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 
 import pandas as pd
 import pytest
@@ -61,7 +62,6 @@ def test_the_refit_is_stored_once_with_its_last_label_date(ws):
 
 
 def test_new_prices_trigger_a_refit_on_the_newer_rows(ws, tmp_path):
-    import shutil
 
     clone = Workspace(root=tmp_path / "clone")
     shutil.copytree(ws.root, clone.root)
@@ -100,3 +100,22 @@ def test_direction_threshold():
     assert direction_of(-0.006, threshold=0.005) == "down"
     assert direction_of(0.005, threshold=0.005) == "flat"
     assert direction_of(None, threshold=0.005) == "–"
+
+
+def test_predict_to_a_log_file_writes_one_unwrapped_line_per_task_and_names_the_csv(ws, tmp_path):
+    from typer.testing import CliRunner
+
+    from bistlab.cli import app
+
+    clone = Workspace(root=tmp_path / "clone")
+    shutil.copytree(ws.root, clone.root)
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["--workspace", str(clone.root), "predict"])  # no terminal: a log file
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    frame = pd.read_csv(clone.predictions_file(1))
+    for row in frame.itertuples(index=False):
+        line = next(line for line in lines if line.startswith(row.task + " "))
+        assert row.holdout_dirhit_text in line if isinstance(row.holdout_dirhit_text, str) else "–" in line
+        assert str(row.note) in line if isinstance(row.note, str) else True
+    assert "━" not in result.output and "│" not in result.output  # no table cut into 5-character cells
+    assert f"predictions: {clone.predictions_file(1)}" in result.output

@@ -145,3 +145,110 @@ def test_clean_frame_is_always_sorted_unique_and_positive(rows) -> None:
     assert not frame.isna().any().any()
     assert bool((frame[["open", "high", "low", "close"]] > 0).all().all())
     assert bool((frame["volume"] >= 0).all())
+
+
+# ---------------------------------------------------------------- the exchange calendar, jumps, spikes
+
+
+def _xist_frame(n: int = 150, *, start: str = "2021-01-04", seed: int = 0) -> pd.DataFrame:
+    from bistlab.sessions import exchange_sessions
+
+    sessions = exchange_sessions("XIST")
+    dates = sessions[sessions >= pd.Timestamp(start)][:n]
+    rng = np.random.default_rng(seed)
+    close = 20.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))
+    return pd.DataFrame({"open": close, "high": close * 1.01, "low": close * 0.99, "close": close, "volume": 1000.0}, index=dates.rename("date"))
+
+
+def test_a_clean_xist_series_has_no_defect_and_is_checked_against_xist() -> None:
+    result = validate_ohlcv(_xist_frame(), symbol="THYAO")
+    assert result.defects == () and result.calendar == "XIST"
+
+
+def test_missing_xist_sessions_are_reported_as_runs_longest_first_and_never_filled() -> None:
+    frame = _xist_frame(300)
+    gaps = frame.index[(frame.index >= "2021-03-01") & (frame.index <= "2021-03-16")].union(frame.index[[200]])
+    result = validate_ohlcv(frame.drop(gaps), symbol="THYAO")
+    (defect,) = result.defects
+    assert defect.kind == "missing_sessions" and defect.count == 13
+    assert defect.detail.startswith("13 missing XIST sessions in 2 runs (not filled): 12 sessions 2021-03-01 … 2021-03-16, ")
+    assert str(frame.index[200].date()) in defect.detail
+    assert len(result.frame) == 300 - 13
+
+
+def test_rows_on_xist_holidays_and_weekends_are_reported_and_kept() -> None:
+    frame = _xist_frame()
+    extra = frame.iloc[[10, 11]].set_axis(pd.DatetimeIndex(["2021-04-23", "2021-01-09"]))  # a holiday, a Saturday
+    result = validate_ohlcv(pd.concat([frame, extra]), symbol="THYAO")
+    off = [d for d in result.defects if d.kind == "off_session_rows"]
+    assert off and off[0].count == 2 and "2021-01-09, 2021-04-23" in off[0].detail
+    assert len(result.frame) == len(frame) + 2
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("auto", None), ("XIST", "XIST"), ("none", None), ("xnys", "XNYS")])
+def test_the_calendar_setting_decides_which_series_are_checked(make_market, setting, expected) -> None:
+    us_like = make_market(400, seed=1)  # business days: it trades on Turkish holidays, so auto leaves it alone
+    result = validate_ohlcv(us_like, symbol="SPX", calendar=setting)
+    assert result.calendar == expected
+    kinds = {d.kind for d in result.defects}
+    assert ("off_session_rows" in kinds) == (expected is not None)  # business days trade on XIST and NYSE holidays
+
+
+def test_auto_is_the_environment_default_and_an_unknown_calendar_is_refused(monkeypatch) -> None:
+    from bistlab.errors import ConfigError
+
+    monkeypatch.setenv("BISTLAB_CALENDAR", "none")
+    assert validate_ohlcv(_xist_frame(), symbol="THYAO").calendar is None
+    monkeypatch.setenv("BISTLAB_CALENDAR", "MARS")
+    with pytest.raises(ConfigError, match="`BISTLAB_CALENDAR` must be 'auto', 'none' or an exchange_calendars code"):
+        validate_ohlcv(_xist_frame(), symbol="THYAO")
+
+
+def test_long_gaps_are_reported_where_no_calendar_applies(make_market) -> None:
+    frame = make_market(300, seed=2)
+    frame = frame.drop(frame.index[100:160])
+    (gap,) = [d for d in validate_ohlcv(frame, symbol="SPX").defects if d.kind == "long_gaps"]
+    assert gap.count == 1 and "2015-05-21 → 2015-08-14 (85 days)" in gap.detail
+
+
+@pytest.mark.parametrize("ratio", [10.0, 0.1, 3.0])
+def test_a_jump_of_three_times_or_more_is_reported_with_date_and_ratio_and_kept(ratio) -> None:
+    frame = _xist_frame()
+    frame.iloc[100:, :4] *= ratio / (frame["close"].iloc[100] / frame["close"].iloc[99])
+    result = validate_ohlcv(frame, symbol="SPLIT")
+    (jump,) = result.defects
+    assert jump.kind == "price_jumps" and f"{frame.index[100].date()} x{ratio:.3g}" in jump.detail
+    pd.testing.assert_frame_equal(result.frame, frame, check_freq=False)  # nothing "fixed"
+
+
+def test_absurd_prices_are_dropped_and_named() -> None:
+    frame = _xist_frame()
+    frame.iloc[40, :4] = frame.iloc[40, :4] * 50  # a one-day spike
+    frame.iloc[90, frame.columns.get_loc("high")] = 5e12
+    result = validate_ohlcv(frame, symbol="BAD")
+    (absurd,) = [d for d in result.defects if d.kind == "absurd_prices"]
+    assert absurd.count == 2 and str(frame.index[40].date()) in absurd.detail
+    assert frame.index[40] not in result.frame.index and frame.index[90] not in result.frame.index
+    assert "price_jumps" not in {d.kind for d in result.defects}  # the spike is gone before jumps are looked for
+
+
+def test_duplicates_with_other_values_and_high_below_low_say_so() -> None:
+    rows = [GOOD, ("2024-01-03", 10.0, 11.0, 9.0, 10.3, 100.0), ("2024-01-03", 10.0, 11.0, 9.0, 10.1, 100.0),
+            ("2024-01-03", 10.0, 11.0, 9.0, 10.3, 100.0), ("2024-01-04", 10.0, 9.0, 11.0, 10.0, 100.0)]
+    result = {d.kind: d.detail for d in validate_ohlcv(_frame(rows), symbol="TEST").defects}
+    assert "2 rows on a date seen again later dropped (last kept; 1 with other values" in result["duplicate_dates"]
+    assert "(1 with high < low) kept" in result["inconsistent_range"]
+
+
+def test_a_constant_series_long_enough_for_hpo_is_reported() -> None:
+    frame = _xist_frame(MIN_ROWS).assign(open=7.0, high=7.5, low=6.5, close=7.0)
+    (flat,) = validate_ohlcv(frame, symbol="FLAT").defects
+    assert flat.kind == "constant_prices" and "the close is 7 on every one of 100 rows" in flat.detail
+
+
+def test_dates_with_mixed_utc_offsets_keep_their_wall_clock_day() -> None:
+    from bistlab.validate import wall_clock_dates
+
+    dates = wall_clock_dates(["2024-01-02 00:00:00+03:00", "2024-01-03 00:00:00+02:00", None])
+    assert list(dates[:2].strftime("%Y-%m-%d")) == ["2024-01-02", "2024-01-03"] and pd.isna(dates[2])
+    assert wall_clock_dates(["2024-01-02", "someday"], coerce=True).isna().tolist() == [False, True]
