@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from bistlab.api.app import create_app
 from bistlab.api.app import STATIC_DIR
 from bistlab.api.models import StartRequest
-from bistlab.api.security import check_bind, cookie_name
+from bistlab.api.security import MAX_BODY_BYTES, check_bind, cookie_name
 from bistlab.errors import ConfigError
 from bistlab.lstm.config import OptimizationConfig
 from bistlab.lstm.files import JobLock
@@ -46,15 +46,18 @@ BAD_STARTS = [
     ({"mode": "group"}, "`target_group` must be one of learning_rate"),
     ({"mode": "group", "target_group": "optimizer"}, "`target_group` must be one of"),
     ({"mode": "full", "target_group": "scheduler"}, "`target_group` must be empty unless mode is 'group'"),
-    ({"epochs_per_trial": 0}, "`epochs_per_trial` must be a whole number >= 1 but got 0"),
-    ({"max_trials_per_group": -3}, "`max_trials_per_group` must be a whole number >= 1 but got -3"),
+    ({"epochs_per_trial": 0}, "`epochs_per_trial` must be a whole number >= 1 and <= 1000000 but got 0"),
+    ({"max_trials_per_group": -3}, "`max_trials_per_group` must be a whole number >= 1 and <= 1000000 but got -3"),
     ({"max_total_hours": 0}, "`max_total_hours` must be a number > 0 but got 0"),
     ({"pruning_percentile": 150.0}, "`pruning_percentile` must be a number >= 0 and <= 100 but got 150.0"),
     ({"primary_metric": "val_auc"}, "`primary_metric` must be one of val_f1"),
-    ({"seed": -1}, "`seed` must be a whole number >= 0 but got -1"),
+    ({"seed": -1}, "`seed` must be a whole number >= 0 and <= 4294967295 but got -1"),
     ({"study_name": "a b"}, "`study_name` must be letters, digits"),
     ({"device": "tpu"}, "`device` must be one of auto, cpu, cuda"),
     ({"mode": "quick", "symbols": ["ZZZ"]}, "ZZZ"),
+    ({"mode": "quick", "symbols": ["../../etc"]}, "`symbols` must be symbols that each match"),
+    ({"mode": "quick", "symbols": "A B,CON"}, "`symbols` must be symbols that each match"),
+    ({"epochs_per_trial": 10**30}, "`epochs_per_trial` must be a whole number >= 1 and <= 1000000 but got 1000000000000000000000000000000"),
     ({"epochs_per_trial": "4"}, "`epochs_per_trial` must be a valid integer but got '4'"),
     ({"epochs_per_trial": True}, "`epochs_per_trial` must be a valid integer but got True"),
     ({"use_mlflow": "yes"}, "`use_mlflow` must be a valid boolean but got 'yes'"),
@@ -81,6 +84,32 @@ def test_malformed_bodies_and_queries_are_422(client):
         assert r.status_code == 422 and "`job_id` must be a job id YYYYMMDD_HHMMSS" in r.json()["message"], path
     r = client.post("/api/hyperopt/stop", json={"job_id": "x"})
     assert r.status_code == 422 and "`job_id` must be a job id" in r.json()["message"]
+
+
+def _chunks(data: bytes, size: int):
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+@pytest.mark.parametrize("route", ["/api/hyperopt/start", "/api/hyperopt/stop", "/api/hyperopt/resume"])
+def test_an_oversized_body_is_413_before_any_route_reads_it(client, workspace, route, monkeypatch):
+    from bistlab.lstm import jobs
+
+    monkeypatch.setattr(jobs, "load_data", lambda *a, **k: pytest.fail("a route read an oversized body"))
+    big = b'{"mode": "quick", "study_name": "' + b"x" * (MAX_BODY_BYTES + 1) + b'"}'
+    declared = client.post(route, content=big, headers={"Content-Type": "application/json"})
+    streamed = client.post(route, content=_chunks(big, 8192), headers={"Content-Type": "application/json"})  # chunked: no length declared
+    for r in (declared, streamed):
+        assert r.status_code == 413, r.text
+        assert r.json()["error"] == "BodyTooLarge" and f"at most {MAX_BODY_BYTES} bytes" in r.json()["message"]
+    assert not list((workspace.root / "runs").rglob("state.json"))
+    small = client.post("/api/hyperopt/start", content=_chunks(b'{"mode": "turbo"}', 4), headers={"Content-Type": "application/json"})
+    assert small.status_code == 422 and "`mode` must be one of" in small.json()["message"]  # a small chunked body is read whole
+
+
+def test_a_malformed_content_length_is_400(client):
+    r = client.post("/api/hyperopt/stop", content=b"{}", headers={"Content-Type": "application/json", "Content-Length": "ten"})
+    assert r.status_code == 400 and "`Content-Length` must be a whole number" in r.json()["message"]
 
 
 def test_unknown_jobs_are_404_and_an_empty_workspace_is_idle(client):

@@ -181,7 +181,7 @@ def test_evaluation_thresholds_out_of_range_are_refused(field, value, rule):
 @pytest.mark.parametrize(("args", "expected"), [
     (["--features", "nosuch"], "`feature_groups` must be one of"),
     (["--convergence-threshold", "-1"], "`convergence_threshold` must be a number >= 0 but got -1.0"),
-    (["--horizon", "0"], "`horizon` must be a whole number >= 1 but got 0"),
+    (["--horizon", "0"], "`horizon` must be a whole number >= 1 and <= 1000000 but got 0"),
     (["--max-trials-per-group", "0"], "`max_trials_per_group` must be"),
     (["--symbols", "../../etc"], "must"),
 ], ids=["unknown-feature", "negative-threshold", "zero-horizon", "zero-trials", "hostile-symbol"])

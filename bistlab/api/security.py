@@ -11,6 +11,8 @@
     of another site cannot reach the API by DNS rebinding (400 otherwise).
   - always: a request that changes something (POST) from a browser page of another origin is
     refused (403), so a page elsewhere cannot start or stop jobs through the user's browser.
+  - always: a body larger than :data:`MAX_BODY_BYTES` (declared, or streamed in chunks) is refused
+    (413) before any route reads it: the API's requests are a few hundred bytes.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from bistlab.errors import ConfigError
 
-__all__ = ["MIN_TOKEN_LENGTH", "TOKEN_ENV", "TOKEN_RE", "is_loopback", "check_token", "check_bind", "cookie_name", "Guard"]
+__all__ = ["MAX_BODY_BYTES", "MIN_TOKEN_LENGTH", "TOKEN_ENV", "TOKEN_RE", "is_loopback", "check_token", "check_bind", "cookie_name", "Guard"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,8 @@ TOKEN_ENV = "BISTLAB_API_TOKEN"
 TOKEN_RE = re.compile(rf"[A-Za-z0-9._~+/=-]{{{MIN_TOKEN_LENGTH},}}")
 """What a token may be made of: characters safe in a header, a cookie and a query."""
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+MAX_BODY_BYTES = 64 * 1024
+"""The largest request body the API reads, in bytes (a start request is under 2 KiB)."""
 PAGES = ("/", "/docs")
 """Pages a person opens with ``?token=``: they are redirected to themselves without it, the cookie set."""
 
@@ -113,6 +117,10 @@ class Guard:
         if refusal is not None:
             await _send_error(send, *refusal)
             return
+        if scope["method"] not in SAFE_METHODS:
+            receive = await _bounded_body(scope, receive, send, headers)
+            if receive is None:
+                return
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         if self.token is not None and "token" in query and _matches(query["token"], self.token):
             await self._with_cookie(scope, receive, send, query)
@@ -149,6 +157,43 @@ class Guard:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+async def _bounded_body(scope: Scope, receive: Receive, send: Send, headers: dict[str, str]) -> Receive | None:
+    """The request's body read whole (at most :data:`MAX_BODY_BYTES`) and replayed to the app; ``None``
+    when it was too large or malformed and the answer (413 or 400) is already sent."""
+    declared = headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            await _send_error(send, 400, "BadRequest", f"`Content-Length` must be a whole number of bytes but got {declared[:40]!r}")
+            return None
+        if int(declared) > MAX_BODY_BYTES:
+            await _send_error(send, 413, "BodyTooLarge", f"the request body must be at most {MAX_BODY_BYTES} bytes but got {int(declared)} (declared)")
+            return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            return None
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > MAX_BODY_BYTES:
+            await _send_error(send, 413, "BodyTooLarge", f"the request body must be at most {MAX_BODY_BYTES} bytes but got more ({size} read so far)")
+            return None
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> MutableMapping[str, Any]:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # after the body: the disconnect, when it comes
+
+    return replay
 
 
 def _matches(presented: str, token: bytes) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 from bistlab.errors import ConfigError
 from bistlab.features import registry
 from bistlab.lstm.groups import GROUP_ORDER
+from bistlab.validate import RESERVED_NAMES, SYMBOL_PATTERN, SYMBOL_RULE
 
 __all__ = ["MODES", "PRIMARY_METRICS", "OptimizationConfig", "default_threads"]
 
@@ -133,12 +134,15 @@ class OptimizationConfig:
         _check_float("max_total_hours", self.max_total_hours, low=0.0, open_low=True)
         _check_float("pruning_percentile", self.pruning_percentile, low=0.0, high=100.0)
         _check_float("convergence_threshold", self.convergence_threshold, low=0.0)
-        _check_int("seed", self.seed, 0)
+        _check_int("seed", self.seed, 0, 2**32 - 1)
         if not isinstance(self.study_name, str) or not self.study_name.replace("_", "").replace("-", "").isalnum():
             raise ConfigError("study_name", "letters, digits, '_' or '-'", self.study_name)
         _check_choice("device", self.device, ("auto", "cpu", "cuda"))
         if not isinstance(self.use_mlflow, bool):
             raise ConfigError("use_mlflow", "true or false", self.use_mlflow)
+        for symbol in self.symbols:
+            if not isinstance(symbol, str) or SYMBOL_PATTERN.fullmatch(symbol) is None or symbol.split(".")[0] in RESERVED_NAMES:
+                raise ConfigError("symbols", f"symbols that each {SYMBOL_RULE}", symbol)
         self._validate_features()
         return self
 
@@ -153,9 +157,13 @@ def _check_choice(name: str, value: Any, allowed: tuple[str, ...], *, extra: str
         raise ConfigError(name, f"one of {', '.join(allowed)}{extra}", value)
 
 
-def _check_int(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(name, f"a whole number >= {low}", value)
+MAX_INT_SETTING = 1_000_000
+"""The largest value of a whole-number setting (epochs, trials, sizes...): beyond it, a typo."""
+
+
+def _check_int(name: str, value: Any, low: int, high: int = MAX_INT_SETTING) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(name, f"a whole number >= {low} and <= {high}", value)
 
 
 def _check_float(name: str, value: Any, *, low: float, high: float | None = None, open_low: bool = False) -> None:
