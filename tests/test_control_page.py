@@ -43,7 +43,7 @@ PAGE_STATE = """!document.getElementById("status") ? "null" : JSON.stringify({
 START_FORM = """(function () {
   var f = document.getElementById("start-form");
   f.mode.value = "quick"; f.mode.dispatchEvent(new Event("change"));
-  f.epochs_per_trial.value = "3"; f.max_trials_per_group.value = "200"; f.seed.value = "7"; f.symbols.value = "AAA"; f.horizon.value = "7";
+  f.epochs_per_trial.value = "3"; f.max_trials_per_group.value = "200"; f.convergence_patience.value = "500"; f.seed.value = "7"; f.symbols.value = "AAA"; f.horizon.value = "7";
   document.getElementById("start-btn").click();
   return true;
 })()"""
@@ -190,7 +190,7 @@ def test_the_control_page_starts_shows_stops_and_resumes_a_job(page_ws, chromium
         running = dt.wait_page(lambda s: s["status"] == "running" and s["chart"] and any("/200" in r for r in s["rows"]), timeout=180, why=lambda: _server_side(page_ws, dt))
         job_id = running["job"]
         assert running["group"] == "learning_rate" and running["rows"][0].startswith("learning_rate") and not running["stopDisabled"]
-        assert _state_file(page_ws, job_id)["config"]["seed"] == 7
+        assert _state_file(page_ws, job_id)["config"]["seed"] == 7 and _state_file(page_ws, job_id)["config"]["convergence_patience"] == 500
         shot = dt.call("Page.captureScreenshot", format="png")
         (tmp_path / "control_running.png").write_bytes(base64.b64decode(shot["data"]))
 

@@ -125,7 +125,7 @@
 
   function startBody(form) {
     var body = { mode: form.mode.value, epochs_per_trial: Number(form.epochs_per_trial.value), max_trials_per_group: Number(form.max_trials_per_group.value),
-                 seed: Number(form.seed.value), horizon: Number(form.horizon.value) };
+                 convergence_patience: Number(form.convergence_patience.value), seed: Number(form.seed.value), horizon: Number(form.horizon.value) };
     if (form.mode.value === "group") { body.target_group = form.target_group.value; }
     if (form.symbols.value.trim()) { body.symbols = form.symbols.value.split(",").map(function (s) { return s.trim(); }).filter(Boolean); }
     return body;
