@@ -12,10 +12,10 @@ import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from bistlab.errors import ConfigError
+from bistlab.errors import ConfigError, DataError
 from bistlab.features import registry
 from bistlab.lstm.groups import GROUP_ORDER
-from bistlab.validate import RESERVED_NAMES, SYMBOL_PATTERN, SYMBOL_RULE
+from bistlab.validate import SYMBOL_RULE, check_symbol
 
 __all__ = ["MODES", "PRIMARY_METRICS", "OptimizationConfig", "default_threads"]
 
@@ -141,8 +141,10 @@ class OptimizationConfig:
         if not isinstance(self.use_mlflow, bool):
             raise ConfigError("use_mlflow", "true or false", self.use_mlflow)
         for symbol in self.symbols:
-            if not isinstance(symbol, str) or SYMBOL_PATTERN.fullmatch(symbol) is None or symbol.split(".")[0] in RESERVED_NAMES:
-                raise ConfigError("symbols", f"symbols that each {SYMBOL_RULE}", symbol)
+            try:
+                check_symbol(symbol)
+            except DataError as err:
+                raise ConfigError("symbols", f"symbols that each {SYMBOL_RULE}", symbol) from err
         self._validate_features()
         return self
 
