@@ -91,12 +91,12 @@ def process_server(ws: Workspace, *args: str, token: str | None = None) -> Itera
         stop_process(proc)
 
 
-def stop_process(proc: subprocess.Popen) -> None:
-    """End a server process this test started (SIGTERM, then SIGKILL)."""
+def stop_process(proc: subprocess.Popen, *, timeout: float = 15.0) -> None:
+    """End a process this test started (SIGTERM, then SIGKILL after ``timeout`` seconds)."""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

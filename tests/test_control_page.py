@@ -18,7 +18,7 @@ import pytest
 
 from bistlab.api.app import create_app
 from bistlab.jsonio import read_json
-from tests.apiserver import end_workers, price_workspace, thread_server
+from tests.apiserver import end_workers, price_workspace, stop_process, thread_server
 from tests.conftest import _free_port, skip_or_fail
 
 pytestmark = pytest.mark.slow
@@ -122,12 +122,7 @@ def chromium() -> Iterator[Callable[[], DevTools]]:
     finally:
         for c in clients:
             c.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=20)
         shutil.rmtree(profile, ignore_errors=True)
 
 
