@@ -18,7 +18,7 @@ import httpx
 from bistlab.workspace import Workspace
 from bistlab.jsonio import write_json_atomic
 from bistlab.lstm.config import OptimizationConfig
-from tests.conftest import _free_port
+from tests.conftest import _free_port, market_workspace
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -136,14 +136,7 @@ def end_workers(ws: Workspace) -> None:
 
 def price_workspace(root: Path) -> Workspace:
     """A workspace whose price store holds ``AAA`` (600 rows, tests/test_lstm_resume.py's data)."""
-    from bistlab.store import PriceStore
-    from tests.conftest import _market
-
-    ws = Workspace(root=root).ensure()
-    store = PriceStore(ws.price_url)
-    store.write("AAA", _market(600, seed=1))
-    store.close()
-    return ws
+    return market_workspace(root, {"AAA": 600})
 
 
 def craft_job(ws: Workspace, job_id: str, *, status: str, pid: int | None = None, **progress: Any) -> Path:

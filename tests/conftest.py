@@ -80,17 +80,24 @@ def make_market() -> Callable[..., pd.DataFrame]:
     return _market
 
 
+def market_workspace(root: Path, rows: dict[str, int], **settings: object):
+    """A workspace at ``root`` whose price store holds a synthetic series per symbol: ``rows`` maps
+    each symbol to its row count; the i-th symbol's series has seed i + 1. ``settings``: more
+    :class:`~bistlab.workspace.Workspace` fields (``optuna_url``...)."""
+    from bistlab.workspace import Workspace
+
+    ws = Workspace(root=root, **settings).ensure()
+    store = PriceStore(ws.price_url)
+    for i, (symbol, n) in enumerate(rows.items()):
+        store.write(symbol, _market(n, seed=i + 1))
+    store.close()
+    return ws
+
+
 @pytest.fixture
 def workspace(tmp_path: Path):
     """An empty workspace in ``tmp_path`` with a SQLite price store holding ``AAA`` (700 rows) and ``SHORT`` (90)."""
-    from bistlab.workspace import Workspace
-
-    ws = Workspace(root=tmp_path / "ws").ensure()
-    store = PriceStore(ws.price_url)
-    store.write("AAA", _market(700, seed=1))
-    store.write("SHORT", _market(90, seed=2))
-    store.close()
-    return ws
+    return market_workspace(tmp_path / "ws", {"AAA": 700, "SHORT": 90})
 
 
 def skip_or_fail(reason: str) -> None:

@@ -81,16 +81,9 @@ def test_a_short_password_is_masked_without_eating_the_message(tmp_path):
 @pytest.fixture
 def ready_ws(tmp_path):
     """A workspace with one long and one short symbol, and no cycle yet."""
-    from bistlab.store import PriceStore
-    from bistlab.workspace import Workspace
-    from tests.conftest import _market
+    from tests.conftest import market_workspace
 
-    ws = Workspace(root=tmp_path / "ws").ensure()
-    store = PriceStore(ws.price_url)
-    store.write("AAA", _market(300, seed=1))
-    store.write("SHORT", _market(90, seed=2))
-    store.close()
-    return ws
+    return market_workspace(tmp_path / "ws", {"AAA": 300, "SHORT": 90})
 
 
 BAD_PARAMETERS = {

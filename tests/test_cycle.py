@@ -14,14 +14,9 @@ from bistlab.state import StateFile
 
 @pytest.fixture(scope="module")
 def cycle_run(tmp_path_factory):
-    from bistlab.workspace import Workspace
-    from bistlab.store import PriceStore
-    from tests.conftest import _market
+    from tests.conftest import market_workspace
 
-    ws = Workspace(root=tmp_path_factory.mktemp("cycle")).ensure()
-    store = PriceStore(ws.price_url)
-    store.write("AAA", _market(600, seed=1))
-    store.write("SHORT", _market(90, seed=2))
+    ws = market_workspace(tmp_path_factory.mktemp("cycle"), {"AAA": 600, "SHORT": 90})
     events = []
     result = run_cycle(ws, CycleConfig(horizons=(1, 7), n_trials=3, n_jobs=1, models=("lgbm",)), progress=lambda e, t, s: events.append((e, t.key)))
     return ws, result, events

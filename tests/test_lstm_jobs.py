@@ -15,18 +15,14 @@ from bistlab.jsonio import read_json
 from bistlab.lstm.config import OptimizationConfig
 from bistlab.lstm.jobs import job_results, job_status, list_jobs, resume_job, start_job, stop_job, wait_for
 from bistlab.store import PriceStore
+from tests.conftest import market_workspace
 
 TINY = dict(symbols=("AAA",), epochs_per_trial=2, max_trials_per_group=3, n_startup_trials=2, n_warmup_steps=1, num_threads=1, hidden_size=8, sequence_length=10)
 
 
 @pytest.fixture(scope="module")
 def quick_job(tmp_path_factory):
-    from tests.conftest import _market
-
-    ws = Workspace(root=tmp_path_factory.mktemp("lstm_quick")).ensure()
-    store = PriceStore(ws.price_url)
-    store.write("AAA", _market(700, seed=1))
-    store.close()
+    ws = market_workspace(tmp_path_factory.mktemp("lstm_quick"), {"AAA": 700})
     response = start_job(ws, OptimizationConfig(mode="quick", **TINY), detach=False)
     return ws, response
 
@@ -103,13 +99,8 @@ def _trial_values(ws: Workspace, job_id: str) -> list[tuple]:
 
 
 def test_two_quick_runs_with_the_same_seed_give_identical_trial_values(quick_job, tmp_path):
-    from tests.conftest import _market
-
     ws, response = quick_job
-    other = Workspace(root=tmp_path / "again").ensure()
-    store = PriceStore(other.price_url)
-    store.write("AAA", _market(700, seed=1))
-    store.close()
+    other = market_workspace(tmp_path / "again", {"AAA": 700})
     again = start_job(other, OptimizationConfig(mode="quick", **TINY), detach=False)
     assert _trial_values(ws, response.job_id) == _trial_values(other, again.job_id)
     assert read_json(ws.hyperopt_job_dir(response.job_id) / "best_params.json") == read_json(other.hyperopt_job_dir(again.job_id) / "best_params.json")

@@ -10,8 +10,7 @@ from bistlab.workspace import Workspace
 from bistlab.lstm.config import OptimizationConfig
 from bistlab.lstm.groups import GROUP_ORDER
 from bistlab.lstm.jobs import job_results, job_status, resume_job, start_job, stop_job, wait_for
-from bistlab.store import PriceStore
-from tests.conftest import _market
+from tests.conftest import market_workspace
 
 pytestmark = pytest.mark.slow
 
@@ -25,11 +24,7 @@ FULL = OptimizationConfig(
 
 
 def _ws(root) -> Workspace:
-    ws = Workspace(root=root).ensure()
-    store = PriceStore(ws.price_url)
-    store.write("AAA", _market(600, seed=1))
-    store.close()
-    return ws
+    return market_workspace(root, {"AAA": 600})
 
 
 def _trials(ws: Workspace, job_id: str, group: str) -> list[optuna.trial.FrozenTrial]:

@@ -19,9 +19,8 @@ from sqlalchemy import create_engine, text
 
 from bistlab.state import StateFile
 from bistlab.storage import make_storage
-from bistlab.store import PriceStore
-from bistlab.workspace import Workspace, study_name
-from tests.conftest import _market
+from bistlab.workspace import study_name
+from tests.conftest import market_workspace
 
 pytestmark = pytest.mark.slow
 
@@ -67,10 +66,7 @@ def _complete_trials(engine) -> int:  # noqa: ANN001 - an Engine
 
 
 def test_a_connection_lost_mid_statement_fails_the_attempt_and_the_retry_finishes_the_same_study(tmp_path, pg_database):
-    ws = Workspace(root=tmp_path / "ws", optuna_url=pg_database).ensure()
-    store = PriceStore(ws.price_url)
-    store.write("AAA", _market(300, seed=1))
-    store.close()
+    ws = market_workspace(tmp_path / "ws", {"AAA": 300}, optuna_url=pg_database)
     env = {**os.environ, "BISTLAB_GRACE_SECONDS": "3", "BISTLAB_HEARTBEAT_SECONDS": "1", "COLUMNS": "200"}
     args = ["cycle", "run", "--horizons", "1", "--trials", str(N_TRIALS), "--models", "lgbm", "--jobs", "1"]
     cycle = subprocess.Popen([sys.executable, "-m", "bistlab.cli", "--workspace", str(ws.root), "--optuna-url", pg_database, *args],

@@ -27,10 +27,9 @@ import pytest
 
 from bistlab.state import StateFile
 from bistlab.storage import make_storage
-from bistlab.store import PriceStore
 from bistlab.workspace import Workspace, study_name
 from tests.badcorpus import BadCase, cases, good, table_rows
-from tests.conftest import _market
+from tests.conftest import market_workspace
 
 pytestmark = pytest.mark.slow
 
@@ -202,11 +201,7 @@ def test_data_list_shows_every_symbol_with_its_defects_or_why_it_is_unusable(cor
 
 
 def test_a_disk_that_fills_up_mid_cycle_stops_it_cleanly_and_a_resume_finishes(tmp_path):
-    ws = Workspace(root=tmp_path / "ws").ensure()
-    store = PriceStore(ws.price_url)
-    store.write("AAA", _market(260, seed=1))
-    store.write("BBB", _market(260, seed=2))
-    store.close()
+    ws = market_workspace(tmp_path / "ws", {"AAA": 260, "BBB": 260})
     cli = [sys.executable, "-m", "bistlab.cli", "--workspace", str(ws.root), *ARGS]
     full = subprocess.run(cli, env={**_env(), "BISTLAB_FAULT": "state_write:4+:enospc"}, capture_output=True, text=True, timeout=600)
     out = " ".join((full.stdout + full.stderr).split())

@@ -17,8 +17,7 @@ from bistlab.workspace import Workspace
 from bistlab.workspace import study_name
 from bistlab.state import StateFile
 from bistlab.storage import make_storage
-from bistlab.store import PriceStore
-from tests.conftest import _market
+from tests.conftest import market_workspace
 
 pytestmark = pytest.mark.slow
 
@@ -46,11 +45,7 @@ def _cli(ws: Workspace, args: list[str], *, fault: str | None = None, kill_after
 
 @pytest.fixture
 def small_ws(tmp_path):
-    ws = Workspace(root=tmp_path / "ws").ensure()
-    store = PriceStore(ws.price_url)
-    store.write("AAA", _market(520, seed=1))
-    store.write("BBB", _market(520, seed=2))
-    return ws
+    return market_workspace(tmp_path / "ws", {"AAA": 520, "BBB": 520})
 
 
 def _state_json(ws: Workspace) -> dict:
