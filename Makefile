@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 HORIZONS ?= 1,7
 TRIALS ?= 12
+# per-symbol tasks of the demo; its universe task covers every stored symbol (the 20 S&P 500 stocks too)
+DEMO_SYMBOLS ?= SP500,NASDAQ,GOOG
 
 .PHONY: setup demo test test-slow test-all bench bench-quick clean-workspace
 
@@ -20,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	$(BIN)/bistlab data demo
-	$(BIN)/bistlab cycle run --horizons $(HORIZONS) --trials $(TRIALS)
+	$(BIN)/bistlab cycle run --horizons $(HORIZONS) --trials $(TRIALS) --symbols $(DEMO_SYMBOLS)
 
 # The suite a user runs (a few minutes); test-slow adds the crash, worker and cluster checks (CI runs both).
 test: setup

@@ -92,7 +92,7 @@ def _print_import(report: ImportReport) -> None:
 
 @data_app.command("demo")
 def data_demo() -> None:
-    """Load the embedded demo universe (S&P 500 and NASDAQ from `arch`, GOOG from `backtesting`)."""
+    """Load the embedded demo universe (S&P 500 and NASDAQ from `arch`, GOOG from `backtesting`, 20 S&P 500 stocks, close only, from `skfolio`'s data file)."""
     try:
         report = load_demo(_store())
     except BistlabError as err:
@@ -214,8 +214,23 @@ def _parse_symbols(text: str | None) -> tuple[str, ...] | None:
     return symbols
 
 
-def _config(horizons: str, trials: int, symbols: str | None, seed: int, jobs: int, models: str | None, workers: int, dask: str | None, keep_cycles: int, pruner: str) -> CycleConfig:
+def _config(
+    horizons: str,
+    trials: int,
+    symbols: str | None,
+    seed: int,
+    jobs: int,
+    models: str | None,
+    workers: int,
+    dask: str | None,
+    keep_cycles: int,
+    pruner: str,
+    universe: bool | None = None,
+    target: str = "excess",
+) -> CycleConfig:
     return CycleConfig(
+        universe=universe,
+        universe_target=target,
         horizons=_parse_ints(horizons, "--horizons"),
         symbols=_parse_symbols(symbols),
         n_trials=trials,
@@ -239,6 +254,8 @@ WorkersOpt = Annotated[int, typer.Option(help="Tasks run at once on this machine
 DaskOpt = Annotated[Optional[str], typer.Option(help="Run tasks on this Dask scheduler (tcp://host:8786); needs --optuna-url.")]
 KeepOpt = Annotated[int, typer.Option(help="Earlier cycles whose studies and runs are kept when a new cycle starts (reports are always kept).")]
 PrunerOpt = Annotated[str, typer.Option(help=f"Stops a trial after a walk-forward split when it can no longer win: {', '.join(PRUNERS)}.")]
+UniverseOpt = Annotated[Optional[bool], typer.Option("--universe/--no-universe", help="Run a universe task per horizon (one model over every stored symbol); default: when the store holds 10 or more symbols.")]
+TargetOpt = Annotated[str, typer.Option("--universe-target", help="The universe tasks' target: excess (the h-day log return minus the date's cross-sectional median) or raw.")]
 DEFAULT_HORIZONS_TEXT = ",".join(map(str, DEFAULT_HORIZONS))
 
 
@@ -254,10 +271,14 @@ def cycle_run(
     dask: DaskOpt = None,
     keep_cycles: KeepOpt = 1,
     pruner: PrunerOpt = DEFAULT_PRUNER,
+    universe: UniverseOpt = None,
+    universe_target: TargetOpt = "excess",
 ) -> None:
-    """Run the current cycle (or resume it if unfinished), then print the report's path."""
+    """Run the current cycle (or resume it if unfinished), then print the report's path.
+
+    `--symbols` chooses the per-symbol tasks; a universe task always covers every stored symbol."""
     try:
-        _cycle(_config(horizons, trials, symbols, seed, jobs, models, workers, dask, keep_cycles, pruner), resume=False)
+        _cycle(_config(horizons, trials, symbols, seed, jobs, models, workers, dask, keep_cycles, pruner, universe, universe_target), resume=False)
     except BistlabError as err:
         fail(err)
 
@@ -288,6 +309,8 @@ def cycle_resume(
         "dask": dask,
         "keep_cycles": saved.get("keep_cycles", keep_cycles),
         "pruner": saved.get("pruner", pruner),
+        "universe": saved.get("universe"),
+        "target": saved.get("universe_target", "excess"),
     }
     try:
         _cycle(_config(**merged), resume=True)

@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_HORIZONS",
     "PRUNER_NAMES",
     "DEFAULT_PRUNER",
+    "UNIVERSE_MIN_SYMBOLS",
     "PRICE_FIELDS",
     "EvalSettings",
     "CycleConfig",
@@ -25,6 +26,8 @@ DEFAULT_HORIZONS: tuple[int, ...] = (1, 3, 7, 14, 30)
 PRUNER_NAMES: tuple[str, ...] = ("none", "median", "wilcoxon", "cannot-win")
 """The pruners of :mod:`bistlab.pruning` (``bench/bench_pruning.py`` compares them)."""
 DEFAULT_PRUNER = "cannot-win"
+UNIVERSE_MIN_SYMBOLS = 10
+"""Fewest stored symbols for which a cycle runs universe tasks unless told (``CycleConfig.universe``)."""
 """The pruner of every study unless one is named."""
 PRICE_FIELDS: tuple[str, ...] = ("symbol", "date", "open", "high", "low", "close", "volume")
 """bistlab's names of the price store's columns (the keys of a column mapping)."""
@@ -137,6 +140,10 @@ class CycleConfig:
         dask_address: run tasks on this Dask scheduler instead (needs ``Workspace.optuna_url``).
         keep_cycles: earlier cycles whose studies and runs are kept (reports are always kept).
         pruner: the :mod:`bistlab.pruning` pruner that may stop a trial after a split.
+        universe: run a universe task (``UNIVERSE_<h>d``, one model over every stored symbol) per
+            horizon; ``None``: when the store holds at least :data:`UNIVERSE_MIN_SYMBOLS` symbols.
+        universe_target: the universe tasks' target, ``excess`` (over the date's cross-sectional
+            median) or ``raw``.
     """
 
     horizons: tuple[int, ...] = DEFAULT_HORIZONS
@@ -150,8 +157,12 @@ class CycleConfig:
     dask_address: str | None = None
     keep_cycles: int = 1
     pruner: str = DEFAULT_PRUNER
+    universe: bool | None = None
+    universe_target: str = "excess"
 
     def __post_init__(self) -> None:
+        if self.universe_target not in ("excess", "raw"):
+            raise ConfigError("universe_target", "one of excess, raw", self.universe_target)
         if not self.horizons or any(int(h) < 1 for h in self.horizons):
             raise ConfigError("horizons", "one or more positive whole numbers of trading days", self.horizons)
         if self.n_trials < 1:

@@ -37,10 +37,11 @@ from typing import Any
 import optuna
 
 from bistlab import sessions
-from bistlab.config import CycleConfig
+from bistlab.config import UNIVERSE_MIN_SYMBOLS, CycleConfig
 from bistlab.errors import BistlabError, ConfigError
 from bistlab.executors import ProgressFn, executor_for
 from bistlab.models import available_models
+from bistlab.panel import UNIVERSE_SYMBOL, is_universe
 from bistlab.predict import update_predictions
 from bistlab.report.render import render_report
 from bistlab.space import ENSEMBLE
@@ -56,6 +57,7 @@ __all__ = [
     "run_cycle",
     "check_runnable",
     "plan_tasks",
+    "wants_universe",
     "open_cycle",
     "cleanup_cycles",
     "request_stop",
@@ -78,9 +80,22 @@ class CycleResult:
 # ---------------------------------------------------------------- the cycle
 
 
-def plan_tasks(symbols: Sequence[str], horizons: Sequence[int]) -> list[tuple[str, int]]:
-    """Tasks in horizon-first order."""
-    return [(s, int(h)) for h in horizons for s in symbols]
+def plan_tasks(symbols: Sequence[str], horizons: Sequence[int], *, universe: bool = False) -> list[tuple[str, int]]:
+    """Tasks in horizon-first order; with ``universe``, each horizon's universe task first."""
+    return [(s, int(h)) for h in horizons for s in ([UNIVERSE_SYMBOL] if universe else []) + list(symbols)]
+
+
+def wants_universe(ws: Workspace, config: CycleConfig) -> bool:
+    """Whether the cycle runs universe tasks: as ``config.universe`` says, else when the store holds
+    at least :data:`~bistlab.config.UNIVERSE_MIN_SYMBOLS` symbols under the symbol rule."""
+    if config.universe is not None:
+        return config.universe
+    store = PriceStore.from_workspace(ws)
+    try:
+        stored = [s for s in store.summary()["symbol"] if _named_by_the_rule(s)]
+    finally:
+        store.close()
+    return len(stored) >= UNIVERSE_MIN_SYMBOLS
 
 
 def open_cycle(state_file: StateFile, tasks: Sequence[tuple[str, int]], *, config: dict[str, Any] | None = None) -> CycleState:
@@ -141,7 +156,7 @@ def warm_start_params(ws: Workspace, task: TaskState) -> dict[str, Any] | None:
 
 def _order(state: CycleState, config: CycleConfig) -> list[TaskState]:
     rank = {h: i for i, h in enumerate(config.horizons)}
-    return sorted(state.cycle_tasks(), key=lambda t: (rank.get(t.horizon, len(rank)), t.symbol))
+    return sorted(state.cycle_tasks(), key=lambda t: (rank.get(t.horizon, len(rank)), not is_universe(t.symbol), t.symbol))
 
 
 def check_runnable(ws: Workspace, config: CycleConfig, *, resume: bool = False) -> list[str]:
@@ -257,7 +272,7 @@ def run_cycle(ws: Workspace, config: CycleConfig, *, progress: ProgressFn | None
         state_file = StateFile(ws.state_file)
         current = state_file.read()
         started_new = current.cycle == 0 or current.cycle_ended()
-        state = open_cycle(state_file, plan_tasks(symbols, config.horizons), config=config.to_dict())
+        state = open_cycle(state_file, plan_tasks(symbols, config.horizons, universe=wants_universe(ws, config)), config=config.to_dict())
         pending = [t for t in _order(state, config) if t.status not in TaskStatus.ENDED]
         load_universe(ws).save(ws.universe_snapshot(state.cycle))  # the store read once for the whole run
         warm = {t.key: warm_start_params(ws, t) for t in pending}  # before cleanup

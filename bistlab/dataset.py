@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,8 +12,8 @@ import pandas as pd
 from bistlab.config import EvalSettings
 from bistlab.features import FeatureCache, FeatureContext, build_feature_matrix
 from bistlab.labels import forward_log_return, past_log_return
-from bistlab.space import TrialConfig
-from bistlab.splits import HoldoutPlan, plan_holdout
+from bistlab.space import SearchSpace, TrialConfig
+from bistlab.splits import HoldoutPlan, PurgedWalkForward, plan_holdout
 from bistlab.validate import fingerprint
 from bistlab.workspace import task_key
 
@@ -80,6 +81,32 @@ class TaskData:
                 sentiment=self.sentiment,
             )
         return self._context
+
+    def search_space(self, *, models: list[str] | tuple[str, ...] | None = None) -> SearchSpace:
+        """Every feature group and model family available for this task (see :meth:`SearchSpace.for_task`)."""
+        return SearchSpace.for_task(self.context, models=models)
+
+    def split_boundaries(self) -> list[tuple[int, int, int]]:
+        """``(train_end, test_start, test_end)`` rows per purged walk-forward split of the development range."""
+        return PurgedWalkForward(self.settings.n_splits, horizon=self.horizon, symbol=self.symbol).boundaries(self.plan.dev_end)
+
+    def holdout_blocks(self, refit_every: int) -> list[tuple[int, int, int]]:
+        """``(train_end, start, stop)`` rows per online holdout block of ``refit_every`` rows: the
+        block starting at row b is predicted by a model fit on rows r with ``r + h <= b``."""
+        h, start, end = self.horizon, self.plan.holdout_start, self.plan.holdout_end
+        return [(b - h + 1, b, min(b + refit_every, end)) for b in range(start, end, refit_every)]
+
+    def positions(self, rows: np.ndarray) -> np.ndarray:
+        """Session numbers of ``rows`` for effective counts (a symbol's rows are its sessions)."""
+        return np.asarray(rows)
+
+    def label_end_date(self, row: int) -> pd.Timestamp:
+        """The date whose close realises row ``row``'s label (h rows later)."""
+        return self.frame.index[row + self.horizon]
+
+    def spec_extra(self) -> dict[str, Any] | None:
+        """What this task adds to its evaluation_spec (``None``: nothing; a universe task adds its panel)."""
+        return None
 
     def features(self, config: TrialConfig) -> np.ndarray:
         """The feature matrix of ``config`` over all rows (float64, NaN allowed)."""

@@ -21,7 +21,6 @@ from bistlab.jsonio import to_jsonable
 from bistlab.metrics import SplitMetrics, split_metrics
 from bistlab.estimator import TaskModel
 from bistlab.space import TrialConfig
-from bistlab.splits import PurgedWalkForward
 
 __all__ = [
     "EvaluationSpec",
@@ -49,7 +48,9 @@ class EvaluationSpec:
         holdout: ``start``, ``end`` (row indices) and dates of the holdout.
         dirhit_threshold: ``thr``.
         filter: support-filter thresholds used at selection.
-        refit_every: online holdout refit interval, rows.
+        refit_every: online holdout refit interval, rows (sessions for a universe task).
+        panel: a universe task's panel (target, settings, members; see :mod:`bistlab.panel`);
+            ``None`` for a per-symbol task (and then left out of the stored spec).
     """
 
     symbol: str
@@ -62,9 +63,13 @@ class EvaluationSpec:
     dirhit_threshold: float
     filter: dict[str, Any]
     refit_every: int
+    panel: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if data["panel"] is None:
+            del data["panel"]  # per-symbol specs stay as they were (their spec ids unchanged)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "EvaluationSpec":
@@ -103,9 +108,8 @@ def _date(task: TaskData, i: int) -> str:
 def make_evaluation_spec(task: TaskData) -> EvaluationSpec:
     """The spec of ``task``: its purged walk-forward splits and holdout."""
     s = task.settings
-    splitter = PurgedWalkForward(s.n_splits, horizon=task.horizon, symbol=task.symbol)
     splits = []
-    for train_end, test_start, test_end in splitter.boundaries(task.plan.dev_end):
+    for train_end, test_start, test_end in task.split_boundaries():
         splits.append(
             {
                 "train_end": train_end,
@@ -132,6 +136,7 @@ def make_evaluation_spec(task: TaskData) -> EvaluationSpec:
         dirhit_threshold=s.dirhit_threshold,
         filter={"min_mask_count": s.min_mask_count, "min_mask_pct": s.min_mask_pct, "min_valid_splits": s.min_valid_splits},
         refit_every=s.refit_every,
+        panel=task.spec_extra(),
     )
 
 
@@ -193,11 +198,12 @@ def evaluate_splits(
             past_return=task.past_return[test],
             train_majority=_majority(task.labels[train]),
             horizon=task.horizon,
+            positions=task.positions(test),
         )
         if len(config.families) > 1:
             per_model = {}
             for family, pred in model.component_predictions(X[test]).items():
-                c = split_metrics(task.labels[test], pred, thr=spec.dirhit_threshold, horizon=task.horizon)
+                c = split_metrics(task.labels[test], pred, thr=spec.dirhit_threshold, horizon=task.horizon, positions=task.positions(test))
                 per_model[family] = {"dirhit": c.dirhit, "mask_count": c.mask_count, "n_eff": c.dirhit_n_eff, "nrmse": c.nrmse}
             m = replace(m, model_metrics=per_model)
         out.append(m)
@@ -216,7 +222,8 @@ def evaluate_holdout_online(
     """Online DirHit on the holdout: step through it, refitting every ``spec.refit_every`` rows.
 
     The model that predicts holdout row t is fit on every row r with ``r + h <= b`` (labels known
-    at the block start b ≤ t), so it never sees a price after b.
+    at the block start b ≤ t), so it never sees a price after b. A universe task's blocks are
+    ``refit_every`` sessions of every symbol (:meth:`bistlab.panel.PanelTask.holdout_blocks`).
 
     Returns:
         The holdout's metrics and the predictions (one per holdout row).
@@ -225,12 +232,11 @@ def evaluate_holdout_online(
     X = task.features(config)
     h = task.horizon
     start, end = spec.holdout["start"], spec.holdout["end"]
-    preds = np.empty(end - start)
-    first_train_end = start - h + 1
-    for b in range(start, end, spec.refit_every):
-        rows = np.arange(b - h + 1)
-        model = fit_model(task, config, X, rows, n_jobs=n_jobs)
-        stop = min(b + spec.refit_every, end)
+    preds = np.full(end - start, np.nan)
+    blocks = task.holdout_blocks(spec.refit_every)
+    first_train_end = blocks[0][0]
+    for train_end, b, stop in blocks:
+        model = fit_model(task, config, X, np.arange(train_end), n_jobs=n_jobs)
         preds[b - start : stop - start] = model.predict(X[b:stop])
     test = np.arange(start, end)
     metrics = split_metrics(
@@ -240,5 +246,6 @@ def evaluate_holdout_online(
         past_return=task.past_return[test],
         train_majority=_majority(task.labels[:first_train_end]),
         horizon=h,
+        positions=task.positions(test),
     )
     return metrics, preds

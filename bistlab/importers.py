@@ -2,12 +2,15 @@
 
 Each file is one symbol, named by the file: ``THYAO.IS.csv`` and ``thyao.csv`` both hold ``THYAO``.
 Rows are stored as they are in the file (see :mod:`bistlab.store`); each import is validated on
-the way, so its report lists the file's defects and flags symbols too short for HPO.
+the way, so its report lists the file's defects and flags symbols too short for HPO. The demo
+data (:func:`load_demo`) comes from packages installed from PyPI: three OHLCV series and 20
+close-only stocks.
 """
 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,9 +21,11 @@ import pandas as pd
 
 from bistlab.errors import DataError, MalformedFileError
 from bistlab.store import PriceStore
-from bistlab.validate import COLUMNS, MIN_ROWS, Defect, normalize_symbol, to_raw_frame, too_short, validate_ohlcv, wall_clock_dates
+from bistlab.validate import UNIVERSE_SYMBOL, COLUMNS, MIN_ROWS, Defect, normalize_symbol, to_raw_frame, too_short, validate_ohlcv, wall_clock_dates
 
 __all__ = [
+    "DEMO_STOCKS_START",
+    "DEMO_STOCK_FILE",
     "FILE_SUFFIXES",
     "FailedImport",
     "ImportReport",
@@ -35,6 +40,12 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 FILE_SUFFIXES: tuple[str, ...] = (".csv", ".parquet")
+DEMO_STOCK_FILE: tuple[str, ...] = ("datasets", "data", "sp500_dataset.csv.gz")
+"""Where in the installed ``skfolio`` package the demo's stocks are: 20 S&P 500 stocks, daily
+adjusted closes 1990-01-02 to 2022-12-28 (``skfolio.datasets.load_sp500_dataset`` reads it)."""
+DEMO_STOCKS_START = "2016-01-01"
+"""The demo keeps the stocks' sessions from this date on (about 1,760), so a demo universe task
+stays small."""
 _DATE_NAMES = ("date", "datetime")
 _HEADER_LABELS = frozenset({"price", "ticker", "date", "datetime"})  # first cells of yfinance's header rows
 _REQUIRED = "Date, Open, High, Low, Close, Volume"
@@ -272,6 +283,8 @@ def iter_price_files(paths: Iterable[Path]) -> list[Path]:
 
 
 def _store_frame(store: PriceStore, symbol: str, raw: pd.DataFrame, *, source: str) -> ImportedSymbol:
+    if symbol == UNIVERSE_SYMBOL:
+        raise DataError(f"{Path(source).name}: `symbol` must not be {UNIVERSE_SYMBOL!r} (the name of the universe tasks, one model over every symbol) but got {symbol!r}; rename the file", symbol=symbol)
     result = validate_ohlcv(raw, symbol=symbol)
     rows = store.write(symbol, raw, replace=True)
     item = ImportedSymbol(
@@ -343,19 +356,73 @@ def _demo_frames() -> list[tuple[str, str, pd.DataFrame]]:
     ]
 
 
+def _demo_stock_file() -> Path:
+    """The data file of ``skfolio.datasets.load_sp500_dataset``, found without importing skfolio
+    (its package imports scikit-learn and cvxpy; the demo needs only this file).
+
+    Raises:
+        DataError: skfolio is not installed, or the file is not where this version keeps it.
+    """
+    spec = importlib.util.find_spec("skfolio")
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    found = [Path(f, *DEMO_STOCK_FILE) for f in folders if Path(f, *DEMO_STOCK_FILE).is_file()]
+    if not found:
+        where = f"not in {', '.join(folders)}" if folders else "skfolio is not installed"
+        raise DataError(
+            f"`demo stock file` must be skfolio's {'/'.join(DEMO_STOCK_FILE)} (pip install 'skfolio>=1.0') "
+            f"but got none: {where}"
+        )
+    return found[0]
+
+
+def _demo_stocks() -> list[tuple[str, str, pd.DataFrame]]:
+    """The demo's stocks: close-only raw frames from :data:`DEMO_STOCKS_START` on (open, high,
+    low and volume NaN: the file holds adjusted closes only)."""
+    path = _demo_stock_file()
+    try:
+        table = pd.read_csv(path, index_col="Date")
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise DataError(f"`demo stock file` must be a readable CSV but got {path}: {err}", path=path) from err
+    table.index = pd.DatetimeIndex(wall_clock_dates(table.index), name="date")
+    table = table.loc[table.index >= pd.Timestamp(DEMO_STOCKS_START)]
+    first, last = table.index.min().date(), table.index.max().date()
+    source = f"skfolio {'/'.join(DEMO_STOCK_FILE)} (adjusted close only, {first} to {last}: from {DEMO_STOCKS_START} on)"
+    missing = np.full(len(table), np.nan)
+    frames = []
+    for column in table.columns:
+        symbol = normalize_symbol(str(column))
+        close = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype="float64")
+        raw = pd.DataFrame({"open": missing, "high": missing, "low": missing, "close": close, "volume": missing},
+                           index=table.index)
+        frames.append((symbol, source, raw))
+    return frames
+
+
 def load_demo(store: PriceStore) -> ImportReport:
     """Store the demo universe that ships inside installed packages (no network).
 
-    ``SP500`` and ``NASDAQ`` (daily, 1999-01-04 to 2018-12-31, from ``arch.data``; ``Close``,
-    not ``Adj Close``) and ``GOOG`` (daily, 2004-08-19 to 2013-03-01, from ``backtesting.test``).
+    ``SP500`` and ``NASDAQ`` (daily OHLCV, 1999-01-04 to 2018-12-31, from ``arch.data``; ``Close``,
+    not ``Adj Close``), ``GOOG`` (daily OHLCV, 2004-08-19 to 2013-03-01, from
+    ``backtesting.test``), and a cross-section of 20 S&P 500 stocks (``AAPL`` ... ``XOM``, named as
+    in the file) from skfolio's ``load_sp500_dataset`` file (read directly, skfolio is not
+    imported): daily *adjusted closes only*, truncated to the sessions from
+    :data:`DEMO_STOCKS_START` on (2016-01-04 to 2022-12-28, about 1,760 sessions) so that a demo
+    universe task stays small. The stocks are close-only: open, high, low and volume are stored
+    missing (NULL), never filled from the close (see :func:`bistlab.validate.is_close_only`).
 
     Returns:
         The outcomes, as for :func:`import_paths`.
+
+    Raises:
+        DataError: skfolio's data file cannot be found or read.
     """
+    stocks = _demo_stocks()  # first: a missing file stores nothing
     imported = []
     for symbol, source, frame in _demo_frames():
         raw = to_raw_frame(frame.rename(columns=str.lower), symbol=symbol)
         imported.append(_store_frame(store, symbol, raw, source=source))
+    for symbol, source, frame in stocks:
+        imported.append(_store_frame(store, symbol, to_raw_frame(frame, symbol=symbol), source=source))
     report = ImportReport(imported=tuple(imported), failed=())
     logger.info("demo data into %s: %s", store.safe_url, report)
     return report

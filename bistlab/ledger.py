@@ -33,12 +33,14 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from bistlab.workspace import Workspace
 from bistlab.errors import DataError
 from bistlab.metrics import DirHit, effective_count
+from bistlab.panel import PanelSettings, calendar_targets
 from bistlab.universe import load_universe
 
 __all__ = [
     "LEDGER_COLUMNS",
     "ForecastLedger",
     "score_forecasts",
+    "score_universe_forecasts",
     "ForwardRecord",
     "forward_record",
     "ForwardView",
@@ -64,6 +66,15 @@ ledger_table = Table(
     Column("data_fingerprint", String(64)),
 )
 
+universe_ledger_table = Table(
+    "universe_forecast_ledger",
+    _metadata,
+    *(Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable) for c in ledger_table.columns),
+    Column("target", String(16), nullable=False, default="excess"),
+)
+"""Forecasts of universe tasks (one model per horizon over every symbol), per symbol: kept apart
+from the per-symbol tasks' forecasts of the same symbol, and scored on their own ``target``."""
+
 LEDGER_COLUMNS: tuple[str, ...] = tuple(c.name for c in ledger_table.columns)
 """Columns of the ledger: the forecast (direction up / down / flat, expected log return over h
 trading days, the DirHit threshold), the model's usable flag and its own rule when it was made, the
@@ -80,7 +91,9 @@ class ForecastLedger:
         DataError: the database cannot be opened.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, universe: bool = False) -> None:
+        self.table = universe_ledger_table if universe else ledger_table
+        self.columns = tuple(c.name for c in self.table.columns)
         try:
             if url.startswith("sqlite:///"):
                 Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -91,9 +104,9 @@ class ForecastLedger:
             raise DataError(f"forecast ledger in {shown} cannot be opened: {type(err).__name__}: {str(err).splitlines()[0]}") from err
 
     @classmethod
-    def of(cls, ws: Workspace) -> "ForecastLedger":
-        """The workspace's ledger (``Workspace.ledger_url``)."""
-        return cls(ws.ledger_url)
+    def of(cls, ws: Workspace, *, universe: bool = False) -> "ForecastLedger":
+        """The workspace's ledger (``Workspace.ledger_url``); ``universe``: its universe tasks' table."""
+        return cls(ws.ledger_url, universe=universe)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -111,14 +124,14 @@ class ForecastLedger:
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         rows = [{**dict(f), "as_of": _as_date(f["as_of"]), "recorded_at": stamp} for f in forecasts]
         added = 0
-        t = ledger_table
+        t = self.table
         for row in rows:
             key = (t.c.symbol == row["symbol"]) & (t.c.horizon == int(row["horizon"])) & (t.c.as_of == row["as_of"]) & (t.c.cycle == int(row["cycle"]))
             try:
                 with self.engine.begin() as conn:
                     if conn.execute(select(t.c.symbol).where(key)).first() is not None:
                         continue
-                    conn.execute(t.insert().values(**{c: row.get(c) for c in LEDGER_COLUMNS}))
+                    conn.execute(t.insert().values(**{c: row.get(c) for c in self.columns}))
                     added += 1
             except IntegrityError:  # recorded by another process meanwhile
                 continue
@@ -127,11 +140,11 @@ class ForecastLedger:
 
     def read(self, *, symbols: Sequence[str] | None = None) -> pd.DataFrame:
         """Every recorded forecast (optionally of some symbols), oldest first."""
-        query = select(ledger_table)
+        query = select(self.table)
         if symbols is not None:
-            query = query.where(ledger_table.c.symbol.in_(list(symbols)))
+            query = query.where(self.table.c.symbol.in_(list(symbols)))
         with self.engine.connect() as conn:
-            frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=list(LEDGER_COLUMNS))
+            frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=list(self.columns))
         if frame.empty:
             return frame
         frame["as_of"] = pd.to_datetime(frame["as_of"])
@@ -193,6 +206,41 @@ def score_forecasts(ledger: pd.DataFrame, prices: Mapping[str, pd.DataFrame]) ->
         return ledger.assign(**{c: pd.Series(dtype=object) for c in SCORED_COLUMNS})
     outcomes = pd.DataFrame([_score_one(row, prices.get(row["symbol"])) for _, row in ledger.iterrows()], index=ledger.index)
     return pd.concat([ledger, outcomes], axis=1)
+
+
+def score_universe_forecasts(ledger: pd.DataFrame, prices: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The universe ledger with each forecast's outcome on its own target (for ``excess``: the
+    symbol's h-session log return minus the median of every symbol's that session), once the
+    calendar holds h sessions after its as-of date; columns as :func:`score_forecasts`'s (the
+    majority baseline: the symbol's majority direction of the target known at the as-of date)."""
+    if ledger.empty:
+        return ledger.assign(**{c: pd.Series(dtype=object) for c in SCORED_COLUMNS})
+    outcomes: dict[Any, dict[str, Any]] = {}
+    for (horizon, target), rows in ledger.groupby(["horizon", "target"]):
+        calendar, symbols, forward, past = calendar_targets(dict(prices), int(horizon), panel=PanelSettings(target=str(target)))
+        column = {s: j for j, s in enumerate(symbols)}
+        for i, row in rows.iterrows():
+            outcomes[i] = _score_on_calendar(row, calendar, column.get(row["symbol"]), forward, past)
+    return pd.concat([ledger, pd.DataFrame.from_dict(outcomes, orient="index").reindex(ledger.index)], axis=1)
+
+
+def _score_on_calendar(row: pd.Series, calendar: pd.DatetimeIndex, j: int | None, forward: np.ndarray, past: np.ndarray) -> dict[str, Any]:
+    out: dict[str, Any] = {c: None for c in SCORED_COLUMNS}
+    out["scored"] = False
+    pos = calendar.searchsorted(pd.Timestamp(row["as_of"]))
+    if j is None or pos >= len(calendar) or calendar[pos] != pd.Timestamp(row["as_of"]):
+        return out
+    h = int(row["horizon"])
+    out["position"] = int(pos)
+    if np.isfinite(past[pos, j]):
+        out["persistence_direction"] = float(np.sign(past[pos, j]))
+    known = forward[: max(pos - h + 1, 0), j]
+    known = known[np.isfinite(known)]
+    if known.size:
+        out["majority_direction"] = 1.0 if (known > 0).sum() >= (known < 0).sum() else -1.0
+    if pos + h < len(calendar) and np.isfinite(forward[pos, j]):
+        out.update(realised_date=calendar[pos + h], realised_log_return=float(forward[pos, j]), scored=True)
+    return out
 
 
 @dataclass(frozen=True)
@@ -267,6 +315,14 @@ def forward_record(scored: pd.DataFrame) -> tuple[list[ForwardRecord], list[Forw
     return tasks, groups
 
 
+def _read_ledger(ws: Workspace, *, universe: bool) -> pd.DataFrame:
+    ledger = ForecastLedger.of(ws, universe=universe)
+    try:
+        return ledger.read()
+    finally:
+        ledger.close()
+
+
 @dataclass(frozen=True)
 class ForwardView:
     """What the forecast ledger says: per task, and for usable against not-usable models.
@@ -284,16 +340,16 @@ class ForwardView:
 
 def load_forward(ws: Workspace) -> ForwardView:
     """Score the workspace's forecast ledger against the prices the store holds now."""
-    ledger = ForecastLedger.of(ws)
-    try:
-        frame = ledger.read()
-    finally:
-        ledger.close()
-    if frame.empty:
+    frame, pooled = _read_ledger(ws, universe=False), _read_ledger(ws, universe=True)
+    if frame.empty and pooled.empty:
         return ForwardView([], [], "No forecast has been recorded yet: every forecast `bistlab predict` (or a report) makes is appended to the ledger and scored here once its h trading days have passed.")
-    universe = load_universe(ws)
-    scored = score_forecasts(frame, {s: lp.frame for s, lp in universe.loaded.items()})
-    tasks, groups = forward_record(scored)
+    prices = {s: lp.frame for s, lp in load_universe(ws).loaded.items()}
+    scored = score_forecasts(frame, prices)
+    tasks, groups = forward_record(scored) if not frame.empty else ([], [])
+    if not pooled.empty:
+        scored_u = score_universe_forecasts(pooled, prices)
+        tasks += [_group_record(f"UNIVERSE_{int(h)}d ({rows['target'].iloc[0]}, {rows['symbol'].nunique()} symbols)", rows) for h, rows in scored_u.groupby("horizon")]
+        scored = pd.concat([scored, scored_u], ignore_index=True) if not scored.empty else scored_u
     pending = int((~scored["scored"].astype(bool)).sum())
     note = f"{len(scored)} forecasts recorded since {scored['as_of'].min():%Y-%m-%d}; {len(scored) - pending} scored, {pending} waiting for their h trading days."
     return ForwardView(tasks, groups, note)

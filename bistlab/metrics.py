@@ -154,6 +154,7 @@ def split_metrics(
     past_return: Sequence[float] | np.ndarray | None = None,
     train_majority: int | None = None,
     horizon: int = 1,
+    positions: Sequence[int] | np.ndarray | None = None,
 ) -> SplitMetrics:
     """Metrics of one test window (rows in time order).
 
@@ -164,6 +165,9 @@ def split_metrics(
         past_return: last h-day log return at each row (persistence baseline); optional.
         train_majority: +1 or -1, the majority direction of the training labels; optional.
         horizon: h in trading days, for the effective counts of overlapping labels.
+        positions: each row's session number, for the effective counts (default: the rows are
+            consecutive sessions); a universe task's rows share sessions, and rows of one session
+            count as one session there.
 
     Returns:
         The window's :class:`SplitMetrics`.
@@ -173,6 +177,7 @@ def split_metrics(
     if yt.shape != yp.shape:
         raise ValueError(f"`y_pred` must have the shape of `y_true` {yt.shape} but got {yp.shape}")
     n = int(yt.size)
+    pos = np.arange(n) if positions is None else np.asarray(positions, dtype=int)
     true_sign, pred_sign = np.sign(yt), np.sign(yp)
     mask = (np.abs(yt) > thr) & (np.abs(yp) > thr)
     call = np.abs(yp) > thr
@@ -189,9 +194,9 @@ def split_metrics(
         call_count=int(call.sum()),
         call_coverage_pct=100.0 * int(call.sum()) / n if n else 0.0,
         horizon=int(horizon),
-        dirhit_n_eff=effective_count(np.flatnonzero(mask), horizon=horizon),
+        dirhit_n_eff=effective_count(pos[mask], horizon=horizon),
         call_hits=call_hits,
-        call_n_eff=effective_count(np.flatnonzero(call), horizon=horizon),
+        call_n_eff=effective_count(pos[call], horizon=horizon),
         **_persistence(past_return, true_sign=true_sign, pred_sign=pred_sign, mask=mask, call=call),
         **_majority(train_majority, true_sign=true_sign, pred_sign=pred_sign, mask=mask, call=call),
     )

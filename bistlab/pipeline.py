@@ -32,10 +32,12 @@ from bistlab.evaluation import (
 from bistlab.hpo import finished_trials, open_task_study, run_hpo
 from bistlab.predict import forecast_task
 from bistlab.pruning import DEFAULT_PRUNER
-from bistlab.metrics import DirHit, symbol_metrics, usable_verdict
+from bistlab.metrics import DirHit, split_metrics, symbol_metrics, usable_verdict
 from bistlab.repro import package_versions
 from bistlab.selection import SupportFilter, filtered_dirhit, select_best_trial
 from bistlab.space import SearchSpace, TrialConfig
+from bistlab.panel import PanelSettings, PanelTask, is_universe
+from bistlab.panel_metrics import panel_metrics, universe_verdict
 from bistlab.universe import Universe, load_task
 from bistlab.workspace import BestParams, Evaluation, ModelMeta, TaskPaths, Workspace, study_name
 
@@ -59,23 +61,27 @@ def hpo_step(
     show_progress_bar: bool = False,
     universe: Universe | None = None,
     pruner: str = DEFAULT_PRUNER,
+    target: str | None = None,
 ) -> BestParams:
     """Run (or resume) the task's study, select the best trial and write ``best_params.json``.
 
     ``models`` restricts the model families searched (default: every available one);
     ``universe`` is the prices as the cycle read them (default: read the store now); ``pruner``
-    names the :mod:`bistlab.pruning` pruner that may stop a trial after a split.
+    names the :mod:`bistlab.pruning` pruner that may stop a trial after a split. The symbol
+    ``UNIVERSE`` is the universe task (:mod:`bistlab.panel`), whose ``target`` is ``excess``
+    (default) or ``raw``.
 
     Raises:
         StopRequested: a stop was requested before the study had ``n_trials`` complete trials.
     """
     started = time.time()
-    task = load_task(ws, symbol, horizon, settings=settings, universe=universe)
+    panel = PanelSettings(target=target or "excess") if is_universe(symbol) else None
+    task = load_task(ws, symbol, horizon, settings=settings, universe=universe, panel=panel)
     spec = make_evaluation_spec(task)
     ws.task(cycle, task.key).folder.mkdir(parents=True, exist_ok=True)
     ws.cycle_studies_dir(cycle).mkdir(parents=True, exist_ok=True)
     study, restart_note = open_task_study(ws.study_storage(cycle, task.key), study_name(symbol, horizon, cycle), spec, seed=seed, pruner=pruner)
-    space = SearchSpace.for_task(task.context, models=models)
+    space = task.search_space(models=models)
     done = len(finished_trials(study))
     if done < n_trials:
         logger.info("%s cycle %d: %d of %d trials finished; running the rest", task.key, cycle, done, n_trials)
@@ -167,7 +173,8 @@ def read_step_input(ws: Workspace, symbol: str, horizon: int, *, cycle: int, uni
     if best is None:
         raise BistlabError(f"`{paths.best_params}` must hold the task's HPO selection but got nothing readable: run the HPO step first")
     spec = EvaluationSpec.from_dict(best.evaluation_spec)
-    task = load_task(ws, symbol, horizon, settings=settings_from_spec(spec), universe=universe)
+    panel = PanelSettings.from_dict(spec.panel) if spec.panel is not None else None
+    task = load_task(ws, symbol, horizon, settings=settings_from_spec(spec), universe=universe, panel=panel)
     check_spec(task, spec)
     return best, spec, TrialConfig.from_dict(best.config), task
 
@@ -201,7 +208,7 @@ def train_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_jobs: 
         train_wall_seconds=time.time() - started,
     )
     paths.write(meta)
-    loader = (lambda s, h, *, settings: universe.task(s, h, settings=settings)) if universe is not None else None
+    loader = (lambda s, h, *, settings, panel=None: universe.task(s, h, settings=settings, panel=panel)) if universe is not None else None
     forecast_task(ws, cycle, best=best, n_jobs=n_jobs, loader=loader)
     return meta
 
@@ -225,6 +232,41 @@ def _wfv_fields(task: TaskData, config: TrialConfig, spec: EvaluationSpec, best:
     }
 
 
+def _universe_fields(task: PanelTask, preds: np.ndarray, spec: EvaluationSpec) -> dict[str, Any]:
+    """A universe task's holdout: pooled figures with date-block bootstrap intervals, the universe
+    verdict, and the figures of each symbol's rows (:mod:`bistlab.panel_metrics`)."""
+    start, end = spec.holdout["start"], spec.holdout["end"]
+    rows = slice(start, end)
+    train_majority = 1 if (task.labels[: spec.holdout["dev_end"]] > 0).sum() >= (task.labels[: spec.holdout["dev_end"]] < 0).sum() else -1
+    pm = panel_metrics(
+        session=task.session[rows],
+        y_true=task.labels[rows],
+        y_pred=preds,
+        past_target=task.past_return[rows],
+        train_majority=train_majority,
+        horizon=task.horizon,
+        thr=spec.dirhit_threshold,
+        tercile=task.tercile[rows] if (task.tercile[rows] >= 0).any() else None,  # None: no symbol with volume
+        cost_per_side=task.panel.cost_per_side,
+        symbol=task.symbols[rows],
+    )
+    verdict = universe_verdict(pm, target=task.panel.target)
+    per_symbol = _per_symbol(task, preds, rows, thr=spec.dirhit_threshold)
+    return {"verdict": verdict, "target": task.panel.target, "universe": {"metrics": pm.to_dict(), "per_symbol": per_symbol, "members": len(task.members), "excluded": task.excluded}}
+
+
+def _per_symbol(task: PanelTask, preds: np.ndarray, rows: slice, *, thr: float) -> dict[str, dict[str, Any]]:
+    """Each symbol's masked DirHit from the universe model over the holdout (its own rows)."""
+    symbols, yt = task.symbols[rows], task.labels[rows]
+    out: dict[str, dict[str, Any]] = {}
+    for symbol in np.unique(symbols):
+        sel = symbols == symbol
+        m = split_metrics(yt[sel], preds[sel], thr=thr, past_return=task.past_return[rows][sel], horizon=task.horizon, positions=task.session[rows][sel])
+        dates = task.frame.index[rows][sel]
+        out[str(symbol)] = {"dirhit": m.dirhit, "hits": m.dirhit_hits, "count": m.mask_count, "n_eff": m.dirhit_n_eff, "rows": int(sel.sum()), "dates": [dates[0].strftime("%Y-%m-%d"), dates[-1].strftime("%Y-%m-%d")]}
+    return out
+
+
 def evaluate_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_jobs: int = 1, universe: Universe | None = None) -> Evaluation:
     """WFV DirHit on the HPO's own splits (parity) and online DirHit on the holdout."""
     started = time.time()
@@ -232,6 +274,7 @@ def evaluate_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_job
     wfv = _wfv_fields(task, config, spec, best, n_jobs=n_jobs)
     holdout, preds = evaluate_holdout_online(task, config, spec, n_jobs=n_jobs)
     start, end = spec.holdout["start"], spec.holdout["end"]
+    universe_fields = _universe_fields(task, preds, spec) if isinstance(task, PanelTask) else {}
     ev = Evaluation(
         symbol=symbol,
         horizon=horizon,
@@ -245,11 +288,13 @@ def evaluate_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_job
             "dates": [d.strftime("%Y-%m-%d") for d in task.frame.index[start:end]],
             "y_pred": preds.tolist(),
             "y_true": task.labels[start:end].tolist(),
+            **({"symbols": task.symbols[start:end].tolist()} if isinstance(task, PanelTask) else {}),
         },
-        verdict=usable_verdict(holdout, horizon=horizon),
+        verdict=universe_fields.pop("verdict", None) or usable_verdict(holdout, horizon=horizon),
         data_fingerprint=task.fingerprint,
         dirhit_threshold=spec.dirhit_threshold,
         eval_wall_seconds=time.time() - started,
+        **universe_fields,
         **wfv,
     )
     ws.task(cycle, task.key).write(ev)

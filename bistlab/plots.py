@@ -46,7 +46,13 @@ __all__ = [
     "holdout_dirhit_by_task",
     "edge_heatmap",
     "hpo_vs_holdout",
+    "rank_ic_by_date",
+    "rank_ic_by_tercile",
+    "TERCILE_NAMES",
 ]
+
+TERCILE_NAMES = ("least liquid", "middle", "most liquid")
+"""Liquidity terciles of a universe holdout (0 = least liquid by turnover over the training window)."""
 
 PLOTLY_MIMETYPE = "application/vnd.plotly.v1+json"
 PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True}
@@ -238,6 +244,15 @@ def holdout_cumulative(dates: list[str], y_true: list[float], y_pred: list[float
     return _layout(fig, title)
 
 
+def _holdout_hover(r: pd.Series) -> str:
+    """A task's holdout DirHit in the hover: count, effective count where there is one (a universe
+    task's interval is a date-block bootstrap, without one), interval."""
+    n_eff = r.get("holdout_n_eff")
+    counts = f"n={int(r['holdout_count'])}" + (f", n_eff={float(n_eff):.0f}" if n_eff is not None and not pd.isna(n_eff) else ", pooled panel, date-block bootstrap")
+    target = f"<br>target {r['target']}" if r.get("target") not in (None, "raw") and not pd.isna(r.get("target")) else ""
+    return f"{r['task']}<br>holdout DirHit {float(r['holdout_dirhit']):.1f} % ({counts}, 95 % CI {float(r['ci_low']):.1f}–{float(r['ci_high']):.1f}){target}"
+
+
 def holdout_dirhit_by_task(table: pd.DataFrame) -> go.Figure:
     """Holdout DirHit per task with its 95 % interval (at the effective count), and the best baseline."""
     t = table.dropna(subset=["holdout_dirhit"])
@@ -247,8 +262,8 @@ def holdout_dirhit_by_task(table: pd.DataFrame) -> go.Figure:
         y=t["holdout_dirhit"],
         mode="markers",
         name="holdout DirHit (95 % CI)",
-        customdata=np.stack([t["holdout_count"], t["holdout_n_eff"], t["ci_low"], t["ci_high"]], axis=-1) if len(t) else None,
-        hovertemplate="%{x}<br>holdout DirHit %{y:.1f} % (n=%{customdata[0]}, n_eff=%{customdata[1]:.0f}, 95 % CI %{customdata[2]:.1f}–%{customdata[3]:.1f})<extra></extra>",
+        hovertext=[_holdout_hover(r) for _, r in t.iterrows()],
+        hoverinfo="text",
         error_y=dict(type="data", symmetric=False, array=t["ci_high"] - t["holdout_dirhit"], arrayminus=t["holdout_dirhit"] - t["ci_low"]),
     )
     fig.add_scatter(x=t["task"], y=t["best_baseline_dirhit"], mode="markers", name="best baseline", marker_symbol="x")
@@ -329,3 +344,72 @@ def hpo_vs_holdout(table: pd.DataFrame) -> go.Figure:
     fig.add_hline(y=50, line_dash="dot", line_color="lightgrey")
     fig.update_layout(xaxis_title="HPO DirHit % (selected trial; biased upward by the search)", yaxis_title="holdout DirHit % (95 % CI)")
     return _layout(fig, "Selection optimism: HPO DirHit against holdout DirHit", height=420)
+
+
+def _ic_dates(ic_by_date: list[list[float]], dates: Sequence[str] | None) -> tuple[list[Any], str]:
+    """The x values of the IC bars: dates when ``dates`` (the holdout's distinct dates) match the
+    sessions one to one or by offset, else the session numbers."""
+    sessions = [int(s) for s, _ in ic_by_date]
+    days = sorted(set(dates or []))
+    if days and len(days) == len(sessions):
+        return days, "date"
+    if days and sessions and max(sessions) - min(sessions) + 1 == len(days):
+        return [days[s - min(sessions)] for s in sessions], "date"
+    return sessions, "session (index into the calendar)"
+
+
+def rank_ic_by_date(metrics: dict[str, Any], *, dates: Sequence[str] | None = None, title: str, window: int | None = None) -> go.Figure:
+    """A universe holdout's rank IC per date as bars, their rolling mean, and the mean rank IC
+    with its 95 % interval (a band; :class:`bistlab.panel_metrics.PanelMetrics` as a dict).
+
+    Args:
+        metrics: ``PanelMetrics.to_dict()``: ``ic_by_date`` ([session, ic] pairs), ``ic_mean``,
+            ``ic_lo``, ``ic_hi``, ``horizon``.
+        dates: the holdout's dates (one per row is fine), to put dates on the axis.
+        title: the figure's title.
+        window: sessions of the rolling mean (default ``max(10, h)``).
+    """
+    pairs = metrics.get("ic_by_date") or []
+    x, axis = _ic_dates(pairs, dates)
+    ic = pd.Series([float(v) for _, v in pairs], dtype=float)
+    window = window or max(10, int(metrics.get("horizon") or 1))
+    fig = go.Figure()
+    fig.add_bar(x=x, y=ic, name="rank IC of the date", marker_color=["seagreen" if v >= 0 else "indianred" for v in ic], opacity=0.6)
+    fig.add_scatter(x=x, y=ic.rolling(window, min_periods=max(2, window // 2)).mean(), mode="lines", name=f"rolling mean ({window} sessions)", line=dict(color="black"))
+    mean, lo, hi = metrics.get("ic_mean"), metrics.get("ic_lo"), metrics.get("ic_hi")
+    if mean is not None and x:
+        if lo is not None and hi is not None:
+            fig.add_scatter(x=[x[0], x[-1], x[-1], x[0]], y=[lo, lo, hi, hi], fill="toself", mode="lines", line=dict(width=0), fillcolor="rgba(9,105,218,0.15)", name=f"95 % CI of the mean {lo:+.3f} to {hi:+.3f}", hoverinfo="name")
+        fig.add_scatter(x=[x[0], x[-1]], y=[mean, mean], mode="lines", name=f"mean rank IC {mean:+.3f} over {len(pairs)} dates", line=dict(color="#0969da", dash="dash"))
+    fig.add_hline(y=0, line_color="grey")
+    fig.update_layout(xaxis_title=axis, yaxis_title="Spearman rank IC across the date's symbols", bargap=0.1)
+    return _layout(fig, title, height=380)
+
+
+def _signed(v: float | None) -> str:
+    return "?" if v is None else f"{float(v):+.3f}"
+
+
+def rank_ic_by_tercile(metrics: dict[str, Any], *, title: str) -> go.Figure:
+    """A universe holdout's mean rank IC per liquidity tercile with its 95 % interval (error bars)."""
+    rows = sorted(metrics.get("ic_by_tercile") or [], key=lambda t: int(t["tercile"]))
+    ok = [t for t in rows if t.get("ic_mean") is not None]
+    names = [TERCILE_NAMES[int(t["tercile"])] if int(t["tercile"]) < len(TERCILE_NAMES) else str(t["tercile"]) for t in ok]
+    means = [float(t["ic_mean"]) for t in ok]
+    fig = go.Figure()
+    fig.add_bar(
+        x=names,
+        y=means,
+        name="mean rank IC (95 % CI)",
+        error_y=dict(
+            type="data",
+            symmetric=False,
+            array=[max(0.0, float(t["ic_hi"]) - m) if t.get("ic_hi") is not None else 0.0 for t, m in zip(ok, means)],
+            arrayminus=[max(0.0, m - float(t["ic_lo"])) if t.get("ic_lo") is not None else 0.0 for t, m in zip(ok, means)],
+        ),
+        hovertext=[f"{n}: mean rank IC {m:+.3f} (95 % CI {_signed(t.get('ic_lo'))} to {_signed(t.get('ic_hi'))}; {t.get('n_dates')} dates)" for n, m, t in zip(names, means, ok)],
+        hoverinfo="text",
+    )
+    fig.add_hline(y=0, line_color="grey")
+    fig.update_layout(xaxis_title="liquidity tercile (turnover over the training window)", yaxis_title="mean rank IC")
+    return _layout(fig, title, height=320)

@@ -30,7 +30,7 @@ import math
 import pickle
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from bistlab.ledger import ForecastLedger
 from bistlab.metrics import split_figures, usable_verdict
 from bistlab.space import TrialConfig
 from bistlab.state import StateFile, TaskState, TaskStatus, tasks_of_cycle
+from bistlab.panel import PanelSettings, PanelTask, is_universe
 from bistlab.universe import Universe, load_universe
 from bistlab.workspace import BestParams, Evaluation, FinalModelMeta, ModelMeta, TaskPaths, Workspace, task_key
 
@@ -88,17 +89,20 @@ PREDICTION_COLUMNS = [
     "model_choice",
     "data_changed",
     "data_fingerprint",
+    "target",
     "note",
 ]
 """Columns of :func:`predict_cycle`'s frame. ``as_of``: last price date the forecast uses;
 ``direction``: up / down / flat (``|expected_log_return| <= dirhit_threshold``);
 ``expected_return_pct``: ``100 * (exp(expected_log_return) - 1)`` over h trading days;
 ``data_changed``: the prices changed since the cycle's HPO (the refit used the newer rows);
-``passes_rule``: the holdout's usable test of the task alone; ``usable``: after the cycle-wide
+``target``: what the forecast and the holdout DirHit are about (``raw``: the h-day log return;
+``excess``: over the date's cross-sectional median, a universe task's forecast per symbol, task
+``UNIVERSE_<h>d``); ``passes_rule``: the holdout's usable test of the task alone; ``usable``: after the cycle-wide
 false-discovery control (:func:`bistlab.honesty.fdr_control`); the holdout interval is at the
 effective count ``holdout_n_eff`` of overlapping h-day labels."""
 
-Loader = Callable[..., TaskData]
+Loader = Callable[..., "TaskData | PanelTask"]
 
 
 def direction_of(expected_log_return: float | None, *, threshold: float) -> str:
@@ -145,10 +149,10 @@ def _lazy_universe(ws: Workspace) -> Loader:
     the forecasts of a call."""
     loaded: list[Universe] = []
 
-    def load(symbol: str, horizon: int, *, settings: EvalSettings) -> TaskData:
+    def load(symbol: str, horizon: int, *, settings: EvalSettings, panel: PanelSettings | None = None) -> TaskData | PanelTask:
         if not loaded:
             loaded.append(load_universe(ws))
-        return loaded[0].task(symbol, horizon, settings=settings)
+        return loaded[0].task(symbol, horizon, settings=settings, panel=panel)
 
     return load
 
@@ -163,6 +167,8 @@ class Forecast:
         data_changed: the prices changed since the cycle's HPO.
         refit: a fit happened now (else the stored final model was reused).
         final_meta: the final model's record.
+        per_symbol: a universe task's forecasts, symbol -> expected target over the next h
+            sessions (``expected_log_return`` is then ``None``); ``None`` for a per-symbol task.
     """
 
     as_of: str
@@ -170,6 +176,7 @@ class Forecast:
     data_changed: bool
     refit: bool
     final_meta: FinalModelMeta
+    per_symbol: dict[str, float | None] | None = None
 
 
 def _stored_final_model(paths: TaskPaths, task: TaskData, config: TrialConfig) -> Any:
@@ -202,7 +209,7 @@ def _refit_final(paths: TaskPaths, task: TaskData, config: TrialConfig, best: Be
             trained_rows=[int(rows[0]), int(rows[-1]) + 1],
             trained_dates=[index[rows[0]].strftime("%Y-%m-%d"), index[rows[-1]].strftime("%Y-%m-%d")],
             last_label_date=index[rows[-1]].strftime("%Y-%m-%d"),
-            last_label_realised=index[rows[-1] + task.horizon].strftime("%Y-%m-%d"),
+            last_label_realised=task.label_end_date(int(rows[-1])).strftime("%Y-%m-%d"),
             as_of=index[-1].strftime("%Y-%m-%d"),
             config=config.to_dict(),
             data_fingerprint=task.fingerprint,
@@ -228,7 +235,9 @@ def forecast_task(ws: Workspace, cycle: int, *, best: BestParams, n_jobs: int = 
         BistlabError: the symbol cannot be loaded or has too few rows.
     """
     config = TrialConfig.from_dict(best.config)
-    task = (loader or _lazy_universe(ws))(best.symbol, best.horizon, settings=settings_from_spec(best.evaluation_spec))
+    panel = best.evaluation_spec.get("panel")
+    extra = {"panel": PanelSettings.from_dict(panel)} if panel is not None else {}
+    task = (loader or _lazy_universe(ws))(best.symbol, best.horizon, settings=settings_from_spec(best.evaluation_spec), **extra)
     paths = ws.task(cycle, task.key)
     paths.folder.mkdir(parents=True, exist_ok=True)
     X = task.features(config)
@@ -236,6 +245,18 @@ def forecast_task(ws: Workspace, cycle: int, *, best: BestParams, n_jobs: int = 
     fitted = model is None
     if model is None:
         model = _refit_final(paths, task, config, best, X=X, n_jobs=n_jobs)
+    if isinstance(task, PanelTask):
+        last = task.last_rows()
+        values = model.predict(X[list(last.values())]) if last else []
+        per_symbol = {s: (float(v) if math.isfinite(float(v)) else None) for s, v in zip(last, values)}
+        return Forecast(
+            as_of=task.frame.index[-1].strftime("%Y-%m-%d"),
+            expected_log_return=None,
+            data_changed=task.fingerprint != best.data_fingerprint,
+            refit=fitted,
+            final_meta=paths.read(FinalModelMeta),  # type: ignore[arg-type]
+            per_symbol=per_symbol,
+        )
     prediction = float(model.predict(X[-1:])[0])
     return Forecast(
         as_of=task.frame.index[-1].strftime("%Y-%m-%d"),
@@ -249,9 +270,11 @@ def forecast_task(ws: Workspace, cycle: int, *, best: BestParams, n_jobs: int = 
 def _skill_fields(ev: Evaluation, control: CycleControl) -> dict[str, Any]:
     """The holdout's skill beside a forecast: DirHit with count and interval, the usable flags."""
     h = ev.holdout
-    verdict = usable_verdict(h, horizon=ev.horizon)
+    verdict = ev.rule_verdict()
     fig = split_figures(h, horizon=ev.horizon)["model"]
     key = task_key(ev.symbol, ev.horizon)
+    if ev.is_universe:
+        return {**_pooled_fields(ev.universe["metrics"]), "passes_rule": bool(verdict["passes_rule"]), "usable": bool(verdict["passes_rule"] and control.kept.get(key)), "low_support": ev.low_support}
     return {
         "holdout_dirhit": h.dirhit,
         "holdout_count": h.mask_count,
@@ -263,6 +286,13 @@ def _skill_fields(ev: Evaluation, control: CycleControl) -> dict[str, Any]:
         "usable": bool(verdict["passes_rule"] and control.kept.get(key)),
         "low_support": ev.low_support,
     }
+
+
+def _pooled_fields(m: dict[str, Any]) -> dict[str, Any]:
+    """A universe task's pooled holdout DirHit (every symbol's rows) with its date-block bootstrap interval."""
+    dirhit, lo, hi = m.get("dirhit"), m.get("dirhit_lo"), m.get("dirhit_hi")
+    text = "undefined (empty mask)" if dirhit is None else f"{dirhit:.1f} % (n={m['mask_count']} rows on {m['n_dates']} dates, 95 % CI {lo:.1f}–{hi:.1f}, date-block bootstrap; every symbol pooled)"
+    return {"holdout_dirhit": dirhit, "holdout_count": m.get("mask_count"), "holdout_ci_low": lo, "holdout_ci_high": hi, "holdout_n_eff": None, "holdout_dirhit_text": text}
 
 
 def _forecast_fields(fc: Forecast, threshold: float) -> dict[str, Any]:
@@ -297,6 +327,7 @@ def _row(ws: Workspace, cycle: int, t: TaskState, *, evaluations: dict[str, Eval
     best, ev = ws.task(cycle, t.key).read(BestParams), evaluations.get(t.key)
     if ev:
         row.update(_skill_fields(ev, control))
+        row["target"] = ev.target
     if best:
         row.update(dirhit_threshold=best.evaluation_spec["dirhit_threshold"], model_choice=best.model_choice, low_support=best.low_support)
     if t.status in (TaskStatus.SKIPPED, TaskStatus.FAILED) or not best or not _trained(ws, cycle, t.key):
@@ -311,9 +342,23 @@ def _row(ws: Workspace, cycle: int, t: TaskState, *, evaluations: dict[str, Eval
         prefix = "" if ev else "not evaluated on the holdout yet: skill unknown; "
         row["note"] = prefix + f"forecast failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         return row
+    if fc.per_symbol is not None:
+        return _universe_rows(row, fc, evaluated=ev is not None)
     row.update(_forecast_fields(fc, row["dirhit_threshold"]))
     row["note"] = _notes(row, evaluated=ev is not None)
     return row
+
+
+def _universe_rows(row: dict[str, Any], fc: Forecast, *, evaluated: bool) -> list[dict[str, Any]]:
+    """One row per symbol forecast by a universe task (expected target over the next h sessions:
+    above or below the typical stock for the ``excess`` target)."""
+    out = []
+    for symbol, value in sorted(fc.per_symbol.items()):
+        r = dict(row, symbol=symbol)
+        r.update(_forecast_fields(replace(fc, expected_log_return=value), row["dirhit_threshold"]))
+        r["note"] = "; ".join(filter(None, [f"universe model, target {row.get('target') or 'excess'}", _notes(r, evaluated=evaluated)]))
+        out.append(r)
+    return out
 
 
 def record_forecasts(ws: Workspace, frame: pd.DataFrame) -> int:
@@ -322,6 +367,12 @@ def record_forecasts(ws: Workspace, frame: pd.DataFrame) -> int:
     Returns:
         Forecasts added (one already recorded for the same task, as-of date and cycle is kept as it was).
     """
+    universe = frame["task"].astype(str).str.startswith("UNIVERSE_")
+    added = _record(ws, frame[~universe], universe=False)
+    return added + _record(ws, frame[universe], universe=True)
+
+
+def _record(ws: Workspace, frame: pd.DataFrame, *, universe: bool) -> int:
     forecasts = [
         {
             "symbol": r.symbol,
@@ -334,11 +385,14 @@ def record_forecasts(ws: Workspace, frame: pd.DataFrame) -> int:
             "usable": bool(r.usable) if r.usable is not None else None,
             "passes_rule": bool(r.passes_rule) if r.passes_rule is not None else None,
             "data_fingerprint": r.data_fingerprint,
+            **({"target": r.target or "excess"} if universe else {}),
         }
         for r in frame.itertuples(index=False)
         if r.expected_log_return is not None and not pd.isna(r.expected_log_return) and r.as_of
     ]
-    ledger = ForecastLedger.of(ws)
+    if not forecasts:
+        return 0
+    ledger = ForecastLedger.of(ws, universe=universe)
     try:
         return ledger.record(forecasts)
     finally:
@@ -376,8 +430,11 @@ def predict_cycle(ws: Workspace, *, cycle: int | None = None, n_jobs: int = 1, r
     number, tasks = _tasks_to_forecast(ws, cycle)
     loader = _lazy_universe(ws)
     evaluations = {t.key: ev for t in tasks if (ev := ws.task(number, t.key).read(Evaluation))}
-    control = fdr_control({k: usable_verdict(ev.holdout, horizon=ev.horizon) for k, ev in evaluations.items()})
-    rows = [_row(ws, number, t, evaluations=evaluations, control=control, n_jobs=n_jobs, refit=refit, loader=loader) for t in tasks]
+    control = fdr_control({k: ev.rule_verdict() for k, ev in evaluations.items()})
+    rows = []
+    for t in tasks:
+        row = _row(ws, number, t, evaluations=evaluations, control=control, n_jobs=n_jobs, refit=refit, loader=loader)
+        rows.extend(row if isinstance(row, list) else [row])
     frame = pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
     if record:
         record_forecasts(ws, frame)

@@ -19,6 +19,7 @@ from bistlab.config import EvalSettings
 from bistlab.dataset import TaskData, prepare_task
 from bistlab.errors import DataError, SymbolNotFoundError
 from bistlab.jsonio import atomic_file
+from bistlab.panel import PanelSettings, PanelTask, build_panel, is_universe
 from bistlab.store import LoadedPrices, PriceStore
 from bistlab.workspace import Workspace
 
@@ -67,13 +68,26 @@ class Universe:
             raise DataError(f"`universe snapshot` must hold a Universe but got {type(universe).__name__} in {str(path)!r}")
         return universe
 
-    def task(self, symbol: str, horizon: int, *, settings: EvalSettings | None = None) -> TaskData:
-        """Prepare ``symbol`` at ``horizon`` (trading days) with the others as its peers.
+    def panel(self, horizon: int, *, settings: EvalSettings | None = None, panel: PanelSettings | None = None) -> PanelTask:
+        """The universe task at ``horizon`` (trading days): every loaded symbol in one panel
+        (:func:`bistlab.panel.build_panel`).
+
+        Raises:
+            InsufficientDataError: too few symbols or sessions for a panel.
+        """
+        loaded = {s: (lp.frame, lp.fingerprint) for s, lp in self.loaded.items()}
+        return build_panel(loaded, horizon, settings=settings, panel=panel)
+
+    def task(self, symbol: str, horizon: int, *, settings: EvalSettings | None = None, panel: PanelSettings | None = None) -> TaskData | PanelTask:
+        """Prepare ``symbol`` at ``horizon`` (trading days) with the others as its peers; the symbol
+        ``UNIVERSE`` is the universe task (:meth:`panel`, with ``panel`` settings).
 
         Raises:
             SymbolNotFoundError: the store has no such symbol.
             DataError: the symbol's own rows failed validation (e.g. too few rows).
         """
+        if is_universe(symbol):
+            return self.panel(horizon, settings=settings, panel=panel)
         if symbol in self.errors:
             raise self.errors[symbol]
         if symbol not in self.loaded:
@@ -121,11 +135,22 @@ def load_universe(ws: Workspace, *, only: str | None = None) -> Universe:
         store.close()
 
 
-def load_task(ws: Workspace, symbol: str, horizon: int, *, settings: EvalSettings | None = None, universe: Universe | None = None) -> TaskData:
-    """Prepare one task from ``universe``, or from the price store read and validated once now.
+def load_task(
+    ws: Workspace,
+    symbol: str,
+    horizon: int,
+    *,
+    settings: EvalSettings | None = None,
+    universe: Universe | None = None,
+    panel: PanelSettings | None = None,
+) -> TaskData | PanelTask:
+    """Prepare one task from ``universe``, or from the price store read and validated once now
+    (the symbol ``UNIVERSE``: the universe task, built with ``panel`` settings).
 
     Raises:
         SymbolNotFoundError: the store has no such symbol.
         InsufficientDataError: too few usable rows for the horizon.
     """
-    return (universe or load_universe(ws, only=symbol)).task(symbol, horizon, settings=settings)
+    if universe is None:
+        universe = load_universe(ws, only=None if is_universe(symbol) else symbol)
+    return universe.task(symbol, horizon, settings=settings, panel=panel)

@@ -18,10 +18,19 @@ and checks no calendar otherwise (then only gaps longer than :data:`MAX_GAP_DAYS
 reported); ``XIST`` (or any other code of ``exchange_calendars``) checks every series against
 it; ``none`` checks none.
 
-A close-to-close move of :data:`PRICE_JUMP_RATIO` or more (a 10:1 split the export did not
-adjust) is reported with its date and ratio and kept: bistlab cannot know the ratio the exchange
-applied (a split, a bonus issue, a consolidation, or a real move), so it never divides prices
-by a guess; import split-adjusted prices instead.
+A close-to-close move beyond :data:`CORPORATE_ACTION_MOVE` (25 %, up or down; BIST's daily
+limit is 10 %) is no exchange session's: it is taken as a split or bonus issue the export did not
+adjust, listed by :func:`corporate_actions` and reported with its date and size; one of
+:data:`PRICE_JUMP_RATIO` or more (a 10:1 split) is reported as a ``price_jumps`` defect, the others
+as ``corporate_actions``. Both are kept: bistlab cannot know the ratio the exchange applied (a
+split, a bonus issue, a consolidation, or a real move), so it never divides prices by a guess;
+import split-adjusted prices instead.
+
+A *close-only* series (open, high and low missing on every row, e.g. a file of adjusted closes)
+keeps them missing (NaN) in the clean frame, and its volume too where it is missing: nothing is
+filled from the close. It is reported as ``close_only``; only a missing close drops a row.
+Feature groups that need the missing columns compute NaN for them or leave the search space
+(see :func:`is_close_only`).
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import numbers
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,10 +48,11 @@ import pandas as pd
 
 from bistlab import sessions
 from bistlab.config import EvalSettings
-from bistlab.errors import DataError
+from bistlab.errors import ConfigError, DataError
 
 __all__ = [
     "COLUMNS",
+    "CORPORATE_ACTION_MOVE",
     "DEFECT_KINDS",
     "MIN_ROWS",
     "PRICE_COLUMNS",
@@ -57,7 +68,9 @@ __all__ = [
     "ValidationResult",
     "check_symbol",
     "constant_close",
+    "corporate_actions",
     "fingerprint",
+    "is_close_only",
     "normalize_symbol",
     "to_raw_frame",
     "too_short",
@@ -73,6 +86,8 @@ MIN_ROWS: int = EvalSettings().min_rows
 PRICE_RTOL: float = 1e-9
 SYMBOL_MAX_LENGTH = 32  # the store's symbol column is String(32)
 SYMBOL_PATTERN: re.Pattern[str] = re.compile(r"^[A-Z0-9](?:[A-Z0-9._-]{0,30}[A-Z0-9])?$")
+UNIVERSE_SYMBOL = "UNIVERSE"
+"""The symbol of the universe tasks (``UNIVERSE_<h>d``, :mod:`bistlab.panel`): no stored series may take it."""
 RESERVED_NAMES: frozenset[str] = frozenset(
     ["CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))]
 )
@@ -84,6 +99,8 @@ SYMBOL_RULE = (
 PRICE_JUMP_RATIO: float = 3.0
 """A close-to-close move of this factor or more, up or down, is reported (kept): BIST's daily limit
 is 10 % (the project's files move 1.22x at most), so 3x is an unadjusted split or a bad export."""
+CORPORATE_ACTION_MOVE = 0.25
+"""A close-to-close simple move beyond this (up or down) is no exchange session's: BIST's daily limit is 10 %, so it is taken as a split or bonus issue the export did not adjust."""
 SPIKE_RATIO: float = 10.0
 """A close this many times above (or below) both neighbours' closes is a bad print: dropped."""
 MAX_PRICE: float = 1e9
@@ -99,9 +116,13 @@ DEFECT_KINDS: tuple[str, ...] = (
     "absurd_prices",
     "placeholder_sessions",
     "inconsistent_range",
+    "corporate_actions",
     "price_jumps",
     "constant_prices",
+    "close_only",
 )
+_RANGE_COLUMNS: tuple[str, ...] = ("open", "high", "low")
+"""The columns a close-only series lacks."""
 _MAX_RUNS_SHOWN = 5
 _MAX_DATES_SHOWN = 5
 _FINGERPRINT_TAG = b"bistlab-ohlcv-v1"
@@ -297,12 +318,14 @@ def _sort_by_date(frame: pd.DataFrame) -> tuple[pd.DataFrame, Defect | None]:
     return frame.iloc[np.argsort(i8, kind="stable")], defect
 
 
-def _drop_missing(frame: pd.DataFrame, *, undated: int) -> tuple[pd.DataFrame, Defect | None]:
+def _drop_missing(frame: pd.DataFrame, *, undated: int, close_only: bool = False) -> tuple[pd.DataFrame, Defect | None]:
     """Rows with a NaN or infinite price dropped, missing volumes set to 0; ``undated`` rows
-    already dropped are counted in the same ``nan_rows`` defect."""
-    prices = frame.loc[:, list(PRICE_COLUMNS)].to_numpy()
+    already dropped are counted in the same ``nan_rows`` defect. In a ``close_only`` series only
+    the close is a price and a missing volume stays missing (only an infinite one becomes 0)."""
+    prices = frame.loc[:, ["close"] if close_only else list(PRICE_COLUMNS)].to_numpy()
     bad_price = ~np.isfinite(prices).all(axis=1)
-    bad_volume = ~np.isfinite(frame["volume"].to_numpy()) & ~bad_price
+    volumes = frame["volume"].to_numpy()
+    bad_volume = (np.isinf(volumes) if close_only else ~np.isfinite(volumes)) & ~bad_price
     n_nan = int(bad_price.sum()) + int(bad_volume.sum()) + undated
     if not n_nan:
         return frame, None
@@ -432,6 +455,89 @@ def _report_jumps(frame: pd.DataFrame) -> tuple[pd.DataFrame, Defect | None]:
     return frame, Defect("price_jumps", int(where.size), detail)
 
 
+_ACTION_COLUMNS: tuple[str, ...] = ("prev_close", "close", "log_move", "ratio")
+
+
+def corporate_actions(frame: pd.DataFrame, *, limit: float = CORPORATE_ACTION_MOVE) -> pd.DataFrame:
+    """Sessions whose close-to-close move is beyond ``limit`` (simple return, up or down): moves no
+    BIST session allows (its daily limit is 10 %), taken as a split, bonus issue or consolidation
+    the export did not adjust. A move is between consecutive rows of ``frame``, whatever sessions
+    are missing between them; a pair with a missing close is no move.
+
+    Args:
+        frame: a clean frame (see :func:`validate_ohlcv`): ``DatetimeIndex`` oldest first, column
+            ``close`` (price units).
+        limit: the largest simple move ``|close / prev_close - 1|`` a session may make, a fraction
+            (0.25 = 25 %); a move beyond it is listed.
+
+    Returns:
+        One row per move, indexed by the date of the session *after* the move (``DatetimeIndex``
+        named ``date``), float64 columns ``prev_close`` and ``close`` (price units), ``log_move``
+        (``log(close / prev_close)``) and ``ratio`` (``close / prev_close``: 0.5 for a 2:1 split);
+        empty, with the same columns, when there is none.
+
+    Raises:
+        ConfigError: ``limit`` is not a positive finite number.
+        DataError: ``frame`` has no ``DatetimeIndex`` or no ``close`` column.
+    """
+    if isinstance(limit, bool) or not isinstance(limit, numbers.Real) or not np.isfinite(limit) or limit <= 0:
+        raise ConfigError("limit", "a positive finite fraction (0.25 = 25 %)", limit)
+    if not isinstance(frame.index, pd.DatetimeIndex) or "close" not in frame.columns:
+        raise DataError(
+            f"`frame` must have a DatetimeIndex and a close column but got {type(frame.index).__name__} "
+            f"and columns {list(map(str, frame.columns))}"
+        )
+    close = frame["close"].to_numpy(dtype="float64")
+    prev, now = close[:-1], close[1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = now / prev
+    beyond = np.flatnonzero(np.isfinite(ratio) & (np.abs(ratio - 1.0) > limit))  # empty for fewer than 2 rows
+    moves = pd.DataFrame(
+        {"prev_close": prev[beyond], "close": now[beyond], "log_move": np.log(ratio[beyond]), "ratio": ratio[beyond]},
+        index=pd.DatetimeIndex(frame.index[beyond + 1], name="date"),
+        columns=list(_ACTION_COLUMNS),
+    )
+    return moves.astype("float64")
+
+
+def _report_corporate_actions(frame: pd.DataFrame) -> tuple[pd.DataFrame, Defect | None]:
+    """Moves beyond :data:`CORPORATE_ACTION_MOVE` but under :data:`PRICE_JUMP_RATIO` (those are
+    ``price_jumps``): reported with date and size, kept."""
+    moves = corporate_actions(frame)
+    moves = moves.loc[(moves["ratio"] < PRICE_JUMP_RATIO) & (moves["ratio"] > 1.0 / PRICE_JUMP_RATIO)]
+    if moves.empty:
+        return frame, None
+    shown = ", ".join(
+        f"{d.date()} {100.0 * (r - 1.0):+.1f} % ({p:g} → {c:g})"
+        for d, p, c, r in zip(moves.index[:_MAX_DATES_SHOWN], moves["prev_close"], moves["close"], moves["ratio"])
+    )
+    more = f" and {len(moves) - _MAX_DATES_SHOWN} more" if len(moves) > _MAX_DATES_SHOWN else ""
+    detail = (
+        f"{_rows(len(moves), 'close-to-close move')} beyond ±{100 * CORPORATE_ACTION_MOVE:g} % kept (no BIST session "
+        f"moves more than 10 %: a split or bonus issue the export did not adjust? moves of {PRICE_JUMP_RATIO:g}x "
+        f"or more are price_jumps): {shown}{more}"
+    )
+    return frame, Defect("corporate_actions", len(moves), detail)
+
+
+def is_close_only(frame: pd.DataFrame) -> bool:
+    """Whether ``frame`` is a close-only series: ``open``, ``high`` and ``low`` missing (NaN) on
+    every row (a frame without rows is not). Its features that need them are NaN, or their group
+    leaves the search space with this reason."""
+    if len(frame) == 0 or any(c not in frame.columns for c in _RANGE_COLUMNS):
+        return False
+    return bool(frame.loc[:, list(_RANGE_COLUMNS)].isna().to_numpy().all())
+
+
+def _report_close_only(frame: pd.DataFrame) -> tuple[pd.DataFrame, Defect | None]:
+    no_volume = int(frame["volume"].isna().sum())
+    detail = (
+        f"no open, high or low on any row (a close-only series): kept missing, never filled from the close; "
+        f"volume missing on {_rows(no_volume)}, kept missing; features that need them are NaN or left out"
+    )
+    return frame, Defect("close_only", len(frame), detail)
+
+
 def constant_close(frame: pd.DataFrame) -> str | None:
     """Why a clean frame long enough for HPO (:data:`MIN_ROWS`) has nothing to forecast: its close
     never changes (``None`` when it does, or when the frame is too short, which says enough).
@@ -464,9 +570,13 @@ def validate_ohlcv(df: pd.DataFrame, *, symbol: str, calendar: str | None = None
     one-row spikes of :data:`SPIKE_RATIO` are dropped; ``placeholder_sessions``: rows with
     open = high = low = close and volume 0 (an exchange's filler, e.g. BIST 2020-03-11) are
     dropped; ``inconsistent_range``: high below max(open, close) or low above min(open, close)
-    (high < low among them), beyond :data:`PRICE_RTOL`, is reported and kept; ``price_jumps``:
-    close-to-close moves of :data:`PRICE_JUMP_RATIO` or more are reported and kept;
-    ``constant_prices``: a close that never changes is reported (:func:`constant_close`).
+    (high < low among them), beyond :data:`PRICE_RTOL`, is reported and kept;
+    ``corporate_actions``: close-to-close moves beyond :data:`CORPORATE_ACTION_MOVE` (see
+    :func:`corporate_actions`) and under :data:`PRICE_JUMP_RATIO` are reported and kept;
+    ``price_jumps``: those of :data:`PRICE_JUMP_RATIO` or more are reported and kept;
+    ``constant_prices``: a close that never changes is reported (:func:`constant_close`);
+    ``close_only``: a series without open, high and low on any row (:func:`is_close_only`) keeps
+    them NaN (only a missing close drops a row, a missing volume stays NaN) and is reported.
 
     Args:
         df: raw frame, see :func:`to_raw_frame`. Never modified.
@@ -490,8 +600,11 @@ def validate_ohlcv(df: pd.DataFrame, *, symbol: str, calendar: str | None = None
     defects: list[Defect] = []
     frame = _run_steps(frame, (_keep_last_per_date, _sort_by_date), defects)
     checked = sessions.calendar_for(frame.index, calendar)
-    frame = _run_steps(frame, (*_date_steps(checked), functools.partial(_drop_missing, undated=undated), _drop_non_positive,
-                               _drop_absurd, _drop_placeholders, _report_bad_range, _report_jumps, _report_constant), defects)
+    close_only = is_close_only(frame)
+    steps = (*_date_steps(checked), functools.partial(_drop_missing, undated=undated, close_only=close_only),
+             _drop_non_positive, _drop_absurd, _drop_placeholders, _report_bad_range, _report_corporate_actions,
+             _report_jumps, _report_constant, *((_report_close_only,) if close_only else ()))
+    frame = _run_steps(frame, steps, defects)
     frame = frame.copy()  # own the data: no view of the caller's frame escapes
     if defects:
         logger.debug("%s: %s", symbol, "; ".join(map(str, defects)))
@@ -517,8 +630,8 @@ def fingerprint(frame: pd.DataFrame) -> str:
     """A short, stable hash of a clean frame's content.
 
     SHA-256 over the dates (int64 ns since the epoch, little-endian) and the OHLCV values
-    (float64, little-endian, row-major in :data:`COLUMNS` order); the same data gives the same
-    value in any process, on any machine.
+    (float64, little-endian, row-major in :data:`COLUMNS` order; a missing value of a close-only
+    series as one NaN); the same data gives the same value in any process, on any machine.
 
     Args:
         frame: a clean frame (see :func:`validate_ohlcv`).
@@ -535,7 +648,8 @@ def fingerprint(frame: pd.DataFrame) -> str:
     if missing:
         raise DataError(f"`frame.columns` must include {', '.join(COLUMNS)} but got {list(map(str, frame.columns))}")
     dates = np.ascontiguousarray(frame.index.as_unit("ns").asi8, dtype="<i8")
-    values = np.ascontiguousarray(frame.loc[:, list(COLUMNS)].to_numpy(dtype="float64") + 0.0, dtype="<f8")
+    values = frame.loc[:, list(COLUMNS)].to_numpy(dtype="float64") + 0.0
+    values = np.ascontiguousarray(np.where(np.isnan(values), np.nan, values), dtype="<f8")  # one NaN bit pattern
     digest = hashlib.sha256(_FINGERPRINT_TAG)
     digest.update(dates.tobytes())
     digest.update(values.tobytes())

@@ -47,7 +47,7 @@ from bistlab import faults
 from bistlab.config import parse_price_columns
 from bistlab.errors import ConfigError, DataError, WorkspaceError
 from bistlab.jsonio import read_json_or_none, write_json_atomic
-from bistlab.metrics import SplitMetrics
+from bistlab.metrics import SplitMetrics, usable_verdict
 from bistlab.validate import check_symbol
 
 __all__ = [
@@ -487,6 +487,10 @@ class Evaluation(Record):
         data_fingerprint: the prices evaluated.
         dirhit_threshold: the DirHit threshold of the evaluation (absolute log return).
         eval_wall_seconds: the evaluation's wall time.
+        target: what DirHit is measured on: ``raw`` (the h-day log return; per-symbol tasks) or
+            ``excess`` (over the date's cross-sectional median; universe tasks by default).
+        universe: a universe task's pooled holdout figures (:func:`bistlab.panel_metrics.panel_metrics`),
+            its verdict's components, and its figures per symbol; empty for a per-symbol task.
     """
 
     FILE: ClassVar[str] = "evaluation.json"
@@ -510,6 +514,20 @@ class Evaluation(Record):
     holdout_predictions: dict[str, list[Any]] = field(default_factory=dict)
     dirhit_threshold: float | None = None
     eval_wall_seconds: float | None = None
+    target: str = "raw"
+    universe: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_universe(self) -> bool:
+        return bool(self.universe)
+
+    def rule_verdict(self) -> dict[str, Any]:
+        """The usable rule's verdict: a universe task's as evaluated (its pooled rule,
+        :func:`bistlab.panel_metrics.universe_verdict`); a per-symbol task's recomputed from its
+        holdout numbers with today's rule (:func:`bistlab.metrics.usable_verdict`)."""
+        if self.is_universe:
+            return dict(self.verdict)
+        return usable_verdict(self.holdout, horizon=self.horizon)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Evaluation":

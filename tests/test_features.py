@@ -393,6 +393,49 @@ def test_the_search_space_removes_sentiment_and_says_why() -> None:
     assert "external" in space.groups
 
 
+# ---------------------------------------------------------------- close-only series
+
+
+def _close_only_context(seed: int, *, peers: bool = True) -> FeatureContext:
+    """A close-only symbol (open, high, low and volume missing, as the demo's stocks are stored)."""
+    frame, peer_frames, _ = _inputs(seed=seed)
+    frame = frame.assign(open=np.nan, high=np.nan, low=np.nan, volume=np.nan)
+    return _context(frame, peer_frames if peers else {}, None)
+
+
+def test_a_close_only_task_leaves_the_ohlc_groups_out_of_the_search_space_and_says_why() -> None:
+    from bistlab.space import SearchSpace
+
+    ctx = _close_only_context(13)
+    space = SearchSpace.for_task(ctx)
+    for name in ("candles", "chart_patterns"):
+        assert name not in space.groups
+        assert space.removed[name].startswith("TEST is close-only (no ")
+    assert "high" in space.removed["chart_patterns"] and "open" in space.removed["candles"]
+    assert {"core", "regime", "external"} <= set(space.groups)  # close is all they need
+    ohlc_ctx = _context(*_inputs(seed=13)[:2], None)
+    assert chart_patterns.unavailable(ohlc_ctx) is None
+    assert candles.unavailable(ohlc_ctx) is None or "TA-Lib" in candles.unavailable(ohlc_ctx)
+
+
+def test_the_core_group_computes_its_close_features_on_a_close_only_series() -> None:
+    ctx = _close_only_context(14, peers=False)
+    core = registry()["core"]
+    assert core.unavailable(ctx) is None
+    out = core.compute(ctx, {})
+    assert out.index.equals(ctx.frame.index)
+    close_based = ["ret_1", "ret_2", "ret_5", "ret_10", "ret_20", "vol", "vol_ratio", "mom", "sma_gap", "rsi",
+                   "macd_hist", "bb_pctb"]
+    needs_range = ["atr_norm", "hl_range", "gap", "volume_z"]
+    assert sorted(close_based + needs_range) == sorted(out.columns)
+    assert np.isfinite(out[close_based].iloc[100:].to_numpy()).all()  # finite after warm-up
+    assert out[needs_range].isna().all().all()  # NaN, never made up from the close
+    full = core.compute(_context(*_inputs(seed=14)[:2], None), {})
+    pd.testing.assert_frame_equal(out[close_based], full[close_based])  # the close features do not change
+    matrix = build_feature_matrix(ctx, {"regime": True}, {})
+    assert matrix.shape[0] == len(ctx.frame) and np.isfinite(matrix["regime__rv"].iloc[300:]).all()
+
+
 # ---------------------------------------------------------------- cache
 
 

@@ -141,17 +141,53 @@ def test_second_file_for_a_symbol_fails(store: PriceStore, tmp_path: Path) -> No
     assert "already from THYAO.csv" in report.failed[0].message
 
 
-def test_demo_loads_three_long_symbols(store: PriceStore) -> None:
+DEMO_STOCKS = ["AAPL", "AMD", "BAC", "BBY", "CVX", "GE", "HD", "JNJ", "JPM", "KO", "LLY", "MRK", "MSFT", "PEP",
+               "PFE", "PG", "RRC", "UNH", "WMT", "XOM"]
+
+
+def test_demo_loads_three_long_series_and_twenty_close_only_stocks(store: PriceStore) -> None:
     report = load_demo(store)
     assert report.failed == ()
-    assert sorted(report.symbols) == ["GOOG", "NASDAQ", "SP500"] == store.symbols()
+    assert len(report.symbols) >= 23
+    assert sorted(report.symbols) == sorted(["GOOG", "NASDAQ", "SP500", *DEMO_STOCKS]) == store.symbols()
     summary = store.summary().set_index("symbol")
-    assert (summary["rows"] > 2000).all()
+    assert (summary.loc[["GOOG", "NASDAQ", "SP500"], "rows"] > 2000).all()
     assert summary.loc["SP500", "first_date"] == pd.Timestamp("1999-01-04")
     sp500 = store.read("SP500")
     from arch.data import sp500 as source
 
     assert sp500["close"].iloc[0] == source.load()["Close"].iloc[0]  # Close, not Adj Close
+    stocks = summary.loc[DEMO_STOCKS]
+    assert (stocks["first_date"] == pd.Timestamp("2016-01-04")).all()  # the first session from DEMO_STOCKS_START
+    assert (stocks["last_date"] == pd.Timestamp("2022-12-28")).all()
+    assert (stocks["rows"] == 1760).all()
+    assert all("adjusted close only, 2016-01-04 to 2022-12-28" in item.source for item in report.imported[3:])
+
+
+def test_demo_stocks_are_stored_close_only_and_load_as_such(store: PriceStore) -> None:
+    load_demo(store)
+    raw = store.read("AAPL")
+    assert raw[["open", "high", "low", "volume"]].isna().all().all()  # NULL in the store, never the close
+    assert raw["close"].notna().all() and (raw["close"] > 0).all()
+    loaded = store.load("AAPL")
+    assert len(loaded.frame) == 1760  # validation drops no close-only row
+    pd.testing.assert_series_equal(loaded.frame["close"], raw["close"])
+    assert loaded.frame[["open", "high", "low", "volume"]].isna().all().all()
+    kinds = {d.kind: d for d in loaded.defects}
+    assert kinds["close_only"].count == 1760 and "never filled from the close" in kinds["close_only"].detail
+    assert not {"nan_rows", "placeholder_sessions", "inconsistent_range"} & set(kinds)
+    assert store.load("AAPL").fingerprint == loaded.fingerprint  # NaN hashes the same every time
+    assert {d.kind for d in store.load("SP500").defects}.isdisjoint({"close_only"})
+
+
+def test_demo_without_skfolio_is_one_clear_error(store: PriceStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "skfolio" else real(name, *a))
+    with pytest.raises(DataError, match=r"`demo stock file` must be skfolio's datasets/data/sp500_dataset.csv.gz .* skfolio is not installed"):
+        load_demo(store)
+    assert store.symbols() == []  # nothing half-loaded
 
 
 SHARED_BIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "bist"

@@ -6,8 +6,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bistlab.errors import DataError
-from bistlab.validate import MIN_ROWS, fingerprint, too_short, validate_ohlcv
+from bistlab.errors import ConfigError, DataError
+from bistlab.validate import (
+    CORPORATE_ACTION_MOVE,
+    MIN_ROWS,
+    corporate_actions,
+    fingerprint,
+    is_close_only,
+    too_short,
+    validate_ohlcv,
+)
 
 NAN = float("nan")
 
@@ -139,9 +147,15 @@ _row = st.tuples(
 @settings(max_examples=150, deadline=None)
 @given(st.lists(_row, min_size=1, max_size=30))
 def test_clean_frame_is_always_sorted_unique_and_positive(rows) -> None:
-    frame = validate_ohlcv(_frame(rows), symbol="PROP").frame
+    result = validate_ohlcv(_frame(rows), symbol="PROP")
+    frame = result.frame
     assert frame.index.is_unique
     assert bool((np.diff(frame.index.asi8) > 0).all())
+    if is_close_only(frame):  # open, high and low missing on every row: kept missing, never invented
+        assert result.count("close_only") == len(frame)
+        assert frame["close"].notna().all() and bool((frame["close"] > 0).all())
+        assert bool((frame["volume"].isna() | (frame["volume"] >= 0)).all())
+        return
     assert not frame.isna().any().any()
     assert bool((frame[["open", "high", "low", "close"]] > 0).all().all())
     assert bool((frame["volume"] >= 0).all())
@@ -252,3 +266,93 @@ def test_dates_with_mixed_utc_offsets_keep_their_wall_clock_day() -> None:
     dates = wall_clock_dates(["2024-01-02 00:00:00+03:00", "2024-01-03 00:00:00+02:00", None])
     assert list(dates[:2].strftime("%Y-%m-%d")) == ["2024-01-02", "2024-01-03"] and pd.isna(dates[2])
     assert wall_clock_dates(["2024-01-02", "someday"], coerce=True).isna().tolist() == [False, True]
+
+
+# ---------------------------------------------------------------- corporate actions
+
+
+def _split(frame: pd.DataFrame, at: int, ratio: float) -> pd.DataFrame:
+    """``frame`` with every price from row ``at`` on scaled so that the close moves by ``ratio`` there."""
+    out = frame.copy()
+    out.iloc[at:, :4] *= ratio / (frame["close"].iloc[at] / frame["close"].iloc[at - 1])
+    return out
+
+
+def test_a_two_for_one_split_is_a_corporate_action_with_its_date_and_ratio() -> None:
+    frame = _split(_xist_frame(), 100, 0.5)
+    moves = corporate_actions(frame)
+    assert list(moves.index) == [frame.index[100]] and moves.index.name == "date"
+    assert list(moves.columns) == ["prev_close", "close", "log_move", "ratio"]
+    assert moves["ratio"].iloc[0] == pytest.approx(0.5)
+    assert moves["log_move"].iloc[0] == pytest.approx(np.log(0.5))
+    assert moves["prev_close"].iloc[0] == frame["close"].iloc[99] and moves["close"].iloc[0] == frame["close"].iloc[100]
+    result = validate_ohlcv(frame, symbol="SPLIT")
+    (action,) = result.defects
+    assert action.kind == "corporate_actions" and action.count == 1
+    assert f"{frame.index[100].date()} -50.0 %" in action.detail
+    pd.testing.assert_frame_equal(result.frame, frame, check_freq=False)  # kept, nothing "fixed"
+
+
+@pytest.mark.parametrize("ratio", [1.099, 1 / 1.099, 0.901, 1.2499, 0.7501])
+def test_a_limit_move_is_no_corporate_action(ratio) -> None:
+    frame = _split(_xist_frame(), 100, ratio)
+    assert corporate_actions(frame).empty
+    assert validate_ohlcv(frame, symbol="LIMIT").defects == ()
+
+
+def test_corporate_actions_list_every_move_beyond_the_limit_up_or_down_and_the_report_names_each_once() -> None:
+    frame = _split(_split(_split(_xist_frame(), 30, 1.3), 60, 0.6), 90, 0.1)  # a bonus issue, a split, a 10:1
+    moves = corporate_actions(frame)
+    assert list(moves.index) == list(frame.index[[30, 60, 90]])
+    assert moves["ratio"].to_numpy() == pytest.approx([1.3, 0.6, 0.1])
+    kinds = {d.kind: d for d in validate_ohlcv(frame, symbol="ACTS").defects}
+    assert set(kinds) == {"corporate_actions", "price_jumps"}  # 3x or more stays a price jump, listed once
+    assert kinds["corporate_actions"].count == 2 and kinds["price_jumps"].count == 1
+    assert corporate_actions(frame, limit=0.5).index.equals(frame.index[[90]])
+    empty = corporate_actions(frame.iloc[:1])
+    assert empty.empty and list(empty.columns) == list(moves.columns) and isinstance(empty.index, pd.DatetimeIndex)
+
+
+@pytest.mark.parametrize("limit", [0.0, -0.1, float("nan"), float("inf"), "0.25", True])
+def test_corporate_actions_refuse_a_limit_that_is_not_a_positive_fraction(limit) -> None:
+    with pytest.raises(ConfigError, match="`limit` must be a positive finite fraction"):
+        corporate_actions(_xist_frame(), limit=limit)
+
+
+def test_the_default_limit_is_a_quarter() -> None:
+    assert CORPORATE_ACTION_MOVE == 0.25
+
+
+# ---------------------------------------------------------------- close-only series
+
+
+def _close_only(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(open=NAN, high=NAN, low=NAN, volume=NAN)
+
+
+def test_a_close_only_series_keeps_every_row_and_its_missing_columns_missing() -> None:
+    raw = _close_only(_xist_frame())
+    raw.iloc[50:53, raw.columns.get_loc("close")] = raw["close"].iloc[49]  # flat closes: no placeholder to tell
+    raw.iloc[70, raw.columns.get_loc("close")] = NAN  # a missing close: the row goes
+    result = validate_ohlcv(raw, symbol="CLOSE")
+    assert [d.kind for d in result.defects] == ["nan_rows", "close_only"]
+    frame = result.frame
+    assert len(frame) == len(raw) - 1 and raw.index[70] not in frame.index
+    pd.testing.assert_series_equal(frame["close"], raw["close"].drop(raw.index[70]), check_freq=False)
+    assert frame[["open", "high", "low", "volume"]].isna().all().all()  # never faked from the close
+    assert is_close_only(frame) and not is_close_only(_xist_frame()) and not is_close_only(raw.iloc[:0])
+    assert "volume missing on 149 rows, kept missing" in result.defects[1].detail
+    assert fingerprint(frame) == fingerprint(validate_ohlcv(raw.copy(), symbol="CLOSE").frame)
+
+
+def test_a_close_only_series_still_reports_its_corporate_actions() -> None:
+    result = validate_ohlcv(_close_only(_split(_xist_frame(), 100, 0.5)), symbol="CLOSE")
+    assert [(d.kind, d.count) for d in result.defects] == [("corporate_actions", 1), ("close_only", 150)]
+
+
+def test_a_series_with_some_high_and_low_is_not_close_only() -> None:
+    raw = _xist_frame()
+    raw.iloc[10:20, :3] = NAN  # open, high and low missing on a few rows only: those rows are bad
+    result = validate_ohlcv(raw, symbol="GAPS")
+    assert [(d.kind, d.count) for d in result.defects] == [("nan_rows", 10)]
+    assert not result.frame.isna().any().any()

@@ -108,6 +108,12 @@ class FeatureCache:
             self.hits += 1
         return frame
 
+    def trim(self, max_entries: int) -> None:
+        """Forget the oldest entries beyond ``max_entries`` (a panel of many symbols would
+        otherwise keep every trial's features of every symbol)."""
+        while len(self._store) > max_entries:
+            self._store.pop(next(iter(self._store)))
+
 
 def build_feature_matrix(
     ctx: FeatureContext,

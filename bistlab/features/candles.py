@@ -30,6 +30,7 @@ import pandas as pd
 
 from bistlab.errors import ConfigError
 from bistlab.features import FeatureContext, FeatureGroup
+from bistlab.validate import is_close_only
 
 __all__ = [
     "GROUP",
@@ -98,7 +99,10 @@ def _talib() -> Any:
 
 
 def unavailable(ctx: FeatureContext) -> str | None:
-    """``None`` when TA-Lib can be imported, else why not."""
+    """``None`` when the frame has open, high and low and TA-Lib can be imported, else why not
+    (a close-only series, see :func:`bistlab.validate.is_close_only`, has no candles)."""
+    if is_close_only(ctx.frame):
+        return f"{ctx.symbol} is close-only (no open, high or low): candlestick patterns need all four prices"
     try:
         _talib()
     except ImportError as err:

@@ -41,8 +41,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from bistlab.errors import ConfigError
 from bistlab.features import FeatureContext, FeatureGroup
+from bistlab.validate import is_close_only
 
-__all__ = ["GROUP", "DEFAULT_PARAMS", "compute", "suggest", "find_pivots", "ATR_WINDOW"]
+__all__ = ["GROUP", "DEFAULT_PARAMS", "compute", "suggest", "unavailable", "find_pivots", "ATR_WINDOW"]
 
 logger = logging.getLogger(__name__)
 
@@ -291,11 +292,19 @@ def compute(ctx: FeatureContext, params: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index).astype("float64")
 
 
+def unavailable(ctx: FeatureContext) -> str | None:
+    """Why the group cannot run for ``ctx`` (a close-only series: its pivots are highs and lows, see
+    :func:`bistlab.validate.is_close_only`), else ``None``."""
+    if is_close_only(ctx.frame):
+        return f"{ctx.symbol} is close-only (no high or low): chart-pattern pivots and the ATR need highs and lows"
+    return None
+
+
 GROUP = FeatureGroup(
     name="chart_patterns",
     flag="enable_chart_patterns",
     suggest=suggest,
     compute=compute,
-    unavailable=lambda ctx: None,
+    unavailable=unavailable,
     description="patterns from confirmed pivots: double top/bottom, head and shoulders (and inverse), triangle, neckline breaks, breakouts and distances to the last pivot high/low",
 )

@@ -27,6 +27,7 @@ from bistlab.report.sections import (
 )
 from bistlab.report.table import REPORT_COLUMNS, task_table
 from bistlab.report.task_page import task_page_html
+from bistlab.report.universe import symbol_comparisons, universe_figures, universe_html, universe_ic_figure, universe_task_html, universe_tercile_figure
 from bistlab.report.words import task_sentences, verdict_words
 
 __all__ = [
@@ -52,6 +53,12 @@ __all__ = [
     "tasks_html",
     "reproducibility_html",
     "task_page_html",
+    "universe_html",
+    "universe_task_html",
+    "universe_ic_figure",
+    "universe_tercile_figure",
+    "universe_figures",
+    "symbol_comparisons",
     "task_sentences",
     "verdict_words",
 ]

@@ -27,12 +27,14 @@ import pandas as pd
 
 from bistlab.honesty import CycleControl, StudyHonesty, fdr_control, study_honesty
 from bistlab.ledger import ForwardView, load_forward
-from bistlab.metrics import DirHit, SplitMetrics, baseline_figures, split_figures, usable_verdict
+from bistlab.metrics import DirHit, SplitMetrics, baseline_figures, split_figures
 from bistlab.predict import PREDICTION_COLUMNS, update_predictions
 from bistlab.report.studies import cached_study_record
 from bistlab.report.table import task_table
 from bistlab.selection import SupportFilter, filtered_dirhit
 from bistlab.state import CycleTasks, TaskState, tasks_of_cycle, write_tasks_snapshot
+from bistlab.summary import panel_figures
+from bistlab.validate import UNIVERSE_SYMBOL
 from bistlab.workspace import BestParams, Evaluation, ModelMeta, Record, TaskPaths, Workspace
 
 __all__ = ["RESULT_RECORDS", "TaskRecord", "CycleRecords", "CycleReport", "collect_cycle", "compare_previous", "load_report", "load_predictions"]
@@ -93,9 +95,31 @@ class TaskRecord:
         return self.ev.holdout if self.ev else None
 
     @property
+    def is_universe(self) -> bool:
+        """A universe task (``UNIVERSE_<h>d``): one model over every symbol, judged on its panel."""
+        return self.symbol == UNIVERSE_SYMBOL or bool(self.ev and self.ev.is_universe)
+
+    @property
+    def panel(self) -> dict[str, Any]:
+        """A universe task's pooled holdout metrics (``PanelMetrics.to_dict()``); empty otherwise."""
+        return dict((self.ev.universe or {}).get("metrics") or {}) if self.ev and self.ev.is_universe else {}
+
+    @property
+    def target(self) -> str:
+        """What the DirHits are measured on: ``raw`` or ``excess`` (universe tasks)."""
+        return (self.ev.target if self.ev else None) or ("excess" if self.is_universe else "raw")
+
+    @property
+    def best_baseline_dirhit(self) -> float | None:
+        """The better baseline's holdout DirHit on the masked rows (the verdict's, or the panel's)."""
+        if self.panel:
+            return self.panel.get("best_baseline_dirhit")
+        return self.verdict.get("best_baseline_dirhit")
+
+    @property
     def verdict(self) -> dict[str, Any]:
         """The usable rule on the holdout numbers (recomputed, so older records get today's rule)."""
-        return usable_verdict(self.ev.holdout, horizon=self.horizon) if self.ev else {}
+        return self.ev.rule_verdict() if self.ev else {}
 
     @property
     def passes_rule(self) -> bool | None:
@@ -114,15 +138,25 @@ class TaskRecord:
         return SupportFilter(**self.best.evaluation_spec["filter"]) if self.best else None
 
     def holdout_figure(self) -> DirHit:
-        """The holdout DirHit with its interval at the effective count."""
+        """The holdout DirHit with its interval at the effective count; a universe task's pooled
+        masked DirHit with its date-block bootstrap interval."""
+        if self.panel:
+            return panel_figures(self.panel)["model"]
         return split_figures(self.ev.holdout, horizon=self.horizon)["model"] if self.ev else DirHit(None, 0, 0.0)
 
-    def call_figure(self) -> DirHit:
-        """The holdout call DirHit (rows with |prediction| > threshold)."""
+    def call_figure(self) -> DirHit | None:
+        """The holdout call DirHit (rows with |prediction| > threshold); ``None`` for a universe
+        task, whose call DirHit has no interval fit for a panel."""
+        if self.panel:
+            return None
         return split_figures(self.ev.holdout, horizon=self.horizon)["call"] if self.ev else DirHit(None, 0, 0.0)
 
     def baseline_figures(self) -> dict[str, DirHit]:
-        """Persistence and majority on the holdout's masked rows."""
+        """Persistence and majority on the holdout's masked rows (a universe task's with their
+        date-block bootstrap intervals)."""
+        if self.panel:
+            figs = panel_figures(self.panel)
+            return {k: figs[k] for k in ("persistence", "majority") if figs[k].defined}
         return baseline_figures(self.ev.holdout, horizon=self.horizon) if self.ev else {}
 
     def hpo_splits(self) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from bistlab.report.data import CycleReport, TaskRecord
 from bistlab.report.words import baseline_html, call_html, disguise_words, hold_html, hpo_html, method_html, task_sentences, verdict_words, wfv_html
 from bistlab.repro import report_versions, source_revision
 from bistlab.state import TaskStatus
+from bistlab.validate import UNIVERSE_SYMBOL
 
 __all__ = [
     "summary_html",
@@ -47,6 +48,16 @@ HOW_TO_READ = (
     "predicted online with refits on past data only, beside two naive baselines on the same rows (persistence: the sign "
     "of the last h-day return, rows where it is zero not counted; majority: the training window's majority direction).</p>"
     f"<p><b>Usable rule</b> (holdout numbers only): {esc(USABLE_RULE)}.</p>"
+)
+
+HOW_TO_READ_UNIVERSE = (
+    "<p><b>Universe models.</b> A task <code>UNIVERSE_&lt;h&gt;d</code> is one model over every stored symbol, judged on "
+    "its panel of (date, symbol) holdout rows and, by default, on the <i>excess</i> target: the h-day log return minus the "
+    "date's cross-sectional median (half of each date's symbols beat it by construction, so neither the market's drift nor "
+    "the skew of returns makes a constant call look skilled). Its DirHits are pooled over every symbol's masked rows; their "
+    "intervals come from a block bootstrap over dates (a date's rows always together, blocks of at least h sessions), not "
+    "from an effective count. Its usable rule also needs the mean rank IC's lower bound above 0: see the section "
+    "<i>Universe models</i>.</p>"
 )
 
 
@@ -89,6 +100,8 @@ def summary_html(rep: CycleReport) -> str:
     if not rep.records.ended:
         parts.append(f'<div class="banner">This cycle has not ended: {others} task(s) are still pending or running; their rows are incomplete.</div>')
     parts.append(HOW_TO_READ)
+    if any(r.is_universe for r in rep.records.tasks):
+        parts.append(HOW_TO_READ_UNIVERSE)
     if rep.records.control and rep.records.control.n_tested:
         parts.append(f"<p><b>Many tasks.</b> {esc(rep.records.control.words())}</p>")
     parts.append("</div>")
@@ -139,15 +152,17 @@ def _judgeable_row(horizon: int, recs: list[TaskRecord]) -> list[str]:
 
 def _judgeable_html(rep: CycleReport) -> str:
     """Per horizon: holdout size, effective counts, and the smallest holdout DirHit that could pass."""
-    horizons = sorted({r.horizon for r in rep.records.tasks if r.ev})
+    judged = [r for r in rep.records.tasks if r.ev and not r.is_universe]
+    horizons = sorted({r.horizon for r in judged})
     if not horizons:
         return ""
-    rows = [_judgeable_row(h, [r for r in rep.records.tasks if r.ev and r.horizon == h]) for h in horizons]
+    rows = [_judgeable_row(h, [r for r in judged if r.horizon == h]) for h in horizons]
     cols = ["h (trading days)", "tasks", "holdout rows", "n_eff if every row were masked", "bar then (smallest passing %)", "median n_eff of the tasks", "bar then (smallest passing %)"]
     return (
         "<h3>What each horizon's holdout can judge</h3><p>The rule needs the lower bound of the holdout DirHit above 50 % (and above the best "
         "baseline); with few independent h-day outcomes even a high DirHit cannot get there. The smallest DirHit that could clear 50 %, "
-        "per horizon (a baseline above 50 % raises the bar further):</p>"
+        "per horizon (a baseline above 50 % raises the bar further); per-symbol tasks only (a universe model's bar is in "
+        "its own section):</p>"
         + html_table(cols, rows, table_id="judgeable")
     )
 
@@ -172,8 +187,11 @@ def usable_html(rep: CycleReport) -> str:
     dropped = [r for r in tasks if r.passes_rule and not r.usable]
     if dropped:
         parts.append(_verdict_list("<p>Passed the rule on their own but not the cycle-wide control (chance passes among many tasks):</p>", dropped))
+    universes = [r for r in tasks if r.is_universe and r.ev and not r.usable]
+    if universes:
+        parts.append(_verdict_list("<p>Universe models (one model over every symbol, their own rule; details in the section <i>Universe models</i>):</p>", universes))
     parts.append(_judgeable_html(rep))
-    near = [r for r in tasks if r.ev and not r.passes_rule and r.verdict.get("dirhit_lower_95") is not None]
+    near = [r for r in tasks if r.ev and not r.is_universe and not r.passes_rule and r.verdict.get("dirhit_lower_95") is not None]
     near.sort(key=lambda r: r.verdict["dirhit_lower_95"] - max(50.0, r.verdict.get("best_baseline_dirhit") or 50.0), reverse=True)
     if near:
         parts.append(_verdict_list("<p>Nearest misses (largest lower bound relative to the bar):</p>", near[:5]))
@@ -242,13 +260,26 @@ def _holdout_cells(rec: TaskRecord, edge: Any) -> list[str]:
         return ["–"] * 6
     gap = rec.ev.wfv_parity_gap
     return [
-        wfv_html(rec, inline=False) + (f"<br><small>Δ {gap:+.2f}</small>" if gap is not None else ""),
-        hold_html(rec, inline=False),
+        wfv_html(rec, inline=False) + (f"<br><small>Δ {gap:+.2f}</small>" if gap is not None else "") + _PANEL_SPLITS_NOTE * rec.is_universe,
+        hold_html(rec, inline=False) + _panel_note(rec),
         baseline_html(rec, "persistence", inline=False),
         baseline_html(rec, "majority", inline=False),
         num(edge, "{:+.1f}") if edge is not None and not pd.isna(edge) else "–",
         call_html(rec, inline=False),
     ]
+
+
+_PANEL_SPLITS_NOTE = "<br><small>pooled panel rows: interval<br>too narrow, indicative only</small>"
+"""Under a universe task's HPO and WFV DirHits (:data:`bistlab.summary.PANEL_SPLIT_CAVEAT`)."""
+
+
+def _panel_note(rec: TaskRecord) -> str:
+    """Under a universe task's holdout DirHit: what it is pooled over, the target, the interval's kind."""
+    m = rec.panel
+    if not m:
+        return ""
+    symbols = len((rec.ev.universe or {}).get("per_symbol") or {}) if rec.ev else 0
+    return f"<br><small>pooled: {symbols} symbols × {m.get('n_dates')} dates;<br>target {esc(rec.target)}; date-block bootstrap CI</small>"
 
 
 def _table_row(rep: CycleReport, rec: TaskRecord, t: pd.Series) -> list[str]:
@@ -262,7 +293,7 @@ def _table_row(rep: CycleReport, rec: TaskRecord, t: pd.Series) -> list[str]:
         '<span class="lowsupport">LOW_SUPPORT</span>' if rec.low_support else "",
         _usable_cell(rec),
         f"{rec.best.n_complete} / {rec.best.n_trials}" if rec.best else "–",
-        hpo_html(rec, inline=False) if rec.best else "–",
+        (hpo_html(rec, inline=False) + _PANEL_SPLITS_NOTE * rec.is_universe) if rec.best else "–",
         *_holdout_cells(rec, t["edge"]),
         f"{num(h.nrmse)} / {num(rec.ev.wfv.get('avg_nrmse'))}" if rec.ev else "–",
         f"{pct(h.mask_pct if h else None)}, {len(rec.best.counted_splits)} of {len(rec.hpo_splits())}" if rec.best else "–",
@@ -408,8 +439,63 @@ def _prediction_row(p: pd.Series) -> list[str]:
     ]
 
 
+def _universe_prediction_row(p: pd.Series, per_symbol: dict[str, Any]) -> list[str]:
+    mine = per_symbol.get(str(p["symbol"])) or {}
+    fig = DirHit.rate(mine.get("hits"), mine.get("count"), mine.get("n_eff")) if mine else None
+    return [
+        esc(p["symbol"]),
+        esc(p["as_of"] or "–"),
+        f"<b>{esc(p['direction'])}</b>",
+        num(p["expected_log_return"], "{:+.5f}"),
+        num(p["expected_return_pct"], "{:+.3f}"),
+        dirhit_html(fig, inline=False) if fig is not None else "–",
+        esc(p["note"] or ""),
+    ]
+
+
+def _universe_predictions_html(rep: CycleReport, key: str, frame: pd.DataFrame) -> str:
+    """A universe task's forecasts, one per symbol: counts by direction, the strongest calls, and
+    every forecast in a collapsed table."""
+    rec = next((r for r in rep.records.tasks if r.key == key), None)
+    horizon = int(frame["horizon"].iloc[0])
+    target = str(frame["target"].dropna().iloc[0]) if frame["target"].notna().any() else (rec.target if rec else "excess")
+    counts = frame["direction"].value_counts().to_dict()
+    per_symbol = ((rec.ev.universe or {}).get("per_symbol") or {}) if rec and rec.ev else {}
+    skill = (
+        f"Skill on the holdout, pooled over every symbol: {hold_html(rec)}; " + ("<b class=\"usable\">usable</b>." if rec.usable else "<b>not usable</b>: no demonstrated skill.")
+        if rec and rec.ev
+        else "Not evaluated on the holdout: skill unknown."
+    )
+    cols = ["symbol", "as of", "direction", "expected log return", "expected return %", "universe model's holdout DirHit on this symbol's rows", "note"]
+    ranked = frame.dropna(subset=["expected_log_return"]).sort_values("expected_log_return", ascending=False)
+    strongest = pd.concat([ranked.head(5), ranked.tail(5)]).drop_duplicates(subset=["symbol"]) if len(ranked) > 10 else ranked
+    words = "above the date's cross-sectional median (up) or below it (down)" if target == "excess" else "up or down"
+    missing = sorted(set(per_symbol) - set(frame["symbol"].astype(str)))
+    if missing:
+        skill += f" No forecast row for {len(missing)} symbol{'s' if len(missing) != 1 else ''} of its holdout: {esc(', '.join(missing))}."
+    return "\n".join(
+        [
+            f"<h3>{esc(key)}: one forecast per symbol ({len(frame)})</h3>",
+            f"<p>Target <b>{esc(target)}</b>: each forecast says whether the symbol ends the next {horizon} sessions {words}, "
+            f"flat within the threshold. {', '.join(f'{n} {esc(d)}' for d, n in sorted(counts.items()))}. {skill} "
+            "A symbol's own DirHit below rests on its few masked rows: read it with its interval.</p>",
+            "<p>The strongest calls (five highest and five lowest expected returns):</p>",
+            html_table(cols, [_universe_prediction_row(p, per_symbol) for _, p in strongest.iterrows()], table_id=f"predictions-{key}-strongest"),
+            f"<details><summary>All {len(frame)} forecasts of {esc(key)}</summary>",
+            html_table(cols, [_universe_prediction_row(p, per_symbol) for _, p in frame.sort_values("symbol").iterrows()], table_id=f"predictions-{key}"),
+            "</details>",
+        ]
+    )
+
+
+def _is_universe_row(rep: CycleReport, task: Any) -> bool:
+    keys = {r.key for r in rep.records.tasks if r.is_universe}
+    return str(task) in keys or str(task).startswith(f"{UNIVERSE_SYMBOL}_")
+
+
 def predictions_html(rep: CycleReport) -> str:
-    """The latest forecast per task (the table ``bistlab predict`` writes)."""
+    """The latest forecast per task (the table ``bistlab predict`` writes); a universe task's
+    forecasts (one per symbol) grouped under it."""
     parts = [
         '<div class="bistlab-report">',
         "<h2>Predictions</h2>",
@@ -423,8 +509,11 @@ def predictions_html(rep: CycleReport) -> str:
         parts.append(f"<p>{esc(rep.predictions_note)}</p></div>")
         return "\n".join(parts)
     parts.append(f"<p>{esc(rep.predictions_note)}.</p>")
+    universe = frame["task"].map(lambda t: _is_universe_row(rep, t))
     cols = ["task", "as of", "direction", "expected log return", "expected return %", "holdout DirHit %", "usable", "LOW_SUPPORT", "note"]
-    parts.append(html_table(cols, [_prediction_row(p) for _, p in frame.iterrows()], table_id="predictions"))
+    parts.append(html_table(cols, [_prediction_row(p) for _, p in frame[~universe].iterrows()], table_id="predictions"))
+    for key, group in frame[universe].groupby("task", sort=True):
+        parts.append(_universe_predictions_html(rep, str(key), group))
     parts.append("</div>")
     return "\n".join(parts)
 

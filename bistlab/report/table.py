@@ -19,6 +19,7 @@ REPORT_COLUMNS = [
     "task",
     "symbol",
     "horizon",
+    "target",
     "status",
     "trials",
     "n_trials_total",
@@ -59,6 +60,9 @@ REPORT_COLUMNS = [
     "holdout_mask_pct",
     "valid_splits",
     "low_support",
+    "rank_ic",
+    "rank_ic_low",
+    "rank_ic_high",
     "p_value",
     "q_value",
     "passes_rule",
@@ -73,7 +77,10 @@ are means over the counted splits, ``ci_*`` the holdout's); ``edge`` = holdout D
 baseline (points); ``agree_*_pct``: share of holdout calls in the baseline's direction;
 ``p_value`` / ``q_value``: the rule's one-sided p-value and its Benjamini–Hochberg adjustment over
 the cycle; ``passes_rule``: the task's own test; ``usable``: after the cycle-wide control;
-``pbo`` the CSCV probability of backtest overfitting."""
+``pbo`` the CSCV probability of backtest overfitting. ``target``: ``raw`` (the h-day log return) or
+``excess`` (over the date's cross-sectional median). A universe task's (``UNIVERSE_<h>d``) holdout
+figures are pooled over its panel with date-block bootstrap intervals (``holdout_n_eff`` does not
+apply: empty); ``rank_ic*`` is its mean rank IC with its interval (empty for per-symbol tasks)."""
 
 
 def _selection_columns(rec: TaskRecord) -> dict[str, Any]:
@@ -102,14 +109,30 @@ def _selection_columns(rec: TaskRecord) -> dict[str, Any]:
     }
 
 
+def _panel_columns(rec: TaskRecord) -> dict[str, Any]:
+    """A universe task's pooled figures over the columns the per-symbol ones fill differently."""
+    m = rec.panel
+    if not m:
+        return {}
+    return {
+        "holdout_n_eff": None,
+        "persistence_dirhit": m.get("persistence_dirhit"),
+        "majority_dirhit": m.get("majority_dirhit"),
+        "edge": m.get("edge"),
+        "rank_ic": m.get("ic_mean"),
+        "rank_ic_low": m.get("ic_lo"),
+        "rank_ic_high": m.get("ic_hi"),
+    }
+
+
 def _holdout_columns(rec: TaskRecord) -> dict[str, Any]:
     h, verdict, fig = rec.holdout, rec.verdict, rec.holdout_figure()
     if h is None:
         return {}
     base = rec.baseline_figures()
-    best_base = verdict.get("best_baseline_dirhit")
+    best_base = rec.best_baseline_dirhit
     return {
-        "holdout_dirhit": h.dirhit,
+        "holdout_dirhit": fig.value if fig.defined else h.dirhit,
         "holdout_hits": h.dirhit_hits,
         "holdout_count": h.mask_count,
         "holdout_n_eff": fig.n_eff,
@@ -130,6 +153,7 @@ def _holdout_columns(rec: TaskRecord) -> dict[str, Any]:
         "holdout_nrmse": h.nrmse,
         "holdout_mask_pct": h.mask_pct,
         "p_value": verdict.get("p_value"),
+        **_panel_columns(rec),
     }
 
 
@@ -138,6 +162,7 @@ def _row(rec: TaskRecord, control: CycleControl | None) -> dict[str, Any]:
         "task": rec.key,
         "symbol": rec.symbol,
         "horizon": rec.horizon,
+        "target": rec.target,
         "status": rec.status,
         **_selection_columns(rec),
         **_holdout_columns(rec),

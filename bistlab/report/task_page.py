@@ -6,8 +6,10 @@ the ladder of DirHits (HPO, WFV after training, holdout, call DirHit, both basel
 split-by-split tables with the support filter's decision per split, the multiple-testing figures,
 the optimization history and parameter importances, the best trial's configuration, the
 comparison with the previous cycle, the forecast, and the evaluation spec and wall times.
-It is built from the same layers as the main report (:mod:`bistlab.report.data`,
-:mod:`bistlab.report.words`).
+A universe task's page also holds its universe section (:mod:`bistlab.report.universe`: pooled
+figures with date-block bootstrap intervals, the verdict, the rank IC by date, per symbol) and its
+forecasts, one per symbol. It is built from the same layers as the main report
+(:mod:`bistlab.report.data`, :mod:`bistlab.report.words`).
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ import plotly.graph_objects as go
 
 from bistlab import plots
 from bistlab.htmlfmt import dirhit_html, esc, html_table, link, num, page, pct
-from bistlab.metrics import USABLE_RULE, DirHit, split_figures
+from bistlab.metrics import DirHit, split_figures
 from bistlab.options import OPTIONS
 from bistlab.report.data import CycleReport, TaskRecord
 from bistlab.report.studies import flag_effects
-from bistlab.report.words import low_support_text, method_html, task_sentences, verdict_words
+from bistlab.report.universe import universe_task_html
+from bistlab.report.words import low_support_text, method_html, rule_text, task_sentences, verdict_words
+from bistlab.summary import PANEL_SPLIT_CAVEAT
 from bistlab.selection import SupportFilter
 from bistlab.state import TaskStatus
 from bistlab.workspace import BestParams, Evaluation, ModelMeta, Workspace
@@ -182,10 +186,32 @@ def _previous_html(rec: TaskRecord) -> str:
     )
 
 
+def _universe_prediction_html(rec: TaskRecord, frame: Any) -> str:
+    """A universe task's forecasts, one per symbol: directions counted, the extremes, all in a table."""
+    made = frame.dropna(subset=["expected_log_return"]).sort_values("expected_log_return", ascending=False)
+    if made.empty:
+        return f"<p>No forecast: {esc(frame['note'].iloc[0] or '')}</p>"
+    counts = ", ".join(f"{n} {esc(d)}" for d, n in sorted(made["direction"].value_counts().items()))
+    top = ", ".join(f"{esc(p['symbol'])} {p['expected_log_return']:+.4f}" for _, p in made.head(5).iterrows())
+    bottom = ", ".join(f"{esc(p['symbol'])} {p['expected_log_return']:+.4f}" for _, p in made.tail(5).iloc[::-1].iterrows())
+    rows = [[esc(p["symbol"]), esc(p["as_of"]), f"<b>{esc(p['direction'])}</b>", num(p["expected_log_return"], "{:+.5f}"), num(p["expected_return_pct"], "{:+.3f}")] for _, p in made.sort_values("symbol").iterrows()]
+    skill = "<b class=\"usable\">usable</b>" if rec.usable else "<b>not usable</b>: no demonstrated skill"
+    return (
+        f"<p>{len(made)} forecasts, one per symbol, as of <b>{esc(made['as_of'].iloc[0])}</b>, of the {esc(rec.target)} log return over the next "
+        f"{rec.horizon} trading days: {counts}. Highest: {top}. Lowest: {bottom}. Skill of this configuration on the holdout: "
+        f"{dirhit_html(rec.holdout_figure(), inline=True) if rec.ev else 'not evaluated'}, {skill}.</p>"
+        + f"<details><summary>All {len(made)} forecasts</summary>"
+        + html_table(["symbol", "as of", "direction", f"expected {rec.target} log return", "expected %"], rows, table_id="universe-forecasts")
+        + "</details>"
+    )
+
+
 def _prediction_html(rep: CycleReport, rec: TaskRecord) -> str:
     frame = rep.predictions
     if frame is None or rec.key not in set(frame["task"]):
         return f"<p>{esc(rep.predictions_note)}</p>"
+    if rec.is_universe:
+        return _universe_prediction_html(rec, frame[frame["task"] == rec.key])
     p = frame[frame["task"] == rec.key].iloc[0]
     if p["expected_log_return"] is None or p["expected_log_return"] != p["expected_log_return"]:
         return f"<p>No forecast: {esc(p['note'])}</p>"
@@ -217,7 +243,7 @@ def _header(rep: CycleReport, rec: TaskRecord) -> list[str]:
     if rec.low_support:
         body.append(f'<div class="banner"><span class="lowsupport">{esc(low_support_text(rec))}</span></div>')
     if rec.ev:
-        body.append(f'<div class="banner {"good" if rec.usable else "info"}">{verdict_words(rec)}<br><small>Rule: {esc(USABLE_RULE)}.</small></div>')
+        body.append(f'<div class="banner {"good" if rec.usable else "info"}">{verdict_words(rec)}<br><small>Rule: {esc(rule_text(rec))}.</small></div>')
     body.append("<h2>In short</h2><ul>" + "".join(f"<li>{s}</li>" for s in task_sentences(rec)) + "</ul>")
     return body
 
@@ -226,19 +252,31 @@ def _title(rep: CycleReport, rec: TaskRecord) -> str:
     return f"{rec.key} — cycle {rep.cycle}"
 
 
+def _holdout_rows_words(rec: TaskRecord) -> str:
+    ev, h = rec.ev, rec.ev.holdout
+    span = esc(" … ".join(ev.holdout_dates))
+    if rec.panel:
+        m = rec.panel
+        return f"{span}; {h.mask_count} of {h.n_test} rows (date × symbol) masked ({pct(h.mask_pct)}) on {m.get('mask_dates')} of {m.get('n_dates')} dates; date-block bootstrap interval"
+    return f"{span}; {h.mask_count} of {h.n_test} rows masked ({pct(h.mask_pct)})"
+
+
 def _ladder_holdout(rec: TaskRecord) -> list[list[str]]:
     ev, h = rec.ev, rec.ev.holdout
     gap = ev.wfv_parity_gap
     base = rec.baseline_figures()
     skipped = h.persistence_no_direction
+    call = rec.call_figure()
     rows = [
-        ["WFV DirHit after training (same splits: parity)", dirhit_html(rec.wfv_figure()) + (f"<br><small>Δ vs HPO {gap:+.4f} points</small>" if gap is not None else ""), num(ev.wfv.get("avg_nrmse")), "same splits, refit after training"],
-        ["holdout DirHit (online, never seen by HPO)", dirhit_html(rec.holdout_figure()), num(h.nrmse), f"{esc(' … '.join(ev.holdout_dates))}; {h.mask_count} of {h.n_test} rows masked ({pct(h.mask_pct)})"],
-        ["holdout call DirHit (|prediction| > threshold)", dirhit_html(rec.call_figure()), "", f"coverage {pct(h.call_coverage_pct)} of the holdout"],
+        ["WFV DirHit after training (same splits: parity)", dirhit_html(rec.wfv_figure()) + (f"<br><small>Δ vs HPO {gap:+.4f} points</small>" if gap is not None else ""), num(ev.wfv.get("avg_nrmse")), "same splits, refit after training" + ("; pooled panel rows (interval indicative only)" if rec.is_universe else "")],
+        ["holdout DirHit (online, never seen by HPO)", dirhit_html(rec.holdout_figure()), num(h.nrmse), _holdout_rows_words(rec)],
+        ["holdout call DirHit (|prediction| > threshold)", dirhit_html(call) if call is not None else "–", "", f"coverage {pct(h.call_coverage_pct)} of the holdout" + ("; no interval fit for a panel was recorded" if call is None else "")],
         ["persistence baseline (same rows)", dirhit_html(base["persistence"]) if "persistence" in base else "undefined (n=0)", "", "sign of the last h-day return" + (f"; {skipped} rows without a past direction not counted" if skipped else "")],
         ["majority baseline (same rows)", dirhit_html(base["majority"]) if "majority" in base else "undefined (n=0)", "", "training window's majority direction"],
     ]
-    for fam, m in sorted((h.model_metrics or {}).items()):
+    if rec.is_universe and h.model_metrics:
+        rows.append(["ensemble members on the holdout", "–", "", "not shown for a panel: no date-block interval was recorded for them"])
+    for fam, m in sorted(({} if rec.is_universe else h.model_metrics or {}).items()):
         fig = DirHit.rate(m.get("dirhit") and m["dirhit"] * m["mask_count"] / 100.0, m.get("mask_count"), m.get("n_eff"))
         rows.append([f"ensemble member {fam} on the holdout", dirhit_html(fig), num(m.get("nrmse")), "its own mask"])
     rows.append(["agreement with the baselines", "–", "", _agreement_words(rec)])
@@ -247,7 +285,7 @@ def _ladder_holdout(rec: TaskRecord) -> list[list[str]]:
 
 def _ladder_html(rec: TaskRecord) -> list[str]:
     hpo_nrmse = (rec.best.symbol_metrics.get(rec.key) or {}).get("avg_nrmse")
-    ladder = [["HPO DirHit (selected trial; biased upward by the search)", dirhit_html(rec.hpo_figure(), css="biased"), num(hpo_nrmse), "walk-forward splits before the holdout"]]
+    ladder = [["HPO DirHit (selected trial; biased upward by the search)", dirhit_html(rec.hpo_figure(), css="biased"), num(hpo_nrmse), "walk-forward splits before the holdout" + ("; pooled panel rows (interval indicative only)" if rec.is_universe else "")]]
     if rec.ev:
         ladder += _ladder_holdout(rec)
     return ["<h2>DirHit, from optimistic to honest</h2>", html_table(["measure", "DirHit", "nRMSE", "rows"], ladder, table_id="ladder")]
@@ -270,7 +308,9 @@ def _splits_html(rec: TaskRecord) -> list[str]:
         body.append(html_table(SPLIT_COLUMNS, split_rows(rec.wfv_splits(), spec, flt=flt, counted=rec.wfv_counted()), table_id="wfv-splits"))
         body.append(_figure(plots.split_dirhits, rec.wfv_splits(), title="After training: DirHit per walk-forward split (model and baselines)"))
         p = rec.ev.holdout_predictions
-        if p.get("dates"):
+        if rec.is_universe:
+            body.append(f"<p><small>{esc(PANEL_SPLIT_CAVEAT[0].upper() + PANEL_SPLIT_CAVEAT[1:])}.</small></p>")
+        elif p.get("dates"):
             body.append(_figure(plots.holdout_cumulative, p["dates"], p["y_true"], p["y_pred"], thr=spec["dirhit_threshold"], title="Holdout: following the model's calls"))
     return body
 
@@ -329,10 +369,12 @@ def _reproducibility_html(rec: TaskRecord) -> list[str]:
 def task_page_html(rep: CycleReport, rec: TaskRecord) -> str:
     """The task's page as one HTML document."""
     body = _header(rep, rec)
+    universe = ["<h2>The universe holdout</h2>", universe_task_html(rep, rec, figures=True)] if rec.is_universe and rec.ev else []
     if not rec.best:
-        body.append("<p>No HPO result: nothing more to show.</p>")
-        return page(_title(rep, rec), "\n".join(body))
-    body += _ladder_html(rec) + _splits_html(rec) + _search_html(rec) + _honesty_html(rec)
+        body += universe + ["<p>No HPO result: nothing more to show.</p>"]
+        return page(_title(rep, rec), "\n".join(body), scripts=["../plotly.min.js"] if universe else [])
+    body += _ladder_html(rec) + universe
+    body += _splits_html(rec) + _search_html(rec) + _honesty_html(rec)
     body += ["<h2>Configuration of the selected trial</h2>", _config_html(rec.best)]
     body += [f"<h2>Since cycle {rep.cycle - 1}</h2>" if rep.cycle > 1 else "<h2>Previous cycle</h2>", _previous_html(rec)]
     body += ["<h2>Forecast</h2>", _prediction_html(rep, rec)]

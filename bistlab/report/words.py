@@ -3,7 +3,9 @@ counts and intervals, the usable verdict with the rule's numbers, and the cautio
 (a study restarted on changed prices, options not applied, a model that is a baseline in disguise).
 
 Every DirHit goes through :func:`bistlab.htmlfmt.dirhit_html`, so it always carries its count and
-the interval of that very number."""
+the interval of that very number. A universe task (``UNIVERSE_<h>d``) is said in its own words: its
+target, its pooled figures with their date-block bootstrap intervals, and the three parts of its
+rule (:func:`bistlab.panel_metrics.universe_verdict`)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from bistlab.honesty import FDR_Q, METHOD_ITEMS
 from bistlab.htmlfmt import dirhit_html, esc, num, pct
 from bistlab.metrics import USABLE_RULE
 from bistlab.state import TaskStatus
+from bistlab.summary import PANEL_SPLIT_CAVEAT, target_words
 
 if TYPE_CHECKING:
     from bistlab.report.data import TaskRecord
@@ -31,6 +34,9 @@ __all__ = [
     "verdict_words",
     "task_sentences",
     "method_html",
+    "target_html",
+    "universe_verdict_words",
+    "rule_text",
 ]
 
 DISGUISE_PCT = 90.0
@@ -54,9 +60,23 @@ def low_support_text(rec: TaskRecord) -> str:
     )
 
 
+def target_html(rec: TaskRecord) -> str:
+    """``target: excess — the 7-day log return minus the date's cross-sectional median (...)``."""
+    return f"target: <b>{esc(target_words(rec.target, rec.horizon))}</b>"
+
+
+def rule_text(rec: TaskRecord) -> str:
+    """The usable rule the task is judged by (the universe rule for a universe task), plain text."""
+    return str(rec.verdict.get("rule") or USABLE_RULE) if rec.is_universe else USABLE_RULE
+
+
 def note_text(rec: TaskRecord) -> str:
     """The note of a task's row: why it failed or was skipped, LOW_SUPPORT, restarts, skipped options."""
     parts = []
+    if rec.is_universe:
+        u = rec.ev.universe if rec.ev else {}
+        members = f" over {u['members']} symbols" if u.get("members") else ""
+        parts.append(f"universe model{members}, target {rec.target}: holdout figures pooled over its panel, intervals by a block bootstrap over dates")
     if rec.status in (TaskStatus.FAILED, TaskStatus.SKIPPED) and rec.error:
         parts.append(rec.error)
     elif rec.status not in TaskStatus.ENDED:
@@ -100,6 +120,8 @@ def call_html(rec: TaskRecord, *, inline: bool = True) -> str:
     h = rec.holdout
     if h is None:
         return "–"
+    if rec.is_universe:
+        return f"–{' ' if inline else '<br>'}<small>pooled panel: see the universe section</small>"
     return f"{dirhit_html(rec.call_figure(), inline=inline)}{' ' if inline else '<br>'}<small>coverage {pct(h.call_coverage_pct)} of {h.n_test} rows</small>"
 
 
@@ -143,10 +165,48 @@ def _n_eff_words(rec: TaskRecord) -> str:
     )
 
 
+def _ic_text(c: dict[str, Any]) -> str:
+    return f"{c['figure']:+.3f} (95 % CI {num(c.get('lower'), '{:+.3f}')} to {num(c.get('upper'), '{:+.3f}')})"
+
+
+def _component_words(rec: TaskRecord, name: str, c: dict[str, Any]) -> str:
+    """One part of the universe rule: its figure, its interval and whether its lower bound clears the bar."""
+    mark = "✓" if c.get("passes") else "✗"
+    if name == "ic":
+        label = "mean rank IC " + (_ic_text(c) if c.get("figure") is not None else "undefined")
+        bar = "0"
+    elif name == "dirhit_vs_50":
+        label, bar = f"pooled masked DirHit {hold_html(rec)}", "50 %"
+    else:
+        base = c.get("best_baseline") or rec.verdict.get("best_baseline")
+        base_txt = f" ({esc(base)} {baseline_html(rec, base)})" if base else ""
+        fig = "undefined" if c.get("figure") is None else f"{c['figure']:+.1f} points (95 % CI {num(c.get('lower'), '{:+.1f}')} to {num(c.get('upper'), '{:+.1f}')})"
+        label, bar = f"edge over the best baseline on the same rows{base_txt} {fig}", "0"
+    if c.get("figure") is None:
+        return f"{label} {mark}"
+    return f"{label}: lower bound {'above' if c.get('passes') else 'not above'} {bar} {mark}"
+
+
+def universe_verdict_words(rec: TaskRecord) -> str:
+    """Why a universe task is usable or not: each part of its rule with its numbers (HTML)."""
+    v = rec.verdict
+    comps = v.get("components") or {}
+    verdict = "<b class=\"usable\">usable</b>" if rec.usable else "<b>not usable</b>"
+    parts = [_component_words(rec, name, comps[name]) for name in ("ic", "dirhit_vs_50", "dirhit_vs_baseline") if name in comps]
+    own = {c.get("reason") for c in comps.values()}
+    support = [r for r in v.get("reasons") or [] if r not in own]
+    text = f"{verdict} (universe rule, on the {esc(rec.target)} target): " + "; ".join(parts) + "."
+    if support:
+        text += " Cannot be judged: " + esc("; ".join(support)) + "."
+    return text + _control_words(rec)
+
+
 def verdict_words(rec: TaskRecord) -> str:
     """Why a task is usable or not, with the rule's numbers (HTML)."""
     if not rec.ev:
         return "not evaluated on the holdout"
+    if rec.is_universe:
+        return universe_verdict_words(rec)
     v = rec.verdict
     lower, base = v.get("dirhit_lower_95"), v.get("best_baseline_dirhit")
     if lower is None:
@@ -189,9 +249,15 @@ def task_sentences(rec: TaskRecord) -> list[str]:
         out.append(f"not ended yet: {esc(rec.status)}")
     if rec.best:
         out += _selection_sentences(rec)
+    if rec.is_universe:
+        u = rec.ev.universe if rec.ev else {}
+        who = f"{u.get('members')} symbols ({len(u.get('excluded') or {})} excluded)" if rec.ev else "every stored symbol"
+        out.insert(0, f"Universe model: one model over {esc(who)}; {target_html(rec)}.")
     if rec.ev:
         gap = rec.ev.wfv_parity_gap
         out.append(f"WFV DirHit after training {wfv_html(rec)}, {'parity gap ' + num(gap, '{:+.2f}') + ' points' if gap is not None else 'parity gap undefined'}.")
+        if rec.is_universe:
+            out.append(f"<small>{esc(PANEL_SPLIT_CAVEAT[0].upper() + PANEL_SPLIT_CAVEAT[1:])}.</small>")
         out.append(verdict_words(rec))
     return out
 

@@ -1,0 +1,549 @@
+"""The universe task's data: one panel of every symbol, its date-aligned splits and its target
+(DESIGN.md "Universe models").
+
+A universe task (``UNIVERSE_<h>d``) learns one model per horizon from every symbol of the cycle at
+once. Its data is a **panel**: one row per (session, symbol) where the symbol has a clean row and
+its features are defined, rows sorted by session then symbol, so that every date range is a
+contiguous range of rows. On it:
+
+- **Calendar.** The sessions are the union of the members' dates. A label at session i is
+  ``log(close[i + h] / close[i])`` over the *calendar's* h sessions; a symbol without a row at
+  session i + h has no label there (a missing day drops a few labels, never shifts one).
+- **Target.** ``excess`` (default): that label minus the median label of the symbols present at
+  session i (at least :attr:`PanelSettings.min_cross_section` of them, else no label): whether
+  the symbol beats the typical stock, so neither the market's drift nor the skew of returns makes
+  a constant call look skilled. ``raw``: the label itself. The persistence baseline is the
+  backward h-session target known at session i.
+- **Corporate actions.** A close-to-close move beyond :attr:`PanelSettings.corporate_action_move`
+  (:func:`bistlab.validate.corporate_actions`) splits the symbol's history into segments: no label
+  and no past return spans one, and each segment's features are computed on that segment alone,
+  so no feature window crosses it.
+- **Features.** Each symbol's own causal feature groups (as a per-symbol task computes them),
+  then, per session, each feature's percentile rank over the symbols present that session (no
+  row uses another date's cross-section). A symbol enters after :attr:`PanelSettings.warmup`
+  rows of each segment (late listings enter when their features are defined).
+- **Splits by date** (:meth:`PanelTask.split_boundaries`): purged walk-forward over sessions
+  (:class:`~bistlab.splits.PurgedWalkForward` on session numbers); the holdout is the last labelled
+  sessions (10 %, at least 40, at most 120), the same dates for every symbol; a development row's
+  label ends before the holdout's first session, a training row's before its test window's.
+
+:class:`PanelTask` offers what the task steps read from a per-symbol
+:class:`~bistlab.dataset.TaskData` (``frame``, ``labels``, ``past_return``, ``plan``,
+``features``...), so HPO, selection, training and evaluation run on it unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bistlab.config import EvalSettings
+from bistlab.errors import ConfigError, InsufficientDataError
+from bistlab.features import FeatureCache, FeatureContext, build_feature_matrix, registry as feature_registry
+from bistlab.space import SearchSpace, TrialConfig
+from bistlab.splits import HoldoutPlan, PurgedWalkForward
+from bistlab.validate import UNIVERSE_SYMBOL, corporate_actions
+from bistlab.workspace import task_key
+
+__all__ = [
+    "UNIVERSE_SYMBOL",
+    "TARGETS",
+    "PanelSettings",
+    "PanelMember",
+    "PanelTask",
+    "build_panel",
+    "calendar_targets",
+    "is_universe",
+    "universe_key",
+]
+
+logger = logging.getLogger(__name__)
+
+TARGETS: tuple[str, ...] = ("excess", "raw")
+"""Targets of a universe task: ``excess`` over the date's cross-sectional median (default), or ``raw``."""
+_MATRIX_CACHE = 2
+"""Feature matrices kept per panel (each can be hundreds of MB on a 200-symbol panel)."""
+
+
+def is_universe(symbol: str) -> bool:
+    """Whether ``symbol`` names the universe task (``UNIVERSE``)."""
+    return symbol == UNIVERSE_SYMBOL
+
+
+def universe_key(horizon: int) -> str:
+    """``UNIVERSE_<h>d``."""
+    return task_key(UNIVERSE_SYMBOL, horizon)
+
+
+@dataclass(frozen=True)
+class PanelSettings:
+    """How a universe task's panel is built.
+
+    Attributes:
+        target: ``excess`` (h-day log return minus the date's cross-sectional median) or ``raw``.
+        min_cross_section: fewest symbols with a label a session needs for the excess target.
+        warmup: rows of each segment (listing, or history after a corporate action) before the
+            symbol enters the panel: its features' windows fill first.
+        min_rows: fewest panel rows a symbol needs to be a member.
+        corporate_action_move: a close-to-close simple move beyond this (up or down) is taken as
+            an unadjusted split or bonus issue.
+        cost_per_side: cost of one trade side as a log return, for the quintile spread after costs.
+    """
+
+    target: str = "excess"
+    min_cross_section: int = 5
+    warmup: int = 60
+    min_rows: int = 100
+    corporate_action_move: float = 0.25
+    cost_per_side: float = 0.001
+
+    def __post_init__(self) -> None:
+        rules = (
+            ("target", self.target in TARGETS, f"one of {', '.join(TARGETS)}"),
+            ("min_cross_section", self.min_cross_section >= 2, "a whole number >= 2"),
+            ("warmup", self.warmup >= 0, "a whole number of rows >= 0"),
+            ("min_rows", self.min_rows >= 1, "a whole number >= 1"),
+            ("corporate_action_move", 0 < self.corporate_action_move, "a simple return above 0"),
+            ("cost_per_side", 0 <= self.cost_per_side < 1, "a log return from 0 to below 1"),
+        )
+        for name, ok, rule in rules:
+            if not ok:
+                raise ConfigError(name, rule, getattr(self, name))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "PanelSettings":
+        known = {k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class PanelMember:
+    """One symbol of the panel.
+
+    Attributes:
+        symbol: the symbol.
+        frame: its clean OHLCV frame.
+        fingerprint: the frame's data fingerprint.
+        actions: its corporate actions (:func:`bistlab.validate.corporate_actions`).
+        segments: ``(start, end)`` row ranges of ``frame`` between corporate actions.
+    """
+
+    symbol: str
+    frame: pd.DataFrame
+    fingerprint: str
+    actions: pd.DataFrame
+    segments: tuple[tuple[int, int], ...]
+
+    def contexts(self, horizon: int) -> list[FeatureContext]:
+        """One feature context per segment (features never look across a corporate action)."""
+        out = []
+        for k, (a, b) in enumerate(self.segments):
+            out.append(FeatureContext(symbol=self.symbol, horizon=horizon, frame=self.frame.iloc[a:b], fingerprint=f"{self.fingerprint}:{k}"))
+        return out
+
+
+def _segments(frame: pd.DataFrame, actions: pd.DataFrame) -> tuple[tuple[int, int], ...]:
+    cuts = sorted(set(int(i) for i in frame.index.get_indexer(actions.index) if i > 0))
+    bounds = [0, *cuts, len(frame)]
+    return tuple((a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a)
+
+
+def _member(symbol: str, frame: pd.DataFrame, fingerprint: str, settings: PanelSettings) -> PanelMember:
+    actions = corporate_actions(frame, limit=settings.corporate_action_move)
+    return PanelMember(symbol=symbol, frame=frame, fingerprint=fingerprint, actions=actions, segments=_segments(frame, actions))
+
+
+# ------------------------------------------------------------------ labels on the calendar
+
+
+def _calendar_closes(members: dict[str, PanelMember]) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:
+    """The calendar (union of dates), log closes (sessions × symbols, NaN where absent) and a
+    mask of sessions that open a new segment (a corporate action at that session)."""
+    calendar = pd.DatetimeIndex(sorted(set().union(*(m.frame.index for m in members.values()))))
+    logc = np.full((len(calendar), len(members)), np.nan)
+    cut = np.zeros((len(calendar), len(members)), dtype=bool)
+    for j, m in enumerate(members.values()):
+        pos = calendar.get_indexer(m.frame.index)
+        logc[pos, j] = np.log(m.frame["close"].to_numpy(dtype=float))
+        cut[calendar.get_indexer(m.actions.index), j] = True
+    return calendar, logc, cut
+
+
+def _moves(logc: np.ndarray, cut: np.ndarray, horizon: int, *, forward: bool) -> np.ndarray:
+    """h-session log moves on the calendar (forward: from i to i + h; else from i − h to i); NaN
+    where either end is absent or a corporate action lies within."""
+    n = logc.shape[0]
+    out = np.full_like(logc, np.nan)
+    if horizon >= n:
+        return out
+    diff = logc[horizon:] - logc[:-horizon]
+    counts = np.cumsum(np.vstack([np.zeros((1, cut.shape[1])), cut]), axis=0)  # counts[i] = cuts in sessions < i
+    crossing = (counts[horizon + 1 : n + 1] - counts[1 : n - horizon + 1]) > 0  # cuts in (i, i + h]
+    diff = np.where(crossing, np.nan, diff)
+    if forward:
+        out[:-horizon] = diff
+    else:
+        out[horizon:] = diff
+    return out
+
+
+def _target(moves: np.ndarray, settings: PanelSettings) -> np.ndarray:
+    if settings.target == "raw":
+        return moves
+    present = np.isfinite(moves).sum(axis=1)
+    enough = present >= settings.min_cross_section
+    median = np.full(moves.shape[0], np.nan)
+    if enough.any():
+        median[enough] = np.nanmedian(moves[enough], axis=1)
+    return moves - median[:, None]
+
+
+def calendar_targets(frames: dict[str, pd.DataFrame], horizon: int, *, panel: PanelSettings | None = None) -> tuple[pd.DatetimeIndex, list[str], np.ndarray, np.ndarray]:
+    """The target of every symbol at every session, as a universe task defines it (calendar h
+    sessions, corporate actions cut, ``panel.target``): for scoring forecasts after the fact.
+
+    Args:
+        frames: symbol -> clean OHLCV frame.
+        horizon: h, trading days.
+        panel: the panel settings (target, corporate-action threshold).
+
+    Returns:
+        The calendar, the symbols (columns), the forward target and the backward target (sessions × symbols).
+    """
+    panel = panel or PanelSettings()
+    members = {s: _member(s, f, "", panel) for s, f in sorted(frames.items())}
+    calendar, logc, cut = _calendar_closes(members)
+    forward = _target(_moves(logc, cut, horizon, forward=True), panel)
+    past = _target(_moves(logc, cut, horizon, forward=False), panel)
+    return calendar, list(members), forward, past
+
+
+# ------------------------------------------------------------------ the task
+
+
+@dataclass
+class PanelTask:
+    """A universe task's data, read by the task steps as a per-symbol :class:`~bistlab.dataset.TaskData` is.
+
+    Attributes:
+        horizon: h, trading days (calendar sessions).
+        frame: one row per panel row (DatetimeIndex: the row's date), columns ``symbol``,
+            ``session`` (index into ``calendar``), ``close``; sorted by session then symbol.
+        fingerprint: hash of the members' data fingerprints and the panel settings.
+        labels: the target per row (NaN for the last h sessions' rows, kept for forecasts).
+        raw_labels: the raw h-day log return per row.
+        past_return: the backward h-session target per row (persistence baseline).
+        plan: development rows, holdout rows (row indices, ends exclusive).
+        settings: evaluation settings.
+        panel: panel settings.
+        calendar: the sessions.
+        members: the symbols in the panel.
+        excluded: symbols left out, with the reason.
+        tercile: liquidity tercile per row (0 least liquid .. 2; −1 unknown: no volume).
+        holdout_sessions: first and last holdout session (calendar indices).
+    """
+
+    horizon: int
+    frame: pd.DataFrame
+    fingerprint: str
+    labels: np.ndarray
+    raw_labels: np.ndarray
+    past_return: np.ndarray
+    plan: HoldoutPlan
+    settings: EvalSettings
+    panel: PanelSettings
+    calendar: pd.DatetimeIndex
+    members: dict[str, PanelMember]
+    excluded: dict[str, str]
+    tercile: np.ndarray
+    holdout_sessions: tuple[int, int]
+    dev_sessions: tuple[int, int]
+    cache: FeatureCache = field(default_factory=FeatureCache)
+    _logc: np.ndarray | None = field(default=None, repr=False)
+    _cut: np.ndarray | None = field(default=None, repr=False)
+    _matrices: OrderedDict = field(default_factory=OrderedDict, repr=False)
+
+    symbol = UNIVERSE_SYMBOL
+    sentiment = None
+    peers: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return universe_key(self.horizon)
+
+    @property
+    def inputs_fingerprint(self) -> str:
+        return self.fingerprint
+
+    @property
+    def session(self) -> np.ndarray:
+        return self.frame["session"].to_numpy()
+
+    @property
+    def symbols(self) -> np.ndarray:
+        return self.frame["symbol"].to_numpy()
+
+    @property
+    def context(self) -> FeatureContext:
+        """The first member's context (for what needs one feature context, e.g. option rules)."""
+        first = next(iter(self.members.values()))
+        return first.contexts(self.horizon)[0]
+
+    # ---- what the steps read
+
+    def labels_for(self, horizon: int) -> np.ndarray:
+        """The target over another horizon (trading days) on the same rows (stacked short models)."""
+        if horizon == self.horizon:
+            return self.labels
+        target = _target(_moves(self._logc, self._cut, horizon, forward=True), self.panel)
+        return target[self.session, self._column()]
+
+    def _column(self) -> np.ndarray:
+        order = {s: j for j, s in enumerate(self.members)}
+        return np.array([order[s] for s in self.symbols])
+
+    def search_space(self, *, models: list[str] | tuple[str, ...] | None = None) -> SearchSpace:
+        """The space: groups every member can compute; the market group is left out (the
+        cross-sectional ranks stand for the other symbols)."""
+        space = SearchSpace.for_task(self.context, models=models)
+        groups, removed = dict(space.groups), dict(space.removed)
+        if "external" in removed:
+            removed["external"] = "universe task: the per-session ranks of every feature stand for the other symbols"
+        for name, group in feature_registry().items():
+            if name not in groups or group.flag is None:
+                continue
+            reasons = {m.symbol: r for m in self.members.values() if (r := group.unavailable(m.contexts(self.horizon)[0]))}
+            if reasons:
+                first = next(iter(reasons.items()))
+                removed[name] = f"unavailable for {len(reasons)} of {len(self.members)} symbols (e.g. {first[0]}: {first[1]})"
+                groups.pop(name)
+        return replace(space, groups=groups, removed=removed)
+
+    def split_boundaries(self) -> list[tuple[int, int, int]]:
+        """``(train_end, test_start, test_end)`` rows per walk-forward split, placed by session."""
+        first, end = self.dev_sessions
+        splitter = PurgedWalkForward(self.settings.n_splits, horizon=self.horizon, symbol=self.symbol)
+        sess = self.session
+        out = []
+        for train_end, test_start, test_end in splitter.boundaries(end - first):
+            rows = np.searchsorted(sess, [first + train_end, first + test_start, first + test_end], side="left")
+            out.append(tuple(int(r) for r in rows))
+        return out
+
+    def holdout_blocks(self, refit_every: int) -> list[tuple[int, int, int]]:
+        """``(train_end, start, stop)`` rows per online block of ``refit_every`` sessions: the model
+        of a block starting at session b is fit on rows whose label ends by b (session + h <= b)."""
+        sess = self.session
+        first, last = self.holdout_sessions
+        out = []
+        for b in range(first, last + 1, refit_every):
+            train_end = int(np.searchsorted(sess, b - self.horizon, side="right"))
+            start = int(np.searchsorted(sess, b, side="left"))
+            stop = int(np.searchsorted(sess, min(b + refit_every, last + 1), side="left"))
+            out.append((train_end, start, stop))
+        return out
+
+    def positions(self, rows: np.ndarray) -> np.ndarray:
+        """Session numbers of ``rows``: the rows of one session count as one session in effective counts."""
+        return self.session[rows]
+
+    def label_end_date(self, row: int) -> pd.Timestamp:
+        """The date whose close realises row ``row``'s label (h calendar sessions later)."""
+        return self.calendar[int(self.session[row]) + self.horizon]
+
+    def last_rows(self) -> dict[str, int]:
+        """Per symbol, its row at the calendar's last session (what forecasts use); a symbol
+        without a row that session has none."""
+        last = int(self.session[-1])
+        rows = np.flatnonzero(self.session == last)
+        return {str(self.symbols[r]): int(r) for r in rows}
+
+    def spec_extra(self) -> dict[str, Any]:
+        """What a universe task's evaluation_spec adds: the panel settings and members."""
+        return {
+            **self.panel.to_dict(),
+            "members": list(self.members),
+            "excluded": dict(self.excluded),
+            "holdout_sessions": [self.calendar[s].strftime("%Y-%m-%d") for s in self.holdout_sessions],
+        }
+
+    # ---- features
+
+    def features(self, config: TrialConfig) -> np.ndarray:
+        """The feature matrix of ``config`` over every panel row: each symbol's own features and
+        their per-session percentile ranks (float32, NaN allowed)."""
+        return self._matrix(config)[0]
+
+    def feature_names(self, config: TrialConfig) -> list[str]:
+        return self._matrix(config)[1]
+
+    def _matrix(self, config: TrialConfig) -> tuple[np.ndarray, list[str]]:
+        key = json.dumps([config.features_enabled, config.feature_params], sort_keys=True, default=str)
+        if key in self._matrices:
+            self._matrices.move_to_end(key)
+            return self._matrices[key]
+        own, names = self._own_features(config)
+        ranks = pd.DataFrame(own).groupby(self.session).rank(pct=True).to_numpy(dtype=np.float32)
+        built = (np.hstack([own, ranks]), names + [f"{n}__xs_rank" for n in names])
+        self._matrices[key] = built
+        while len(self._matrices) > _MATRIX_CACHE:
+            self._matrices.popitem(last=False)
+        self.cache.trim(64 * max(1, sum(len(m.segments) for m in self.members.values())))
+        return built
+
+    def _own_features(self, config: TrialConfig) -> tuple[np.ndarray, list[str]]:
+        names: list[str] | None = None
+        out: np.ndarray | None = None
+        rows_of = self.frame.groupby("symbol", sort=False).indices
+        for symbol, member in self.members.items():
+            parts = [build_feature_matrix(ctx, config.features_enabled, config.feature_params, cache=self.cache) for ctx in member.contexts(self.horizon)]
+            matrix = pd.concat(parts) if len(parts) > 1 else parts[0]
+            if names is None:
+                names = list(matrix.columns)
+                out = np.full((len(self.frame), len(names)), np.nan, dtype=np.float32)
+            rows = rows_of.get(symbol)
+            if rows is None:
+                continue
+            out[rows] = matrix.reindex(columns=names).reindex(self.frame.index[rows]).to_numpy(dtype=np.float32)
+        return out, names or []
+
+
+# ------------------------------------------------------------------ building
+
+
+def _members(loaded: dict[str, tuple[pd.DataFrame, str]], settings: PanelSettings) -> tuple[dict[str, PanelMember], dict[str, str]]:
+    members: dict[str, PanelMember] = {}
+    excluded: dict[str, str] = {}
+    for symbol, (frame, fp) in sorted(loaded.items()):
+        if len(frame) < settings.warmup + settings.min_rows:
+            excluded[symbol] = f"{len(frame)} rows: a member needs {settings.warmup + settings.min_rows} ({settings.warmup} of warm-up)"
+            continue
+        members[symbol] = _member(symbol, frame, fp, settings)
+    return members, excluded
+
+
+def _entered(member: PanelMember, calendar: pd.DatetimeIndex, warmup: int) -> np.ndarray:
+    """Calendar sessions at which the member has a row past each segment's warm-up."""
+    keep = np.zeros(len(member.frame), dtype=bool)
+    for a, b in member.segments:
+        keep[a + warmup : b] = True
+    return calendar.get_indexer(member.frame.index[keep])
+
+
+def _rows(members: dict[str, PanelMember], calendar: pd.DatetimeIndex, labels: np.ndarray, warmup: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Panel rows as (session, column) pairs, sorted by session then symbol: rows with a label,
+    and every row of the last h sessions (no label can exist yet: they are what forecasts use)."""
+    sessions, columns = [], []
+    tail = len(calendar) - horizon
+    for j, m in enumerate(members.values()):
+        s = _entered(m, calendar, warmup)
+        s = s[np.isfinite(labels[s, j]) | (s >= tail)]
+        sessions.append(s)
+        columns.append(np.full(s.size, j))
+    sess, cols = np.concatenate(sessions), np.concatenate(columns)
+    order = np.lexsort((cols, sess))
+    return sess[order], cols[order]
+
+
+def _plan(sess: np.ndarray, labelled: np.ndarray, horizon: int, settings: EvalSettings) -> tuple[HoldoutPlan, tuple[int, int], tuple[int, int]]:
+    """The holdout: the last labelled sessions; development: sessions whose labels end before it."""
+    days = np.unique(sess[labelled])
+    if days.size < settings.min_rows:
+        raise InsufficientDataError(symbol=UNIVERSE_SYMBOL, horizon=horizon, n_rows=int(days.size), need=settings.min_rows, detail="labelled sessions in the panel")
+    size = max(settings.holdout_min, min(settings.holdout_max, int(round(settings.holdout_fraction * days.size))))
+    first_hold, last_hold = int(days[-size]), int(days[-1])
+    dev_end_session = first_hold - horizon
+    dev_end = int(np.searchsorted(sess, dev_end_session, side="left"))
+    if dev_end < 1:
+        raise InsufficientDataError(symbol=UNIVERSE_SYMBOL, horizon=horizon, n_rows=int(days.size), need=size + horizon + settings.min_rows, detail="no development sessions before the holdout")
+    start = int(np.searchsorted(sess, first_hold, side="left"))
+    end = int(np.searchsorted(sess, last_hold, side="right"))
+    plan = HoldoutPlan(n_rows=int(sess.size), horizon=horizon, dev_end=dev_end, holdout_start=start, holdout_end=end)
+    return plan, (first_hold, last_hold), (int(days[0]), dev_end_session)
+
+
+def _terciles(members: dict[str, PanelMember], calendar: pd.DatetimeIndex, dev_end_session: int, cols: np.ndarray) -> np.ndarray:
+    """Liquidity tercile per row: the symbol's mean turnover (close × volume) over the development
+    sessions, ranked among the symbols that have volume (−1: no volume)."""
+    cutoff = calendar[max(dev_end_session - 1, 0)]
+    turnover = {}
+    for j, m in enumerate(members.values()):
+        f = m.frame.loc[:cutoff]
+        value = float((f["close"] * f["volume"]).mean()) if "volume" in f and f["volume"].notna().any() else float("nan")
+        turnover[j] = value if np.isfinite(value) and value > 0 else float("nan")
+    known = {j: v for j, v in turnover.items() if np.isfinite(v)}
+    by_symbol = np.full(len(members), -1)
+    if len(known) >= 3:
+        ranks = pd.Series(known).rank(method="first")
+        by_symbol[ranks.index.to_numpy()] = np.minimum(((ranks.to_numpy() - 1) * 3 // len(known)).astype(int), 2)
+    return by_symbol[cols]
+
+
+def _fingerprint(members: dict[str, PanelMember], settings: PanelSettings) -> str:
+    text = "|".join(f"{s}:{m.fingerprint}" for s, m in members.items()) + "|" + json.dumps(settings.to_dict(), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def build_panel(
+    loaded: dict[str, tuple[pd.DataFrame, str]],
+    horizon: int,
+    *,
+    settings: EvalSettings | None = None,
+    panel: PanelSettings | None = None,
+) -> PanelTask:
+    """The universe task of ``horizon`` (trading days) over ``loaded`` symbols.
+
+    Args:
+        loaded: symbol -> (clean OHLCV frame, its data fingerprint).
+        horizon: h, trading days.
+        settings: evaluation settings (holdout size, splits, threshold).
+        panel: panel settings (target, corporate actions, warm-up).
+
+    Raises:
+        InsufficientDataError: fewer than 2 members, or too few labelled sessions for the holdout.
+    """
+    settings, panel = settings or EvalSettings(), panel or PanelSettings()
+    members, excluded = _members(loaded, panel)
+    for symbol, reason in excluded.items():
+        logger.info("%s: left out of the universe task: %s", symbol, reason)
+    if len(members) < 2:
+        raise InsufficientDataError(symbol=UNIVERSE_SYMBOL, horizon=horizon, n_rows=len(members), need=2, detail="symbols with enough rows for a panel")
+    calendar, logc, cut = _calendar_closes(members)
+    target = _target(_moves(logc, cut, horizon, forward=True), panel)
+    past = _target(_moves(logc, cut, horizon, forward=False), panel)
+    raw = _moves(logc, cut, horizon, forward=True)
+    sess, cols = _rows(members, calendar, target, panel.warmup, horizon)
+    labelled = np.isfinite(target[sess, cols])
+    plan, holdout_sessions, dev_sessions = _plan(sess, labelled, horizon, settings)
+    names = np.array(list(members))
+    frame = pd.DataFrame({"symbol": names[cols], "session": sess, "close": np.exp(logc[sess, cols])}, index=calendar[sess])
+    frame.index.name = "date"
+    return PanelTask(
+        horizon=horizon,
+        frame=frame,
+        fingerprint=_fingerprint(members, panel),
+        labels=target[sess, cols],
+        raw_labels=raw[sess, cols],
+        past_return=past[sess, cols],
+        plan=plan,
+        settings=settings,
+        panel=panel,
+        calendar=calendar,
+        members=members,
+        excluded=excluded,
+        tercile=_terciles(members, calendar, dev_sessions[1], cols),
+        holdout_sessions=holdout_sessions,
+        dev_sessions=dev_sessions,
+        _logc=logc,
+        _cut=cut,
+    )
