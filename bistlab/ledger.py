@@ -265,8 +265,12 @@ class ForwardRecord:
     majority: DirHit
 
 
-def _group_record(label: str, rows: pd.DataFrame) -> ForwardRecord:
+def _group_record(label: str, rows: pd.DataFrame, *, by_date: bool = False) -> ForwardRecord:
+    """The forward record of ``rows``; ``by_date``: the effective count is that of the forecasts'
+    dates, every symbol of a date counting once (a universe model's forecasts of one date share
+    its market), never the sum over symbols."""
     scored = rows[rows["scored"].astype(bool)] if len(rows) else rows
+    dates: list[np.ndarray] = []
     hits = count = n_eff = 0.0
     p_hits = p_count = m_hits = 0.0
     for (_, horizon), task in scored.groupby(["symbol", "horizon"]) if len(scored) else ():
@@ -280,11 +284,14 @@ def _group_record(label: str, rows: pd.DataFrame) -> ForwardRecord:
         hits += float((np.sign(exp[mask]) == truth).sum())
         count += float(mask.sum())
         n_eff += effective_count(task.loc[mask, "position"].astype(int).to_numpy(), horizon=int(horizon))
+        dates.append(task.loc[mask, "position"].astype(int).to_numpy())
         pers = task.loc[mask, "persistence_direction"].astype(float)
         has = pers.notna() & (pers != 0)
         p_hits += float((pers[has] == truth[has]).sum())
         p_count += float(has.sum())
         m_hits += float((task.loc[mask, "majority_direction"].astype(float) == truth).sum())
+    if by_date and dates:
+        n_eff = float(effective_count(np.unique(np.concatenate(dates)), horizon=int(scored["horizon"].iloc[0])))
     share = n_eff / count if count else None
     return ForwardRecord(
         label=label,
@@ -348,7 +355,7 @@ def load_forward(ws: Workspace) -> ForwardView:
     tasks, groups = forward_record(scored) if not frame.empty else ([], [])
     if not pooled.empty:
         scored_u = score_universe_forecasts(pooled, prices)
-        tasks += [_group_record(f"UNIVERSE_{int(h)}d ({rows['target'].iloc[0]}, {rows['symbol'].nunique()} symbols)", rows) for h, rows in scored_u.groupby("horizon")]
+        tasks += [_group_record(f"UNIVERSE_{int(h)}d ({rows['target'].iloc[0]}, {rows['symbol'].nunique()} symbols)", rows, by_date=True) for h, rows in scored_u.groupby("horizon")]
         scored = pd.concat([scored, scored_u], ignore_index=True) if not scored.empty else scored_u
     pending = int((~scored["scored"].astype(bool)).sum())
     note = f"{len(scored)} forecasts recorded since {scored['as_of'].min():%Y-%m-%d}; {len(scored) - pending} scored, {pending} waiting for their h trading days."

@@ -221,7 +221,7 @@ def calendar_targets(frames: dict[str, pd.DataFrame], horizon: int, *, panel: Pa
         The calendar, the symbols (columns), the forward target and the backward target (sessions × symbols).
     """
     panel = panel or PanelSettings()
-    members = {s: _member(s, f, "", panel) for s, f in sorted(frames.items())}
+    members, _ = _members({s: (f, "") for s, f in frames.items()}, panel)  # the panel's members only
     calendar, logc, cut = _calendar_closes(members)
     forward = _target(_moves(logc, cut, horizon, forward=True), panel)
     past = _target(_moves(logc, cut, horizon, forward=False), panel)
@@ -271,6 +271,7 @@ class PanelTask:
     cache: FeatureCache = field(default_factory=FeatureCache)
     _logc: np.ndarray | None = field(default=None, repr=False)
     _cut: np.ndarray | None = field(default=None, repr=False)
+    _entered: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _matrices: OrderedDict = field(default_factory=OrderedDict, repr=False)
 
     symbol = UNIVERSE_SYMBOL
@@ -320,13 +321,13 @@ class PanelTask:
         if "external" in removed:
             removed["external"] = "universe task: the per-session ranks of every feature stand for the other symbols"
         for name, group in feature_registry().items():
-            if name not in groups or group.flag is None:
+            if group.flag is None or name == "external":
                 continue
             reasons = {m.symbol: r for m in self.members.values() if (r := group.unavailable(m.contexts(self.horizon)[0]))}
             if reasons:
                 first = next(iter(reasons.items()))
                 removed[name] = f"unavailable for {len(reasons)} of {len(self.members)} symbols (e.g. {first[0]}: {first[1]})"
-                groups.pop(name)
+                groups.pop(name, None)
         return replace(space, groups=groups, removed=removed)
 
     def split_boundaries(self) -> list[tuple[int, int, int]]:
@@ -350,7 +351,8 @@ class PanelTask:
             train_end = int(np.searchsorted(sess, b - self.horizon, side="right"))
             start = int(np.searchsorted(sess, b, side="left"))
             stop = int(np.searchsorted(sess, min(b + refit_every, last + 1), side="left"))
-            out.append((train_end, start, stop))
+            if stop > start:  # a session without a row (no symbol labelled) needs no model
+                out.append((train_end, start, stop))
         return out
 
     def positions(self, rows: np.ndarray) -> np.ndarray:
@@ -392,29 +394,32 @@ class PanelTask:
         if key in self._matrices:
             self._matrices.move_to_end(key)
             return self._matrices[key]
-        own, names = self._own_features(config)
-        ranks = pd.DataFrame(own).groupby(self.session).rank(pct=True).to_numpy(dtype=np.float32)
-        built = (np.hstack([own, ranks]), names + [f"{n}__xs_rank" for n in names])
+        # ranks over every symbol with a row past its warm-up that session, labelled or not: whether a
+        # row has a label depends on later sessions, and a session's cross-section must not
+        sessions, columns, keep = self._entered if self._entered is not None else (self.session, self._column(), np.ones(len(self.frame), dtype=bool))
+        own, names = self._own_features(config, sessions, columns)
+        ranks = pd.DataFrame(own).groupby(sessions).rank(pct=True).to_numpy(dtype=np.float32)
+        built = (np.hstack([own[keep], ranks[keep]]), names + [f"{n}__xs_rank" for n in names])
         self._matrices[key] = built
         while len(self._matrices) > _MATRIX_CACHE:
             self._matrices.popitem(last=False)
         self.cache.trim(64 * max(1, sum(len(m.segments) for m in self.members.values())))
         return built
 
-    def _own_features(self, config: TrialConfig) -> tuple[np.ndarray, list[str]]:
+    def _own_features(self, config: TrialConfig, sessions: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """Each member's own features at the (session, member column) pairs given."""
         names: list[str] | None = None
         out: np.ndarray | None = None
-        rows_of = self.frame.groupby("symbol", sort=False).indices
-        for symbol, member in self.members.items():
+        for j, member in enumerate(self.members.values()):
             parts = [build_feature_matrix(ctx, config.features_enabled, config.feature_params, cache=self.cache) for ctx in member.contexts(self.horizon)]
             matrix = pd.concat(parts) if len(parts) > 1 else parts[0]
             if names is None:
                 names = list(matrix.columns)
-                out = np.full((len(self.frame), len(names)), np.nan, dtype=np.float32)
-            rows = rows_of.get(symbol)
-            if rows is None:
+                out = np.full((len(sessions), len(names)), np.nan, dtype=np.float32)
+            rows = np.flatnonzero(columns == j)
+            if rows.size == 0:
                 continue
-            out[rows] = matrix.reindex(columns=names).reindex(self.frame.index[rows]).to_numpy(dtype=np.float32)
+            out[rows] = matrix.reindex(columns=names).reindex(self.calendar[sessions[rows]]).to_numpy(dtype=np.float32)
         return out, names or []
 
 
@@ -440,19 +445,20 @@ def _entered(member: PanelMember, calendar: pd.DatetimeIndex, warmup: int) -> np
     return calendar.get_indexer(member.frame.index[keep])
 
 
-def _rows(members: dict[str, PanelMember], calendar: pd.DatetimeIndex, labels: np.ndarray, warmup: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """Panel rows as (session, column) pairs, sorted by session then symbol: rows with a label,
-    and every row of the last h sessions (no label can exist yet: they are what forecasts use)."""
+def _rows(members: dict[str, PanelMember], calendar: pd.DatetimeIndex, labels: np.ndarray, warmup: int, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (session, column) pair past its segment's warm-up, sorted by session then symbol, and
+    which of them are panel rows: rows with a label, and every row of the last h sessions (no
+    label can exist yet: they are what forecasts use)."""
     sessions, columns = [], []
     tail = len(calendar) - horizon
     for j, m in enumerate(members.values()):
         s = _entered(m, calendar, warmup)
-        s = s[np.isfinite(labels[s, j]) | (s >= tail)]
         sessions.append(s)
         columns.append(np.full(s.size, j))
     sess, cols = np.concatenate(sessions), np.concatenate(columns)
     order = np.lexsort((cols, sess))
-    return sess[order], cols[order]
+    sess, cols = sess[order], cols[order]
+    return sess, cols, np.isfinite(labels[sess, cols]) | (sess >= tail)
 
 
 def _plan(sess: np.ndarray, labelled: np.ndarray, horizon: int, settings: EvalSettings) -> tuple[HoldoutPlan, tuple[int, int], tuple[int, int]]:
@@ -522,7 +528,8 @@ def build_panel(
     target = _target(_moves(logc, cut, horizon, forward=True), panel)
     past = _target(_moves(logc, cut, horizon, forward=False), panel)
     raw = _moves(logc, cut, horizon, forward=True)
-    sess, cols = _rows(members, calendar, target, panel.warmup, horizon)
+    entered_sess, entered_cols, keep = _rows(members, calendar, target, panel.warmup, horizon)
+    sess, cols = entered_sess[keep], entered_cols[keep]
     labelled = np.isfinite(target[sess, cols])
     plan, holdout_sessions, dev_sessions = _plan(sess, labelled, horizon, settings)
     names = np.array(list(members))
@@ -546,4 +553,5 @@ def build_panel(
         dev_sessions=dev_sessions,
         _logc=logc,
         _cut=cut,
+        _entered=(entered_sess, entered_cols, keep),
     )

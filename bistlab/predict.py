@@ -330,6 +330,9 @@ def _row(ws: Workspace, cycle: int, t: TaskState, *, evaluations: dict[str, Eval
         row["target"] = ev.target
     if best:
         row.update(dirhit_threshold=best.evaluation_spec["dirhit_threshold"], model_choice=best.model_choice, low_support=best.low_support)
+        panel = best.evaluation_spec.get("panel")
+        if panel is not None and row.get("target") is None:  # a universe task not evaluated yet: its spec's target
+            row["target"] = panel.get("target", "excess")
     if t.status in (TaskStatus.SKIPPED, TaskStatus.FAILED) or not best or not _trained(ws, cycle, t.key):
         row["note"] = f"no forecast: {t.error or ('not trained in this cycle' if best else 'no selected configuration (HPO did not finish)')}"
         return row

@@ -288,12 +288,6 @@ def test_splits_are_by_date_purged_and_the_holdout_is_the_last_labelled_sessions
         assert len(np.unique(sym[start:stop])) <= len(task.members)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="bistlab/panel.py PanelTask.holdout_blocks steps through session numbers and returns a block for "
-    "sessions that have no panel row; evaluate_holdout_online then predicts on 0 rows and LightGBM raises",
-)
 def test_the_online_holdout_survives_a_session_without_rows():
     frames = _universe(5, 200)
     holiday = frames["S00"].index[190]
@@ -356,11 +350,6 @@ def test_no_row_sees_a_later_dates_prices(where):
     assert not _same(X[task.session == k], Y[task.session == k])  # the perturbation reached the features
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bistlab/panel.py _rows drops a row whose label is missing before PanelTask._matrix ranks per session, "
-    "so a session's cross-section depends on later data (another symbol's missing day or split within h sessions)",
-)
 @pytest.mark.parametrize("future", ["missing day", "split"])
 def test_a_sessions_cross_section_does_not_depend_on_later_data(future):
     frames = _universe(6, 260)
@@ -394,14 +383,7 @@ def _close_only(frame: pd.DataFrame) -> pd.DataFrame:
     [
         ["ZZZ"],
         ["ZYX", "ZZZ"],
-        pytest.param(
-            ["AAA"],
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bistlab/panel.py PanelTask.search_space keeps SearchSpace.for_task's reason for the first "
-                "member (its context) and only counts members for groups still in the space",
-            ),
-        ),
+        ["AAA"],
     ],
 )
 def test_close_only_members_remove_candles_and_chart_patterns_saying_how_many(close_only):
@@ -447,11 +429,6 @@ def test_calendar_targets_agree_with_the_panels_labels(target, horizon):
     assert _same(task.labels_for(other), forward2[task.session, column])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bistlab/panel.py calendar_targets takes every frame as a member, while build_panel leaves out symbols "
-    "with fewer than warmup + min_rows rows: the excess median (and the ledger's scoring) differ from the panel's",
-)
 def test_calendar_targets_leave_out_the_symbols_the_panel_excluded():
     frames = _universe(6, 280)
     frames["SHORT"] = _prices(90, seed=9, offset=150)

@@ -258,11 +258,6 @@ def test_a_raw_universe_task_is_evaluated_forecast_and_recorded_on_the_raw_targe
     assert (ForecastLedger.of(ws, universe=True).read()["target"] == "raw").all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bistlab/predict.py _row takes a row's target from its Evaluation only and _record writes "
-    "`r.target or 'excess'`: a raw-target universe task forecast before its evaluation is recorded (and scored) as excess",
-)
 def test_a_raw_universe_forecast_made_before_its_evaluation_is_recorded_as_raw(raw_trained, tmp_path):
     ws = _copy(raw_trained, tmp_path / "ws")
     frame = predict_cycle(ws)
