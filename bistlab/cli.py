@@ -423,7 +423,8 @@ def _prediction_cells(r: Any) -> tuple[str, ...]:
     """One forecast (a row of :func:`bistlab.predict.predict_cycle`) as the cells of :data:`_PREDICTION_HEADER`."""
     elr = "–" if pd.isna(r.expected_log_return) else f"{r.expected_log_return:+.4f}"
     usable = "USABLE" if r.usable is True else "no"
-    return (str(r.task), _text(r.as_of), _text(r.direction), elr, _text(r.holdout_dirhit_text), usable, _text(r.note, empty=""))
+    task = f"{r.task} {r.symbol}" if str(r.task).startswith("UNIVERSE_") else str(r.task)  # a universe task forecasts every symbol
+    return (task, _text(r.as_of), _text(r.direction), elr, _text(r.holdout_dirhit_text), usable, _text(r.note, empty=""))
 
 
 def _text(value: object, *, empty: str = "–") -> str:

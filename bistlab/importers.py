@@ -43,7 +43,7 @@ FILE_SUFFIXES: tuple[str, ...] = (".csv", ".parquet")
 DEMO_STOCK_FILE: tuple[str, ...] = ("datasets", "data", "sp500_dataset.csv.gz")
 """Where in the installed ``skfolio`` package the demo's stocks are: 20 S&P 500 stocks, daily
 adjusted closes 1990-01-02 to 2022-12-28 (``skfolio.datasets.load_sp500_dataset`` reads it)."""
-DEMO_STOCKS_START = "2016-01-01"
+DEMO_STOCKS_START = "2019-01-01"
 """The demo keeps the stocks' sessions from this date on (about 1,760), so a demo universe task
 stays small."""
 _DATE_NAMES = ("date", "datetime")
@@ -406,7 +406,7 @@ def load_demo(store: PriceStore) -> ImportReport:
     ``backtesting.test``), and a cross-section of 20 S&P 500 stocks (``AAPL`` ... ``XOM``, named as
     in the file) from skfolio's ``load_sp500_dataset`` file (read directly, skfolio is not
     imported): daily *adjusted closes only*, truncated to the sessions from
-    :data:`DEMO_STOCKS_START` on (2016-01-04 to 2022-12-28, about 1,760 sessions) so that a demo
+    :data:`DEMO_STOCKS_START` on (2019-01-02 to 2022-12-28, 1,006 sessions) so that a demo
     universe task stays small. The stocks are close-only: open, high, low and volume are stored
     missing (NULL), never filled from the close (see :func:`bistlab.validate.is_close_only`).
 

@@ -6,11 +6,18 @@ Percentages are in 0..100. Returns are log returns. A DirHit that is undefined (
 **Overlapping labels.** For a horizon h > 1 the labels of neighbouring rows share h − 1 days of
 price path, and a model's calls are persistent, so n masked rows are far fewer than n independent
 outcomes. Every interval and test here therefore works with an *effective count*
-(:func:`effective_count`): ``n_eff = min(n, ceil(span / h))``, the number of rows with pairwise
-non-overlapping h-day labels that fit in the span of the masked rows. A DirHit's 95 % interval is
-the Wilson score interval of the observed proportion at ``n_eff`` (:class:`DirHit`); the usable
-test is the one-sided score test at ``n_eff`` that this interval inverts. At h = 1 the effective
-count is the count itself.
+(:func:`effective_count`): the length of the union of the masked rows' label windows
+``[t, t + h)`` (in trading days) divided by h, rounded up, never more than n: the number of
+non-overlapping h-day windows the calls cover. Calls that come in clusters count as the few windows
+they cover, not as the span from the first to the last of them. At h = 1 the effective count is the
+count of distinct rows.
+
+**Small counts.** Below :data:`EXACT_BELOW` effective outcomes a DirHit's 95 % interval is the exact
+(Clopper–Pearson) interval and the usable test the exact one-sided binomial test, both at ``n_eff``
+with the hits scaled to it (``hits / count × n_eff``); from :data:`EXACT_BELOW` on they are the
+Wilson score interval and the score test it inverts (:func:`dirhit_interval`, :func:`one_sided_p`).
+Either way the test's p-value is below :data:`RULE_ALPHA` exactly when the interval's lower bound
+clears the bar, and the interval contains the printed figure.
 """
 
 from __future__ import annotations
@@ -18,10 +25,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, special
 
 from bistlab.config import k_for_horizon
 
@@ -33,6 +41,9 @@ __all__ = [
     "score",
     "effective_count",
     "wilson_interval",
+    "exact_interval",
+    "dirhit_interval",
+    "method_name",
     "dirhit_with_interval",
     "split_n_eff",
     "usable_verdict",
@@ -43,6 +54,7 @@ __all__ = [
     "USABLE_RULE",
     "INTERVAL_METHOD",
     "RULE_ALPHA",
+    "EXACT_BELOW",
 ]
 
 NONFINITE_NRMSE = 3.0
@@ -50,10 +62,20 @@ Z95 = 1.959963984540054
 RULE_ALPHA = 0.025
 """One-sided level of the usable test: the 95 % interval's lower bound must clear the bar."""
 
+EXACT_BELOW = 50
+"""Effective counts below this get the exact binomial test and interval; from it on, Wilson's.
+
+Why 50: the one-sided score test's true size at the 50 % bar (integer hits, n = n_eff) reaches
+6.25 % at n = 4 (4 of 4 passes), 3.9 % at n = 21 and 3.5 % at n = 31, against the nominal 2.5 %;
+from n = 50 on it stays below 3.3 % and its lower bound lies within about 1.1 points of the exact one,
+so the exact test's extra caution (it never exceeds 2.5 %) would cost power where the
+approximation is already close: a per-symbol h = 1 holdout has about 96 masked rows."""
+
 INTERVAL_METHOD = (
-    "95 % Wilson score interval of the observed DirHit at the effective count n_eff = min(n, ceil(S / h)): "
-    "an h-day label overlaps its neighbours' by h − 1 days, so n rows spanning S trading days hold at most "
-    "ceil(S / h) independent outcomes (at h = 1, n_eff = n)"
+    f"95 % interval of the observed DirHit at the effective count n_eff (the union of the masked rows' h-day label "
+    f"windows [t, t + h) ÷ h, rounded up, at most n: calls in clusters count as the few non-overlapping windows they "
+    f"cover; at h = 1, n_eff = n): exact binomial (Clopper–Pearson, hits scaled to n_eff) when n_eff < {EXACT_BELOW}, "
+    f"else Wilson score"
 )
 """How every DirHit interval is computed, in words (the report's method text)."""
 
@@ -126,16 +148,28 @@ class SplitMetrics:
 
 
 def effective_count(rows: Sequence[int] | np.ndarray, *, horizon: int) -> int:
-    """Independent outcomes behind a DirHit over ``rows`` (row positions, any order) of h-day labels.
+    """Independent outcomes behind a DirHit over ``rows`` (row positions in trading days, any order)
+    of h-day labels.
 
-    ``min(len(rows), ceil(span / horizon))`` with ``span = max(rows) − min(rows) + 1``: the most rows
-    of the span whose h-day labels do not overlap. 0 for no rows.
+    The label of the row at position t covers the days ``[t, t + h)``. The effective count is the
+    length of the union of these windows over ``rows``, divided by h and rounded up, and never more
+    than ``len(rows)``: the number of non-overlapping h-day windows the rows' labels cover. A
+    repeated position (rows of one session in a universe task) counts once. Rows 0–9 and 100–109
+    at h = 5 cover 14 + 14 = 28 days: 6 outcomes, not ceil(110 / 5) = 22.
+
+    Args:
+        rows: integer positions of the rows (e.g. session numbers).
+        horizon: h in trading days (values below 1 count as 1).
+
+    Returns:
+        The effective count; 0 for no rows, at h = 1 the number of distinct positions.
     """
-    idx = np.asarray(rows, dtype=int)
+    idx = np.unique(np.asarray(rows, dtype=int))
     if idx.size == 0:
         return 0
-    span = int(idx.max() - idx.min()) + 1
-    return int(min(idx.size, math.ceil(span / max(1, int(horizon)))))
+    h = max(1, int(horizon))
+    covered = int(np.minimum(np.diff(idx), h).sum()) + h  # each window adds the days before the next one starts
+    return int(min(len(rows), math.ceil(covered / h)))
 
 
 def _rate(pred_sign: np.ndarray, true_sign: np.ndarray, where: np.ndarray) -> tuple[float | None, int, int]:
@@ -336,6 +370,57 @@ def wilson_interval(hits: float, count: float, *, n_eff: float | None = None, z:
     return 100.0 * low, 100.0 * high
 
 
+def _exact_size(hits: float, count: float, n_eff: float | None) -> tuple[float, float, float] | None:
+    """``(p̂, n, x)``: the observed proportion, the effective count (at most ``count``) and the
+    hits scaled to it (``x = p̂ × n``); ``None`` when there is nothing to judge."""
+    n = float(count) if n_eff is None else min(float(n_eff), float(count))
+    if count <= 0 or n <= 0:
+        return None
+    p = min(1.0, max(0.0, hits / count))
+    return p, n, p * n
+
+
+def exact_interval(hits: float, count: float, *, n_eff: float | None = None) -> tuple[float, float] | None:
+    """95 % exact (Clopper–Pearson) interval of the proportion ``hits / count`` at ``n_eff``, in percent.
+
+    The hits are scaled to the effective count, ``x = hits / count × n_eff``, and the bounds are the
+    beta quantiles ``B⁻¹(0.025; x, n − x + 1)`` and ``B⁻¹(0.975; x + 1, n − x)``: at integer ``x``
+    and ``n`` exactly scipy's ``binomtest(x, n).proportion_ci("exact")``, and in between a monotone
+    interpolation of it (no rounding of the scaled hits, which could round a fail up to a pass).
+
+    Args:
+        hits: right calls.
+        count: rows.
+        n_eff: the independent outcomes the proportion rests on (default ``count``).
+
+    Returns:
+        ``(low, high)`` in percent, containing ``100 * hits / count``; ``None`` when ``count`` or
+        ``n_eff`` is 0.
+    """
+    size = _exact_size(hits, count, n_eff)
+    if size is None:
+        return None
+    p, n, x = size
+    low = 0.0 if x <= 0 else float(special.betaincinv(x, n - x + 1.0, RULE_ALPHA))
+    high = 1.0 if x >= n else float(special.betaincinv(x + 1.0, n - x, 1.0 - RULE_ALPHA))
+    return 100.0 * min(low, p), 100.0 * max(high, p)
+
+
+def method_name(n_eff: float) -> str:
+    """The test and interval used at ``n_eff`` effective outcomes (:data:`EXACT_BELOW`), in words."""
+    return "exact binomial (Clopper–Pearson)" if n_eff < EXACT_BELOW else "Wilson score"
+
+
+def dirhit_interval(hits: float, count: float, *, n_eff: float | None = None) -> tuple[float, float] | None:
+    """95 % interval of a DirHit ``hits / count`` at ``n_eff`` (default ``count``), in percent: exact
+    (:func:`exact_interval`) below :data:`EXACT_BELOW` effective outcomes, else Wilson
+    (:func:`wilson_interval`). ``None`` when ``count`` or ``n_eff`` is 0."""
+    n = float(count) if n_eff is None else min(float(n_eff), float(count))
+    if n < EXACT_BELOW:
+        return exact_interval(hits, count, n_eff=n_eff)
+    return wilson_interval(hits, count, n_eff=n_eff)
+
+
 @dataclass(frozen=True)
 class DirHit:
     """A DirHit as a person reads it: the number, its count, its effective count and the 95 %
@@ -365,12 +450,12 @@ class DirHit:
 
     @classmethod
     def rate(cls, hits: float | None, count: int | None, n_eff: float | None = None) -> "DirHit":
-        """``100 * hits / count`` with its Wilson interval at ``n_eff`` (default ``count``)."""
+        """``100 * hits / count`` with its interval at ``n_eff`` (default ``count``; :func:`dirhit_interval`)."""
         count = int(count or 0)
         if count <= 0 or hits is None:
             return cls(None, count, 0.0)
         n = float(count if n_eff is None else max(min(n_eff, count), 1e-9))
-        lo, hi = wilson_interval(hits, count, n_eff=n)  # type: ignore[misc]
+        lo, hi = dirhit_interval(hits, count, n_eff=n)  # type: ignore[misc]
         return cls(100.0 * hits / count, count, n, lo, hi)
 
     @classmethod
@@ -432,8 +517,9 @@ def dirhit_with_interval(hits: int, count: int, *, n_eff: float | None = None) -
 
 
 USABLE_RULE = (
-    "holdout DirHit's 95 % lower bound (Wilson at the effective count of overlapping h-day labels) > 50 % and > the "
-    "best baseline DirHit on the same rows; then Benjamini–Hochberg at 10 % over the cycle's tasks"
+    f"holdout DirHit's 95 % lower bound (at the effective count of overlapping h-day labels: exact binomial below "
+    f"{EXACT_BELOW}, else Wilson) > 50 % and > the best baseline DirHit on the same rows; then Benjamini–Hochberg at "
+    f"10 % over the cycle's tasks"
 )
 
 
@@ -473,33 +559,45 @@ def split_figures(split: SplitMetrics | dict[str, Any], *, horizon: int | None =
 
 
 def one_sided_p(hits: float, count: float, *, n_eff: float, bar: float) -> float:
-    """P-value of the score test of "DirHit > ``bar`` percent" at ``n_eff`` independent outcomes.
+    """P-value of the one-sided test of "DirHit > ``bar`` percent" at ``n_eff`` independent outcomes.
 
-    The Wilson lower bound exceeds ``bar`` exactly when this p-value is below 0.025.
+    Below :data:`EXACT_BELOW` the exact binomial test with the hits scaled to ``n_eff``:
+    ``P(X ≥ x) = I_p0(x, n − x + 1)`` for ``X ~ Binomial(n_eff, bar)`` (scipy's ``binomtest(x, n,
+    alternative="greater")`` at integers); else the score test. Either way the p-value is below
+    0.025 exactly when :func:`dirhit_interval`'s lower bound exceeds ``bar``.
     """
-    if count <= 0 or n_eff <= 0:
-        return 1.0
+    size = _exact_size(hits, count, n_eff)
     p0 = bar / 100.0
-    if p0 >= 1.0:
+    if size is None or p0 >= 1.0:
         return 1.0
+    p, n, x = size
+    if n < EXACT_BELOW:
+        if x <= 0:
+            return 1.0
+        return float(special.betainc(x, n - x + 1.0, max(p0, 0.0)))
     p0 = max(p0, 1e-12)
-    z = (hits / count - p0) / math.sqrt(p0 * (1 - p0) / n_eff)
-    return float(stats.norm.sf(z))
+    return float(special.ndtr(-(p - p0) / math.sqrt(p0 * (1 - p0) / n)))
 
 
 def usable_verdict(holdout: SplitMetrics | dict[str, Any], *, horizon: int | None = None) -> dict[str, Any]:
     """Whether a model passes the usable rule, decided by its holdout numbers only.
 
-    The rule: the 95 % lower bound of the holdout DirHit (Wilson at the effective count, see the
-    module docstring) is above 50 % and above the best baseline's DirHit (persistence or majority)
-    on the same masked rows. It is the one-sided score test of "DirHit > max(50, best baseline)"
-    at level 0.025, whose ``p_value`` the cycle-wide false-discovery control takes
-    (:func:`bistlab.honesty.fdr_control`). ``usable`` here is the task's own test, before that
-    control.
+    The rule: the 95 % lower bound of the holdout DirHit at its effective count (exact binomial
+    below :data:`EXACT_BELOW` effective outcomes, else Wilson; see the module docstring) is above
+    50 % and above the best baseline's DirHit (persistence or majority) on the same masked rows. It
+    is the one-sided test of "DirHit > max(50, best baseline)" at level 0.025 (:func:`one_sided_p`),
+    whose ``p_value`` the cycle-wide false-discovery control takes
+    (:func:`bistlab.honesty.fdr_control`); ``p_value < 0.025`` exactly when the rule passes.
+    ``usable`` here is the task's own test, before that control.
 
     Args:
         holdout: the holdout's metrics.
         horizon: h in trading days, for records without effective counts.
+
+    Returns:
+        The verdict: ``usable`` / ``passes_rule``, ``p_value``, the interval (percent), ``n_eff``,
+        the bar and the best baseline, ``test`` (the method used at this ``n_eff``), ``method``
+        (:data:`INTERVAL_METHOD`), ``rule`` and ``min_passing_dirhit`` (percent, or ``None``).
     """
     h = holdout.to_dict() if isinstance(holdout, SplitMetrics) else dict(holdout)
     hits, count = h.get("dirhit_hits", 0) or 0, int(h.get("mask_count", 0) or 0)
@@ -517,6 +615,7 @@ def usable_verdict(holdout: SplitMetrics | dict[str, Any], *, horizon: int | Non
         "p_value": one_sided_p(hits, count, n_eff=n_eff, bar=bar) if fig.defined and best_baseline is not None else 1.0,
         "rule": USABLE_RULE,
         "method": INTERVAL_METHOD,
+        "test": method_name(min(n_eff, count)) if count else None,
         "dirhit_lower_95": lower,
         "dirhit_upper_95": fig.high if fig.defined else None,
         "n_eff": n_eff,
@@ -528,13 +627,35 @@ def usable_verdict(holdout: SplitMetrics | dict[str, Any], *, horizon: int | Non
 
 
 def min_passing_dirhit(n_eff: float, *, bar: float = 50.0, z: float = Z95) -> float | None:
-    """The smallest DirHit (percent) whose Wilson lower bound at ``n_eff`` clears ``bar`` percent.
+    """The smallest DirHit (percent) that passes the test of "DirHit > ``bar`` percent" at ``n_eff``.
 
-    ``bar + z × sqrt(bar (1 − bar) / n_eff)`` (the score test); ``None`` when even 100 % cannot:
-    too few independent outcomes to judge.
+    The DirHit whose lower bound at ``n_eff`` equals ``bar``; any DirHit above it passes. Below
+    :data:`EXACT_BELOW` the exact test's (the scaled hits ``x`` solving ``I_p0(x, n − x + 1) =
+    0.025``); from it on the score test's, ``bar + z × sqrt(bar (1 − bar) / n_eff)``.
+
+    Args:
+        n_eff: effective count.
+        bar: the bar in percent (50, or a higher baseline).
+        z: the normal quantile of the score test (1.96).
+
+    Returns:
+        Percent; ``None`` when even 100 % cannot pass: too few independent outcomes to judge.
     """
     if n_eff <= 0:
         return None
     p0 = bar / 100.0
+    if n_eff < EXACT_BELOW:
+        return _exact_min_passing(float(n_eff), p0)
     need = p0 + z * math.sqrt(p0 * (1 - p0) / n_eff)
     return 100.0 * need if need < 1.0 else None
+
+
+@lru_cache(maxsize=4096)
+def _exact_min_passing(n: float, p0: float) -> float | None:
+    """The exact test's smallest passing DirHit (percent) at ``n`` outcomes and bar ``p0`` (0..1)."""
+    if p0 >= 1.0 or p0**n >= RULE_ALPHA:  # p-value of n hits of n: not even 100 % passes
+        return None
+    if p0 <= 0.0:
+        return 0.0
+    x = optimize.brentq(lambda k: special.betainc(k, n - k + 1.0, p0) - RULE_ALPHA, 1e-12, n, xtol=1e-12)
+    return 100.0 * x / n

@@ -95,6 +95,8 @@ class PanelSettings:
         corporate_action_move: a close-to-close simple move beyond this (up or down) is taken as
             an unadjusted split or bonus issue.
         cost_per_side: cost of one trade side as a log return, for the quintile spread after costs.
+        refit_every: sessions between refits of the online holdout evaluation (a refit is a fit on
+            every symbol's rows, so fewer than a per-symbol task's 20).
     """
 
     target: str = "excess"
@@ -103,6 +105,7 @@ class PanelSettings:
     min_rows: int = 100
     corporate_action_move: float = 0.25
     cost_per_side: float = 0.001
+    refit_every: int = 60
 
     def __post_init__(self) -> None:
         rules = (
@@ -112,6 +115,7 @@ class PanelSettings:
             ("min_rows", self.min_rows >= 1, "a whole number >= 1"),
             ("corporate_action_move", 0 < self.corporate_action_move, "a simple return above 0"),
             ("cost_per_side", 0 <= self.cost_per_side < 1, "a log return from 0 to below 1"),
+            ("refit_every", self.refit_every >= 1, "a whole number of sessions >= 1"),
         )
         for name, ok, rule in rules:
             if not ok:
@@ -518,7 +522,8 @@ def build_panel(
     Raises:
         InsufficientDataError: fewer than 2 members, or too few labelled sessions for the holdout.
     """
-    settings, panel = settings or EvalSettings(), panel or PanelSettings()
+    panel = panel or PanelSettings()
+    settings = replace(settings or EvalSettings(), refit_every=panel.refit_every)
     members, excluded = _members(loaded, panel)
     for symbol, reason in excluded.items():
         logger.info("%s: left out of the universe task: %s", symbol, reason)

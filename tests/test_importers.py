@@ -158,10 +158,10 @@ def test_demo_loads_three_long_series_and_twenty_close_only_stocks(store: PriceS
 
     assert sp500["close"].iloc[0] == source.load()["Close"].iloc[0]  # Close, not Adj Close
     stocks = summary.loc[DEMO_STOCKS]
-    assert (stocks["first_date"] == pd.Timestamp("2016-01-04")).all()  # the first session from DEMO_STOCKS_START
+    assert (stocks["first_date"] == pd.Timestamp("2019-01-02")).all()  # the first session from DEMO_STOCKS_START
     assert (stocks["last_date"] == pd.Timestamp("2022-12-28")).all()
-    assert (stocks["rows"] == 1760).all()
-    assert all("adjusted close only, 2016-01-04 to 2022-12-28" in item.source for item in report.imported[3:])
+    assert (stocks["rows"] == 1006).all()
+    assert all("adjusted close only, 2019-01-02 to 2022-12-28" in item.source for item in report.imported[3:])
 
 
 def test_demo_stocks_are_stored_close_only_and_load_as_such(store: PriceStore) -> None:
@@ -170,11 +170,11 @@ def test_demo_stocks_are_stored_close_only_and_load_as_such(store: PriceStore) -
     assert raw[["open", "high", "low", "volume"]].isna().all().all()  # NULL in the store, never the close
     assert raw["close"].notna().all() and (raw["close"] > 0).all()
     loaded = store.load("AAPL")
-    assert len(loaded.frame) == 1760  # validation drops no close-only row
+    assert len(loaded.frame) == 1006  # validation drops no close-only row
     pd.testing.assert_series_equal(loaded.frame["close"], raw["close"])
     assert loaded.frame[["open", "high", "low", "volume"]].isna().all().all()
     kinds = {d.kind: d for d in loaded.defects}
-    assert kinds["close_only"].count == 1760 and "never filled from the close" in kinds["close_only"].detail
+    assert kinds["close_only"].count == 1006 and "never filled from the close" in kinds["close_only"].detail
     assert not {"nan_rows", "placeholder_sessions", "inconsistent_range"} & set(kinds)
     assert store.load("AAPL").fingerprint == loaded.fingerprint  # NaN hashes the same every time
     assert {d.kind for d in store.load("SP500").defects}.isdisjoint({"close_only"})

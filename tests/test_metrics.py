@@ -281,7 +281,8 @@ def test_dirhit_with_interval_reads_like_the_docstring():
 
 
 # --- usable verdict ------------------------------------------------------------------------------
-# 70/100 right: Wilson 95 % interval (60.415, 78.105); 58/100 right: lower bound 48.206; 3/3: 43.850
+# 70/100 right: Wilson 95 % interval (60.415, 78.105); 58/100 right: lower bound 48.206;
+# 3/3 (3 < EXACT_BELOW effective outcomes: exact): Clopper–Pearson lower bound 0.025 ** (1/3) = 29.240
 
 
 def _holdout(hits, count, persistence=None, majority=None):
@@ -309,7 +310,7 @@ def test_usable_when_the_lower_bound_beats_50_and_every_baseline():
         (_holdout(70, 100, persistence=61.0, majority=52.0), "persistence beats the lower bound"),
         (_holdout(70, 100, persistence=40.0, majority=65.0), "majority beats the lower bound"),
         (_holdout(58, 100, persistence=30.0, majority=30.0), "lower bound 48.2 is not above 50"),
-        (_holdout(3, 3, persistence=0.0, majority=0.0), "3/3 right: lower bound 43.9 is not above 50"),
+        (_holdout(3, 3, persistence=0.0, majority=0.0), "3/3 right: exact lower bound 29.2 is not above 50"),
         (_holdout(0, 0), "no masked rows"),
     ],
 )
@@ -352,11 +353,15 @@ from bistlab.metrics import DirHit, effective_count, min_passing_dirhit, one_sid
         ([], 5, 0),
         ([3], 30, 1),
         (list(range(120)), 1, 120),
-        (list(range(120)), 30, 4),  # 120 rows span 4 non-overlapping 30-day windows
-        (list(range(120)), 7, 18),  # ceil(120 / 7)
+        (list(range(120)), 30, 5),  # their labels cover days 0..148: 149 days need ceil(149 / 30) = 5 windows
+        (list(range(120)), 7, 18),  # 126 days: ceil(126 / 7)
         ([0, 50, 100], 7, 3),  # far apart: each its own outcome
-        ([0, 1, 2, 100], 30, 4),  # span 101 -> ceil(101 / 30) = 4, but only 4 rows
+        ([0, 1, 2, 100], 30, 3),  # days 0..31 and 100..129: 32 + 30 = 62 -> ceil(62 / 30) = 3, not the span's 4
+        (list(range(10)) + list(range(100, 110)), 5, 6),  # two clusters: 14 + 14 = 28 days -> 6, not ceil(110 / 5) = 22
         ([5, 1, 3], 1, 3),  # any order
+        ([0, 1, 2, 3], 30, 2),  # one cluster of 4 rows: their labels cover 33 days -> ceil(33 / 30) = 2
+        ([7, 7, 7, 8, 8], 1, 2),  # repeated positions (rows of one session) count once
+        ([7, 7, 7, 8, 8], 5, 2),  # days 7..12: ceil(6 / 5) = 2, however many rows share them
     ],
 )
 def test_effective_count(rows, horizon, expected):
@@ -367,9 +372,9 @@ def test_split_metrics_records_effective_counts_of_overlapping_labels():
     y = np.tile([0.02, -0.03], 60)
     m1 = split_metrics(y, y, horizon=1)
     m30 = split_metrics(y, y, horizon=30)
-    assert (m1.dirhit_n_eff, m30.dirhit_n_eff) == (120, 4)
-    assert m30.horizon == 30 and m30.call_n_eff == 4
-    # the same 120 right calls: at h = 30 they are 4 outcomes, and the interval says so
+    assert (m1.dirhit_n_eff, m30.dirhit_n_eff) == (120, 5)
+    assert m30.horizon == 30 and m30.call_n_eff == 5
+    # the same 120 right calls: at h = 30 they are 5 outcomes, and the interval says so
     wide, narrow = DirHit.rate(m30.dirhit_hits, m30.mask_count, m30.dirhit_n_eff), DirHit.rate(m1.dirhit_hits, m1.mask_count, m1.dirhit_n_eff)
     assert wide.low < 60.0 < narrow.low
 
@@ -437,7 +442,9 @@ def test_the_rule_and_its_p_value_agree(count, share, bar, horizon):
         assert v["passes_rule"] == (p < 0.025)
 
 
-@pytest.mark.parametrize(("n_eff", "expected"), [(3, None), (4, 99.00), (5, 93.83), (18, 73.10), (120, 58.95), (0, None)])
+# below EXACT_BELOW the exact test's bar: n hits of n pass only when 0.5 ** n < 0.025 (n >= 6); 18 outcomes need 75.57 %
+# (13.6 scaled hits: P(X >= 13.6) = 0.025 for X ~ Binomial(18, 0.5) interpolated); from 50 on the score test's 50 + 98 / sqrt(n)
+@pytest.mark.parametrize(("n_eff", "expected"), [(3, None), (4, None), (5, None), (6, 96.76), (18, 75.57), (49, 64.95), (50, 63.86), (120, 58.95), (0, None)])
 def test_min_passing_dirhit(n_eff, expected):
     got = min_passing_dirhit(n_eff)
     assert got == (pytest.approx(expected, abs=0.01) if expected is not None else None)
@@ -448,11 +455,118 @@ def test_min_passing_dirhit(n_eff, expected):
 
 def test_usable_verdict_uses_the_effective_count_of_the_record():
     # the issue's h = 30 model: 96.4 % of 110 masked rows looks strong; over a 120-row holdout it is 4
-    # independent 30-day outcomes, where only 99 % or more could clear 50 %
+    # independent 30-day outcomes, where not even 100 % could clear 50 % (exact: 4 of 4 has p = 0.0625)
     holdout = {"dirhit": 100.0 * 106 / 110, "dirhit_hits": 106, "mask_count": 110, "dirhit_n_eff": 4, "persistence_dirhit": 40.0, "majority_dirhit": 45.0}
     v = usable_verdict(holdout)
-    assert v["passes_rule"] is False and v["n_eff"] == 4 and v["min_passing_dirhit"] == pytest.approx(99.0, abs=0.01)
+    assert v["passes_rule"] is False and v["n_eff"] == 4 and v["min_passing_dirhit"] is None
     assert usable_verdict({**holdout, "dirhit_n_eff": 110})["passes_rule"] is True
     # an older record without effective counts falls back to ceil(n_test / h)
     old = {k: v for k, v in holdout.items() if k != "dirhit_n_eff"} | {"n_test": 120}
     assert usable_verdict(old, horizon=30)["n_eff"] == 4
+
+
+# --- issue 19: the union of label windows, exact tests at small counts ----------------------------
+
+from scipy.stats import binomtest  # noqa: E402
+
+from bistlab.metrics import EXACT_BELOW, INTERVAL_METHOD, dirhit_interval, exact_interval, method_name  # noqa: E402
+
+
+def test_4_of_4_at_h1_is_not_usable():
+    # the normal approximation passed it (lower bound 51.0 %, p = 0.023); the exact probability is 0.5 ** 4
+    y = [0.02, -0.02, 0.03, -0.01]
+    m = split_metrics(y, y, past_return=[-v for v in y], train_majority=1, horizon=1)
+    assert (m.dirhit_hits, m.mask_count, m.dirhit_n_eff) == (4, 4, 4)
+    v = usable_verdict(m)
+    assert v["usable"] is False and v["passes_rule"] is False
+    assert v["p_value"] == pytest.approx(0.0625)
+    assert v["dirhit_lower_95"] == pytest.approx(100 * 0.025**0.25)  # 39.8 %
+    assert v["test"] == "exact binomial (Clopper–Pearson)" and v["method"] == INTERVAL_METHOD
+    assert v["min_passing_dirhit"] is None  # 4 outcomes cannot certify anything
+
+
+def test_split_metrics_counts_clustered_calls_as_the_windows_they_cover():
+    # two clusters of 10 calls at h = 5: days 0..13 and 100..113, 6 windows (the span would say 22)
+    y = np.full(120, 0.02)
+    pred = np.full(120, 0.001)
+    pred[list(range(10)) + list(range(100, 110))] = 0.02
+    m = split_metrics(y, pred, horizon=5)
+    assert (m.mask_count, m.dirhit_n_eff, m.call_n_eff) == (20, 6, 6)
+    # a universe task's rows share sessions: positions repeat, and each session counts once
+    m = split_metrics([0.02] * 6, [0.02] * 6, horizon=1, positions=[3, 3, 3, 4, 4, 9])
+    assert m.dirhit_n_eff == 3
+
+
+@pytest.mark.parametrize(("hits", "n"), [(4, 4), (3, 10), (13, 18), (30, 40), (0, 5), (7, 7), (25, 49)])
+def test_the_exact_test_is_scipys_binomtest_at_integer_counts(hits, n):
+    assert n < EXACT_BELOW
+    p = one_sided_p(hits, n, n_eff=n, bar=50.0)
+    assert p == pytest.approx(binomtest(hits, n, 0.5, alternative="greater").pvalue, rel=1e-9)
+    ci = binomtest(hits, n).proportion_ci(confidence_level=0.95, method="exact")
+    lo, hi = exact_interval(hits, n)
+    assert (lo, hi) == (pytest.approx(100 * ci.low, abs=1e-9), pytest.approx(100 * ci.high, abs=1e-9))
+    assert dirhit_interval(hits, n) == (lo, hi) and DirHit.rate(hits, n).low == lo
+
+
+def test_the_scaled_hits_are_not_rounded():
+    # 110 masked rows, 94.5 % right, 6 outcomes: 5.67 scaled hits, between 5 of 6 (p = 0.109) and 6 of 6 (0.0156)
+    p = one_sided_p(104, 110, n_eff=6, bar=50.0)
+    assert binomtest(6, 6, alternative="greater").pvalue < p < binomtest(5, 6, alternative="greater").pvalue
+    # an effective count above the count is capped at the count
+    assert one_sided_p(3, 4, n_eff=40, bar=50.0) == pytest.approx(binomtest(3, 4, alternative="greater").pvalue)
+
+
+def test_the_method_switches_at_exact_below():
+    assert method_name(EXACT_BELOW - 1) == "exact binomial (Clopper–Pearson)" and method_name(EXACT_BELOW) == "Wilson score"
+    n = EXACT_BELOW
+    assert dirhit_interval(35, n) == wilson_interval(35, n)
+    assert dirhit_interval(35, n + 10, n_eff=n - 1) == exact_interval(35, n + 10, n_eff=n - 1)
+    assert one_sided_p(35, n, n_eff=n, bar=50.0) == pytest.approx(0.0023389, abs=1e-6)  # score test: z = (0.7 - 0.5) / sqrt(0.25 / 50) = 2.828
+    assert f"n_eff < {EXACT_BELOW}" in INTERVAL_METHOD and "union" in INTERVAL_METHOD
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.integers(min_value=0, max_value=400), min_size=1, max_size=80), horizon=st.sampled_from([1, 2, 3, 5, 7, 14, 30]))
+def test_effective_count_properties(rows, horizon):
+    n_eff = effective_count(rows, horizon=horizon)
+    distinct = len(set(rows))
+    assert 1 <= n_eff <= distinct <= len(rows)
+    if horizon == 1:
+        assert n_eff == distinct
+    # never more than the span's count (the old bound), and never less than rows h apart would give
+    span = max(rows) - min(rows) + 1
+    assert n_eff <= math.ceil((span + horizon - 1) / horizon)
+    assert effective_count(sorted(rows, reverse=True), horizon=horizon) == n_eff
+    assert effective_count(rows + rows, horizon=horizon) == n_eff  # repeats count once
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    count=st.integers(min_value=1, max_value=300),
+    share=st.floats(min_value=0.0, max_value=1.0),
+    n_eff=st.floats(min_value=0.5, max_value=300.0),
+    bar=st.floats(min_value=50.0, max_value=90.0),
+)
+def test_the_interval_contains_the_figure_and_the_p_value_agrees_with_the_lower_bound(count, share, n_eff, bar):
+    hits = round(share * count)
+    fig = DirHit.rate(hits, count, n_eff)
+    assert 0.0 <= fig.low <= fig.value <= fig.high <= 100.0
+    p = one_sided_p(hits, count, n_eff=fig.n_eff, bar=bar)
+    if abs(fig.low - bar) > 1e-7:  # away from the knife edge
+        assert (p < 0.025) == (fig.low > bar), (p, fig.low)
+    holdout = {"dirhit": fig.value, "dirhit_hits": hits, "mask_count": count, "dirhit_n_eff": n_eff, "persistence_dirhit": bar, "majority_dirhit": 40.0}
+    v = usable_verdict(holdout)
+    assert v["p_value"] == pytest.approx(p) and v["dirhit_lower_95"] == fig.low
+
+
+@settings(max_examples=100, deadline=None)
+@given(n_eff=st.floats(min_value=1.0, max_value=400.0), bar=st.floats(min_value=50.0, max_value=80.0))
+def test_min_passing_dirhit_is_where_the_test_starts_to_pass(n_eff, bar):
+    need = min_passing_dirhit(n_eff, bar=bar)
+    if need is None:  # not even every call right passes
+        assert one_sided_p(1000, 1000, n_eff=n_eff, bar=bar) >= 0.025
+        return
+    count = 1000
+    above, below = min(100.0, need + 0.05), need - 0.05
+    assert one_sided_p(above * count / 100, count, n_eff=n_eff, bar=bar) < 0.025
+    assert one_sided_p(below * count / 100, count, n_eff=n_eff, bar=bar) > 0.025

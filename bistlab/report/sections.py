@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from bistlab import plots
 from bistlab.htmlfmt import REPORT_CSS, dirhit_html, dirhit_text, esc, html_table, link, num, pct
-from bistlab.metrics import INTERVAL_METHOD, USABLE_RULE, DirHit, min_passing_dirhit
+from bistlab.metrics import INTERVAL_METHOD, USABLE_RULE, DirHit, effective_count, min_passing_dirhit
 from bistlab.report.data import CycleReport, TaskRecord
 from bistlab.report.words import baseline_html, call_html, disguise_words, hold_html, hpo_html, method_html, task_sentences, verdict_words, wfv_html
 from bistlab.repro import report_versions, source_revision
@@ -142,7 +142,7 @@ def hpo_vs_holdout_figure(rep: CycleReport) -> go.Figure:
 
 def _judgeable_row(horizon: int, recs: list[TaskRecord]) -> list[str]:
     n_test = max(r.holdout.n_test for r in recs)
-    best_case = min(n_test, math.ceil(n_test / horizon))
+    best_case = effective_count(range(n_test), horizon=horizon)  # every row masked
     n_effs = sorted(f.n_eff for f in (r.holdout_figure() for r in recs) if f.defined)
     median = n_effs[len(n_effs) // 2] if n_effs else 0.0
     need_best, need_median = min_passing_dirhit(best_case), min_passing_dirhit(median)
