@@ -36,6 +36,10 @@ One (symbol, horizon) task
     selection         the best trial under the support filter (LOW_SUPPORT fallback)
     pipeline          a task's steps: HPO + selection, training, evaluation (records in, records out)
 
+Universe tasks (one model per horizon over every symbol)
+    panel             ``PanelTask``: the panel of every symbol, the excess target, corporate-action cuts, splits by date
+    panel_metrics     pooled DirHit, rank IC, quintile spread with date-block bootstrap intervals; the universe verdict
+
 Cycles
     state             ``runs/state.json``: the cycle and its tasks, locked and atomic; the one-cycle-per-workspace lock
     stages            a task's stages (notebooks, parameters, done tests) and how one attempt ends
@@ -47,6 +51,7 @@ Cycles
 
 Judging and reporting
     honesty           multiple testing: PBO, best-of-N noise, cycle-wide false-discovery control
+    looks             every verdict taken on a holdout, so the false-discovery family counts every look
     calibration       the usable rule on simulated no-skill and skilled holdouts
     htmlfmt           HTML building blocks; every DirHit printed with its count and interval
     plots             plotly figures, offline
@@ -55,13 +60,14 @@ Judging and reporting
     report/           the cycle report in layers: data, studies, table, words, sections, task_page, render
     predict           the latest forecast per task from its configuration refit on every labelled row
     ledger            the forecast ledger and the forward record
+    forward           an as-of cycle's frozen models scored on every later session
 
 The LSTM hyperopt module (second specification)
     lstm/             triple-barrier labels, windows, the LSTM, grouped Optuna search, the job runner and its report
 
 Command line
     cli_common        the consoles, the chosen workspace, the one-line error
-    cli               ``bistlab``: data, cycle, status, dashboard, report, predict
+    cli               ``bistlab``: data, cycle, status, dashboard, report, predict, forward
     cli_hyperopt      ``bistlab hyperopt``: start, stop, resume, status, results
 """
 

@@ -27,6 +27,7 @@ from bistlab.config import DEFAULT_HORIZONS, CycleConfig
 from bistlab.cycle import CycleResult, check_runnable, request_stop, run_cycle
 from bistlab.dashboard import combined_storage
 from bistlab.errors import BistlabError, ConfigError, DataError
+from bistlab.forward import ForwardGroup, cycle_as_of, default_forward_cycle, forward_cycle, forward_groups
 from bistlab.importers import ImportReport, import_paths, load_demo
 from bistlab.ledger import load_forward
 from bistlab.monitor import task_rows
@@ -36,7 +37,7 @@ from bistlab.report import render_report
 from bistlab.state import CycleState, StateFile, TaskState, TaskStatus
 from bistlab.store import PriceStore
 from bistlab.validate import normalize_symbol, too_short
-from bistlab.workspace import Workspace
+from bistlab.workspace import ForwardScore, Workspace
 
 __all__ = ["app", "main"]
 
@@ -227,8 +228,10 @@ def _config(
     pruner: str,
     universe: bool | None = None,
     target: str = "excess",
+    as_of: str | None = None,
 ) -> CycleConfig:
     return CycleConfig(
+        as_of=as_of,
         universe=universe,
         universe_target=target,
         horizons=_parse_ints(horizons, "--horizons"),
@@ -256,6 +259,7 @@ KeepOpt = Annotated[int, typer.Option(help="Earlier cycles whose studies and run
 PrunerOpt = Annotated[str, typer.Option(help=f"Stops a trial after a walk-forward split when it can no longer win: {', '.join(PRUNERS)}.")]
 UniverseOpt = Annotated[Optional[bool], typer.Option("--universe/--no-universe", help="Run a universe task per horizon (one model over every stored symbol); default: when the store holds 10 or more symbols.")]
 TargetOpt = Annotated[str, typer.Option("--universe-target", help="The universe tasks' target: excess (the h-day log return minus the date's cross-sectional median) or raw.")]
+AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Run the cycle on the prices up to this date (YYYY-MM-DD) only: every later row is hidden from HPO, selection, training and the holdout; `bistlab forward` then scores the frozen models on every later session.")]
 DEFAULT_HORIZONS_TEXT = ",".join(map(str, DEFAULT_HORIZONS))
 
 
@@ -273,12 +277,14 @@ def cycle_run(
     pruner: PrunerOpt = DEFAULT_PRUNER,
     universe: UniverseOpt = None,
     universe_target: TargetOpt = "excess",
+    as_of: AsOfOpt = None,
 ) -> None:
     """Run the current cycle (or resume it if unfinished), then print the report's path.
 
-    `--symbols` chooses the per-symbol tasks; a universe task always covers every stored symbol."""
+    `--symbols` chooses the per-symbol tasks; a universe task always covers every stored symbol.
+    With `--as-of DATE` the cycle sees the prices up to DATE only (an as-of cycle)."""
     try:
-        _cycle(_config(horizons, trials, symbols, seed, jobs, models, workers, dask, keep_cycles, pruner, universe, universe_target), resume=False)
+        _cycle(_config(horizons, trials, symbols, seed, jobs, models, workers, dask, keep_cycles, pruner, universe, universe_target, as_of), resume=False)
     except BistlabError as err:
         fail(err)
 
@@ -296,7 +302,7 @@ def cycle_resume(
     keep_cycles: KeepOpt = 1,
     pruner: PrunerOpt = DEFAULT_PRUNER,
 ) -> None:
-    """Continue a stopped or crashed cycle where it left off (settings default to the cycle's own)."""
+    """Continue a stopped or crashed cycle where it left off (settings default to the cycle's own; an as-of cycle keeps its date)."""
     saved = _read_state(current_workspace()).config
     merged = {
         "horizons": ",".join(map(str, saved.get("horizons", []))) or horizons,
@@ -311,6 +317,7 @@ def cycle_resume(
         "pruner": saved.get("pruner", pruner),
         "universe": saved.get("universe"),
         "target": saved.get("universe_target", "excess"),
+        "as_of": saved.get("as_of"),
     }
     try:
         _cycle(_config(**merged), resume=True)
@@ -391,7 +398,8 @@ def report(cycle: Annotated[Optional[int], typer.Option(help="Cycle number (defa
     if number < 1:
         fail(BistlabError("no cycle has run in this workspace yet: run `bistlab cycle run` first"))
     try:
-        update_predictions(ws, number)
+        if not cycle_as_of(ws, number):  # an as-of cycle's frozen models forecast no today (`bistlab forward`)
+            update_predictions(ws, number)
         path = render_report(ws, number)
     except BistlabError as err:
         fail(err)
@@ -466,6 +474,65 @@ def _print_forward(ws: Workspace) -> None:
                 f"  {g.label}: forward DirHit {g.dirhit.text()}; persistence {g.persistence.text()}; majority {g.majority.text()}",
                 highlight=False,
                 soft_wrap=True,
+            )
+
+
+@app.command("forward")
+def forward(
+    cycle: Annotated[Optional[int], typer.Option(help="The as-of cycle to score (default: the latest cycle run with --as-of, else the latest cycle).")] = None,
+    render: Annotated[bool, typer.Option("--report/--no-report", help="Render the cycle's report again with the forward record.")] = True,
+) -> None:
+    """Score an as-of cycle's frozen models on every session after its as-of date: forward DirHit per
+    task with count, interval and baselines on the same rows, and usable against not-usable models."""
+    ws = current_workspace()
+    try:
+        number = cycle or default_forward_cycle(ws)
+        scores = forward_cycle(ws, number)
+    except BistlabError as err:
+        fail(err)
+    _print_forward_scores(number, cycle_as_of(ws, number) or "?", scores, forward_groups(scores))
+    if not render:
+        console.print(f"report not rendered: `bistlab report --cycle {number}` renders it with the forward record", highlight=False, soft_wrap=True)
+        return
+    try:
+        console.print(f"report: {render_report(ws.ensure(), number)}", highlight=False, soft_wrap=True)
+    except BistlabError as err:
+        fail(err)
+
+
+_FORWARD_HEADER = ("task", "usable at the cycle", "sessions scored", "forward DirHit", "persistence (same rows)", "majority (same rows)")
+
+
+def _forward_cells(s: ForwardScore) -> tuple[str, ...]:
+    """One task's forward record as the cells of :data:`_FORWARD_HEADER`."""
+    usable = {True: "USABLE", False: "no", None: "–"}[s.usable]
+    span = f"{s.sessions} ({s.first_date} … {s.last_date})" if s.sessions else "0"
+    task = f"{s.key} ({s.target}, {s.rows} rows pooled)" if s.target != "raw" else s.key
+    return (task, usable, span, s.figure("model").text(), s.figure("persistence").text(), s.figure("majority").text())
+
+
+def _print_forward_scores(cycle: int, as_of: str, scores: list[ForwardScore], groups: list[ForwardGroup]) -> None:
+    """The forward record: a table on a terminal, else one unwrapped line per task; then the groups."""
+    rows = [_forward_cells(s) for s in scores]
+    title = f"forward record of cycle {cycle} (as of {as_of}): frozen models on every later session with a known label"
+    if console.is_terminal:
+        table = Table(title=title)
+        for col in _FORWARD_HEADER:
+            table.add_column(col, overflow="fold")
+        for row in rows:
+            table.add_row(*map(escape, row))
+        console.print(table)
+    else:
+        widths = [max(len(c) for c in column) for column in zip(_FORWARD_HEADER, *rows)]
+        console.print(f"{title} ({len(rows)} tasks):", highlight=False, soft_wrap=True)
+        for row in (_FORWARD_HEADER, *rows):
+            console.print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), highlight=False, soft_wrap=True, markup=False)
+    for g in groups:
+        if g.n_tasks:
+            console.print(
+                f"  {g.label} ({g.n_tasks} per-symbol task{'s' if g.n_tasks != 1 else ''}, {g.sessions} sessions): forward DirHit {g.dirhit.text()}; "
+                f"persistence {g.persistence.text()}; majority {g.majority.text()}",
+                highlight=False, soft_wrap=True, markup=False,
             )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from datetime import date, datetime
 from typing import Any
 
 from bistlab.errors import ConfigError
@@ -19,6 +20,7 @@ __all__ = [
     "EvalSettings",
     "CycleConfig",
     "k_for_horizon",
+    "parse_as_of",
     "parse_price_columns",
 ]
 
@@ -66,6 +68,22 @@ def parse_price_columns(text: str | None, *, name: str = "BISTLAB_PRICE_COLUMNS"
             raise ConfigError(name, rule, item.strip())
         mapping[key] = value or None
     return mapping
+
+
+def parse_as_of(value: object, *, name: str = "as_of") -> str:
+    """An as-of date as ISO text ``YYYY-MM-DD`` (a ``date``, a ``datetime`` or ISO text such as
+    ``2024-06-28`` or ``2024-06-28T00:00:00``; a time of day is dropped).
+
+    Raises:
+        ConfigError: ``value`` is not a date.
+    """
+    if isinstance(value, date):
+        return value.strftime("%Y-%m-%d")
+    text = str(value).strip()
+    try:
+        return datetime.fromisoformat(text).date().isoformat()
+    except ValueError as err:
+        raise ConfigError(name, "an ISO date YYYY-MM-DD", value) from err
 
 
 def k_for_horizon(horizon: int) -> float:
@@ -144,6 +162,11 @@ class CycleConfig:
             horizon; ``None``: when the store holds at least :data:`UNIVERSE_MIN_SYMBOLS` symbols.
         universe_target: the universe tasks' target, ``excess`` (over the date's cross-sectional
             median) or ``raw``.
+        as_of: an ISO date ``YYYY-MM-DD`` (an *as-of cycle*): every price row after it is hidden
+            from HPO, selection, training and the holdout evaluation (the cycle reads the store
+            truncated at it, :func:`bistlab.universe.load_universe`), and its frozen final models
+            are scored on every later session afterwards (``bistlab forward``,
+            :mod:`bistlab.forward`). ``None``: every stored row.
     """
 
     horizons: tuple[int, ...] = DEFAULT_HORIZONS
@@ -159,8 +182,11 @@ class CycleConfig:
     pruner: str = DEFAULT_PRUNER
     universe: bool | None = None
     universe_target: str = "excess"
+    as_of: str | None = None
 
     def __post_init__(self) -> None:
+        if self.as_of is not None:
+            object.__setattr__(self, "as_of", parse_as_of(self.as_of))
         if self.universe_target not in ("excess", "raw"):
             raise ConfigError("universe_target", "one of excess, raw", self.universe_target)
         if not self.horizons or any(int(h) < 1 for h in self.horizons):

@@ -18,7 +18,14 @@ Before anything starts, :func:`check_runnable` refuses what would fail later or 
 with one clear error: a workspace that cannot be written, another cycle running in it, an
 unreadable state file, symbols that break the symbol rule or are not stored, horizons beyond
 every symbol's data, unknown model families, an unknown ``BISTLAB_CALENDAR``, an Optuna
-storage that cannot be reached.
+storage that cannot be reached, an as-of date outside the stored prices (or another than the
+unfinished cycle's own).
+
+An **as-of cycle** (``CycleConfig.as_of``) keeps its date in the state's config (a resume keeps
+it); its price snapshot is the store cut at that date (:func:`bistlab.universe.load_universe`), so
+no task sees a later row; it starts cold (the previous cycle's best parameters were chosen on later
+rows); when it ends, its final models are frozen on the rows up to the date and scored on every
+later session (:func:`bistlab.forward.forward_cycle`) instead of forecasting today.
 :func:`run_cycle` holds the workspace's :class:`~bistlab.state.CycleLock` for its whole run.
 """
 
@@ -35,11 +42,13 @@ from types import FrameType
 from typing import Any
 
 import optuna
+import pandas as pd
 
 from bistlab import sessions
 from bistlab.config import UNIVERSE_MIN_SYMBOLS, CycleConfig
 from bistlab.errors import BistlabError, ConfigError
 from bistlab.executors import ProgressFn, executor_for
+from bistlab.forward import forward_cycle
 from bistlab.models import available_models
 from bistlab.panel import UNIVERSE_SYMBOL, is_universe
 from bistlab.predict import update_predictions
@@ -178,6 +187,10 @@ def check_runnable(ws: Workspace, config: CycleConfig, *, resume: bool = False) 
     current = StateFile(ws.state_file).read()
     if resume and (current.cycle == 0 or current.cycle_ended()):
         raise BistlabError("there is no unfinished cycle to resume: `bistlab cycle run` starts the next one")
+    recorded = current.config.get("as_of") if current.cycle > 0 and not current.cycle_ended() else None
+    if config.as_of is not None and current.cycle > 0 and not current.cycle_ended() and config.as_of != recorded:
+        rule = f"the unfinished cycle {current.cycle}'s own as-of date ({recorded or 'none: every row'}), which it keeps until it ends"
+        raise ConfigError("as_of", rule, config.as_of)
     symbols = _cycle_symbols(ws, config)
     _check_models(config.models)
     sessions.check_setting()
@@ -201,12 +214,28 @@ def _cycle_symbols(ws: Workspace, config: CycleConfig) -> list[str]:
     if unknown:
         stored = ", ".join(sorted(rows)[:8]) + (", …" if len(rows) > 8 else "")
         raise ConfigError("symbols", f"symbols of the price store {store.safe_url} ({stored})", ",".join(unknown))
+    _check_as_of(summary[summary["symbol"].isin(symbols)], config.as_of)
     longest = max(symbols, key=lambda s: rows[s])
     beyond = [h for h in config.horizons if rows[longest] - h < MIN_ROWS]
     if beyond and rows[longest] > MIN_ROWS:  # (all too short: each task is skipped, saying so)
         rule = f"at most {rows[longest] - MIN_ROWS} trading days, so that the longest series ({longest}, {rows[longest]} rows) keeps {MIN_ROWS} labelled rows"
         raise ConfigError("horizons", rule, ",".join(map(str, beyond)))
     return symbols
+
+
+def _check_as_of(summary: pd.DataFrame, as_of: str | None) -> None:
+    """An as-of date must lie within the cycle's symbols' stored prices and before the last of
+    them (later sessions must remain to score the frozen models on).
+
+    Raises:
+        ConfigError: naming the date and the stored range.
+    """
+    if as_of is None or summary.empty:
+        return
+    first, last = summary["first_date"].min(), summary["last_date"].max()
+    if not first <= pd.Timestamp(as_of) < last:
+        rule = f"a date within the stored prices of the cycle's symbols, from {first:%Y-%m-%d} to before their last date {last:%Y-%m-%d} (later sessions must remain to score)"
+        raise ConfigError("as_of", rule, as_of)
 
 
 def _named_by_the_rule(symbol: str) -> bool:
@@ -251,6 +280,21 @@ class GracefulInterrupt:
             signal.signal(signal.SIGINT, self.previous)
 
 
+def _close_cycle(ws: Workspace, state: CycleState, *, as_of: str | None, report: bool) -> Path | None:
+    """What follows a cycle's last task: the forecasts (an as-of cycle: its frozen models' forward
+    record instead), then the report. Returns the report's path (``None``: not rendered)."""
+    if not state.cycle_ended():
+        return None
+    if as_of:
+        try:
+            forward_cycle(ws, state.cycle)
+        except BistlabError as err:
+            logger.warning("cycle %d: no forward record: %s", state.cycle, err)
+    elif report:
+        update_predictions(ws, state.cycle)
+    return render_report(ws, state.cycle) if report else None
+
+
 def run_cycle(ws: Workspace, config: CycleConfig, *, progress: ProgressFn | None = None, report: bool = True, resume: bool = False) -> CycleResult:
     """Run (or resume) a cycle over the store's symbols and ``config.horizons``, then render its report.
 
@@ -273,16 +317,14 @@ def run_cycle(ws: Workspace, config: CycleConfig, *, progress: ProgressFn | None
         current = state_file.read()
         started_new = current.cycle == 0 or current.cycle_ended()
         state = open_cycle(state_file, plan_tasks(symbols, config.horizons, universe=wants_universe(ws, config)), config=config.to_dict())
+        as_of = state.config.get("as_of")  # the cycle's own: a resumed cycle keeps it
         pending = [t for t in _order(state, config) if t.status not in TaskStatus.ENDED]
-        load_universe(ws).save(ws.universe_snapshot(state.cycle))  # the store read once for the whole run
-        warm = {t.key: warm_start_params(ws, t) for t in pending}  # before cleanup
+        load_universe(ws, as_of=as_of).save(ws.universe_snapshot(state.cycle))  # the store read once for the whole run
+        warm = {t.key: None if as_of else warm_start_params(ws, t) for t in pending}  # before cleanup; an as-of cycle starts cold
         if started_new and state.cycle > 1:
             cleanup_cycles(ws, state.cycle, keep=config.keep_cycles)
         with GracefulInterrupt(ws):
             paused = executor_for(ws, config).run(pending, warm=warm, progress=progress)
         state = state_file.update(lambda s: setattr(s, "paused", paused))
-        path = None
-        if report and state.cycle_ended():
-            update_predictions(ws, state.cycle)
-            path = render_report(ws, state.cycle)
+        path = _close_cycle(ws, state, as_of=as_of, report=report)
     return CycleResult(cycle=state.cycle, tasks={t.key: t for t in state.cycle_tasks()}, report=path, paused=paused)

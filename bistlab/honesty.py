@@ -38,7 +38,7 @@ import itertools
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -289,8 +289,11 @@ class CycleControl:
 
     A cycle tests one holdout per task; with many tasks some pass the rule by luck. The flag is
     kept only for tasks that pass the rule *and* whose Benjamini–Hochberg adjusted p-value (over
-    every tested task of the cycle) is at most ``q``: among the flags kept, at most a share ``q``
-    is expected to be false, and with no skill anywhere the chance of any flag is at most ``q``.
+    every tested task of the cycle, plus every other look already taken at the same holdout of
+    the same task: other cycles on the same holdout dates and prices, :mod:`bistlab.looks`) is
+    at most ``q``: among the flags kept, at most a share ``q`` is expected to be false, and with
+    no skill anywhere the chance of any flag is at most ``q``, however often an unchanged holdout
+    is judged again.
 
     Attributes:
         q: the false discovery rate allowed.
@@ -302,6 +305,9 @@ class CycleControl:
         kept: task key -> the controlled flag.
         p_values: task key -> the rule's one-sided p-value.
         q_values: task key -> the Benjamini–Hochberg adjusted p-value.
+        n_earlier: other looks at the same holdouts that joined the family (0: this cycle's
+            verdicts are the whole family).
+        looks: task key -> looks at its holdout, this cycle's included (1: the first).
     """
 
     q: float
@@ -312,6 +318,13 @@ class CycleControl:
     kept: dict[str, bool]
     p_values: dict[str, float]
     q_values: dict[str, float]
+    n_earlier: int = 0
+    looks: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_family(self) -> int:
+        """Verdicts in the Benjamini–Hochberg family: this cycle's and the earlier looks."""
+        return self.n_tested + self.n_earlier
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -321,24 +334,45 @@ class CycleControl:
         return (
             f"{self.n_pass_individual} of {self.n_tested} tested tasks pass the rule on their own; "
             f"{self.n_kept} keep the usable flag after Benjamini–Hochberg control of the false discovery rate at "
-            f"{100 * self.q:.0f} % across the cycle. Pure chance (no skill anywhere) would give at most about "
+            f"{100 * self.q:.0f} % across the cycle{self._earlier_words()}. Pure chance (no skill anywhere) would give at most about "
             f"{self.expected_chance_individual:.1f} individual passes among {self.n_tested} tasks "
             f"({100 * RULE_ALPHA:.1f} % each); after the control, with no skill anywhere the chance of even one usable "
             f"flag is at most {100 * self.q:.0f} %, and at most {100 * self.q:.0f} % of the flags kept are expected to be false."
         )
 
+    def _earlier_words(self) -> str:
+        if not self.n_earlier:
+            return ""
+        looks = "look" if self.n_earlier == 1 else "looks"
+        return (
+            f" and the {self.n_earlier} earlier {looks} at the same holdouts (other cycles on the same holdout dates and "
+            f"prices; a family of {self.n_family} verdicts)"
+        )
 
-def fdr_control(verdicts: Mapping[str, dict[str, Any]], *, q: float = FDR_Q) -> CycleControl:
+
+def fdr_control(
+    verdicts: Mapping[str, dict[str, Any]], *, q: float = FDR_Q, earlier: Mapping[str, Sequence[float]] | None = None
+) -> CycleControl:
     """Benjamini–Hochberg control of the usable flags of one cycle.
 
     Args:
         verdicts: task key -> its holdout verdict (:func:`bistlab.metrics.usable_verdict`: ``p_value``
             and ``passes_rule``), for every task evaluated on its holdout.
         q: the false discovery rate allowed.
+        earlier: task key -> the one-sided p-values of every other look already taken at the
+            same holdout of that task (other cycles on the same holdout dates and prices,
+            :func:`bistlab.looks.holdout_looks`). They join the family, so a holdout judged again
+            buys no new chance to pass; keys not in ``verdicts`` are ignored.
+
+    Returns:
+        The :class:`CycleControl`; its adjusted p-values are those of this cycle's verdicts in the
+        whole family.
     """
     keys = list(verdicts)
     p = np.array([float(verdicts[k].get("p_value", 1.0)) for k in keys], dtype=float)
-    adjusted = stats.false_discovery_control(p, method="bh") if keys else np.array([])
+    others = {k: [float(x) for x in (earlier or {}).get(k, ())] for k in keys}
+    family = np.concatenate([p, np.array([x for k in keys for x in others[k]], dtype=float)])
+    adjusted = stats.false_discovery_control(family, method="bh")[: len(keys)] if keys else np.array([])
     passes = {k: bool(verdicts[k].get("passes_rule", verdicts[k].get("usable"))) for k in keys}
     kept = {k: passes[k] and bool(a <= q) for k, a in zip(keys, adjusted)}
     return CycleControl(
@@ -350,4 +384,6 @@ def fdr_control(verdicts: Mapping[str, dict[str, Any]], *, q: float = FDR_Q) -> 
         kept=kept,
         p_values={k: float(v) for k, v in zip(keys, p)},
         q_values={k: float(v) for k, v in zip(keys, adjusted)},
+        n_earlier=len(family) - len(keys),
+        looks={k: 1 + len(others[k]) for k in keys},
     )

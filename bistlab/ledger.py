@@ -39,6 +39,7 @@ from bistlab.universe import load_universe
 __all__ = [
     "LEDGER_COLUMNS",
     "ForecastLedger",
+    "open_tables",
     "score_forecasts",
     "score_universe_forecasts",
     "ForwardRecord",
@@ -81,6 +82,24 @@ trading days, the DirHit threshold), the model's usable flag and its own rule wh
 cycle whose configuration made it, when it was recorded (UTC) and the prices' fingerprint."""
 
 
+def open_tables(url: str, metadata: MetaData, *, what: str) -> Engine:
+    """An engine on ``url`` with ``metadata``'s tables created where missing (a SQLite file's folder too).
+
+    Raises:
+        DataError: the database cannot be opened (the message names ``what`` and the URL, password masked).
+    """
+    engine: Engine | None = None
+    try:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+        metadata.create_all(engine, checkfirst=True)
+        return engine
+    except (SQLAlchemyError, OSError) as err:
+        shown = engine.url.render_as_string(hide_password=True) if engine is not None else "the ledger's database"
+        raise DataError(f"{what} in {shown} cannot be opened: {type(err).__name__}: {str(err).splitlines()[0]}") from err
+
+
 class ForecastLedger:
     """The ``forecast_ledger`` table of one database.
 
@@ -94,14 +113,7 @@ class ForecastLedger:
     def __init__(self, url: str, *, universe: bool = False) -> None:
         self.table = universe_ledger_table if universe else ledger_table
         self.columns = tuple(c.name for c in self.table.columns)
-        try:
-            if url.startswith("sqlite:///"):
-                Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = create_engine(url)
-            _metadata.create_all(self.engine, checkfirst=True)
-        except (SQLAlchemyError, OSError) as err:
-            shown = self.engine.url.render_as_string(hide_password=True) if hasattr(self, "engine") else "the ledger's database"
-            raise DataError(f"forecast ledger in {shown} cannot be opened: {type(err).__name__}: {str(err).splitlines()[0]}") from err
+        self.engine: Engine = open_tables(url, _metadata, what="forecast ledger")
 
     @classmethod
     def of(cls, ws: Workspace, *, universe: bool = False) -> "ForecastLedger":

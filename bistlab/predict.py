@@ -41,13 +41,14 @@ from bistlab.config import EvalSettings
 from bistlab.dataset import TaskData
 from bistlab.errors import NoTrainedCycleError
 from bistlab.evaluation import fit_model, settings_from_spec
-from bistlab.honesty import CycleControl, fdr_control
+from bistlab.honesty import CycleControl
+from bistlab.looks import control_cycle
 from bistlab.jsonio import atomic_file
 from bistlab.ledger import ForecastLedger
-from bistlab.metrics import split_figures, usable_verdict
+from bistlab.metrics import split_figures
 from bistlab.space import TrialConfig
 from bistlab.state import StateFile, TaskState, TaskStatus, tasks_of_cycle
-from bistlab.panel import PanelSettings, PanelTask, is_universe
+from bistlab.panel import PanelSettings, PanelTask
 from bistlab.universe import Universe, load_universe
 from bistlab.workspace import BestParams, Evaluation, FinalModelMeta, ModelMeta, TaskPaths, Workspace, task_key
 
@@ -433,7 +434,7 @@ def predict_cycle(ws: Workspace, *, cycle: int | None = None, n_jobs: int = 1, r
     number, tasks = _tasks_to_forecast(ws, cycle)
     loader = _lazy_universe(ws)
     evaluations = {t.key: ev for t in tasks if (ev := ws.task(number, t.key).read(Evaluation))}
-    control = fdr_control({k: ev.rule_verdict() for k, ev in evaluations.items()})
+    control, _ = control_cycle(ws, number, evaluations)  # every look at the same holdouts counted (bistlab.looks)
     rows = []
     for t in tasks:
         row = _row(ws, number, t, evaluations=evaluations, control=control, n_jobs=n_jobs, refit=refit, loader=loader)

@@ -4,7 +4,12 @@ with the other symbols as its peers (external features) and its sentiment rows.
 A cycle reads the store once per run (:func:`load_universe`) and keeps what it read as a snapshot
 in its run folder (:meth:`Universe.save`); its task notebooks load that snapshot
 (:meth:`Universe.load`) instead of reading and validating every symbol of the store again, three
-times per task."""
+times per task.
+
+An **as-of cycle** (``CycleConfig.as_of``) reads the store as it stood on a date:
+``load_universe(ws, as_of=DATE)`` keeps every symbol's stored rows up to and including DATE only,
+validates and fingerprints what is left, and cuts the sentiment rows alike, so no row after DATE
+reaches any task of the cycle (per-symbol or universe)."""
 
 from __future__ import annotations
 
@@ -15,12 +20,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from bistlab.config import EvalSettings
+from bistlab.config import EvalSettings, parse_as_of
 from bistlab.dataset import TaskData, prepare_task
 from bistlab.errors import DataError, SymbolNotFoundError
 from bistlab.jsonio import atomic_file
 from bistlab.panel import PanelSettings, PanelTask, build_panel, is_universe
 from bistlab.store import LoadedPrices, PriceStore
+from bistlab.validate import fingerprint, validate_ohlcv
 from bistlab.workspace import Workspace
 
 __all__ = ["Universe", "load_universe", "load_task"]
@@ -38,12 +44,15 @@ class Universe:
         loaded: the symbols that passed validation.
         errors: why each other stored symbol did not.
         sentiment: per loaded symbol, its sentiment rows (``None``: the store has no sentiment table).
+        as_of: the last date read (ISO ``YYYY-MM-DD``) when the store was read as of a date;
+            ``None``: every stored row.
     """
 
     url: str
     loaded: dict[str, LoadedPrices]
     errors: dict[str, DataError]
     sentiment: dict[str, pd.DataFrame | None]
+    as_of: str | None = None
 
     def save(self, path: Path) -> Path:
         """Keep this universe as a snapshot file (atomic); load errors are kept as their messages."""
@@ -110,29 +119,59 @@ class Universe:
         )
 
 
-def load_universe(ws: Workspace, *, only: str | None = None) -> Universe:
+def load_universe(ws: Workspace, *, only: str | None = None, as_of: str | None = None) -> Universe:
     """Read and validate every symbol of the workspace's price store once.
 
     Args:
         ws: the workspace (its store URL, table and column mapping).
         only: read sentiment rows for this symbol alone (one task); default: for every symbol.
+        as_of: an ISO date: keep every symbol's stored rows up to and including it only, then
+            validate and fingerprint them (a symbol without such a row is an error of the
+            universe); its sentiment rows are cut alike. ``None``: every row.
+
+    Raises:
+        ConfigError: ``as_of`` is not a date.
     """
+    cut = pd.Timestamp(parse_as_of(as_of)) if as_of is not None else None
     store = PriceStore.from_workspace(ws)
     try:
         loaded: dict[str, LoadedPrices] = {}
         errors: dict[str, DataError] = {}
         for symbol in store.symbols():
             try:
-                loaded[symbol] = store.load(symbol)
+                loaded[symbol] = store.load(symbol) if cut is None else _load_as_of(store, symbol, cut)
             except DataError as err:
                 errors[symbol] = err
                 if symbol != only:
                     logger.warning("%s: left out of external features: %s", symbol, err)
         wanted = [only] if only else list(loaded)
-        sentiment = {symbol: store.read_sentiment(symbol) for symbol in wanted if symbol in loaded}
-        return Universe(url=store.safe_url, loaded=loaded, errors=errors, sentiment=sentiment)
+        sentiment = {symbol: _cut(store.read_sentiment(symbol), cut) for symbol in wanted if symbol in loaded}
+        return Universe(url=store.safe_url, loaded=loaded, errors=errors, sentiment=sentiment, as_of=cut.strftime("%Y-%m-%d") if cut is not None else None)
     finally:
         store.close()
+
+
+def _load_as_of(store: PriceStore, symbol: str, cut: pd.Timestamp) -> LoadedPrices:
+    """One symbol's stored rows up to and including ``cut``, validated and fingerprinted as
+    :meth:`~bistlab.store.PriceStore.load` does with every row (the validation never sees a later row).
+
+    Raises:
+        DataError: no stored row up to ``cut``, or the rows fail validation.
+    """
+    raw = store.read(symbol)
+    kept = raw[raw.index <= cut]
+    if kept.empty:
+        first = raw.index.min().strftime("%Y-%m-%d") if len(raw) else "none"
+        raise DataError(f"`{symbol}` must have a stored row on or before the as-of date {cut:%Y-%m-%d} but got its first row on {first}", symbol=symbol)
+    result = validate_ohlcv(kept, symbol=symbol)
+    return LoadedPrices(symbol=symbol, frame=result.frame, defects=result.defects, fingerprint=fingerprint(result.frame))
+
+
+def _cut(frame: pd.DataFrame | None, cut: pd.Timestamp | None) -> pd.DataFrame | None:
+    """Rows of a date-indexed frame up to and including ``cut`` (all of them without one)."""
+    if frame is None or cut is None:
+        return frame
+    return frame[frame.index <= cut]
 
 
 def load_task(

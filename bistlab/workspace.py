@@ -10,7 +10,8 @@ directory unless ``BISTLAB_WORKSPACE`` names another one. Every path under it is
     runs/prices.sqlite                       the default price store (and its forecast ledger)
     runs/forecasts.sqlite                    the ledger beside a price table read in place
     runs/cycle_<N>/<SYMBOL>_<h>d/            a task's run: best_params.json, model.pkl, model.json,
-                                             evaluation.json, model_final.pkl/.json, notebooks
+                                             evaluation.json, model_final.pkl/.json, notebooks,
+                                             forward.json (an as-of cycle's forward record)
     runs/cycle_<N>/report.ipynb              the executed report notebook
     runs/cycle_<N>/universe.pkl              the prices as the cycle's run read them (for its notebooks)
     runs/hyperopt/<job_id>/                  an LSTM hyperopt job: state.json, results.json, best_params.json,
@@ -23,7 +24,7 @@ directory unless ``BISTLAB_WORKSPACE`` names another one. Every path under it is
     reports/hyperopt_<job_id>.html           an LSTM hyperopt job's report
 
 Result files are typed records (:class:`BestParams`, :class:`ModelMeta`, :class:`Evaluation`,
-:class:`FinalModelMeta`) that own their file names; :class:`TaskPaths` reads them from ``runs/``
+:class:`FinalModelMeta`, :class:`ForwardScore`) that own their file names; :class:`TaskPaths` reads them from ``runs/``
 or, after a cycle's runs were cleaned up, from the report's copies (:meth:`TaskPaths.read`).
 
 The price store is ``runs/prices.sqlite`` unless ``BISTLAB_DB_URL`` (any SQLAlchemy URL, e.g.
@@ -47,7 +48,7 @@ from bistlab import faults
 from bistlab.config import parse_price_columns
 from bistlab.errors import ConfigError, DataError, WorkspaceError
 from bistlab.jsonio import read_json_or_none, write_json_atomic
-from bistlab.metrics import SplitMetrics, usable_verdict
+from bistlab.metrics import DirHit, SplitMetrics, usable_verdict
 from bistlab.validate import check_symbol
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "ModelMeta",
     "Evaluation",
     "FinalModelMeta",
+    "ForwardScore",
     "task_key",
     "study_name",
     "check_task_key",
@@ -573,6 +575,67 @@ class FinalModelMeta(Record):
     data_fingerprint: str
     hpo_data_fingerprint: str | None = None
     fit_wall_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class ForwardScore(Record):
+    """``forward.json``: an as-of cycle's frozen final model scored on every later session
+    (:func:`bistlab.forward.forward_cycle`); a copy is kept in the report folder.
+
+    Attributes:
+        symbol, horizon, cycle: the task (horizon in trading days; sessions for a universe task).
+        as_of: the cycle's as-of date: the model saw no price after it.
+        scored_at: when it was scored (UTC ISO).
+        target: what DirHit is measured on, ``raw`` (the h-day log return) or ``excess``.
+        dirhit_threshold: the mask's threshold (absolute log return).
+        sessions: sessions after ``as_of`` whose label is known now (scored).
+        rows: rows scored (a universe task: every symbol of each session; else ``sessions``).
+        first_date, last_date: the first and last session scored (``None``: none yet).
+        last_label_realised: the frozen model's last training label was realised on this date
+            (never after ``as_of``).
+        model_fingerprint: the prices the frozen model was fit on.
+        data_fingerprint: the prices scored against (the store now).
+        metrics: :class:`~bistlab.metrics.SplitMetrics` (per-symbol task) or
+            :class:`~bistlab.panel_metrics.PanelMetrics` (universe task) of the scored rows, as a dict.
+        figures: ``model`` (the masked rows), ``persistence`` and ``majority`` (same rows), and for
+            a per-symbol task ``call``: :class:`~bistlab.metrics.DirHit` dicts with their intervals.
+        n_eff: the effective count of the masked rows (a universe task: of their sessions).
+        passes_rule: the task's own usable rule on its holdout at the cycle.
+        usable: its usable flag at the cycle (after the cycle-wide false-discovery control).
+        method: how the intervals were computed, in words.
+    """
+
+    FILE: ClassVar[str] = "forward.json"
+
+    symbol: str
+    horizon: int
+    cycle: int
+    as_of: str
+    scored_at: str
+    target: str
+    dirhit_threshold: float
+    sessions: int
+    rows: int
+    first_date: str | None
+    last_date: str | None
+    last_label_realised: str
+    model_fingerprint: str
+    data_fingerprint: str
+    metrics: dict[str, Any]
+    figures: dict[str, dict[str, Any]]
+    n_eff: float
+    passes_rule: bool | None = None
+    usable: bool | None = None
+    method: str = ""
+
+    @property
+    def key(self) -> str:
+        return task_key(self.symbol, self.horizon)
+
+    def figure(self, name: str) -> DirHit:
+        """A figure of :attr:`figures` (``model``, ``persistence``, ``majority``, ``call``); undefined when absent."""
+        data = self.figures.get(name)
+        return DirHit(**data) if data else DirHit(None, 0, 0.0)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from bistlab.report.data import CycleRecords, CycleReport, TaskRecord, collect_cycle, compare_previous, load_report
 from bistlab.report.render import render_report
 from bistlab.report.sections import (
+    as_of_forward_html,
     changes_html,
     forward_html,
     heatmap_figure,
@@ -31,6 +32,7 @@ from bistlab.report.universe import symbol_comparisons, universe_figures, univer
 from bistlab.report.words import task_sentences, verdict_words
 
 __all__ = [
+    "as_of_forward_html",
     "CycleRecords",
     "CycleReport",
     "TaskRecord",

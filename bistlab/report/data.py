@@ -5,7 +5,8 @@
 :class:`~bistlab.workspace.Evaluation`), a compact record of its Optuna study
 (:mod:`bistlab.report.studies`), the multiple-testing figures of :mod:`bistlab.honesty`, the
 comparison with the previous cycle, and the cycle-wide false-discovery control of the usable
-flags. :func:`load_report` adds the table, the forecasts and the forward record: a
+flags over every look at the same holdouts (:mod:`bistlab.looks`; reading a cycle records its
+looks). :func:`load_report` adds the table, the forecasts and the forward record: a
 :class:`CycleReport`, what every section and task page is built from.
 
 It also keeps **copies** of the small result files in ``reports/cycle_<N>/<SYMBOL>_<h>d/`` (plus
@@ -25,8 +26,9 @@ from typing import Any
 
 import pandas as pd
 
-from bistlab.honesty import CycleControl, StudyHonesty, fdr_control, study_honesty
+from bistlab.honesty import CycleControl, StudyHonesty, study_honesty
 from bistlab.ledger import ForwardView, load_forward
+from bistlab.looks import HoldoutLooks, control_cycle
 from bistlab.metrics import DirHit, SplitMetrics, baseline_figures, split_figures
 from bistlab.predict import PREDICTION_COLUMNS, update_predictions
 from bistlab.report.studies import cached_study_record
@@ -66,7 +68,10 @@ class TaskRecord:
         source: where the results were read (``"runs"`` or ``"reports copy"``).
         fdr_kept: whether the cycle-wide false-discovery control kept this task's usable test
             (``None``: the task has no holdout test).
-        fdr_q_value: its Benjamini–Hochberg adjusted p-value over the cycle.
+        fdr_q_value: its Benjamini–Hochberg adjusted p-value over the cycle and the earlier looks
+            at the same holdout.
+        looks: how often its holdout has been judged in the workspace (same dates and prices,
+            this cycle included); ``None``: no holdout test, or its dates are unknown.
     """
 
     key: str
@@ -85,6 +90,7 @@ class TaskRecord:
     source: str = "runs"
     fdr_kept: bool | None = None
     fdr_q_value: float | None = None
+    looks: int | None = None
 
     @property
     def low_support(self) -> bool:
@@ -204,6 +210,7 @@ class CycleRecords:
         ended: every task has ended.
         previous_cycle: the cycle compared with (``None`` for the first).
         control: the cycle-wide false-discovery control of the usable flags.
+        looks: how often the cycle's holdouts have been judged (:mod:`bistlab.looks`).
     """
 
     cycle: int
@@ -212,6 +219,7 @@ class CycleRecords:
     ended: bool
     previous_cycle: int | None
     control: CycleControl | None = None
+    looks: HoldoutLooks | None = None
 
 
 def _archive(paths: TaskPaths) -> None:
@@ -315,6 +323,9 @@ def _task_record(ws: Workspace, t: TaskState, cycle: int, *, archive: bool) -> T
 def collect_cycle(ws: Workspace, cycle: int, *, archive: bool = True) -> CycleRecords:
     """Gather every task of ``cycle`` for the report.
 
+    The cycle's looks at its holdouts are recorded (idempotent) and every other look at the same
+    holdouts joins the false-discovery family (:func:`bistlab.looks.control_cycle`).
+
     Args:
         ws: the workspace.
         cycle: the cycle number.
@@ -323,13 +334,15 @@ def collect_cycle(ws: Workspace, cycle: int, *, archive: bool = True) -> CycleRe
     """
     listed: CycleTasks = tasks_of_cycle(ws, cycle)
     records = [_task_record(ws, t, cycle, archive=archive) for t in listed.tasks]
-    control = fdr_control({r.key: r.verdict for r in records if r.ev})
+    control, looks = control_cycle(ws, cycle, {r.key: r.ev for r in records if r.ev})
+    counts = looks.counts()
     for r in records:
         r.fdr_kept = control.kept.get(r.key)
         r.fdr_q_value = control.q_values.get(r.key)
+        r.looks = counts.get(r.key)
     if archive:
         write_tasks_snapshot(ws, cycle, listed)
-    return CycleRecords(cycle=cycle, tasks=records, config=listed.config, ended=listed.ended, previous_cycle=cycle - 1 if cycle > 1 else None, control=control)
+    return CycleRecords(cycle=cycle, tasks=records, config=listed.config, ended=listed.ended, previous_cycle=cycle - 1 if cycle > 1 else None, control=control, looks=looks)
 
 
 @dataclass

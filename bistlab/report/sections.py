@@ -1,7 +1,8 @@
 """The sections of the cycle report, as HTML and figures, built from a :class:`CycleReport`:
 the summary and how to read it, the usable models and what each horizon can judge, the table of
 all tasks, multiple testing, changes since the previous cycle, the forecasts, the forward record,
-a short section per task, and the reproducibility block."""
+a short section per task, and the reproducibility block; for an as-of cycle, the forward record
+of its frozen models on every session after its as-of date."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from bistlab import plots
+from bistlab.forward import forward_groups, read_forward
 from bistlab.htmlfmt import REPORT_CSS, dirhit_html, dirhit_text, esc, html_table, link, num, pct
 from bistlab.metrics import INTERVAL_METHOD, USABLE_RULE, DirHit, effective_count, min_passing_dirhit
+from bistlab.panel_metrics import BOOTSTRAP_METHOD
 from bistlab.report.data import CycleReport, TaskRecord
 from bistlab.report.words import baseline_html, call_html, disguise_words, hold_html, hpo_html, method_html, task_sentences, verdict_words, wfv_html
 from bistlab.repro import report_versions, source_revision
@@ -32,6 +35,7 @@ __all__ = [
     "changes_html",
     "predictions_html",
     "forward_html",
+    "as_of_forward_html",
     "tasks_html",
     "reproducibility_html",
 ]
@@ -93,8 +97,9 @@ def summary_html(rep: CycleReport) -> str:
     boxes, others = _count_boxes(rep)
     parts = [
         f'<div class="bistlab-report"><style>{REPORT_CSS}</style>',
-        f"<h1>bistlab — cycle {rep.cycle}</h1>",
+        f"<h1>bistlab — cycle {rep.cycle}{_as_of_title(rep)}</h1>",
         f"<p>Generated {esc(time.strftime('%Y-%m-%d %H:%M %Z'))} from workspace <code>{esc(rep.ws.root)}</code>.</p>",
+        _as_of_banner(rep),
         f'<div class="counts">{boxes}</div>',
     ]
     if not rep.records.ended:
@@ -179,6 +184,8 @@ def usable_html(rep: CycleReport) -> str:
     parts = ['<div class="bistlab-report">', "<h2>Usable models</h2>", f"<p>Rule, on holdout numbers only: {esc(USABLE_RULE)}.</p>"]
     if rep.records.control and rep.records.control.n_tested:
         parts.append(f"<p>{esc(rep.records.control.words())}</p>")
+    if rep.records.looks and rep.records.looks.looks:
+        parts.append(f"<p><b>Looks at the same holdouts.</b> {esc(rep.records.looks.words())}</p>")
     usable = [r for r in tasks if r.usable]
     if usable:
         parts.append(_verdict_list("", usable, model=True))
@@ -250,6 +257,8 @@ def _usable_cell(rec: TaskRecord) -> str:
     cell = "–" if rec.usable is None else ('<span class="usable">usable</span>' if rec.usable else '<span class="notusable">no</span>')
     if rec.passes_rule and not rec.usable:
         cell += "<br><small>passes alone; not after the cycle-wide control</small>"
+    if rec.looks and rec.looks > 1:
+        cell += f"<br><small>holdout judged {rec.looks} times (every look counted)</small>"
     if disguise_words(rec):
         cell += "<br><small>follows a baseline on ≥ 90 % of its calls</small>"
     return cell
@@ -537,6 +546,75 @@ def forward_html(rep: CycleReport) -> str:
     groups = [[esc(g.label), str(g.n_forecasts), str(g.n_scored), dirhit_html(g.dirhit), dirhit_html(g.persistence), dirhit_html(g.majority)] for g in view.groups]
     tasks = [[esc(t.label), str(t.n_forecasts), str(t.n_scored), dirhit_html(t.dirhit), dirhit_html(t.persistence), dirhit_html(t.majority)] for t in view.tasks]
     parts += [html_table(cols, groups, table_id="forward-groups"), "<h3>Per task</h3>", html_table(["task"] + cols[1:], tasks, table_id="forward-tasks"), "</div>"]
+    return "\n".join(parts)
+
+
+def _as_of_title(rep: CycleReport) -> str:
+    """`` — as of DATE`` for an as-of cycle, else nothing."""
+    as_of = rep.records.config.get("as_of")
+    return f" — as of {esc(as_of)}" if as_of else ""
+
+
+def _as_of_banner(rep: CycleReport) -> str:
+    """What an as-of cycle is, under the title; nothing for another cycle."""
+    as_of = rep.records.config.get("as_of")
+    if not as_of:
+        return ""
+    return (
+        f'<div class="banner">An <b>as-of cycle</b>: every price after {esc(as_of)} was hidden from HPO, selection, training and '
+        "the holdout evaluation; its final models were frozen on the rows labelled by then and scored on every later session "
+        "(section <i>Forward record of the as-of cycle</i>).</div>"
+    )
+
+
+def _as_of_task_row(rep: CycleReport, s: Any) -> list[str]:
+    rec = next((r for r in rep.records.tasks if r.key == s.key), None)
+    usable = {True: '<span class="usable">usable</span>', False: "no", None: "–"}[s.usable]
+    model, pers, major = s.figure("model"), s.figure("persistence"), s.figure("majority")
+    bases = [f.value for f in (pers, major) if f.defined]
+    edge = model.value - max(bases) if model.defined and bases else None
+    span = f"{s.sessions}<br><small>{esc(s.first_date)} … {esc(s.last_date)}</small>" if s.sessions else "0"
+    target = f"<br><small>{esc(s.target)}, {s.rows} rows of every symbol pooled</small>" if s.target != "raw" else ""
+    return [
+        esc(s.key) + target,
+        usable,
+        dirhit_html(rec.holdout_figure()) if rec and rec.ev else "–",
+        span,
+        dirhit_html(model),
+        dirhit_html(pers),
+        dirhit_html(major),
+        num(edge, "{:+.1f}"),
+    ]
+
+
+def as_of_forward_html(rep: CycleReport) -> str:
+    """An as-of cycle's forward record (:mod:`bistlab.forward`): each task's frozen model on every
+    session after the as-of date, and the per-symbol tasks pooled into usable against not-usable
+    models; empty for a cycle without an as-of date and without a forward record."""
+    as_of = rep.records.config.get("as_of")
+    scores = read_forward(rep.ws, rep.cycle)
+    if not as_of and not scores:
+        return ""
+    parts = [
+        '<div class="bistlab-report"><h2>Forward record of the as-of cycle: the frozen models on every later session</h2>',
+        f"<p>This cycle saw the prices up to {esc(as_of or '?')} only. Each task's final model (its selected configuration refit "
+        "on every row whose label was realised by then) was kept frozen and has predicted every later session whose h-day label "
+        "is known now, with the full prices' features (causal). Masked as the holdout (|realised| and |predicted| above the "
+        "threshold), beside persistence and the majority direction known at the as-of date on the same rows. No search, no "
+        "refit, no choice saw these sessions: this is the record that says whether the cycle's verdicts hold up. Per-symbol "
+        f"intervals: the {esc(INTERVAL_METHOD)}; a universe task's: {esc(BOOTSTRAP_METHOD)}.</p>",
+    ]
+    if not scores:
+        parts.append(f"<p>No forward record yet: <code>bistlab forward --cycle {rep.cycle}</code> scores the frozen models.</p></div>")
+        return "\n".join(parts)
+    cols = ["models", "tasks", "sessions scored", "forward DirHit %", "persistence % (same rows)", "majority % (same rows)"]
+    groups = [[esc(g.label), str(g.n_tasks), str(g.sessions), dirhit_html(g.dirhit), dirhit_html(g.persistence), dirhit_html(g.majority)] for g in forward_groups(scores) if g.n_tasks]
+    if groups:
+        parts += ["<p>Per-symbol tasks pooled by their usable flag at the cycle (tasks treated as independent):</p>", html_table(cols, groups, table_id="as-of-forward-groups")]
+    task_cols = ["task", "usable at the cycle", "holdout DirHit % at the cycle", "sessions scored", "forward DirHit %", "persistence % (same rows)", "majority % (same rows)", "forward − best baseline (pts)"]
+    parts += ["<h3>Per task</h3>", html_table(task_cols, [_as_of_task_row(rep, s) for s in scores], table_id="as-of-forward-tasks")]
+    stamp = max(s.scored_at for s in scores)
+    parts.append(f"<p><small>Scored {esc(stamp)} UTC against the prices then stored; <code>bistlab forward --cycle {rep.cycle}</code> scores again as sessions are added.</small></p></div>")
     return "\n".join(parts)
 
 
