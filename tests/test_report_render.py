@@ -112,8 +112,9 @@ def demo_cycle(tmp_path_factory):
     store = PriceStore(ws.price_url)
     load_demo(store)
     store.close()
-    # GOOG (2148 rows) and NASDAQ keep the cycle small; two symbols × two horizons fill the heatmap
-    result = run_cycle(ws, CycleConfig(horizons=(1, 7), n_trials=3, n_jobs=1, models=("lgbm",), symbols=("GOOG", "NASDAQ")))
+    # GOOG (2148 rows) and NASDAQ keep the cycle small; two symbols × two horizons fill the heatmap; the
+    # demo's 23 series make a universe task per horizon (its section and figures render too)
+    result = run_cycle(ws, CycleConfig(horizons=(1, 7), n_trials=3, n_jobs=1, models=("lgbm",), symbols=("GOOG", "NASDAQ"), universe=True))
     return exe, ws, result
 
 
@@ -130,9 +131,9 @@ def test_main_report_renders_without_errors_with_a_row_per_task_and_drawn_figure
     table = dom[dom.index('id="summary"') :]
     table = table[: table.index("</table>")]
     rows = re.findall(r"<tr><td>([A-Z0-9]+_\d+d)</td>", table)
-    assert sorted(rows) == sorted(result.tasks) == ["GOOG_1d", "GOOG_7d", "NASDAQ_1d", "NASDAQ_7d"]
-    assert _check_figures(dom, at_least=3) == html.count('id="bistlab-plot-')  # heatmap, holdout by task, HPO vs holdout
-    for section in ("Usable models", "Multiple testing", "Since the previous cycle", "Predictions", "Forward record", "Per task", "Reproducibility"):
+    assert sorted(rows) == sorted(result.tasks) == ["GOOG_1d", "GOOG_7d", "NASDAQ_1d", "NASDAQ_7d", "UNIVERSE_1d", "UNIVERSE_7d"]
+    assert _check_figures(dom, at_least=5) == html.count('id="bistlab-plot-')  # heatmap, holdout by task, HPO vs holdout, rank IC by date
+    for section in ("Usable models", "Universe models", "Multiple testing", "Since the previous cycle", "Predictions", "Forward record", "Per task", "Reproducibility"):
         assert section in dom, section
     assert len(intervals_beside_figures(html)) > 20  # no interval of the rendered report excludes its figure
 
@@ -177,6 +178,8 @@ def test_predictions_are_in_the_report_and_on_disk(demo_cycle):
     import pandas as pd
 
     frame = pd.read_csv(ws.reports / "cycle_1" / "predictions.csv")
-    assert sorted(frame["task"]) == sorted(result.tasks)
+    assert set(frame["task"]) == set(result.tasks)
+    universe = frame[frame["task"].str.startswith("UNIVERSE_")]
+    assert len(universe) > 2 * 10 and set(universe["target"]) == {"excess"}  # a forecast per symbol of the cross-section
     assert set(frame["direction"]) <= {"up", "down", "flat"}
     assert 'id="predictions"' in result.report.read_text(encoding="utf-8")
