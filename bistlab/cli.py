@@ -444,21 +444,25 @@ def _print_predictions(frame: pd.DataFrame, path: Path) -> None:
     """The forecasts: a table on a terminal; elsewhere (a log file, a pipe: no width to fit) one
     line per task with aligned columns that never wrap, and the CSV that holds every column."""
     rows = [_prediction_cells(r) for r in frame.itertuples(index=False)]
-    title = f"forecasts from cycle {frame.attrs['cycle']}"
+    _print_rows(f"forecasts from cycle {frame.attrs['cycle']}", _PREDICTION_HEADER, rows, count=f"{len(rows)} tasks; every column is in the CSV below")
+    console.print(f"predictions: {path}", highlight=False, soft_wrap=True)
+
+
+def _print_rows(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]], *, count: str) -> None:
+    """A table on a terminal; elsewhere (a log file, a pipe: no width to fit) the title with
+    ``count`` and one line per row with aligned columns that never wrap."""
     if console.is_terminal:
         table = Table(title=title)
-        for col in _PREDICTION_HEADER:
+        for col in header:
             table.add_column(col, overflow="fold")
         for row in rows:
             table.add_row(*map(escape, row))
         console.print(table)
-    else:
-        widths = [max(len(c) for c in column) for column in zip(_PREDICTION_HEADER, *rows)]
-        console.print(f"{title} ({len(rows)} tasks; every column is in the CSV below):", highlight=False, soft_wrap=True)
-        for row in (_PREDICTION_HEADER, *rows):
-            line = "  ".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + "  " + row[-1]
-            console.print(line.rstrip(), highlight=False, soft_wrap=True, markup=False)
-    console.print(f"predictions: {path}", highlight=False, soft_wrap=True)
+        return
+    widths = [max(len(c) for c in column) for column in zip(header, *rows)]
+    console.print(f"{title} ({count}):", highlight=False, soft_wrap=True)
+    for row in (header, *rows):
+        console.print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), highlight=False, soft_wrap=True, markup=False)
 
 
 def _print_forward(ws: Workspace) -> None:
@@ -515,18 +519,7 @@ def _print_forward_scores(cycle: int, as_of: str, scores: list[ForwardScore], gr
     """The forward record: a table on a terminal, else one unwrapped line per task; then the groups."""
     rows = [_forward_cells(s) for s in scores]
     title = f"forward record of cycle {cycle} (as of {as_of}): frozen models on every later session with a known label"
-    if console.is_terminal:
-        table = Table(title=title)
-        for col in _FORWARD_HEADER:
-            table.add_column(col, overflow="fold")
-        for row in rows:
-            table.add_row(*map(escape, row))
-        console.print(table)
-    else:
-        widths = [max(len(c) for c in column) for column in zip(_FORWARD_HEADER, *rows)]
-        console.print(f"{title} ({len(rows)} tasks):", highlight=False, soft_wrap=True)
-        for row in (_FORWARD_HEADER, *rows):
-            console.print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), highlight=False, soft_wrap=True, markup=False)
+    _print_rows(title, _FORWARD_HEADER, rows, count=f"{len(rows)} tasks")
     for g in groups:
         if g.n_tasks:
             console.print(

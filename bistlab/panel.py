@@ -49,8 +49,7 @@ from bistlab.errors import ConfigError, InsufficientDataError
 from bistlab.features import FeatureCache, FeatureContext, build_feature_matrix, registry as feature_registry
 from bistlab.space import SearchSpace, TrialConfig
 from bistlab.splits import HoldoutPlan, PurgedWalkForward
-from bistlab.validate import UNIVERSE_SYMBOL, corporate_actions
-from bistlab.workspace import task_key
+from bistlab.validate import UNIVERSE_SYMBOL, corporate_actions, task_key
 
 __all__ = [
     "UNIVERSE_SYMBOL",

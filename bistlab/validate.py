@@ -67,6 +67,7 @@ __all__ = [
     "Defect",
     "ValidationResult",
     "check_symbol",
+    "task_key",
     "constant_close",
     "corporate_actions",
     "fingerprint",
@@ -180,6 +181,15 @@ def check_symbol(symbol: str) -> str:
     if not ok or symbol.split(".")[0] in RESERVED_NAMES:
         raise DataError(f"`symbol` must {SYMBOL_RULE} but got {symbol!r}", symbol=symbol if isinstance(symbol, str) else None)
     return symbol
+
+
+def task_key(symbol: str, horizon: int) -> str:
+    """``"<SYMBOL>_<h>d"``, the key of a task everywhere (state, studies, runs, symbol_metrics).
+
+    Raises:
+        DataError: ``symbol`` breaks the symbol rule (:func:`check_symbol`).
+    """
+    return f"{check_symbol(symbol)}_{horizon}d"
 
 
 def normalize_symbol(text: str) -> str:

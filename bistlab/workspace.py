@@ -49,7 +49,7 @@ from bistlab.config import parse_price_columns
 from bistlab.errors import ConfigError, DataError, WorkspaceError
 from bistlab.jsonio import read_json_or_none, write_json_atomic
 from bistlab.metrics import DirHit, SplitMetrics, usable_verdict
-from bistlab.validate import check_symbol
+from bistlab.validate import check_symbol, task_key
 
 __all__ = [
     "Workspace",
@@ -75,15 +75,6 @@ _CYCLE_NUMBER = re.compile(r"cycle_(\d+)")
 
 _TASK_KEY = re.compile(r"(?P<symbol>.+)_(?P<horizon>[1-9][0-9]{0,4})d")
 _JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-
-
-def task_key(symbol: str, horizon: int) -> str:
-    """``"<SYMBOL>_<h>d"``, the key of a task everywhere (state, studies, runs, symbol_metrics).
-
-    Raises:
-        DataError: ``symbol`` breaks the symbol rule (:func:`bistlab.validate.check_symbol`).
-    """
-    return f"{check_symbol(symbol)}_{horizon}d"
 
 
 def check_task_key(key: str) -> str:
