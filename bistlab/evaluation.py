@@ -18,7 +18,7 @@ from bistlab.config import EvalSettings
 from bistlab.dataset import TaskData
 from bistlab.errors import DataError
 from bistlab.jsonio import to_jsonable
-from bistlab.metrics import SplitMetrics, split_metrics
+from bistlab.metrics import SplitMetrics, majority_direction, split_metrics
 from bistlab.estimator import TaskModel
 from bistlab.space import TrialConfig
 
@@ -156,10 +156,6 @@ def fit_model(task: TaskData, config: TrialConfig, X: np.ndarray, rows: np.ndarr
     return model.fit(X[rows], task.labels[rows], short_labels=short)
 
 
-def _majority(y: np.ndarray) -> int:
-    return 1 if int((y > 0).sum()) >= int((y < 0).sum()) else -1
-
-
 def evaluate_splits(
     task: TaskData,
     config: TrialConfig,
@@ -196,7 +192,7 @@ def evaluate_splits(
             model.predict(X[test]),
             thr=spec.dirhit_threshold,
             past_return=task.past_return[test],
-            train_majority=_majority(task.labels[train]),
+            train_majority=majority_direction(task.labels[train]),
             horizon=task.horizon,
             positions=task.positions(test),
         )
@@ -244,7 +240,7 @@ def evaluate_holdout_online(
         preds,
         thr=spec.dirhit_threshold,
         past_return=task.past_return[test],
-        train_majority=_majority(task.labels[:first_train_end]),
+        train_majority=majority_direction(task.labels[:first_train_end]),
         horizon=h,
         positions=task.positions(test),
     )

@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bistlab.workspace import Workspace
 from bistlab.errors import DataError
-from bistlab.metrics import DirHit, effective_count
+from bistlab.metrics import DirHit, effective_count, majority_direction
 from bistlab.panel import PanelSettings, calendar_targets
 from bistlab.universe import load_universe
 
@@ -196,7 +196,7 @@ def _score_one(row: pd.Series, frame: pd.DataFrame | None) -> dict[str, Any]:
         out["persistence_direction"] = float(np.sign(logc[pos] - logc[pos - h]))
     known = logc[h : pos + 1] - logc[: pos + 1 - h] if pos + 1 > h else np.array([])
     if known.size:
-        out["majority_direction"] = 1.0 if (known > 0).sum() >= (known < 0).sum() else -1.0
+        out["majority_direction"] = float(majority_direction(known))
     if pos + h < len(frame):
         out.update(realised_date=frame.index[pos + h], realised_log_return=float(logc[pos + h] - logc[pos]), scored=True)
     return out
@@ -249,7 +249,7 @@ def _score_on_calendar(row: pd.Series, calendar: pd.DatetimeIndex, j: int | None
     known = forward[: max(pos - h + 1, 0), j]
     known = known[np.isfinite(known)]
     if known.size:
-        out["majority_direction"] = 1.0 if (known > 0).sum() >= (known < 0).sum() else -1.0
+        out["majority_direction"] = float(majority_direction(known))
     if pos + h < len(calendar) and np.isfinite(forward[pos, j]):
         out.update(realised_date=calendar[pos + h], realised_log_return=float(forward[pos, j]), scored=True)
     return out

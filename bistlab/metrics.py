@@ -49,6 +49,7 @@ __all__ = [
     "usable_verdict",
     "min_passing_dirhit",
     "one_sided_p",
+    "majority_direction",
     "baseline_figures",
     "split_figures",
     "USABLE_RULE",
@@ -170,6 +171,12 @@ def effective_count(rows: Sequence[int] | np.ndarray, *, horizon: int) -> int:
     h = max(1, int(horizon))
     covered = int(np.minimum(np.diff(idx), h).sum()) + h  # each window adds the days before the next one starts
     return int(min(len(rows), math.ceil(covered / h)))
+
+
+def majority_direction(labels: Sequence[float] | np.ndarray) -> int:
+    """+1 or −1: the direction most labels took (ties up): the majority baseline's call."""
+    y = np.asarray(labels, dtype=float)
+    return 1 if int((y > 0).sum()) >= int((y < 0).sum()) else -1
 
 
 def _rate(pred_sign: np.ndarray, true_sign: np.ndarray, where: np.ndarray) -> tuple[float | None, int, int]:

@@ -32,7 +32,7 @@ from bistlab.evaluation import (
 from bistlab.hpo import finished_trials, open_task_study, run_hpo
 from bistlab.predict import forecast_task
 from bistlab.pruning import DEFAULT_PRUNER
-from bistlab.metrics import DirHit, split_metrics, symbol_metrics, usable_verdict
+from bistlab.metrics import DirHit, majority_direction, split_metrics, symbol_metrics, usable_verdict
 from bistlab.repro import package_versions
 from bistlab.selection import SupportFilter, filtered_dirhit, select_best_trial
 from bistlab.space import SearchSpace, TrialConfig
@@ -237,13 +237,12 @@ def _universe_fields(task: PanelTask, preds: np.ndarray, spec: EvaluationSpec) -
     verdict, and the figures of each symbol's rows (:mod:`bistlab.panel_metrics`)."""
     start, end = spec.holdout["start"], spec.holdout["end"]
     rows = slice(start, end)
-    train_majority = 1 if (task.labels[: spec.holdout["dev_end"]] > 0).sum() >= (task.labels[: spec.holdout["dev_end"]] < 0).sum() else -1
     pm = panel_metrics(
         session=task.session[rows],
         y_true=task.labels[rows],
         y_pred=preds,
         past_target=task.past_return[rows],
-        train_majority=train_majority,
+        train_majority=majority_direction(task.labels[: spec.holdout["dev_end"]]),
         horizon=task.horizon,
         thr=spec.dirhit_threshold,
         tercile=task.tercile[rows] if (task.tercile[rows] >= 0).any() else None,  # None: no symbol with volume
