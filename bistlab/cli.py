@@ -229,9 +229,11 @@ def _config(
     universe: bool | None = None,
     target: str = "excess",
     as_of: str | None = None,
+    holdout_rows: int | None = None,
 ) -> CycleConfig:
     return CycleConfig(
         as_of=as_of,
+        holdout_rows=holdout_rows,
         universe=universe,
         universe_target=target,
         horizons=_parse_ints(horizons, "--horizons"),
@@ -260,6 +262,7 @@ PrunerOpt = Annotated[str, typer.Option(help=f"Stops a trial after a walk-forwar
 UniverseOpt = Annotated[Optional[bool], typer.Option("--universe/--no-universe", help="Run a universe task per horizon (one model over every stored symbol); default: when the store holds 10 or more symbols.")]
 TargetOpt = Annotated[str, typer.Option("--universe-target", help="The universe tasks' target: excess (the h-day log return minus the date's cross-sectional median) or raw.")]
 AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Run the cycle on the prices up to this date (YYYY-MM-DD) only: every later row is hidden from HPO, selection, training and the holdout; `bistlab forward` then scores the frozen models on every later session.")]
+HoldoutRowsOpt = Annotated[Optional[int], typer.Option("--holdout-rows", min=1, help="Every task's holdout rows (sessions for a universe task; default: 10 % of the rows, 40 to 120). A longer holdout gives each verdict more power and costs the training window as many rows; the report's 'what each horizon's holdout can judge' table says how many would do.")]
 DEFAULT_HORIZONS_TEXT = ",".join(map(str, DEFAULT_HORIZONS))
 
 
@@ -278,13 +281,14 @@ def cycle_run(
     universe: UniverseOpt = None,
     universe_target: TargetOpt = "excess",
     as_of: AsOfOpt = None,
+    holdout_rows: HoldoutRowsOpt = None,
 ) -> None:
     """Run the current cycle (or resume it if unfinished), then print the report's path.
 
     `--symbols` chooses the per-symbol tasks; a universe task always covers every stored symbol.
     With `--as-of DATE` the cycle sees the prices up to DATE only (an as-of cycle)."""
     try:
-        _cycle(_config(horizons, trials, symbols, seed, jobs, models, workers, dask, keep_cycles, pruner, universe, universe_target, as_of), resume=False)
+        _cycle(_config(horizons, trials, symbols, seed, jobs, models, workers, dask, keep_cycles, pruner, universe, universe_target, as_of, holdout_rows), resume=False)
     except BistlabError as err:
         fail(err)
 
@@ -318,6 +322,7 @@ def cycle_resume(
         "universe": saved.get("universe"),
         "target": saved.get("universe_target", "excess"),
         "as_of": saved.get("as_of"),
+        "holdout_rows": saved.get("holdout_rows"),
     }
     try:
         _cycle(_config(**merged), resume=True)

@@ -104,6 +104,9 @@ class EvalSettings:
         holdout_fraction: share of rows kept for the holdout.
         holdout_min: fewest holdout rows.
         holdout_max: most holdout rows.
+        holdout_rows: the holdout's rows when set (``--holdout-rows``: a longer holdout gives a
+            verdict more power and costs the training window as many rows); ``None``: the
+            fraction within ``holdout_min`` .. ``holdout_max``. A universe task counts sessions.
         min_rows: fewest usable (labelled) rows a symbol needs.
         refit_every: rows between refits in the online holdout evaluation.
     """
@@ -116,6 +119,7 @@ class EvalSettings:
     holdout_fraction: float = 0.10
     holdout_min: int = 40
     holdout_max: int = 120
+    holdout_rows: int | None = None
     min_rows: int = 100
     refit_every: int = 20
 
@@ -129,6 +133,7 @@ class EvalSettings:
             ("min_valid_splits", 1 <= self.min_valid_splits <= self.n_splits, f"from 1 to n_splits ({self.n_splits})"),
             ("holdout_fraction", 0 < self.holdout_fraction < 1, "a fraction above 0 and below 1"),
             ("holdout_min", 1 <= self.holdout_min <= self.holdout_max, f"from 1 to holdout_max ({self.holdout_max})"),
+            ("holdout_rows", self.holdout_rows is None or self.holdout_rows >= 1, "a whole number of rows >= 1 (or None)"),
             ("min_rows", self.min_rows >= 1, "a whole number >= 1"),
             ("refit_every", self.refit_every >= 1, "a whole number >= 1"),
         )
@@ -136,7 +141,13 @@ class EvalSettings:
             if not ok:
                 raise ConfigError(name, rule, getattr(self, name))
 
-    def to_dict(self) -> dict[str, float | int]:
+    def holdout_size(self, n_rows: int) -> int:
+        """The holdout's rows out of ``n_rows`` (sessions, for a universe task)."""
+        if self.holdout_rows is not None:
+            return int(self.holdout_rows)
+        return max(self.holdout_min, min(self.holdout_max, int(round(self.holdout_fraction * n_rows))))
+
+    def to_dict(self) -> dict[str, float | int | None]:
         return dict(self.__dict__)
 
 
@@ -167,6 +178,8 @@ class CycleConfig:
             truncated at it, :func:`bistlab.universe.load_universe`), and its frozen final models
             are scored on every later session afterwards (``bistlab forward``,
             :mod:`bistlab.forward`). ``None``: every stored row.
+        holdout_rows: every task's holdout rows (sessions for a universe task); ``None``: 10 %
+            of the rows, 40 to 120 (:class:`EvalSettings`).
     """
 
     horizons: tuple[int, ...] = DEFAULT_HORIZONS
@@ -183,6 +196,7 @@ class CycleConfig:
     universe: bool | None = None
     universe_target: str = "excess"
     as_of: str | None = None
+    holdout_rows: int | None = None
 
     def __post_init__(self) -> None:
         if self.as_of is not None:
@@ -193,6 +207,8 @@ class CycleConfig:
             raise ConfigError("horizons", "one or more positive whole numbers of trading days", self.horizons)
         if self.n_trials < 1:
             raise ConfigError("n_trials", "at least 1", self.n_trials)
+        if self.holdout_rows is not None and self.holdout_rows < 1:
+            raise ConfigError("holdout_rows", "a whole number of rows >= 1 (or None)", self.holdout_rows)
         if self.workers < 1:
             raise ConfigError("workers", "at least 1", self.workers)
         if self.n_jobs < 1:

@@ -98,6 +98,7 @@ def settings_from_spec(spec: EvaluationSpec | dict[str, Any]) -> EvalSettings:
         min_valid_splits=f["min_valid_splits"],
         n_splits=len(data["splits"]),
         refit_every=data["refit_every"],
+        holdout_rows=data["holdout"].get("rows_requested"),
     )
 
 
@@ -132,6 +133,7 @@ def make_evaluation_spec(task: TaskData) -> EvaluationSpec:
             "end": p.holdout_end,
             "dev_end": p.dev_end,
             "dates": [_date(task, p.holdout_start), _date(task, p.holdout_end - 1)],
+            **({"rows_requested": s.holdout_rows} if s.holdout_rows is not None else {}),  # absent by default: older spec ids stay
         },
         dirhit_threshold=s.dirhit_threshold,
         filter={"min_mask_count": s.min_mask_count, "min_mask_pct": s.min_mask_pct, "min_valid_splits": s.min_valid_splits},
@@ -164,6 +166,7 @@ def evaluate_splits(
     n_jobs: int = 1,
     on_split: Callable[[int, SplitMetrics], None] | None = None,
     skipped: dict[str, dict[str, Any]] | None = None,
+    scales: list[float] | None = None,
 ) -> list[SplitMetrics]:
     """Fit on each split's training rows, predict its test window, measure.
 
@@ -176,6 +179,8 @@ def evaluate_splits(
             it may raise ``optuna.TrialPruned``).
         skipped: filled with the options a split's fit could not apply: option name ->
             ``{"reason": ..., "splits": [indices]}`` (e.g. meta stacking on a short window).
+        scales: filled with each split's prediction scale, fit on its training rows
+            (:func:`bistlab.estimator.prediction_scale`; 1.0 when the option is off).
     """
     check_spec(task, spec)
     X = task.features(config)
@@ -187,6 +192,8 @@ def evaluate_splits(
         if skipped is not None:
             for option, reason in model.skipped.items():
                 skipped.setdefault(option, {"reason": reason, "splits": []})["splits"].append(i)
+        if scales is not None:
+            scales.append(float(model.scale))
         m = split_metrics(
             task.labels[test],
             model.predict(X[test]),

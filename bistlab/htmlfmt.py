@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from bistlab.metrics import DirHit
+from bistlab.metrics import DirHit, Edge
 
 __all__ = [
     "REPORT_CSS",
@@ -22,6 +22,7 @@ __all__ = [
     "pct",
     "dirhit_text",
     "dirhit_html",
+    "edge_html",
     "html_table",
     "link",
     "page",
@@ -90,7 +91,7 @@ def dirhit_text(fig: DirHit) -> str:
     """A DirHit as plain text with its count, effective count and the 95 % interval of that very number.
 
     Returns:
-        e.g. ``"54.2 % (n=120, n_eff=18, 95 % CI 45.3–62.8)"`` or ``"undefined (n=0)"``.
+        e.g. ``"54.2 % (n=120, n_eff=18, 95 % CI 29.5–77.4)"`` or ``"undefined (n=0)"``.
     """
     return fig.text()
 
@@ -108,6 +109,18 @@ def dirhit_html(fig: DirHit, *, inline: bool = False, css: str = "") -> str:
     if inline:
         return f'<span class="{cls}">{fig.value:.1f} % <small>({esc(", ".join(counts))}, {esc(interval)})</small></span>'
     return f'<span class="{cls}">{fig.value:.1f} %<br><small>{esc(", ".join(counts))}<br>{esc(interval)}</small></span>'
+
+
+def edge_html(edge: Edge | None, *, inline: bool = False) -> str:
+    """The edge over a baseline in points with its 95 % interval in small print (and, inline, the
+    paired test): ``"+4.2 [−3.1, +11.5]"``; ``"–"`` when undefined."""
+    if edge is None or edge.value is None:
+        return "–"
+    if edge.low is None or edge.high is None:
+        return f"{edge.value:+.1f} <small>(no interval: old record)</small>"
+    if inline:
+        return f'<span class="edge">{esc(edge.text())}</span>'
+    return f'<span class="edge">{edge.value:+.1f}<br><small>[{edge.low:+.1f}, {edge.high:+.1f}]</small></span>'
 
 
 def html_table(

@@ -469,7 +469,9 @@ def _plan(sess: np.ndarray, labelled: np.ndarray, horizon: int, settings: EvalSe
     days = np.unique(sess[labelled])
     if days.size < settings.min_rows:
         raise InsufficientDataError(symbol=UNIVERSE_SYMBOL, horizon=horizon, n_rows=int(days.size), need=settings.min_rows, detail="labelled sessions in the panel")
-    size = max(settings.holdout_min, min(settings.holdout_max, int(round(settings.holdout_fraction * days.size))))
+    size = settings.holdout_size(int(days.size))
+    if size >= days.size:
+        raise InsufficientDataError(symbol=UNIVERSE_SYMBOL, horizon=horizon, n_rows=int(days.size), need=size + horizon + settings.min_rows, detail=f"a {size}-session holdout leaves no development sessions")
     first_hold, last_hold = int(days[-size]), int(days[-1])
     dev_end_session = first_hold - horizon
     dev_end = int(np.searchsorted(sess, dev_end_session, side="left"))

@@ -12,6 +12,7 @@ import logging
 import pickle
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,7 @@ def hpo_step(
     universe: Universe | None = None,
     pruner: str = DEFAULT_PRUNER,
     target: str | None = None,
+    holdout_rows: int | None = None,
 ) -> BestParams:
     """Run (or resume) the task's study, select the best trial and write ``best_params.json``.
 
@@ -69,13 +71,17 @@ def hpo_step(
     ``universe`` is the prices as the cycle read them (default: read the store now); ``pruner``
     names the :mod:`bistlab.pruning` pruner that may stop a trial after a split. The symbol
     ``UNIVERSE`` is the universe task (:mod:`bistlab.panel`), whose ``target`` is ``excess``
-    (default) or ``raw``.
+    (default) or ``raw``. ``holdout_rows`` fixes the holdout's rows (sessions for a universe
+    task; default: 10 % of the rows, 40 to 120), recorded in the evaluation spec so that every
+    later step keeps it.
 
     Raises:
         StopRequested: a stop was requested before the study had ``n_trials`` complete trials.
     """
     started = time.time()
     panel = PanelSettings(target=target or "excess") if is_universe(symbol) else None
+    if holdout_rows is not None:
+        settings = replace(settings or EvalSettings(), holdout_rows=int(holdout_rows))
     task = load_task(ws, symbol, horizon, settings=settings, universe=universe, panel=panel)
     spec = make_evaluation_spec(task)
     ws.task(cycle, task.key).folder.mkdir(parents=True, exist_ok=True)

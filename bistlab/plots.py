@@ -275,7 +275,8 @@ def holdout_dirhit_by_task(table: pd.DataFrame) -> go.Figure:
 def edge_heatmap(table: pd.DataFrame) -> go.Figure:
     """Symbol × horizon heatmap of holdout DirHit minus the best baseline (points).
 
-    Each cell shows the difference and the holdout's masked rows n. ``table`` needs ``symbol``,
+    Each cell shows the difference, its 95 % interval (``edge_low`` / ``edge_high`` when the table
+    has them) and the holdout's masked rows n. ``table`` needs ``symbol``,
     ``horizon``, ``holdout_dirhit``, ``holdout_count``, ``best_baseline_dirhit``, ``usable`` and a
     ``hover`` column (text shown on hover: the DirHit with its count and interval); cells without
     a holdout DirHit stay empty and name the task's status.
@@ -291,7 +292,9 @@ def edge_heatmap(table: pd.DataFrame) -> go.Figure:
         n = r.get("holdout_count")
         if d is not None and b is not None and not pd.isna(d) and not pd.isna(b):
             z[i, j] = float(d) - float(b)
-            text[i][j] = f"{z[i, j]:+.1f}" + (" ✓" if r.get("usable") is True else "") + f"<br>n={int(n)}"
+            lo, hi = r.get("edge_low"), r.get("edge_high")
+            ci = f"<br>[{float(lo):+.1f}, {float(hi):+.1f}]" if lo is not None and hi is not None and not pd.isna(lo) and not pd.isna(hi) else ""
+            text[i][j] = f"{z[i, j]:+.1f}" + (" ✓" if r.get("usable") is True else "") + ci + f"<br>n={int(n)}"
         elif n is not None and not pd.isna(n):
             text[i][j] = f"undefined<br>n={int(n)}"
         else:
@@ -315,7 +318,7 @@ def edge_heatmap(table: pd.DataFrame) -> go.Figure:
         )
     )
     fig.update_layout(xaxis_title="horizon", yaxis=dict(title="symbol", autorange="reversed", automargin=True))
-    return _layout(fig, "Holdout DirHit minus the best baseline, points (✓ = usable)", height=max(320, 26 * len(symbols) + 140))
+    return _layout(fig, "Holdout DirHit minus the best baseline, points [95 % CI] (✓ = usable)", height=max(320, 26 * len(symbols) + 140))
 
 
 def hpo_vs_holdout(table: pd.DataFrame) -> go.Figure:

@@ -66,8 +66,7 @@ def plan_holdout(n_rows: int, horizon: int, *, settings: EvalSettings | None = N
     labelled = n_rows - horizon
     if labelled < s.min_rows:
         raise InsufficientDataError(symbol=symbol, horizon=horizon, n_rows=max(labelled, 0), need=s.min_rows)
-    size = int(round(s.holdout_fraction * n_rows))
-    size = max(s.holdout_min, min(s.holdout_max, size))
+    size = s.holdout_size(n_rows)
     holdout_end = labelled
     holdout_start = holdout_end - size
     dev_end = holdout_start - horizon

@@ -47,7 +47,7 @@ def _hpo_done(task: TaskState, paths: TaskPaths) -> bool:
 
 
 def _hpo_parameters(config: CycleConfig, warm_start: dict[str, Any] | None) -> dict[str, Any]:
-    return {"n_trials": config.n_trials, "seed": config.seed, "models": list(config.models) if config.models else None, "warm_start": warm_start, "pruner": config.pruner, "target": config.universe_target}
+    return {"n_trials": config.n_trials, "seed": config.seed, "models": list(config.models) if config.models else None, "warm_start": warm_start, "pruner": config.pruner, "target": config.universe_target, "holdout_rows": config.holdout_rows}
 
 
 def _hpo_recorded(paths: TaskPaths) -> dict[str, Any]:

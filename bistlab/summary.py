@@ -14,10 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from bistlab.metrics import DirHit, split_figures
+from bistlab.metrics import DirHit, Edge, edge_figure, split_figures
 from bistlab.workspace import BestParams, Evaluation, ModelMeta
 
-__all__ = ["hpo_summary", "training_summary", "evaluation_summary", "universe_summary", "panel_figures", "target_words", "TARGET_WORDS", "PANEL_SPLIT_CAVEAT"]
+__all__ = ["hpo_summary", "training_summary", "evaluation_summary", "universe_summary", "panel_figures", "edge_of", "target_words", "TARGET_WORDS", "PANEL_SPLIT_CAVEAT"]
 
 TARGET_WORDS: dict[str, str] = {
     "excess": "the {h}-day log return minus the date's cross-sectional median (does the stock beat the typical stock?)",
@@ -145,6 +145,19 @@ def panel_figures(metrics: dict[str, Any]) -> dict[str, DirHit]:
         "persistence": _pooled(m.get("persistence_dirhit"), m.get("persistence_count"), m.get("persistence_lo"), m.get("persistence_hi")),
         "majority": _pooled(m.get("majority_dirhit"), m.get("mask_count"), m.get("majority_lo"), m.get("majority_hi")),
     }
+
+
+def edge_of(metrics: dict[str, Any] | None, *, horizon: int | None = None) -> Edge | None:
+    """The edge over the best baseline on the same rows, with its interval, of a holdout or forward
+    record: a per-symbol task's :class:`~bistlab.metrics.SplitMetrics` dict (paired counts,
+    :func:`~bistlab.metrics.edge_figure`) or a universe task's ``PanelMetrics`` dict (its date-block
+    bootstrap interval of the paired edge); ``None`` without a baseline."""
+    m = metrics or {}
+    if "edge_lo" in m:  # a universe task's pooled metrics
+        if m.get("best_baseline") is None:
+            return None
+        return Edge(str(m["best_baseline"]), m.get("edge"), m.get("edge_lo"), m.get("edge_hi"), p_value=m.get("edge_p"))
+    return edge_figure(m, horizon=horizon) if m else None
 
 
 def _interval_text(value: float | None, low: float | None, high: float | None, *, scale: float = 1.0, spec: str = "{:+.3f}", unit: str = "") -> str:

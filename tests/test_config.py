@@ -40,3 +40,10 @@ def test_openmp_threads_sleep_unless_the_user_said_otherwise(given, expected):
         env["OMP_WAIT_POLICY"] = given
     out = subprocess.run([sys.executable, "-c", "import os, bistlab; print(os.environ['OMP_WAIT_POLICY'])"], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == expected
+
+
+def test_holdout_rows_round_trip_and_are_refused_below_one():
+    assert CycleConfig.from_dict(CycleConfig(holdout_rows=250).to_dict()).holdout_rows == 250
+    with pytest.raises(ConfigError) as info:
+        CycleConfig(holdout_rows=0)
+    assert info.value.name == "holdout_rows"

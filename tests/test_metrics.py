@@ -276,13 +276,13 @@ def test_wilson_interval_is_exact_at_the_extremes(hits, count):
 
 
 def test_dirhit_with_interval_reads_like_the_docstring():
-    assert dirhit_with_interval(65, 120) == "54.2 % (n=120, 95 % CI 45.3–62.8)"
+    assert dirhit_with_interval(65, 120) == "54.2 % (n=120, 95 % CI 44.8–63.3)"
     assert dirhit_with_interval(0, 0) == "undefined (n=0)"
 
 
 # --- usable verdict ------------------------------------------------------------------------------
-# 70/100 right: Wilson 95 % interval (60.415, 78.105); 58/100 right: lower bound 48.206;
-# 3/3 (3 < EXACT_BELOW effective outcomes: exact): Clopper–Pearson lower bound 0.025 ** (1/3) = 29.240
+# 70/100 right: exact (Clopper–Pearson) 95 % interval (60.019, 78.759); 58/100 right: lower bound 47.712;
+# 3/3: lower bound 0.025 ** (1/3) = 29.240
 
 
 def _holdout(hits, count, persistence=None, majority=None):
@@ -295,21 +295,22 @@ def _holdout(hits, count, persistence=None, majority=None):
     }
 
 
-def test_usable_when_the_lower_bound_beats_50_and_every_baseline():
-    v = usable_verdict(_holdout(70, 100, persistence=55.0, majority=52.0))
-    assert v["usable"] is True
-    assert v["dirhit_lower_95"] == pytest.approx(60.415, abs=1e-3)
-    assert v["dirhit_upper_95"] == pytest.approx(78.106, abs=1e-3)
-    assert v["best_baseline_dirhit"] == 55.0
+@pytest.mark.parametrize("persistence", [55.0, 61.0, 69.9])
+def test_usable_when_the_lower_bound_beats_50_and_the_dirhit_beats_every_baseline(persistence):
+    v = usable_verdict(_holdout(70, 100, persistence=persistence, majority=52.0))
+    assert v["usable"] is True and v["beats_baseline"] is True
+    assert v["dirhit_lower_95"] == pytest.approx(60.019, abs=1e-3)
+    assert v["dirhit_upper_95"] == pytest.approx(78.759, abs=1e-3)
+    assert v["best_baseline_dirhit"] == persistence
     assert v["rule"] == USABLE_RULE
 
 
 @pytest.mark.parametrize(
     ("holdout", "why"),
     [
-        (_holdout(70, 100, persistence=61.0, majority=52.0), "persistence beats the lower bound"),
-        (_holdout(70, 100, persistence=40.0, majority=65.0), "majority beats the lower bound"),
-        (_holdout(58, 100, persistence=30.0, majority=30.0), "lower bound 48.2 is not above 50"),
+        (_holdout(70, 100, persistence=71.0, majority=52.0), "persistence beats the DirHit"),
+        (_holdout(70, 100, persistence=40.0, majority=70.0), "majority ties the DirHit"),
+        (_holdout(58, 100, persistence=30.0, majority=30.0), "lower bound 47.7 is not above 50"),
         (_holdout(3, 3, persistence=0.0, majority=0.0), "3/3 right: exact lower bound 29.2 is not above 50"),
         (_holdout(0, 0), "no masked rows"),
     ],
@@ -319,9 +320,9 @@ def test_not_usable(holdout, why):
     assert v["usable"] is False, why
 
 
-def test_not_usable_when_the_lower_bound_only_ties_the_baseline():
-    lower = wilson_interval(70, 100)[0]
-    assert usable_verdict(_holdout(70, 100, persistence=lower))["usable"] is False
+def test_a_dirhit_that_does_not_beat_the_baseline_gets_no_p_value_for_the_family():
+    v = usable_verdict(_holdout(70, 100, persistence=70.0, majority=30.0))
+    assert v["usable"] is False and v["beats_baseline"] is False and v["p_value"] == 1.0
 
 
 def test_no_masked_rows_has_no_interval():
@@ -436,15 +437,18 @@ def test_the_rule_and_its_p_value_agree(count, share, bar, horizon):
     n_eff = min(count, -(-count // horizon))
     holdout = {"dirhit": 100.0 * hits / count, "dirhit_hits": hits, "mask_count": count, "dirhit_n_eff": n_eff, "persistence_dirhit": bar, "majority_dirhit": 40.0}
     v = usable_verdict(holdout)
-    p = one_sided_p(hits, count, n_eff=n_eff, bar=max(50.0, bar))
-    assert v["p_value"] == pytest.approx(p)
-    if abs(v["dirhit_lower_95"] - max(50.0, bar)) > 1e-6:  # away from the knife edge
+    beats = 100.0 * hits / count > bar
+    p = one_sided_p(hits, count, n_eff=n_eff, bar=50.0) if beats else 1.0
+    assert v["p_value"] == pytest.approx(p) and v["beats_baseline"] is beats
+    if abs(v["dirhit_lower_95"] - 50.0) > 1e-6:  # away from the knife edge
         assert v["passes_rule"] == (p < 0.025)
 
 
 # below EXACT_BELOW the exact test's bar: n hits of n pass only when 0.5 ** n < 0.025 (n >= 6); 18 outcomes need 75.57 %
-# (13.6 scaled hits: P(X >= 13.6) = 0.025 for X ~ Binomial(18, 0.5) interpolated); from 50 on the score test's 50 + 98 / sqrt(n)
-@pytest.mark.parametrize(("n_eff", "expected"), [(3, None), (4, None), (5, None), (6, 96.76), (18, 75.57), (49, 64.95), (50, 63.86), (120, 58.95), (0, None)])
+# (13.6 scaled hits: P(X >= 13.6) = 0.025 for X ~ Binomial(18, 0.5) interpolated); from 1000 on the score test's 50 + 98 / sqrt(n)
+@pytest.mark.parametrize(
+    ("n_eff", "expected"), [(3, None), (4, None), (5, None), (6, 96.76), (18, 75.57), (49, 64.95), (50, 64.79), (120, 59.34), (1000, 53.10), (0, None)]
+)
 def test_min_passing_dirhit(n_eff, expected):
     got = min_passing_dirhit(n_eff)
     assert got == (pytest.approx(expected, abs=0.01) if expected is not None else None)
@@ -519,9 +523,9 @@ def test_the_scaled_hits_are_not_rounded():
 def test_the_method_switches_at_exact_below():
     assert method_name(EXACT_BELOW - 1) == "exact binomial (Clopper–Pearson)" and method_name(EXACT_BELOW) == "Wilson score"
     n = EXACT_BELOW
-    assert dirhit_interval(35, n) == wilson_interval(35, n)
-    assert dirhit_interval(35, n + 10, n_eff=n - 1) == exact_interval(35, n + 10, n_eff=n - 1)
-    assert one_sided_p(35, n, n_eff=n, bar=50.0) == pytest.approx(0.0023389, abs=1e-6)  # score test: z = (0.7 - 0.5) / sqrt(0.25 / 50) = 2.828
+    assert dirhit_interval(550, n) == wilson_interval(550, n)
+    assert dirhit_interval(550, n + 10, n_eff=n - 1) == exact_interval(550, n + 10, n_eff=n - 1)
+    assert one_sided_p(550, n, n_eff=n, bar=50.0) == pytest.approx(0.0007827, abs=1e-6)  # score test: z = 0.05 / sqrt(0.25 / 1000) = 3.162
     assert f"n_eff < {EXACT_BELOW}" in INTERVAL_METHOD and "union" in INTERVAL_METHOD
 
 
@@ -556,7 +560,8 @@ def test_the_interval_contains_the_figure_and_the_p_value_agrees_with_the_lower_
         assert (p < 0.025) == (fig.low > bar), (p, fig.low)
     holdout = {"dirhit": fig.value, "dirhit_hits": hits, "mask_count": count, "dirhit_n_eff": n_eff, "persistence_dirhit": bar, "majority_dirhit": 40.0}
     v = usable_verdict(holdout)
-    assert v["p_value"] == pytest.approx(p) and v["dirhit_lower_95"] == fig.low
+    p50 = one_sided_p(hits, count, n_eff=fig.n_eff, bar=50.0) if fig.value > bar else 1.0
+    assert v["p_value"] == pytest.approx(p50) and v["dirhit_lower_95"] == fig.low
 
 
 @settings(max_examples=100, deadline=None)
@@ -570,3 +575,58 @@ def test_min_passing_dirhit_is_where_the_test_starts_to_pass(n_eff, bar):
     above, below = min(100.0, need + 0.05), need - 0.05
     assert one_sided_p(above * count / 100, count, n_eff=n_eff, bar=bar) < 0.025
     assert one_sided_p(below * count / 100, count, n_eff=n_eff, bar=bar) > 0.025
+
+
+# --- issue 19: the paired comparison with the best baseline and the edge's interval ---------------
+
+from bistlab.metrics import Edge, edge_figure  # noqa: E402
+
+
+def test_split_metrics_counts_the_rows_where_model_and_baseline_disagree():
+    y = [0.02, 0.02, -0.02, -0.02, 0.02, 0.02]
+    pred = [0.01, 0.01, 0.01, -0.01, -0.01, 0.01]  # right on rows 0, 1, 3, 5
+    past = [0.01, -0.01, 0.01, -0.01, 0.01, 0.0]  # persistence right on 0, 3, 4; row 5 has no direction
+    m = split_metrics(y, pred, past_return=past, train_majority=1)
+    assert (m.persistence_wins, m.persistence_losses) == (1, 1)  # wins row 1, loses row 4
+    assert (m.majority_wins, m.majority_losses) == (1, 1)  # majority (always up) right on 0, 1, 4, 5: wins row 3, loses row 4
+
+
+@pytest.mark.parametrize(("wins", "losses"), [(0, 0), (10, 0), (14, 9), (9, 14), (40, 38)])
+def test_the_edge_interval_contains_the_printed_edge_and_the_paired_test_is_the_sign_test(wins, losses):
+    n = 100
+    holdout = {
+        "dirhit": 60.0, "dirhit_hits": 60, "mask_count": n, "dirhit_n_eff": n,
+        "persistence_dirhit": 60.0 - 100 * (wins - losses) / n, "persistence_hits": 60 - (wins - losses), "persistence_count": n,
+        "persistence_wins": wins, "persistence_losses": losses,
+    }
+    e = edge_figure(holdout)
+    assert e.baseline == "persistence" and e.value == pytest.approx(wins - losses)
+    assert e.low <= e.value <= e.high
+    if wins + losses:
+        assert e.p_value == pytest.approx(binomtest(wins, wins + losses, alternative="greater").pvalue, rel=1e-9)
+    else:
+        assert e.low == e.high == e.value == 0.0
+    assert "where they disagree" in e.text()
+
+
+def test_the_edge_is_wider_at_a_smaller_effective_count():
+    base = {"dirhit": 60.0, "dirhit_hits": 60, "mask_count": 100, "majority_dirhit": 50.0, "majority_hits": 50, "majority_wins": 20, "majority_losses": 10}
+    narrow, wide = edge_figure({**base, "dirhit_n_eff": 100}), edge_figure({**base, "dirhit_n_eff": 15})
+    assert narrow.value == wide.value == pytest.approx(10.0)
+    assert wide.high - wide.low > 2 * (narrow.high - narrow.low) and wide.p_value > narrow.p_value
+
+
+def test_an_old_record_without_paired_counts_has_an_edge_without_interval():
+    e = edge_figure({"dirhit": 60.0, "dirhit_hits": 60, "mask_count": 100, "majority_dirhit": 52.0})
+    assert isinstance(e, Edge) and e.value == pytest.approx(8.0) and e.low is None and "no interval" in e.text()
+    assert edge_figure({"dirhit": 60.0, "dirhit_hits": 60, "mask_count": 100}) is None
+
+
+def test_the_verdict_carries_the_edge_over_the_best_baseline():
+    y = np.tile([0.02, -0.02, 0.03], 40)
+    pred = np.where(np.arange(120) % 4 == 0, -y, y)  # 75 % right
+    m = split_metrics(y, pred, past_return=np.roll(y, 1), train_majority=1)
+    v = usable_verdict(m)
+    assert v["edge"]["baseline"] == v["best_baseline"]
+    assert v["edge"]["value"] == pytest.approx(m.dirhit - v["best_baseline_dirhit"])
+    assert v["edge"]["low"] <= v["edge"]["value"] <= v["edge"]["high"]

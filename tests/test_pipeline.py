@@ -82,3 +82,21 @@ def test_evaluation_refuses_prices_changed_since_hpo(workspace, make_market):
     PriceStore(workspace.price_url).write("AAA", make_market(701, seed=1))
     with pytest.raises(DataError, match="prices changed since HPO"):
         evaluate_step(workspace, "AAA", 1, cycle=1)
+
+
+def test_a_longer_holdout_is_kept_by_every_step_and_costs_the_training_window(workspace):
+    default = hpo_step(workspace, "AAA", 1, cycle=1, n_trials=1, models=("lgbm",)).evaluation_spec["holdout"]
+    hpo_step(workspace, "AAA", 1, cycle=2, n_trials=1, models=("lgbm",), holdout_rows=200)
+    meta = train_step(workspace, "AAA", 1, cycle=2)
+    ev = evaluate_step(workspace, "AAA", 1, cycle=2)
+    hold = meta.evaluation_spec["holdout"]
+    assert default["end"] - default["start"] == 70  # 10 % of 700 rows
+    assert hold["end"] - hold["start"] == 200 == ev.holdout.n_test and hold["rows_requested"] == 200
+    assert hold["end"] == default["end"] and meta.trained_rows == [0, default["dev_end"] - 130]
+    assert "rows_requested" not in default  # a default spec keeps its id
+
+
+def test_a_holdout_longer_than_the_prices_is_a_clear_error(workspace):
+    with pytest.raises(InsufficientDataError) as info:
+        hpo_step(workspace, "AAA", 1, cycle=1, n_trials=1, models=("lgbm",), holdout_rows=700)
+    assert info.value.symbol == "AAA" and "700-row holdout" in str(info.value)

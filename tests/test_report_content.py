@@ -184,7 +184,8 @@ def test_usable_flag_comes_from_the_holdout_rule_only(rep):
     assert "AAA_7d" in html.split("Nearest misses")[0] and "AAA_1d" not in html.split("Nearest misses")[0]
     lower = weak_hpo_strong_holdout.ev.verdict["dirhit_lower_95"]
     usable_item = html.split("Nearest misses")[0]
-    assert f"lower bound {lower:.1f} % > 50 % and > best baseline" in usable_item and "55.0 %" in usable_item and "(majority)" in usable_item
+    assert f"lower bound {lower:.1f} % > 50 %, and the DirHit > best baseline" in usable_item and "55.0 %" in usable_item and "(majority)" in usable_item
+    assert "Paired comparison with majority" in usable_item and "where they disagree" in usable_item
 
 
 def test_usable_rule_ignores_hpo_numbers():
@@ -193,8 +194,8 @@ def test_usable_rule_ignores_hpo_numbers():
     assert usable_verdict({**holdout, "hpo_dirhit": 10.0, "wfv_dirhit": 10.0})["usable"] is True
     weak = {"dirhit_hits": 27, "mask_count": 50, "persistence_dirhit": 50.0, "majority_dirhit": 52.0, "dirhit": 54.0}
     assert usable_verdict({**weak, "hpo_dirhit": 95.0})["usable"] is False
-    # beating 50 % is not enough: the lower bound must also beat the best baseline
-    assert usable_verdict({"dirhit_hits": 70, "mask_count": 100, "persistence_dirhit": 61.0, "majority_dirhit": 40.0})["usable"] is False
+    # beating 50 % is not enough: the DirHit must also beat the best baseline on the same rows
+    assert usable_verdict({"dirhit_hits": 70, "mask_count": 100, "persistence_dirhit": 71.0, "majority_dirhit": 40.0})["usable"] is False
 
 
 def test_honesty_and_archive(rep, crafted_ws):
@@ -270,3 +271,15 @@ def test_task_pages_show_what_each_flag_went_with(rep):
         for row in table["rows"][1:]:
             on, off = (int(v) for v in row[1][0].split(" / "))
             assert on >= 1 and off >= 1
+
+
+def test_each_horizon_says_what_would_let_it_judge(rep):
+    html = usable_html(rep)
+    table = html.split('id="judgeable"')[1].split("</table>")[0]
+    horizons = sorted({r.horizon for r in rep.records.tasks if r.ev and not r.is_universe})
+    assert table.count("what would let it judge") == 1 and table.count("<ul>") == len(horizons) >= 1
+    assert table.count("--as-of DATE") == len(horizons) and table.count("a universe model") == len(horizons)
+    # a longer holdout: the rows it takes, or why no holdout in these prices would do
+    assert table.count("--holdout-rows") + table.count("not within these prices") + table.count("already certifies") == len(horizons)
+    for rows in re.findall(r"--holdout-rows (\d+)</code>", table):
+        assert int(rows) > 0 and "the training window loses" in table

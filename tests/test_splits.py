@@ -298,3 +298,16 @@ def test_no_negative_row_counts_when_horizon_is_long():
         plan = plan_holdout(190, 90, symbol="AAA")
         PurgedWalkForward(4, horizon=90, symbol="AAA").boundaries(plan.dev_end)
     assert info.value.n_rows >= 0
+
+
+@pytest.mark.parametrize(("n_rows", "rows"), [(400, 200), (3000, 250), (1000, 40)])
+def test_holdout_rows_fix_the_holdout_size(n_rows, rows):
+    plan = plan_holdout(n_rows, 1, settings=EvalSettings(holdout_rows=rows))
+    assert plan.holdout_size == rows and plan.dev_end == n_rows - 1 - rows - 1
+
+
+@pytest.mark.parametrize("rows", [0, -5])
+def test_holdout_rows_must_be_positive(rows):
+    with pytest.raises(ConfigError) as info:
+        EvalSettings(holdout_rows=rows)
+    assert info.value.name == "holdout_rows"

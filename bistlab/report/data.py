@@ -29,13 +29,13 @@ import pandas as pd
 from bistlab.honesty import CycleControl, StudyHonesty, study_honesty
 from bistlab.ledger import ForwardView, load_forward
 from bistlab.looks import HoldoutLooks, control_cycle
-from bistlab.metrics import DirHit, SplitMetrics, baseline_figures, split_figures
+from bistlab.metrics import DirHit, Edge, SplitMetrics, baseline_figures, difference_interval, split_figures
 from bistlab.predict import PREDICTION_COLUMNS, update_predictions
 from bistlab.report.studies import cached_study_record
 from bistlab.report.table import task_table
 from bistlab.selection import SupportFilter, filtered_dirhit
 from bistlab.state import CycleTasks, TaskState, tasks_of_cycle, write_tasks_snapshot
-from bistlab.summary import panel_figures
+from bistlab.summary import edge_of, panel_figures
 from bistlab.validate import UNIVERSE_SYMBOL
 from bistlab.workspace import BestParams, Evaluation, ModelMeta, Record, TaskPaths, Workspace
 
@@ -164,6 +164,22 @@ class TaskRecord:
             figs = panel_figures(self.panel)
             return {k: figs[k] for k in ("persistence", "majority") if figs[k].defined}
         return baseline_figures(self.ev.holdout, horizon=self.horizon) if self.ev else {}
+
+    def edge_figure(self) -> Edge | None:
+        """The holdout DirHit minus the best baseline on the same rows, with its interval and the
+        paired test (a universe task's from its date-block bootstrap)."""
+        if not self.ev:
+            return None
+        return edge_of(self.panel or self.ev.holdout.to_dict(), horizon=self.horizon)
+
+    def gap_text(self, *, unit: str = "") -> str:
+        """The holdout − HPO DirHit gap in points with its 95 % interval (the two rest on disjoint
+        rows: :func:`~bistlab.metrics.difference_interval`); ``"–"`` when undefined."""
+        gap = self.honesty.holdout_minus_hpo if self.honesty else None
+        if gap is None:
+            return "–"
+        ci = difference_interval(self.holdout_figure(), self.hpo_figure())
+        return f"{gap:+.1f}{unit}" + (f" [{ci[0]:+.1f}, {ci[1]:+.1f}]" if ci else "")
 
     def hpo_splits(self) -> list[dict[str, Any]]:
         return self.best.splits if self.best else []

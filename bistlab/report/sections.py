@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from bistlab import plots
 from bistlab.forward import forward_groups, read_forward
-from bistlab.htmlfmt import REPORT_CSS, dirhit_html, dirhit_text, esc, html_table, link, num, pct
+from bistlab.htmlfmt import REPORT_CSS, dirhit_html, dirhit_text, edge_html, esc, html_table, link, num, pct
 from bistlab.metrics import INTERVAL_METHOD, USABLE_RULE, DirHit, effective_count, min_passing_dirhit
 from bistlab.panel_metrics import BOOTSTRAP_METHOD
 from bistlab.report.data import CycleReport, TaskRecord
@@ -145,28 +145,68 @@ def hpo_vs_holdout_figure(rep: CycleReport) -> go.Figure:
 # ---------------------------------------------------------------- usable models
 
 
-def _judgeable_row(horizon: int, recs: list[TaskRecord]) -> list[str]:
+JUDGE_TARGET_DIRHIT = 60.0
+"""The DirHit the "what would let it judge" column asks a longer holdout to be able to certify."""
+
+
+def _judgeable_row(horizon: int, recs: list[TaskRecord], universes: dict[int, TaskRecord]) -> list[str]:
     n_test = max(r.holdout.n_test for r in recs)
     best_case = effective_count(range(n_test), horizon=horizon)  # every row masked
     n_effs = sorted(f.n_eff for f in (r.holdout_figure() for r in recs) if f.defined)
     median = n_effs[len(n_effs) // 2] if n_effs else 0.0
     need_best, need_median = min_passing_dirhit(best_case), min_passing_dirhit(median)
     cannot = "<b>none</b>: even 100 % cannot pass"
-    return [esc(horizon), str(len(recs)), str(n_test), str(best_case), pct(need_best) if need_best else cannot, f"{median:.0f}", pct(need_median) if need_median else cannot]
+    return [
+        esc(horizon), str(len(recs)), str(n_test), str(best_case), pct(need_best) if need_best else cannot, f"{median:.0f}",
+        pct(need_median) if need_median else cannot, _remedies(horizon, recs, universes.get(horizon), n_test=n_test, median_n_eff=median),
+    ]
+
+
+def _longer_holdout(recs: list[TaskRecord], *, n_test: int, median_n_eff: float) -> str:
+    """The holdout rows at which the median task's effective count could certify
+    :data:`JUDGE_TARGET_DIRHIT`, and what they cost the training window."""
+    dev = sorted(int(r.best.evaluation_spec["holdout"]["dev_end"]) for r in recs if r.best)
+    dev_median = dev[len(dev) // 2] if dev else 0
+    per_row = median_n_eff / n_test if n_test else 0.0
+    need = next((rows for rows in range(n_test, n_test + dev_median, 10) if per_row and (min_passing_dirhit(per_row * rows) or 101.0) <= JUDGE_TARGET_DIRHIT), None)
+    if need is None:
+        return f"a longer holdout: not within these prices (a {JUDGE_TARGET_DIRHIT:.0f} % DirHit needs more h-day outcomes than the rows hold)"
+    if need <= n_test:
+        return f"the holdout already certifies a {JUDGE_TARGET_DIRHIT:.0f} % DirHit at the median task's count"
+    return (
+        f"<code>--holdout-rows {need}</code>: a {JUDGE_TARGET_DIRHIT:.0f} % DirHit could pass at the median task's share of masked rows; "
+        f"the training window loses {need - n_test} of a median {dev_median} rows"
+    )
+
+
+def _remedies(horizon: int, recs: list[TaskRecord], universe: TaskRecord | None, *, n_test: int, median_n_eff: float) -> str:
+    """What would let this horizon judge: the universe model, a longer holdout, an as-of cycle."""
+    if universe is not None and universe.ev:
+        pooled = f"{esc(universe.key)} pools every symbol ({'usable' if universe.usable else 'not usable'}; section <i>Universe models</i>)"
+    else:
+        pooled = "a universe model (one model over every symbol: <code>--universe</code>, 10 symbols or more)"
+    as_of = "an as-of cycle (<code>--as-of DATE</code>, then <code>bistlab forward</code>: every session after DATE is scored)"
+    items = [pooled, _longer_holdout(recs, n_test=n_test, median_n_eff=median_n_eff), as_of]
+    return "<ul>" + "".join(f"<li>{x}</li>" for x in items) + "</ul>"
 
 
 def _judgeable_html(rep: CycleReport) -> str:
-    """Per horizon: holdout size, effective counts, and the smallest holdout DirHit that could pass."""
+    """Per horizon: holdout size, effective counts, the smallest holdout DirHit that could pass, and
+    what would let it judge (DESIGN.md "Power")."""
     judged = [r for r in rep.records.tasks if r.ev and not r.is_universe]
     horizons = sorted({r.horizon for r in judged})
     if not horizons:
         return ""
-    rows = [_judgeable_row(h, [r for r in judged if r.horizon == h]) for h in horizons]
-    cols = ["h (trading days)", "tasks", "holdout rows", "n_eff if every row were masked", "bar then (smallest passing %)", "median n_eff of the tasks", "bar then (smallest passing %)"]
+    universes = {r.horizon: r for r in rep.records.tasks if r.is_universe}
+    rows = [_judgeable_row(h, [r for r in judged if r.horizon == h], universes) for h in horizons]
+    cols = [
+        "h (trading days)", "tasks", "holdout rows", "n_eff if every row were masked", "bar then (smallest passing %)",
+        "median n_eff of the tasks", "bar then (smallest passing %)", "what would let it judge",
+    ]
     return (
-        "<h3>What each horizon's holdout can judge</h3><p>The rule needs the lower bound of the holdout DirHit above 50 % (and above the best "
-        "baseline); with few independent h-day outcomes even a high DirHit cannot get there. The smallest DirHit that could clear 50 %, "
-        "per horizon (a baseline above 50 % raises the bar further); per-symbol tasks only (a universe model's bar is in "
+        "<h3>What each horizon's holdout can judge</h3><p>The rule needs the lower bound of the holdout DirHit above 50 % (and the "
+        "DirHit above the best baseline); with few independent h-day outcomes even a high DirHit cannot get there. The smallest "
+        "DirHit that could clear 50 %, per horizon, and what would let it judge; per-symbol tasks only (a universe model's bar is in "
         "its own section):</p>"
         + html_table(cols, rows, table_id="judgeable")
     )
@@ -190,7 +230,7 @@ def usable_html(rep: CycleReport) -> str:
     if usable:
         parts.append(_verdict_list("", usable, model=True))
     else:
-        parts.append('<div class="banner bad">No model of this cycle is usable: none has a holdout DirHit whose 95 % lower bound beats both 50 % and the best baseline and survives the cycle-wide control.</div>')
+        parts.append('<div class="banner bad">No model of this cycle is usable: none has a holdout DirHit whose 95 % lower bound beats 50 %, that beats the best baseline on the same rows, and that survives the cycle-wide control.</div>')
     dropped = [r for r in tasks if r.passes_rule and not r.usable]
     if dropped:
         parts.append(_verdict_list("<p>Passed the rule on their own but not the cycle-wide control (chance passes among many tasks):</p>", dropped))
@@ -199,7 +239,7 @@ def usable_html(rep: CycleReport) -> str:
         parts.append(_verdict_list("<p>Universe models (one model over every symbol, their own rule; details in the section <i>Universe models</i>):</p>", universes))
     parts.append(_judgeable_html(rep))
     near = [r for r in tasks if r.ev and not r.is_universe and not r.passes_rule and r.verdict.get("dirhit_lower_95") is not None]
-    near.sort(key=lambda r: r.verdict["dirhit_lower_95"] - max(50.0, r.verdict.get("best_baseline_dirhit") or 50.0), reverse=True)
+    near.sort(key=lambda r: r.verdict["dirhit_lower_95"] - 50.0, reverse=True)
     if near:
         parts.append(_verdict_list("<p>Nearest misses (largest lower bound relative to the bar):</p>", near[:5]))
     parts.append("</div>")
@@ -219,7 +259,7 @@ TABLE_COLUMNS: list[tuple[str, str | None]] = [
     ("holdout DirHit % (n, 95 % CI)", "online evaluation on the untouched holdout"),
     ("persistence % (same rows)", "sign of the last h-day return, on the holdout's masked rows"),
     ("majority % (same rows)", "the training window's majority direction, on the holdout's masked rows"),
-    ("holdout − best baseline", "holdout DirHit minus the better baseline, percentage points"),
+    ("holdout − best baseline [95 % CI]", "holdout DirHit minus the better baseline on the same rows, percentage points, with the 95 % interval of that difference (paired: the rows where model and baseline disagree decide it)"),
     ("holdout call DirHit %", "DirHit over rows where |prediction| > threshold (what a trader acts on) and their share"),
     ("nRMSE holdout / WFV", "RMSE / std of the realised returns (1 = no better than the mean): holdout, and mean over the walk-forward splits after training"),
     ("support (holdout mask %, splits counted)", "masked holdout rows in % of the holdout; splits that counted in the HPO DirHit"),
@@ -264,7 +304,7 @@ def _usable_cell(rec: TaskRecord) -> str:
     return cell
 
 
-def _holdout_cells(rec: TaskRecord, edge: Any) -> list[str]:
+def _holdout_cells(rec: TaskRecord) -> list[str]:
     if not rec.ev:
         return ["–"] * 6
     gap = rec.ev.wfv_parity_gap
@@ -273,7 +313,7 @@ def _holdout_cells(rec: TaskRecord, edge: Any) -> list[str]:
         hold_html(rec, inline=False) + _panel_note(rec),
         baseline_html(rec, "persistence", inline=False),
         baseline_html(rec, "majority", inline=False),
-        num(edge, "{:+.1f}") if edge is not None and not pd.isna(edge) else "–",
+        edge_html(rec.edge_figure()),
         call_html(rec, inline=False),
     ]
 
@@ -303,7 +343,7 @@ def _table_row(rep: CycleReport, rec: TaskRecord, t: pd.Series) -> list[str]:
         _usable_cell(rec),
         f"{rec.best.n_complete} / {rec.best.n_trials}" if rec.best else "–",
         (hpo_html(rec, inline=False) + _PANEL_SPLITS_NOTE * rec.is_universe) if rec.best else "–",
-        *_holdout_cells(rec, t["edge"]),
+        *_holdout_cells(rec),
         f"{num(h.nrmse)} / {num(rec.ev.wfv.get('avg_nrmse'))}" if rec.ev else "–",
         f"{pct(h.mask_pct if h else None)}, {len(rec.best.counted_splits)} of {len(rec.hpo_splits())}" if rec.best else "–",
         num(rec.honesty.pbo.pbo, "{:.2f}") if rec.honesty and rec.honesty.pbo.pbo is not None else "–",
@@ -337,7 +377,7 @@ def _honesty_row(r: TaskRecord) -> list[str]:
         f"{hh.n_complete} / {hh.n_trials}",
         hpo_html(r, inline=False),
         hold_html(r, inline=False) if r.ev else "–",
-        num(hh.holdout_minus_hpo, "{:+.1f}"),
+        esc(r.gap_text()),
         num(hh.best_minus_median, "{:+.1f}"),
         f"{pct(hh.noise_max_dirhit)}<br><small>n={hh.pooled_count}, N={hh.n_complete}</small>",
         num(hh.deflated_prob, "{:.2f}"),
@@ -365,7 +405,7 @@ def honesty_html(rep: CycleReport) -> str:
     missing = [r.key for r in rep.records.tasks if r.best and not r.honesty]
     if missing:
         parts.append(f"<p>No study record for {esc(', '.join(missing))} (the study was removed before the report was first rendered).</p>")
-    cols = ["task", "trials (complete / all)", "HPO DirHit % (selected)", "holdout DirHit %", "holdout − HPO", "best − median trial", "best-of-N noise reference", "P(best > noise)", "PBO (combinations)", "IS winner's OOS rank"]
+    cols = ["task", "trials (complete / all)", "HPO DirHit % (selected)", "holdout DirHit %", "holdout − HPO [95 % CI]", "best − median trial", "best-of-N noise reference", "P(best > noise)", "PBO (combinations)", "IS winner's OOS rank"]
     parts.append(html_table(cols, [_honesty_row(r) for r in with_h], table_id="honesty"))
     parts.append("</div>")
     return "\n".join(parts)

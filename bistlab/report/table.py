@@ -48,6 +48,9 @@ REPORT_COLUMNS = [
     "majority_dirhit",
     "best_baseline_dirhit",
     "edge",
+    "edge_low",
+    "edge_high",
+    "edge_p_value",
     "agree_persistence_pct",
     "agree_majority_pct",
     "call_dirhit",
@@ -74,7 +77,8 @@ REPORT_COLUMNS = [
 """Columns of :func:`task_table`: DirHits in percent with their counts, effective counts
 (``*_n_eff``, overlapping h-day labels) and the 95 % interval of each number (``hpo_*`` / ``wfv_*``
 are means over the counted splits, ``ci_*`` the holdout's); ``edge`` = holdout DirHit minus the best
-baseline (points); ``agree_*_pct``: share of holdout calls in the baseline's direction;
+baseline (points) with its 95 % interval ``edge_low`` / ``edge_high`` and the paired test's one-sided
+``edge_p_value`` (rows where model and baseline disagree; a universe task's from its date-block bootstrap); ``agree_*_pct``: share of holdout calls in the baseline's direction;
 ``p_value`` / ``q_value``: the rule's one-sided p-value and its Benjamini–Hochberg adjustment over
 the cycle; ``passes_rule``: the task's own test; ``usable``: after the cycle-wide control;
 ``pbo`` the CSCV probability of backtest overfitting. ``target``: ``raw`` (the h-day log return) or
@@ -118,11 +122,17 @@ def _panel_columns(rec: TaskRecord) -> dict[str, Any]:
         "holdout_n_eff": None,
         "persistence_dirhit": m.get("persistence_dirhit"),
         "majority_dirhit": m.get("majority_dirhit"),
-        "edge": m.get("edge"),
         "rank_ic": m.get("ic_mean"),
         "rank_ic_low": m.get("ic_lo"),
         "rank_ic_high": m.get("ic_hi"),
     }
+
+
+def _edge_columns(rec: TaskRecord) -> dict[str, Any]:
+    e = rec.edge_figure()
+    if e is None:
+        return {"edge": None}
+    return {"edge": e.value, "edge_low": e.low, "edge_high": e.high, "edge_p_value": e.p_value}
 
 
 def _holdout_columns(rec: TaskRecord) -> dict[str, Any]:
@@ -143,7 +153,7 @@ def _holdout_columns(rec: TaskRecord) -> dict[str, Any]:
         "persistence_no_direction": h.persistence_no_direction,
         "majority_dirhit": h.majority_dirhit,
         "best_baseline_dirhit": best_base,
-        "edge": fig.value - best_base if fig.defined and best_base is not None else None,
+        **_edge_columns(rec),
         "agree_persistence_pct": h.agree_persistence_pct,
         "agree_majority_pct": h.agree_majority_pct,
         "call_dirhit": h.call_dirhit,

@@ -340,7 +340,7 @@ def _honesty_html(rec: TaskRecord) -> list[str]:
         ["trials (complete / all)", f"{hh.n_complete} / {hh.n_trials}"],
         ["HPO DirHit (selected trial; biased upward by the search)", dirhit_html(rec.hpo_figure(), inline=True, css="biased")],
         ["holdout DirHit", dirhit_html(rec.holdout_figure(), inline=True) if rec.ev else "not evaluated"],
-        ["holdout − HPO DirHit", num(hh.holdout_minus_hpo, "{:+.1f} points")],
+        ["holdout − HPO DirHit (95 % CI)", esc(rec.gap_text(unit=" points"))],
         ["best − median trial DirHit", num(hh.best_minus_median, "{:+.1f} points")],
         ["best-of-N coin-flip reference", f"{pct(hh.noise_max_dirhit)} (N={hh.n_complete}, n={hh.pooled_count})"],
         ["P(selected trial's pooled DirHit > reference)", num(hh.deflated_prob, "{:.2f}")],

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bistlab.honesty import FDR_Q, METHOD_ITEMS
-from bistlab.htmlfmt import dirhit_html, esc, num, pct
+from bistlab.htmlfmt import dirhit_html, edge_html, esc, num, pct
 from bistlab.metrics import USABLE_RULE
 from bistlab.state import TaskStatus
 from bistlab.summary import PANEL_SPLIT_CAVEAT, target_words
@@ -214,9 +214,12 @@ def verdict_words(rec: TaskRecord) -> str:
     verdict = "<b class=\"usable\">usable</b>" if rec.usable else "<b>not usable</b>"
     base_txt = f"{baseline_html(rec, v['best_baseline'])} ({v['best_baseline']})" if base is not None else "undefined"
     disguise = disguise_words(rec)
+    beats = bool(v.get("beats_baseline")) if "beats_baseline" in v else base is not None and lower > base
+    edge = rec.edge_figure()
     return (
         f"{verdict}: holdout DirHit {hold_html(rec)}; lower bound {lower:.1f} % "
-        f"{'>' if lower > 50 else '≤'} 50 % and {'>' if base is not None and lower > base else '≤'} best baseline {base_txt} on the same rows."
+        f"{'>' if lower > 50 else '≤'} 50 %, and the DirHit {'>' if beats else '≤'} best baseline {base_txt} on the same rows."
+        + (f" Paired comparison with {esc(edge.baseline)}: {edge_html(edge, inline=True)}." if edge and edge.value is not None else "")
         + _control_words(rec)
         + _n_eff_words(rec)
         + (" " + esc(disguise) if disguise else "")
