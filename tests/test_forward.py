@@ -263,3 +263,25 @@ def test_forward_scores_again_when_sessions_are_added(as_of_cycle, tmp_path):
     assert before["last_label_realised"] == scores["AAA_1d"].last_label_realised  # the same frozen model
     assert math.isclose(before["metrics"]["n_test"] + 20, scores["AAA_1d"].metrics["n_test"])
     assert np.isfinite(scores["UNIVERSE_1d"].n_eff)
+
+
+@pytest.mark.slow
+def test_an_as_of_cycle_on_the_demo_data_scores_a_year_of_later_sessions(tmp_path):
+    from bistlab.importers import load_demo
+
+    ws = Workspace(root=tmp_path / "demo")
+    store = PriceStore(ws.price_url)
+    load_demo(store)
+    store.close()
+    as_of = "2012-03-01"  # a year before GOOG's last stored session (2013-03-01)
+    config = CycleConfig(horizons=(1,), n_trials=2, models=("lgbm",), symbols=("GOOG",), universe=False, as_of=as_of)
+    result = run_cycle(ws, config)
+    assert result.tasks["GOOG_1d"].status == TaskStatus.COMPLETED
+    score = {s.key: s for s in read_forward(ws, 1)}["GOOG_1d"]
+    assert score.as_of == as_of and score.first_date > as_of and score.sessions >= 240
+    assert score.sessions == _later_labels(load_universe(ws).loaded["GOOG"].frame, as_of, 1)
+    for name in ("model", "persistence", "majority"):
+        fig = score.figures[name]
+        assert fig["count"] > 0 and _within(fig), name
+    assert score.metrics["n_test"] == score.sessions and score.last_label_realised <= as_of
+    assert "Forward record of the as-of cycle" in result.report.read_text(encoding="utf-8")
