@@ -48,7 +48,7 @@ from bistlab.config import EvalSettings
 from bistlab.errors import ConfigError, InsufficientDataError
 from bistlab.features import FeatureCache, FeatureContext, build_feature_matrix, registry as feature_registry
 from bistlab.space import SearchSpace, TrialConfig
-from bistlab.splits import HoldoutPlan, PurgedWalkForward
+from bistlab.splits import HoldoutPlan, SessionPlan, plan_sessions
 from bistlab.validate import UNIVERSE_SYMBOL, corporate_actions, task_key
 
 __all__ = [
@@ -254,6 +254,9 @@ class PanelTask:
         excluded: symbols left out, with the reason.
         tercile: liquidity tercile per row (0 least liquid .. 2; −1 unknown: no volume).
         holdout_sessions: first and last holdout session (calendar indices).
+        dev_sessions: first development session and the end of them (exclusive).
+        sessions_plan: the holdout and walk-forward splits by session (the one splitter of every
+            pooled job, :func:`bistlab.splits.plan_sessions`).
     """
 
     horizon: int
@@ -271,6 +274,7 @@ class PanelTask:
     tercile: np.ndarray
     holdout_sessions: tuple[int, int]
     dev_sessions: tuple[int, int]
+    sessions_plan: SessionPlan
     cache: FeatureCache = field(default_factory=FeatureCache)
     _logc: np.ndarray | None = field(default=None, repr=False)
     _cut: np.ndarray | None = field(default=None, repr=False)
@@ -335,14 +339,8 @@ class PanelTask:
 
     def split_boundaries(self) -> list[tuple[int, int, int]]:
         """``(train_end, test_start, test_end)`` rows per walk-forward split, placed by session."""
-        first, end = self.dev_sessions
-        splitter = PurgedWalkForward(self.settings.n_splits, horizon=self.horizon, symbol=self.symbol)
         sess = self.session
-        out = []
-        for train_end, test_start, test_end in splitter.boundaries(end - first):
-            rows = np.searchsorted(sess, [first + train_end, first + test_start, first + test_end], side="left")
-            out.append(tuple(int(r) for r in rows))
-        return out
+        return [tuple(int(r) for r in np.searchsorted(sess, bounds, side="left")) for bounds in self.sessions_plan.splits]  # type: ignore[misc]
 
     def holdout_blocks(self, refit_every: int) -> list[tuple[int, int, int]]:
         """``(train_end, start, stop)`` rows per online block of ``refit_every`` sessions: the model
@@ -464,23 +462,17 @@ def _rows(members: dict[str, PanelMember], calendar: pd.DatetimeIndex, labels: n
     return sess, cols, np.isfinite(labels[sess, cols]) | (sess >= tail)
 
 
-def _plan(sess: np.ndarray, labelled: np.ndarray, horizon: int, settings: EvalSettings) -> tuple[HoldoutPlan, tuple[int, int], tuple[int, int]]:
-    """The holdout: the last labelled sessions; development: sessions whose labels end before it."""
-    days = np.unique(sess[labelled])
-    if days.size < settings.min_rows:
-        raise InsufficientDataError(symbol=UNIVERSE_SYMBOL, horizon=horizon, n_rows=int(days.size), need=settings.min_rows, detail="labelled sessions in the panel")
-    size = settings.holdout_size(int(days.size))
-    if size >= days.size:
-        raise InsufficientDataError(symbol=UNIVERSE_SYMBOL, horizon=horizon, n_rows=int(days.size), need=size + horizon + settings.min_rows, detail=f"a {size}-session holdout leaves no development sessions")
-    first_hold, last_hold = int(days[-size]), int(days[-1])
-    dev_end_session = first_hold - horizon
+def _plan(sess: np.ndarray, labelled: np.ndarray, horizon: int, settings: EvalSettings) -> tuple[HoldoutPlan, SessionPlan]:
+    """The holdout: the last labelled sessions; development: sessions whose labels end before it
+    (:func:`bistlab.splits.plan_sessions`), as rows of the panel."""
+    sp = plan_sessions(sess[labelled], horizon, settings=settings, symbol=UNIVERSE_SYMBOL)
+    (first_hold, last_hold), (_, dev_end_session) = sp.holdout, sp.dev
     dev_end = int(np.searchsorted(sess, dev_end_session, side="left"))
     if dev_end < 1:
-        raise InsufficientDataError(symbol=UNIVERSE_SYMBOL, horizon=horizon, n_rows=int(days.size), need=size + horizon + settings.min_rows, detail="no development sessions before the holdout")
+        raise InsufficientDataError(symbol=UNIVERSE_SYMBOL, horizon=horizon, n_rows=int(np.unique(sess[labelled]).size), need=settings.min_rows, detail="no development sessions before the holdout")
     start = int(np.searchsorted(sess, first_hold, side="left"))
     end = int(np.searchsorted(sess, last_hold, side="right"))
-    plan = HoldoutPlan(n_rows=int(sess.size), horizon=horizon, dev_end=dev_end, holdout_start=start, holdout_end=end)
-    return plan, (first_hold, last_hold), (int(days[0]), dev_end_session)
+    return HoldoutPlan(n_rows=int(sess.size), horizon=horizon, dev_end=dev_end, holdout_start=start, holdout_end=end), sp
 
 
 def _terciles(members: dict[str, PanelMember], calendar: pd.DatetimeIndex, dev_end_session: int, cols: np.ndarray) -> np.ndarray:
@@ -537,7 +529,7 @@ def build_panel(
     entered_sess, entered_cols, keep = _rows(members, calendar, target, panel.warmup, horizon)
     sess, cols = entered_sess[keep], entered_cols[keep]
     labelled = np.isfinite(target[sess, cols])
-    plan, holdout_sessions, dev_sessions = _plan(sess, labelled, horizon, settings)
+    plan, sessions_plan = _plan(sess, labelled, horizon, settings)
     names = np.array(list(members))
     frame = pd.DataFrame({"symbol": names[cols], "session": sess, "close": np.exp(logc[sess, cols])}, index=calendar[sess])
     frame.index.name = "date"
@@ -554,9 +546,10 @@ def build_panel(
         calendar=calendar,
         members=members,
         excluded=excluded,
-        tercile=_terciles(members, calendar, dev_sessions[1], cols),
-        holdout_sessions=holdout_sessions,
-        dev_sessions=dev_sessions,
+        tercile=_terciles(members, calendar, sessions_plan.dev[1], cols),
+        holdout_sessions=sessions_plan.holdout,
+        dev_sessions=sessions_plan.dev,
+        sessions_plan=sessions_plan,
         _logc=logc,
         _cut=cut,
         _entered=(entered_sess, entered_cols, keep),

@@ -6,6 +6,12 @@ rows. Everything before it, less a purge of ``h`` rows, is the development range
 no development label reaches a holdout price. The development range holds ``n_splits``
 contiguous test windows ending where it ends; each test window is preceded by a purge gap of
 ``h`` rows, so no training label reaches into its test window.
+
+Jobs that pool symbols (universe tasks, :mod:`bistlab.panel`; the LSTM module,
+:mod:`bistlab.lstm.samples`) place the same splits by *date*: :func:`plan_sessions` numbers the
+sessions of one calendar and gives every symbol the same holdout dates and test windows
+(DESIGN.md "Panel splits, by date"), so no symbol's training label reaches another symbol's
+validation or holdout dates.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import numpy as np
 from bistlab.config import EvalSettings
 from bistlab.errors import ConfigError, InsufficientDataError
 
-__all__ = ["HoldoutPlan", "PurgedWalkForward", "plan_holdout", "MIN_TRAIN_ROWS", "MIN_TEST_ROWS"]
+__all__ = ["HoldoutPlan", "PurgedWalkForward", "SessionPlan", "plan_holdout", "plan_sessions", "MIN_TRAIN_ROWS", "MIN_TEST_ROWS"]
 
 MIN_TRAIN_ROWS = 10
 MIN_TEST_ROWS = 5
@@ -136,3 +142,52 @@ class PurgedWalkForward:
     def split(self, n: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for train_end, test_start, test_end in self.boundaries(n):
             yield np.arange(train_end), np.arange(test_start, test_end)
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """Holdout and purged walk-forward splits over the numbered sessions of one calendar: the same
+    dates for every symbol of a pooled job.
+
+    Attributes:
+        horizon: h, sessions.
+        holdout: first and last holdout session (inclusive): the last labelled sessions.
+        dev: first development session and the end of the development sessions (exclusive,
+            ``holdout[0] - h``): a development row's label ends before the holdout's first date.
+        splits: ``(train_end, test_start, test_end)`` sessions per walk-forward split (ends
+            exclusive); a training row's label must end before ``test_start`` (rows of sessions
+            before ``train_end`` when every symbol trades every session).
+    """
+
+    horizon: int
+    holdout: tuple[int, int]
+    dev: tuple[int, int]
+    splits: tuple[tuple[int, int, int], ...]
+
+
+def plan_sessions(labelled: np.ndarray, horizon: int, *, settings: EvalSettings | None = None, symbol: str = "?") -> SessionPlan:
+    """The holdout (the last labelled sessions: 10 %, 40 to 120, or ``settings.holdout_rows``) and
+    the purged walk-forward splits of the development sessions before it, by session number.
+
+    Args:
+        labelled: session numbers with at least one labelled row (any order, repeats allowed).
+        horizon: h, sessions; also the purge.
+        settings: split count and holdout size.
+        symbol: the task or job, for error messages.
+
+    Raises:
+        InsufficientDataError: fewer labelled sessions than ``settings.min_rows``, or too few
+            development sessions for the splits.
+    """
+    s = settings or EvalSettings()
+    days = np.unique(np.asarray(labelled, dtype=np.int64))
+    if days.size < s.min_rows:
+        raise InsufficientDataError(symbol=symbol, horizon=horizon, n_rows=int(days.size), need=s.min_rows, detail="labelled sessions")
+    size = s.holdout_size(int(days.size))
+    if size >= days.size:
+        raise InsufficientDataError(symbol=symbol, horizon=horizon, n_rows=int(days.size), need=size + horizon + s.min_rows, detail=f"a {size}-session holdout leaves no development sessions")
+    first_hold, last_hold = int(days[-size]), int(days[-1])
+    first, end = int(days[0]), first_hold - horizon
+    splitter = PurgedWalkForward(s.n_splits, horizon=horizon, symbol=symbol)
+    splits = tuple((first + a, first + b, first + c) for a, b, c in splitter.boundaries(max(end - first, 0)))
+    return SessionPlan(horizon=horizon, holdout=(first_hold, last_hold), dev=(first, end), splits=splits)

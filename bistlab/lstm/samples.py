@@ -12,11 +12,15 @@ dropped (the warm-up of rolling windows); a later gap is filled with the trainin
 scaling). A :class:`~sklearn.preprocessing.StandardScaler` is fit on the feature rows of the
 training range only, per split.
 
-Rows per symbol (DESIGN.md "Definitions"): the holdout is :func:`bistlab.splits.plan_holdout`'s,
-never seen by the search; the development range before it (less a purge of h rows) holds the
-:class:`bistlab.splits.PurgedWalkForward` splits over the rows that have a full window, each with
-a purge of h rows, so no training label (which reads closes up to t + h) reaches its validation
-window. Split i of several symbols is the union of each symbol's split i.
+Splits by date (DESIGN.md "The LSTM hyperopt module", "Panel splits, by date"): the sessions of
+every symbol's rows with a full window form one calendar, and :func:`bistlab.splits.plan_sessions`
+places the holdout (the last labelled sessions, never seen by the search) and the purged
+walk-forward test windows on it: the same dates for every symbol. A symbol's training rows of a
+split are those whose label (which reads the close h rows later) ends before the test window's
+first date, its development rows those whose label ends before the holdout's first date; so no
+training label of any symbol reaches a validation or holdout date of any symbol, even when the
+symbols were listed on different dates. Split i of several symbols is the union of each symbol's
+rows of split i.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -38,7 +42,7 @@ from bistlab.dataset import TaskData
 from bistlab.errors import ConfigError, DataError, InsufficientDataError
 from bistlab.features import build_feature_matrix, registry
 from bistlab.lstm.barriers import UNLABELLED, triple_barrier_labels
-from bistlab.splits import HoldoutPlan, PurgedWalkForward
+from bistlab.splits import MIN_TRAIN_ROWS, HoldoutPlan, SessionPlan, plan_sessions
 from bistlab.universe import load_universe
 
 __all__ = ["SymbolData", "Windows", "LstmData", "load_data", "prepare_data", "fit_scaler", "BARRIER_PARAMS"]
@@ -222,29 +226,49 @@ def _kept_columns(frames: Sequence[pd.DataFrame]) -> list[str]:
     return kept
 
 
-def _symbol_data(task: TaskData, matrix: pd.DataFrame, *, columns: list[str], sequence_length: int, n_splits: int) -> SymbolData:
+@dataclass(frozen=True)
+class _Rows:
+    """One symbol's rows before the date-aligned plan: features, warm-up and session numbers."""
+
+    task: TaskData
+    features: np.ndarray
+    first_valid: int
+    first_sample: int
+    session: np.ndarray  # each row's session number in the job's calendar
+
+
+def _rows(task: TaskData, matrix: pd.DataFrame, *, columns: list[str], sequence_length: int) -> tuple[np.ndarray, int, int]:
     features = matrix[columns].to_numpy(dtype=float)
     first_valid = int(np.isfinite(features).all(axis=1).argmax()) if len(columns) else 0
-    first_sample = first_valid + sequence_length - 1
-    plan = task.plan
-    n_dev = plan.dev_end - first_sample
-    splitter = PurgedWalkForward(n_splits, horizon=task.horizon, symbol=task.symbol)
-    if n_dev < splitter.min_rows():
+    return features, first_valid, first_valid + sequence_length - 1
+
+
+def _calendar_plan(rows: Sequence[_Rows], horizon: int, settings: EvalSettings) -> SessionPlan:
+    """The date-aligned plan over the sessions where some symbol has a labelled row with a full window."""
+    labelled = [r.session[r.first_sample : max(r.first_sample, r.session.size - horizon)] for r in rows]
+    name = rows[0].task.symbol if len(rows) == 1 else f"{len(rows)} symbols ({', '.join(r.task.symbol for r in rows[:3])}{', ...' if len(rows) > 3 else ''})"
+    return plan_sessions(np.concatenate(labelled), horizon, settings=settings, symbol=name)
+
+
+def _symbol_data(r: _Rows, sp: SessionPlan) -> SymbolData:
+    """One symbol's rows on the job's date-aligned plan (row indices of its own frame)."""
+    h, sess, task = sp.horizon, r.session, r.task
+    label_end = sess[h:]  # the session whose close realises row t's label, for t < n - h
+    dev_end = int(np.searchsorted(label_end, sp.holdout[0], side="left"))
+    plan = HoldoutPlan(n_rows=int(sess.size), horizon=h, dev_end=dev_end, holdout_start=int(np.searchsorted(sess, sp.holdout[0], side="left")), holdout_end=int(label_end.size))
+    bounds = []
+    for _, test_start, test_end in sp.splits:
+        train_end = int(np.searchsorted(label_end, test_start, side="left"))
+        val_start = max(int(np.searchsorted(sess, test_start, side="left")), r.first_sample)
+        bounds.append((max(train_end, r.first_sample), val_start, max(min(int(np.searchsorted(sess, test_end, side="left")), dev_end), val_start)))
+    if dev_end - r.first_sample < MIN_TRAIN_ROWS:
         raise InsufficientDataError(
-            symbol=task.symbol, horizon=task.horizon, n_rows=max(n_dev, 0), need=splitter.min_rows(),
-            detail=f"{n_splits} walk-forward splits of windows of {sequence_length} rows need more development rows",
+            symbol=task.symbol, horizon=h, n_rows=max(dev_end - r.first_sample, 0), need=MIN_TRAIN_ROWS,
+            detail="development rows with a full window before the job's holdout dates",
         )
-    bounds = [(a + first_sample, b + first_sample, c + first_sample) for a, b, c in splitter.boundaries(n_dev)]
     return SymbolData(
-        symbol=task.symbol,
-        close=task.frame["close"].to_numpy(dtype=float),
-        features=features,
-        realised=task.labels,
-        dates=task.frame.index,
-        first_valid=first_valid,
-        first_sample=first_sample,
-        plan=plan,
-        boundaries=bounds,
+        symbol=task.symbol, close=task.frame["close"].to_numpy(dtype=float), features=r.features, realised=task.labels,
+        dates=task.frame.index, first_valid=r.first_valid, first_sample=r.first_sample, plan=plan, boundaries=bounds,
         fingerprint=task.inputs_fingerprint,
     )
 
@@ -275,7 +299,13 @@ def prepare_data(
         raise ConfigError("symbols", "at least one symbol with enough rows", list((skipped or {}).keys()))
     matrices = [_matrix(t, feature_groups) for t in tasks]
     columns = _kept_columns(matrices)
-    symbols = [_symbol_data(t, m, columns=columns, sequence_length=sequence_length, n_splits=n_splits) for t, m in zip(tasks, matrices)]
+    calendar = pd.DatetimeIndex(sorted(set().union(*(t.frame.index for t in tasks))))
+    rows = []
+    for t, m in zip(tasks, matrices):
+        features, first_valid, first_sample = _rows(t, m, columns=columns, sequence_length=sequence_length)
+        rows.append(_Rows(t, features, first_valid, first_sample, calendar.get_indexer(t.frame.index).astype(np.int64)))
+    sp = _calendar_plan(rows, tasks[0].horizon, replace(tasks[0].settings, n_splits=n_splits))
+    symbols = [_symbol_data(r, sp) for r in rows]
     return LstmData(symbols, tasks[0].horizon, sequence_length, n_splits, columns, skipped=dict(skipped or {}))
 
 
