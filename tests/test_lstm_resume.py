@@ -104,3 +104,32 @@ def test_sigkill_mid_group_then_resume_reaches_the_same_end_state(tmp_path, refe
         assert ours["group_results"][group]["best_value"] == ref["group_results"][group]["best_value"], group
     assert ours["best_params"] == ref["best_params"]
     assert ours["holdout"]["val_f1"] == ref["holdout"]["val_f1"]
+
+
+RANDOM_PHASE = OptimizationConfig(
+    mode="group", target_group="regularization", symbols=("AAA",), epochs_per_trial=EPOCHS, max_trials_per_group=4, n_startup_trials=10,
+    n_warmup_steps=10, early_stopping_patience=10, convergence_patience=10, num_threads=1, hidden_size=8, sequence_length=10,
+)
+
+
+def _run(trials) -> list[tuple]:
+    return [(tuple(sorted(t.params.items())), t.user_attrs["seed"], t.value) for t in trials if t.state.name == "COMPLETE"]
+
+
+def test_a_resume_in_the_random_phase_never_repeats_parameters_and_matches_an_uninterrupted_job(tmp_path):
+    ref_ws = _ws(tmp_path / "whole")
+    whole = start_job(ref_ws, RANDOM_PHASE, detach=False)
+    ws = _ws(tmp_path / "stopped")
+    asked = []
+
+    def on_event(event):  # stop during the third trial (the second random one)
+        if event["event"] == "epoch" and event.get("trial") == 2 and not asked:
+            asked.append(stop_job(ws))
+
+    first = start_job(ws, RANDOM_PHASE, detach=False, progress=on_event)
+    assert first.status == "paused" and asked
+    assert resume_job(ws, first.job_id, detach=False).status == "completed"
+    ours, ref = _run(_trials(ws, first.job_id, "regularization")), _run(_trials(ref_ws, whole.job_id, "regularization"))
+    assert len(ours) == 4 and len({p for p, _, _ in ours}) == 4  # no parameters twice
+    assert ours == ref  # the same parameters, seeds and values as without the stop
+    _check_rerun(_trials(ws, first.job_id, "regularization"))

@@ -2,8 +2,9 @@
 the time budget and the mode-collapse penalty.
 
 Each group's study is ``<study_name>_<group>`` in its own SQLite file in the job folder
-(:func:`bistlab.storage.make_storage`, heartbeats on), maximized by a seeded
-:class:`~optuna.samplers.TPESampler` (``n_startup_trials`` random trials first) and pruned by an
+(:func:`bistlab.storage.make_storage`, heartbeats on), maximized by TPE seeded per trial
+(:class:`~bistlab.lstm.sampler.TrialSeededSampler`: ``n_startup_trials`` random trials first; a
+resumed group draws what an uninterrupted one would, never the same parameters again) and pruned by an
 :class:`~optuna.pruners.PercentilePruner` on the mean validation metric reported after every epoch
 (``n_warmup_steps`` epochs first). A trial trains the walk-forward splits in lock-step
 (:func:`bistlab.lstm.training.train_splits`); its value is the mean over splits of the best epoch's
@@ -38,6 +39,7 @@ from bistlab.errors import StopRequested
 from bistlab.jsonio import to_jsonable
 from bistlab.lstm.config import OptimizationConfig
 from bistlab.lstm.groups import GROUP_ORDER, GROUPS, suggest_fine_tune, suggest_group
+from bistlab.lstm.sampler import TrialSeededSampler, trial_ordinal
 from bistlab.lstm.samples import LstmData
 from bistlab.lstm.tracking import Tracker
 from bistlab.lstm.metrics import collapse_warning
@@ -109,7 +111,7 @@ def open_group_study(job_dir: Path, config: OptimizationConfig, group: str) -> o
         study_name=f"{config.study_name}_{group}",
         storage=make_storage(f"sqlite:///{JobPaths(job_dir).study(config.study_name, group)}"),
         direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=config.seed + 1000 * index, n_startup_trials=config.n_startup_trials),
+        sampler=TrialSeededSampler(config.seed + 1000 * index, n_startup_trials=config.n_startup_trials),
         pruner=optuna.pruners.PercentilePruner(
             config.pruning_percentile, n_startup_trials=config.n_startup_trials, n_warmup_steps=config.n_warmup_steps
         ),
@@ -170,7 +172,8 @@ def make_objective(ctx: SearchContext, group: str, fixed: Mapping[str, Any]) -> 
 
     def objective(trial: optuna.Trial) -> float:
         params = suggest_fine_tune(trial, fixed) if group == "fine_tune" else suggest_group(trial, group, fixed)
-        seed = int(trial.user_attrs.get("seed", ctx.config.seed + 100_000 * (index + 1) + trial.number))
+        # by the trial's place among the group's uninterrupted trials: a resumed group trains what an uninterrupted one would
+        seed = int(trial.user_attrs.get("seed", ctx.config.seed + 100_000 * (index + 1) + trial_ordinal(trial.study, trial.number)))
         for key, value in (("seed", seed), ("params", params), ("group", group)):
             trial.set_user_attr(key, to_jsonable(value))
         ctx.tracker.start_trial(group=group, number=trial.number, params=params)
