@@ -223,6 +223,7 @@ def _print_status(s: dict[str, Any]) -> None:
 
 def _print_results(ws, job_id: str) -> None:
     from bistlab.lstm.jobs import job_results
+    from bistlab.lstm.metrics import verdict_text
     from bistlab.lstm.report import dirhit_text
 
     r = job_results(ws, job_id)
@@ -240,6 +241,8 @@ def _print_results(ws, job_id: str) -> None:
             f"holdout: macro F1 {h['val_f1']:.3f} (majority {h['majority_f1']:.3f}, random {h['random_f1']:.3f}), call DirHit {dirhit_text(h['call_dirhit'])}",
             highlight=False, soft_wrap=True,
         )
+        words = verdict_text(h)
+        console.print(f"verdict: {words}" if words else "verdict: not recorded (evaluated before verdicts were kept)", highlight=False, soft_wrap=True)
     if r.get("report"):
         console.print(f"report: {r['report']}", highlight=False, soft_wrap=True)
 

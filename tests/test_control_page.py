@@ -222,3 +222,31 @@ def test_the_docs_page_lists_every_endpoint_offline(page_ws, chromium):
     for endpoint in ("POST /api/hyperopt/start", "POST /api/hyperopt/stop", "POST /api/hyperopt/resume", "GET /api/hyperopt/status",
                      "GET /api/hyperopt/results", "GET /api/hyperopt/epochs", "GET /api/hyperopt/jobs", "GET /api/health"):
         assert any(t.startswith(endpoint + " — ") for t in titles), endpoint
+
+
+def test_a_finished_jobs_verdict_shows_on_the_control_page_and_in_its_report(tmp_path, chromium):
+    from bistlab.lstm.config import OptimizationConfig
+    from bistlab.lstm.jobs import job_results, start_job
+    from bistlab.lstm.metrics import verdict_text
+
+    page_ws = price_workspace(tmp_path / "done")  # the job runs in this process: no worker to end
+    config = OptimizationConfig(mode="quick", symbols=("AAA",), horizon=7, epochs_per_trial=2, max_trials_per_group=2, num_threads=1, hidden_size=8, sequence_length=10)
+    job = start_job(page_ws, config, detach=False)
+    words = verdict_text(job_results(page_ws, job.job_id)["holdout"])
+    assert words
+    with thread_server(create_app(page_ws)) as base:
+        dt = chromium()
+        for domain in ("Page", "Runtime", "Log"):
+            dt.call(f"{domain}.enable")
+        dt.call("Page.navigate", url=f"{base}/")
+        dt.wait_page(lambda s: s["status"] == "completed", timeout=60)
+        shown = dt.evaluate('(function () { var v = document.getElementById("verdict"); return v.hidden ? "" : v.textContent; })()')
+        assert shown == f"Verdict: {words}"
+        dt.call("Page.navigate", url=f"{base}/reports/hyperopt_{job.job_id}.html")
+        deadline = time.monotonic() + 60
+        while not (text := dt.evaluate('(function () { var v = document.getElementById("verdict"); return v ? v.textContent : ""; })()')):
+            assert time.monotonic() < deadline, "the report shows no verdict"
+            time.sleep(0.3)
+        assert text.startswith("Verdict: " + words.split(":")[0])
+        errors, _ = _problems(dt.events, base)
+    assert errors == [], errors

@@ -14,6 +14,7 @@ from bistlab.errors import JobConflictError, JobNotFoundError, JobStateError
 from bistlab.jsonio import read_json
 from bistlab.lstm.config import OptimizationConfig
 from bistlab.lstm.jobs import job_results, job_status, list_jobs, resume_job, start_job, stop_job, wait_for
+from bistlab.lstm.metrics import LSTM_RULE, verdict_text
 from bistlab.store import PriceStore
 from tests.conftest import market_workspace
 
@@ -77,6 +78,30 @@ def test_quick_job_evaluates_the_holdout_and_writes_the_report(quick_job):
     html = report.read_text()
     for text in ("learning_rate", "Holdout evaluation", "majority-class F1", "class-frequency random F1", "95 % CI", "Mode-collapse events", "time estimate"):
         assert text in html, text
+    assert 'id="verdict"' in html and "Direction on the holdout" in html and "moving-block bootstrap over dates" in html
+
+
+def test_a_job_ends_with_the_verdict_on_the_holdout_call_dirhit_beside_both_baselines(quick_job):
+    ws, response = quick_job
+    h = job_results(ws, response.job_id)["holdout"]
+    v, m = h["verdict"], h["metrics"]
+    assert isinstance(v["usable"], bool) and v["rule"] == LSTM_RULE
+    assert v["usable"] == (v["dirhit_lower_95"] is not None and v["dirhit_lower_95"] > 50 and v["beats_baseline"])
+    assert m["mask_count"] <= h["call_dirhit"]["count"] and m["dirhit_n_eff"] <= m["mask_count"]
+    f1 = h["f1_interval"]
+    assert f1["value"] == pytest.approx(h["val_f1"]) and f1["low"] <= f1["value"] <= f1["high"]
+    words = verdict_text(h)
+    assert words.startswith("usable" if v["usable"] else "not usable")
+    if not m["mask_count"]:  # this tiny model made no call on a move above the threshold
+        assert not v["usable"] and "(n=0)" in words
+        return
+    for name in ("model", "persistence", "majority"):
+        fig = h["figures"][name]
+        assert fig["low"] <= fig["value"] <= fig["high"], name
+    assert h["figures"]["model"]["count"] == m["mask_count"]  # the baselines on the same rows
+    assert h["figures"]["majority"]["count"] == m["mask_count"] and h["figures"]["persistence"]["count"] <= m["mask_count"]
+    assert h["edge"]["baseline"] == v["best_baseline"] and h["edge"]["low"] <= h["edge"]["value"] <= h["edge"]["high"]
+    assert "same rows" in words
     assert html.count("Plotly.newPlot") >= 2 and "src=\"http" not in html
 
 

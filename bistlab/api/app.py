@@ -207,6 +207,11 @@ def _add_page_routes(app: FastAPI, ws: Workspace, dashboard_url: str | None) -> 
     def plotly_js() -> Response:
         return Response(_plotlyjs(), media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        """No icon (204), so a browser opening a report directly logs no failed load."""
+        return Response(status_code=204)
+
     @app.get("/reports/{name}", include_in_schema=False)
     def report(name: str) -> FileResponse:
         found = re.fullmatch(r"hyperopt_(\d{8}_\d{6}(?:_\d+)?)\.html", name)

@@ -164,7 +164,9 @@ class StatusAnswer(BaseModel):
     """A job's status: state.json with the progress lifted to the top, or ``idle`` (``job_id`` null) when the workspace has no job.
 
     A job recorded running whose worker is gone is ``failed`` with the reason in ``error``
-    (``recorded_status`` keeps what state.json says) and ``resumable``.
+    (``recorded_status`` keeps what state.json says) and ``resumable``. ``verdict`` (``usable``
+    and its sentence: the usable rule on the holdout DirHit of the calls) once the job has
+    evaluated its holdout.
     """
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"success": True, "job_id": "20231217_215832", "status": "running", "mode": "full",
@@ -202,6 +204,7 @@ class StatusAnswer(BaseModel):
     updated_at: str | None = None
     elapsed_seconds: float | None = None
     report_url: str | None = None
+    verdict: dict[str, Any] | None = None
     config: dict[str, Any] | None = None
     progress: dict[str, Any] | None = None
 

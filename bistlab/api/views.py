@@ -17,6 +17,7 @@ from bistlab.errors import ConfigError
 from bistlab.jsonio import to_jsonable
 from bistlab.lstm import files
 from bistlab.lstm.jobs import job_results, job_status, latest_job, list_jobs
+from bistlab.lstm.metrics import verdict_text
 from bistlab.lstm.report import trial_records
 
 __all__ = ["report_url", "status_view", "results_view", "jobs_view", "epochs_view", "health_view", "reap"]
@@ -66,7 +67,15 @@ def status_view(ws: Workspace, job_id: str | None) -> dict[str, Any]:
         "max_trials_per_group": s["config"]["max_trials_per_group"],
         "progress": p,
         "report_url": report_url(ws, s["job_id"]),
+        "verdict": _verdict(ws, s["job_id"]),
     }
+
+
+def _verdict(ws: Workspace, job_id: str) -> dict[str, Any] | None:
+    """The job's verdict for the control page: ``usable`` and its sentence; ``None`` before the holdout."""
+    holdout = job_results(ws, job_id).get("holdout")
+    words = verdict_text(holdout)
+    return {"usable": bool(holdout["verdict"]["usable"]), "text": words} if words and holdout else None
 
 
 def results_view(ws: Workspace, job_id: str | None) -> dict[str, Any]:

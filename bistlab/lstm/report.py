@@ -24,6 +24,7 @@ from bistlab.htmlfmt import esc, html_table, num, page
 from bistlab.lstm import files
 from bistlab.lstm.barriers import CLASS_NAMES
 from bistlab.lstm.groups import DEFAULT_PARAMS, GROUPS
+from bistlab.lstm.metrics import LSTM_RULE, verdict_text
 from bistlab.lstm.optimizer import PENALTY_FACTOR, PRECISION_FLOOR
 from bistlab.metrics import INTERVAL_METHOD, DirHit
 from bistlab.plots import figure_html
@@ -131,6 +132,7 @@ def summary_tables(job: dict[str, Any]) -> dict[str, pd.DataFrame]:
         {"figure": "macro F1", "value": h.get("val_f1")}, {"figure": "majority-class F1", "value": h.get("majority_f1")},
         {"figure": "class-frequency random F1", "value": h.get("random_f1")}, {"figure": "macro precision", "value": h.get("val_precision")},
         {"figure": "call DirHit", "value": dirhit_text(h.get("call_dirhit"))},
+        {"figure": "verdict", "value": verdict_text(h) or "not recorded"},
     ]) if h else pd.DataFrame({"figure": ["holdout"], "value": ["not evaluated yet"]})
     return {"groups": groups, "best_params": best, "holdout": holdout}
 
@@ -207,7 +209,36 @@ def _holdout(results: dict[str, Any]) -> str:
     if h.get("mode_collapse_warning"):
         w = h["mode_collapse_warning"]
         text += f'<div class="banner bad">Mode collapse on the holdout: {esc(w["class"])} for {100 * w["share"]:.0f} % of predictions.</div>'
-    return "<h2>Holdout evaluation of the final configuration</h2>" + html_table(SCORE_COLUMNS, [_scores_row("holdout", d)]) + text
+    return "<h2>Holdout evaluation of the final configuration</h2>" + _verdict_html(h) + html_table(SCORE_COLUMNS, [_scores_row("holdout", d)]) + _f1_html(h) + _directions_html(h) + text
+
+
+def _verdict_html(h: dict[str, Any]) -> str:
+    """The job's verdict banner: the usable rule on the holdout DirHit of the calls, with its numbers."""
+    words = verdict_text(h)
+    if words is None:
+        return '<div class="banner">No verdict: this job was evaluated before verdicts were kept.</div>'
+    cls = "good" if h["verdict"]["usable"] else "bad"
+    return f'<div class="banner {cls}" id="verdict"><b>Verdict</b>: {esc(words)}.</div><p><small>Rule: {esc(LSTM_RULE)}.</small></p>'
+
+
+def _f1_html(h: dict[str, Any]) -> str:
+    f1 = h.get("f1_interval") or {}
+    if f1.get("low") is None:
+        return ""
+    return (
+        f"<p>Holdout macro F1 {num(f1['value'])} (95 % CI {num(f1['low'])}–{num(f1['high'])}, {esc(f1['method'])}) beside the majority-class "
+        f"F1 {num(h['majority_f1'])} and the class-frequency random F1 {num(h['random_f1'])} on the same rows.</p>"
+    )
+
+
+def _directions_html(h: dict[str, Any]) -> str:
+    """The holdout DirHit of the calls beside both direction baselines on the same rows."""
+    figs = h.get("figures") or {}
+    if not figs:
+        return ""
+    names = (("model", "the LSTM's BUY/SELL calls (moves above the threshold)"), ("persistence", "persistence (sign of the last h-day return)"), ("majority", "majority direction of the development rows"))
+    rows = [[esc(label), f'<span class="dirhit">{esc(DirHit(**figs[k]).text())}</span>'] for k, label in names if figs.get(k)]
+    return "<h3>Direction on the holdout: the calls beside both baselines, same rows</h3>" + html_table(["", "DirHit"], rows)
 
 
 def _trial_rows(records: list[dict[str, Any]], group: str) -> list[list[str]]:

@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, RandomSampler, TensorDataset, WeightedR
 
 from bistlab.lstm.barriers import CLASS_NAMES, N_CLASSES
 from bistlab.lstm.losses import class_weights, focal_loss, mixup, soft_targets
-from bistlab.lstm.metrics import classification_metrics, collapse_warning, evaluation_summary
+from bistlab.lstm.metrics import classification_metrics, collapse_warning, evaluation_summary, f1_interval, holdout_verdict
 from bistlab.lstm.model import LSTMClassifier
 from bistlab.lstm.samples import LstmData, Windows
 from bistlab.metrics import DirHit
@@ -334,8 +334,11 @@ def fit_final(data: LstmData, params: Mapping[str, Any], settings: TrainSettings
     pred = run.predict(holdout.X)
     summary = evaluation_summary(data, holdout, y_hold, pred, y_dev, thr=settings.dirhit_threshold)
     warning = collapse_warning(summary["pred_dist"], share=COLLAPSE_SHARE)
+    dates = np.array([data.symbols[k].dates[r].value for k, r in zip(holdout.symbol, holdout.row)])
     return {
         **summary,
+        "f1_interval": f1_interval(y_hold, pred, dates, horizon=data.horizon, seed=seed),
+        **holdout_verdict(data, holdout, pred, dev, thr=settings.dirhit_threshold),
         "epochs": max(1, epochs),
         "train_loss": losses[-1],
         "train_rows": len(dev),

@@ -70,6 +70,12 @@
     $("stop-note").hidden = !s.stop_requested;
     $("error").hidden = !s.error;
     $("error").textContent = s.error || "";
+    var verdict = $("verdict");
+    verdict.hidden = !s.verdict;
+    if (s.verdict) {
+      verdict.textContent = "Verdict: " + s.verdict.text;
+      verdict.className = "banner " + (s.verdict.usable ? "good" : "bad");
+    }
     var running = s.status === "running" || s.status === "starting";
     $("stop-btn").disabled = !running;
     $("resume-btn").disabled = !s.resumable;
