@@ -234,7 +234,9 @@ def _print_results(ws, job_id: str) -> None:
         table.add_row(k, _fmt(v))
     console.print(table)
     for g, gr in (r.get("group_results") or {}).items():
-        console.print(f"{g}: best {_fmt(gr['best_value'])} (trial {gr['best_trial_number']}), {gr['n_complete']} complete, {gr['n_pruned']} pruned, ended: {gr['stopped_reason']}", highlight=False)
+        spread = (gr.get("seed_spread") or {}).get("spread")
+        noise = f", improvement {_fmt(gr.get('improvement'))} vs seed spread {_fmt(spread)}" if spread is not None else ""
+        console.print(f"{g}: best {_fmt(gr['best_value'])} (trial {gr['best_trial_number']}), {gr['n_complete']} complete, {gr['n_pruned']} pruned, ended: {gr['stopped_reason']}{noise}", highlight=False)
     h = r.get("holdout")
     if h:
         console.print(

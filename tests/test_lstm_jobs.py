@@ -148,7 +148,8 @@ def test_an_all_hold_data_set_collapses_and_is_penalized(tmp_path):
     path = ws.job(response.job_id).study("ml_hyperopt", "learning_rate")
     trial = optuna.load_study(study_name="ml_hyperopt_learning_rate", storage=f"sqlite:///{path}").trials[0]
     a = trial.user_attrs
-    assert a["mode_collapse"] is True and "precision" in a["mode_collapse_reason"] and "< 0.35" in a["mode_collapse_reason"]
+    assert a["low_precision_penalty"] is True and a["penalty_reason"].startswith("low precision") and "< 0.35" in a["penalty_reason"]
+    assert a["mode_collapse"] is True and "more than 90 %" in a["mode_collapse_reason"]  # every epoch predicts HOLD
     assert a["penalized_value"] == pytest.approx(0.5 * a["raw_value"]) and trial.value == pytest.approx(a["penalized_value"])
     assert a["mode_collapse_warnings"] and all(w["class"] == "HOLD" and w["share"] > 0.9 for w in a["mode_collapse_warnings"])
     assert "Mode collapse" in ws.hyperopt_report(response.job_id).read_text()
@@ -186,3 +187,45 @@ def test_cli_errors_are_one_red_line(workspace):
     assert out.exit_code == 1 and "no hyperopt job" in out.output
     out = runner.invoke(app, ["--workspace", str(workspace.root), "hyperopt", "start", "--mode", "quick", "--symbols", "ZZZ"])
     assert out.exit_code == 1 and "ZZZ" in out.output
+
+
+def test_the_penalty_names_low_precision_and_collapse_needs_a_one_class_epoch():
+    from bistlab.lstm.optimizer import apply_penalty
+
+    value, penalized, reason = apply_penalty(0.30, 0.31)
+    assert penalized and value == pytest.approx(0.15) and reason.startswith("low precision") and "collapse" not in reason
+    assert apply_penalty(0.40, 0.36) == (0.40, False, None)
+
+
+def test_the_quick_job_measures_the_incumbents_seed_spread(quick_job):
+    ws, response = quick_job
+    g = job_results(ws, response.job_id)["group_results"]["learning_rate"]
+    spread = g["seed_spread"]
+    assert spread["measured"] and len(spread["values"]) == 3 and len(set(spread["seeds"])) == 3
+    assert spread["spread"] == pytest.approx(max(spread["values"]) - min(spread["values"]))
+    assert g["convergence_threshold"] == 0.005 and g["selection"]
+    if g["best_trial_number"] != g["search_best_trial"]:  # the search's best was within the noise: the incumbent was kept
+        assert g["improvement"] <= spread["spread"] and "kept the incumbent" in g["selection"]
+
+
+def _group_study(values: list[float]) -> optuna.Study:
+    study = optuna.create_study(direction="maximize")
+    dist = {"learning_rate": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)}
+    for i, v in enumerate(values):
+        params = {"learning_rate": 1e-3 * (i + 1)}
+        attrs = {"params": {**params, "batch_size": 64}, "seed": i, **({"incumbent": True} if i == 0 else {})}
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=dist, value=v, user_attrs=attrs))
+    return study
+
+
+@pytest.mark.parametrize(("values", "spread", "kept"), [([0.30, 0.31, 0.305], 0.02, 0), ([0.30, 0.35, 0.31], 0.02, 1), ([0.36, 0.35, 0.31], 0.02, 0)])
+def test_a_group_keeps_its_incumbent_when_the_best_is_within_the_seed_spread(values, spread, kept):
+    from bistlab.lstm.optimizer import group_result
+
+    study = _group_study(values)
+    out = group_result(study, "learning_rate", {"learning_rate": 1e-3, "batch_size": 64}, reason="max_trials",
+                       spread={"measured": True, "spread": spread, "values": [values[0]]}, threshold=0.005)
+    assert out["best_trial_number"] == kept and out["best_params"]["learning_rate"] == pytest.approx(1e-3 * (kept + 1))
+    assert out["search_best_trial"] == int(np.argmax(values)) and out["improvement"] == pytest.approx(max(values) - values[0])
+    assert ("kept the incumbent" in out["selection"]) == (kept == 0 and out["search_best_trial"] != 0)
+    assert "convergence threshold 0.005 is below it" in out["selection"] or out["search_best_trial"] == 0

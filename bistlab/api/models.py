@@ -86,6 +86,7 @@ class StartRequest(BaseModel):
     num_threads: int | None = Field(None, description="Torch threads (>= 1); empty: the machine's cores, at most 4.")
     base_job: str | None = Field(None, description="A job whose best parameters fix the groups not searched (fine_tune default: the latest completed job).")
     device: str = Field(_d("device"), description="auto, cpu or cuda.")
+    seed_repeats: int = Field(_d("seed_repeats"), description="Extra seeds the incumbent of each group is trained with; the spread is the noise an improvement must exceed (0..10).")
 
     def to_config(self) -> OptimizationConfig:
         """The job's configuration from the fields the client sent (the others keep the dataclass defaults).

@@ -48,7 +48,10 @@ class OptimizationConfig:
     validation metric before a split stops; its best epoch is restored), ``num_threads`` (torch
     threads; fixed per job so a CPU run repeats exactly), ``base_job`` (a job id whose best
     parameters fix the groups a quick or group run does not search; fine_tune defaults to the
-    latest completed job), ``device`` (``"auto"``: cuda when available, else cpu).
+    latest completed job), ``device`` (``"auto"``: cuda when available, else cpu),
+    ``seed_repeats`` (after a group's trials, its incumbent is trained again with this many other
+    seeds: the spread of its values is the noise a group's improvement must exceed to replace
+    it; 0: not measured, every improvement counts).
     """
 
     mode: str = "full"
@@ -76,6 +79,7 @@ class OptimizationConfig:
     num_threads: int = field(default_factory=default_threads)
     base_job: str | None = None
     device: str = "auto"
+    seed_repeats: int = 2
 
     def groups(self) -> tuple[str, ...]:
         """The groups this mode searches, in order (fine_tune: one joint study ``fine_tune``)."""
@@ -134,6 +138,8 @@ class OptimizationConfig:
         _check_float("max_total_hours", self.max_total_hours, low=0.0, open_low=True)
         _check_float("pruning_percentile", self.pruning_percentile, low=0.0, high=100.0)
         _check_float("convergence_threshold", self.convergence_threshold, low=0.0)
+        if not isinstance(self.seed_repeats, int) or not 0 <= self.seed_repeats <= 10:
+            raise ConfigError("seed_repeats", "a whole number from 0 to 10", self.seed_repeats)
         _check_int("seed", self.seed, 0, 2**32 - 1)
         if not isinstance(self.study_name, str) or not self.study_name.replace("_", "").replace("-", "").isalnum():
             raise ConfigError("study_name", "letters, digits, '_' or '-'", self.study_name)

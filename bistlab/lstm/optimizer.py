@@ -8,10 +8,20 @@ resumed group draws what an uninterrupted one would, never the same parameters a
 :class:`~optuna.pruners.PercentilePruner` on the mean validation metric reported after every epoch
 (``n_warmup_steps`` epochs first). A trial trains the walk-forward splits in lock-step
 (:func:`bistlab.lstm.training.train_splits`); its value is the mean over splits of the best epoch's
-primary metric, halved when the mean macro precision is below 0.35 (mode collapse). Its
-``user_attrs`` keep ``params`` (every training parameter), ``seed``, ``raw_value``,
-``penalized_value``, ``mode_collapse``, ``mode_collapse_reason``, ``mode_collapse_warnings`` (the
-per-epoch warnings), ``epoch_values``, ``history``, ``splits``, the F1 baselines and the call DirHit.
+primary metric, halved when the mean macro precision is below 0.35 (the specification's guard
+against mode collapse; the reason says what it is: low precision, which near-chance models show
+too). Its ``user_attrs`` keep ``params`` (every training parameter), ``seed``, ``raw_value``,
+``penalized_value``, ``low_precision_penalty`` and ``penalty_reason``, ``mode_collapse`` (an epoch
+with more than 90 % of its predictions in one class) with ``mode_collapse_reason`` and
+``mode_collapse_warnings`` (the per-epoch warnings), ``epoch_values``, ``history``, ``splits``, the
+F1 baselines and the call DirHit.
+
+**Selection above noise.** After a group's trials, its incumbent is trained again with
+``seed_repeats`` other seeds (:func:`seed_spread`): re-running one configuration measures the
+noise of a value at this data size directly, at two trainings per group, where averaging seeds in
+every trial would multiply the whole search's cost. A group's best replaces the incumbent only
+when it beats the incumbent's value by more than that spread (max − min of the incumbent's
+values); the convergence threshold is reported beside the spread.
 
 The first trial of every group is the incumbent: the values the group's parameters have when it
 starts (defaults, a base job's best, or the centre of fine_tune's ranges), so a group's best is
@@ -93,13 +103,14 @@ class SearchContext:
 
 
 def apply_penalty(value: float, precision: float, *, metric: str = "val_f1") -> tuple[float, bool, str | None]:
-    """The mode-collapse guard after a trial: macro precision below 0.35 halves the value.
+    """The specification's guard after a trial: a mean macro precision below 0.35 halves the value.
 
     Returns:
-        ``(penalized_value, mode_collapse, reason)``.
+        ``(penalized_value, penalized, reason)``; the reason names what was seen (low precision),
+        not a collapse, which only the per-epoch warnings show.
     """
     if precision < PRECISION_FLOOR:
-        reason = f"macro precision {precision:.3f} < {PRECISION_FLOOR}: {metric} {value:.4f} × {PENALTY_FACTOR}"
+        reason = f"low precision: mean macro precision {precision:.3f} < {PRECISION_FLOOR}, so {metric} {value:.4f} × {PENALTY_FACTOR}"
         return value * PENALTY_FACTOR, True, reason
     return value, False, None
 
@@ -120,12 +131,15 @@ def open_group_study(job_dir: Path, config: OptimizationConfig, group: str) -> o
 
 
 def _record(trial: optuna.Trial, outcome: TrialOutcome, config: OptimizationConfig) -> float:
-    penalized, collapsed, reason = apply_penalty(outcome.value, outcome.summary["precision_mean"], metric=config.primary_metric)
+    penalized, low, reason = apply_penalty(outcome.value, outcome.summary["precision_mean"], metric=config.primary_metric)
+    collapsed = bool(outcome.warnings)
     attrs = {
         "raw_value": outcome.value,
         "penalized_value": penalized,
+        "low_precision_penalty": low,
+        "penalty_reason": reason,
         "mode_collapse": collapsed,
-        "mode_collapse_reason": reason,
+        "mode_collapse_reason": f"{len(outcome.warnings)} epoch(s) with more than {100 * COLLAPSE_SHARE:.0f} % of the predictions in one class" if collapsed else None,
         "mode_collapse_warnings": outcome.warnings,
         "epoch_values": outcome.epoch_values,
         "history": outcome.history,
@@ -134,8 +148,8 @@ def _record(trial: optuna.Trial, outcome: TrialOutcome, config: OptimizationConf
     }
     for key, value in attrs.items():
         trial.set_user_attr(key, to_jsonable(value))
-    if collapsed:
-        logger.warning("trial %d: mode collapse, %s", trial.number, reason)
+    if low:
+        logger.info("trial %d: %s", trial.number, reason)
     return penalized
 
 
@@ -156,7 +170,7 @@ def _epoch_hook(trial: optuna.Trial, ctx: SearchContext, group: str) -> Callable
         metrics = {k: sum(r[k] for r in records) / len(records) for k in ("val_f1", "val_precision", "val_recall", "val_accuracy", "train_loss")} if records else {}
         ctx.tracker.log_epoch(epoch, {**metrics, f"mean_{ctx.config.primary_metric}": value})
         ctx.on_event({"event": "epoch", "group": group, "trial": trial.number, "epoch": epoch, "value": value})
-        if trial.should_prune():
+        if epoch < last and trial.should_prune():  # a trial that trained every epoch is judged on its value, not pruned
             trial.set_user_attr("pruned_at_epoch", epoch)
             raise optuna.TrialPruned(f"mean {ctx.config.primary_metric} {value:.4f} at epoch {epoch} below the {ctx.config.pruning_percentile:g}th percentile")
         if epoch < last and ctx.stop_requested():
@@ -271,7 +285,7 @@ def run_group(ctx: SearchContext, group: str, fixed: Mapping[str, Any]) -> dict[
         ctx.on_event({"event": "trial_end", "group": group, "trial": last.number, "state": last.state.name, "value": last.value,
                       "finished": len(finished_trials(study)), "max_trials": ctx.config.max_trials_per_group, "study": study})
     logger.info("%s ended: %s", study.study_name, reason)
-    return group_result(study, group, fixed, reason=reason)
+    return group_result(study, group, fixed, reason=reason, spread=seed_spread(ctx, study), threshold=ctx.config.convergence_threshold)
 
 
 def _counts(trials: list[FrozenTrial]) -> dict[str, int]:
@@ -282,23 +296,83 @@ def _counts(trials: list[FrozenTrial]) -> dict[str, int]:
         "n_interrupted": sum(t.state == TrialState.FAIL and bool(t.user_attrs.get("interrupted")) for t in trials),
         "n_failed": sum(t.state == TrialState.FAIL and not t.user_attrs.get("interrupted") for t in trials),
         "n_mode_collapse": sum(bool(t.user_attrs.get("mode_collapse")) for t in trials),
+        "n_low_precision": sum(bool(t.user_attrs.get("low_precision_penalty")) for t in trials),
     }
 
 
-def group_result(study: optuna.Study, group: str, fixed: Mapping[str, Any], *, reason: str) -> dict[str, Any]:
-    """A group's summary for results.json: best value, its parameters, counts and why it ended."""
+def _incumbent(trials: list[FrozenTrial]) -> FrozenTrial | None:
+    return next((t for t in trials if t.user_attrs.get("incumbent") and t.state == TrialState.COMPLETE and t.value is not None), None)
+
+
+def seed_spread(ctx: SearchContext, study: optuna.Study) -> dict[str, Any]:
+    """Train the group's incumbent again with ``config.seed_repeats`` other seeds.
+
+    Returns:
+        ``measured``; when measured, ``seeds``, ``values`` (the incumbent's own value first, each
+        penalized as a trial's is), ``spread`` (max − min) and ``incumbent_trial``; else ``reason``.
+
+    Raises:
+        StopRequested: a stop was asked for (the group resumes here and repeats the same seeds).
+    """
+    cfg = ctx.config
+    inc = _incumbent(study.get_trials(deepcopy=False))
+    why = "seed_repeats is 0" if cfg.seed_repeats == 0 else "the incumbent trial did not complete" if inc is None else "the time budget was spent" if ctx.budget_left() <= 0 else None
+    if why or inc is None:
+        return {"measured": False, "reason": why}
+
+    def on_epoch(epoch: int, value: float, records: list[dict[str, Any]]) -> None:
+        if ctx.stop_requested():
+            raise StopRequested(f"stop requested while the incumbent of {study.study_name} was trained again (epoch {epoch})")
+
+    seeds, values = [int(inc.user_attrs["seed"])], [float(inc.value)]  # type: ignore[arg-type]
+    for j in range(1, cfg.seed_repeats + 1):
+        seeds.append(seeds[0] + 7919 * j)
+        outcome = train_splits(ctx.data, inc.user_attrs["params"], ctx.settings, seed=seeds[-1], on_epoch=on_epoch)
+        values.append(apply_penalty(outcome.value, outcome.summary["precision_mean"], metric=cfg.primary_metric)[0])
+    return {"measured": True, "seeds": seeds, "values": values, "spread": max(values) - min(values), "incumbent_trial": inc.number}
+
+
+def _selection(best: FrozenTrial | None, inc: FrozenTrial | None, spread: Mapping[str, Any], threshold: float) -> tuple[FrozenTrial | None, str]:
+    """The trial whose parameters the group keeps, and why in words."""
+    if best is None or inc is None or best.number == inc.number:
+        return best, "the incumbent is the best trial" if best is not None and inc is not None else "no incumbent to compare with"
+    gain = float(best.value) - float(inc.value)  # type: ignore[arg-type]
+    note = f" (the convergence threshold {threshold:g} is {'below' if threshold < spread['spread'] else 'not below'} it)" if spread.get("measured") else ""
+    if not spread.get("measured"):
+        return best, f"trial {best.number} beats the incumbent by {gain:+.4f}; the seed spread was not measured ({spread.get('reason')})"
+    if gain <= spread["spread"]:
+        return inc, f"kept the incumbent: trial {best.number}'s gain {gain:+.4f} is within the incumbent's seed spread {spread['spread']:.4f}{note}"
+    return best, f"trial {best.number} replaces the incumbent: its gain {gain:+.4f} exceeds the incumbent's seed spread {spread['spread']:.4f}{note}"
+
+
+def group_result(
+    study: optuna.Study, group: str, fixed: Mapping[str, Any], *, reason: str, spread: Mapping[str, Any] | None = None, threshold: float = 0.0
+) -> dict[str, Any]:
+    """A group's summary for results.json: the kept trial's value and parameters (the search's
+    best unless it is within the incumbent's seed spread), counts, the spread (beside the
+    convergence ``threshold``) and why it ended."""
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
-    best = max(complete, key=lambda t: (t.value, -t.number)) if complete else None
+    top = max(complete, key=lambda t: (t.value, -t.number)) if complete else None
+    spread = dict(spread or {"measured": False, "reason": "not measured"})
+    inc = _incumbent(trials)
+    best, selection = _selection(top, inc, spread, threshold)
     own = GROUPS[group].params if group in GROUPS else tuple(fixed)
     best_params = {k: best.user_attrs["params"][k] for k in own} if best else {}
-    keep = ("raw_value", "penalized_value", "mode_collapse", "mode_collapse_reason", "precision_mean", "f1_mean", "majority_f1_mean", "random_f1_mean", "call_dirhit")
+    keep = ("raw_value", "penalized_value", "low_precision_penalty", "penalty_reason", "mode_collapse", "mode_collapse_reason", "precision_mean", "f1_mean", "majority_f1_mean", "random_f1_mean", "call_dirhit")
     return to_jsonable({
         "group": group,
         "study_name": study.study_name,
         "storage": f"{study.study_name}.db",
         "best_value": best.value if best else None,
         "best_trial_number": best.number if best else None,
+        "search_best_value": top.value if top else None,
+        "search_best_trial": top.number if top else None,
+        "incumbent_value": inc.value if inc else None,
+        "improvement": (top.value - inc.value) if top and inc else None,
+        "seed_spread": spread,
+        "convergence_threshold": threshold,
+        "selection": selection,
         "best_params": best_params,
         "params": {**fixed, **best_params},
         "fixed_params": dict(fixed),

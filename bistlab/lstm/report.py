@@ -63,6 +63,8 @@ def _record(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "penalized_value": a.get("penalized_value"),
         "mode_collapse": bool(a.get("mode_collapse")),
         "mode_collapse_reason": a.get("mode_collapse_reason"),
+        "low_precision": bool(a.get("low_precision_penalty")),
+        "penalty_reason": a.get("penalty_reason"),
         "warnings": a.get("mode_collapse_warnings") or [],
         "epoch_values": a.get("epoch_values") or [],
         "pruned_at_epoch": a.get("pruned_at_epoch"),
@@ -123,6 +125,7 @@ def summary_tables(job: dict[str, Any]) -> dict[str, pd.DataFrame]:
     groups = pd.DataFrame([
         {"group": g, "best value": r["best_value"], "best trial": r["best_trial_number"], "complete": r["n_complete"], "pruned": r["n_pruned"],
          "interrupted": r["n_interrupted"], "mode collapse": r["n_mode_collapse"], "ended": r["stopped_reason"],
+         "improvement over the incumbent": r.get("improvement"), "incumbent's seed spread": (r.get("seed_spread") or {}).get("spread"),
          "best parameters": ", ".join(f"{k}={_fmt_text(v)}" for k, v in r["best_params"].items())}
         for g, r in (results.get("group_results") or {}).items()
     ])
@@ -252,8 +255,10 @@ def _trial_rows(records: list[dict[str, Any]], group: str) -> list[list[str]]:
             note.append("interrupted (run again on resume)")
         if r["rerun_of"] is not None:
             note.append(f"re-run of trial {r['rerun_of']}")
+        if r["low_precision"]:
+            note.append("low precision: value halved")
         if r["mode_collapse"]:
-            note.append("mode collapse: value halved")
+            note.append("mode collapse: an epoch > 90 % one class")
         params = ", ".join(f"{k}={_fmt_param(r['params'].get(k))}" for k in own if k in r["params"])
         rows.append([str(r["number"]), esc(r["state"]), num(r["value"], "{:.4f}"), num(r["raw_value"], "{:.4f}"), num(r["penalized_value"], "{:.4f}"),
                      num(r["majority_f1"]), num(r["random_f1"]), _dirhit_html(r["call_dirhit"]), params, esc("; ".join(note))])
@@ -266,7 +271,8 @@ def _group_section(group: str, result: dict[str, Any] | None, records: list[dict
         best = ", ".join(f"{k} = {_fmt_param(v)}" for k, v in result["best_params"].items()) or "none (no complete trial)"
         title += (f"<p>Ended: {esc(result['stopped_reason'])}. Best value {num(result['best_value'], '{:.4f}')} (trial {result['best_trial_number']}): {best}. "
                   f"{result['n_complete']} complete, {result['n_pruned']} pruned, {result['n_interrupted']} interrupted, {result['n_failed']} failed, "
-                  f"{result['n_mode_collapse']} with mode collapse.</p>")
+                  f"{result['n_mode_collapse']} with mode collapse, {result.get('n_low_precision', 0)} penalized for low precision.</p>"
+                  + _spread_words(result))
     else:
         title += "<p>In progress or not reached.</p>"
     cols = ["trial", "state", "value", "raw", "penalized", "majority F1", "random F1", "call DirHit", "parameters", "note"]
@@ -274,18 +280,31 @@ def _group_section(group: str, result: dict[str, Any] | None, records: list[dict
     return title + html_table(cols, _trial_rows(records, group)) + charts
 
 
+def _spread_words(result: dict[str, Any]) -> str:
+    """The group's improvement over its incumbent beside the incumbent's seed spread, and the choice."""
+    spread = result.get("seed_spread") or {}
+    if not result.get("selection"):
+        return ""
+    if spread.get("measured"):
+        vals = ", ".join(f"{v:.4f}" for v in spread["values"])
+        noise = f"the incumbent's values over {len(spread['values'])} seeds: {vals} (spread {spread['spread']:.4f}; convergence threshold {result.get('convergence_threshold')})"
+    else:
+        noise = f"seed spread not measured ({spread.get('reason')})"
+    return f"<p>Improvement over the incumbent {num(result.get('improvement'), '{:+.4f}')}; {esc(noise)}. {esc(result['selection'])}.</p>"
+
+
 def _collapse_section(records: dict[str, list[dict[str, Any]]]) -> str:
     rows = []
     for group, recs in records.items():
         for r in recs:
-            if r["mode_collapse"] or r["warnings"]:
+            if r["low_precision"] or r["warnings"]:
                 warn = "; ".join(f"epoch {w['epoch']} split {w['split']}: {w['class']} {100 * w['share']:.0f} %" for w in r["warnings"])
-                rows.append([esc(group), str(r["number"]), "yes" if r["mode_collapse"] else "no", esc(r["mode_collapse_reason"] or ""), esc(warn)])
+                rows.append([esc(group), str(r["number"]), "yes" if r["low_precision"] else "no", esc(r["penalty_reason"] or r["mode_collapse_reason"] or ""), esc(warn)])
     intro = (f"<p>A warning when more than 90 % of an epoch's validation predictions are one class; after a trial, a mean macro precision "
              f"below {PRECISION_FLOOR} multiplies its value by {PENALTY_FACTOR} (raw and penalized values are kept).</p>")
     if not rows:
         return "<h2>Mode-collapse events</h2>" + intro + "<p>None.</p>"
-    return "<h2>Mode-collapse events</h2>" + intro + html_table(["group", "trial", "penalized", "reason", "warnings"], rows)
+    return "<h2>Mode-collapse events</h2>" + intro + html_table(["group", "trial", "penalized (low precision)", "reason", "warnings (> 90 % one class)"], rows)
 
 
 def _methods() -> str:
