@@ -229,3 +229,27 @@ def test_a_group_keeps_its_incumbent_when_the_best_is_within_the_seed_spread(val
     assert out["search_best_trial"] == int(np.argmax(values)) and out["improvement"] == pytest.approx(max(values) - values[0])
     assert ("kept the incumbent" in out["selection"]) == (kept == 0 and out["search_best_trial"] != 0)
     assert "convergence threshold 0.005 is below it" in out["selection"] or out["search_best_trial"] == 0
+
+
+@pytest.mark.slow
+def test_the_time_budget_holds_within_a_trial(tmp_path):
+    ws = market_workspace(tmp_path / "budget", {"AAA": 700})
+    cfg = OptimizationConfig(mode="quick", **{**TINY, "epochs_per_trial": 500, "max_total_hours": 2e-3, "n_warmup_steps": 100, "early_stopping_patience": 100, "seed_repeats": 0})
+    response = start_job(ws, cfg, detach=False)
+    path = ws.job(response.job_id).study("ml_hyperopt", "learning_rate")
+    trials = optuna.load_study(study_name="ml_hyperopt_learning_rate", storage=f"sqlite:///{path}").trials
+    first = trials[0]
+    assert first.state.name == "PRUNED" and "time budget" in first.user_attrs["pruned_reason"]
+    assert len(first.user_attrs["epoch_values"]) < 500 and len(trials) == 1
+    assert job_results(ws, response.job_id)["group_results"]["learning_rate"]["stopped_reason"] == "time_budget"
+
+
+@pytest.mark.parametrize(("epochs", "high"), [(1, 1), (2, 1), (4, 3), (30, 10)])
+def test_the_schedulers_first_period_fits_in_a_trial(epochs, high):
+    from bistlab.lstm.groups import suggest_group
+
+    seen = set()
+    for seed in range(40):
+        trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed)).ask()
+        seen.add(suggest_group(trial, "scheduler", {}, epochs=epochs)["scheduler_T_0"])
+    assert max(seen) == high and min(seen) == 1

@@ -133,3 +133,25 @@ def test_a_resume_in_the_random_phase_never_repeats_parameters_and_matches_an_un
     assert len(ours) == 4 and len({p for p, _, _ in ours}) == 4  # no parameters twice
     assert ours == ref  # the same parameters, seeds and values as without the stop
     _check_rerun(_trials(ws, first.job_id, "regularization"))
+
+
+def test_a_graceful_stop_leaves_no_optuna_traceback_in_the_log(tmp_path, caplog):
+    ws = _ws(tmp_path / "quiet")
+    asked = []
+
+    def on_event(event):
+        if event["event"] == "epoch" and not asked:
+            asked.append(stop_job(ws))
+
+    with caplog.at_level("INFO"):
+        first = start_job(ws, RANDOM_PHASE, detach=False, progress=on_event)
+    assert first.status == "paused"
+    state = job_status(ws, first.job_id)
+    assert state["stop_reason"] and "interrupted" in state["stop_reason"]
+    optuna_warnings = [r for r in caplog.records if r.name.startswith("optuna") and r.levelname == "WARNING"]
+    assert optuna_warnings == [] and not any(r.exc_info for r in caplog.records)
+    assert any("runs again on resume" in r.getMessage() for r in caplog.records)
+    done = resume_job(ws, first.job_id, detach=False)
+    assert done.status == "completed" and job_status(ws, first.job_id).get("stop_reason") is None
+    refined = job_status(ws, first.job_id)["time_estimate_refined"]
+    assert refined["remaining_hours"] == 0 and refined["remaining_trials"] == 0

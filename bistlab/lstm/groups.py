@@ -54,14 +54,14 @@ DEFAULT_PARAMS: dict[str, Any] = {
 smoothing 0.1, augmentation on) plus bistlab's small-model choices for the rest."""
 
 
-def _lr(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
+def _lr(trial: optuna.trial.BaseTrial, epochs: int) -> dict[str, Any]:
     return {
         "learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
         "batch_size": trial.suggest_categorical("batch_size", list(BATCH_SIZES)),
     }
 
 
-def _regularization(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
+def _regularization(trial: optuna.trial.BaseTrial, epochs: int) -> dict[str, Any]:
     return {
         "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True),
         "dropout": trial.suggest_float("dropout", 0.0, 0.5),
@@ -70,7 +70,7 @@ def _regularization(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
     }
 
 
-def _class_balance(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
+def _class_balance(trial: optuna.trial.BaseTrial, epochs: int) -> dict[str, Any]:
     return {
         "use_focal_loss": trial.suggest_categorical("use_focal_loss", [True, False]),
         "use_class_weights": trial.suggest_categorical("use_class_weights", [True, False]),
@@ -78,7 +78,7 @@ def _class_balance(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
     }
 
 
-def _augmentation(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
+def _augmentation(trial: optuna.trial.BaseTrial, epochs: int) -> dict[str, Any]:
     return {
         "use_augmentation": trial.suggest_categorical("use_augmentation", [True, False]),
         "gaussian_noise_std": trial.suggest_float("gaussian_noise_std", 0.0, 0.1),
@@ -86,14 +86,15 @@ def _augmentation(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
     }
 
 
-def _scheduler(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
+def _scheduler(trial: optuna.trial.BaseTrial, epochs: int) -> dict[str, Any]:
+    # T_0 below the trial's epochs, so a warm restart can happen within a trial (at most 10)
     return {
-        "scheduler_T_0": trial.suggest_int("scheduler_T_0", 1, 10),
+        "scheduler_T_0": trial.suggest_int("scheduler_T_0", 1, max(1, min(10, epochs - 1))),
         "scheduler_T_mult": trial.suggest_int("scheduler_T_mult", 1, 3),
     }
 
 
-def _triple_barrier(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
+def _triple_barrier(trial: optuna.trial.BaseTrial, epochs: int) -> dict[str, Any]:
     return {
         "threshold": trial.suggest_float("threshold", 0.0, 0.02),
         "take_profit": trial.suggest_float("take_profit", 0.01, 0.08),
@@ -108,13 +109,14 @@ class ParamGroup:
     Attributes:
         name: the group's name (also the suffix of its study, ``<study_name>_<name>``).
         params: the training parameters it searches.
-        suggest: ``trial -> {param: value}``.
+        suggest: ``(trial, epochs) -> {param: value}`` (``epochs``: the trial's epochs, which bound
+            the scheduler's first restart period).
         description: one line for reports.
     """
 
     name: str
     params: tuple[str, ...]
-    suggest: Callable[[optuna.trial.BaseTrial], dict[str, Any]]
+    suggest: Callable[[optuna.trial.BaseTrial, int], dict[str, Any]]
     description: str
 
 
@@ -148,9 +150,10 @@ def group_of(param: str) -> str:
     raise KeyError(param)
 
 
-def suggest_group(trial: optuna.trial.BaseTrial, group: str, fixed: Mapping[str, Any]) -> dict[str, Any]:
-    """Every training parameter for one trial of ``group``: its own suggested, the rest from ``fixed``."""
-    return {**DEFAULT_PARAMS, **fixed, **GROUPS[group].suggest(trial)}
+def suggest_group(trial: optuna.trial.BaseTrial, group: str, fixed: Mapping[str, Any], *, epochs: int = 11) -> dict[str, Any]:
+    """Every training parameter for one trial of ``group``: its own suggested, the rest from
+    ``fixed``; ``epochs`` (the trial's) bounds the scheduler's ``T_0`` to ``epochs − 1``."""
+    return {**DEFAULT_PARAMS, **fixed, **GROUPS[group].suggest(trial, epochs)}
 
 
 def _narrow_float(trial: optuna.trial.BaseTrial, name: str, center: float, *, log: bool, lo: float, hi: float, width: float) -> float:

@@ -77,6 +77,30 @@ PRECISION_FLOOR = 0.35
 PENALTY_FACTOR = 0.5
 
 
+class _QuietStops(logging.Filter):
+    """Drops Optuna's two warnings (one with a traceback) for a trial that a stop request ended at
+    an epoch boundary: a graceful pause, recorded as interrupted and run again on resume, not a
+    failure for the worker log."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._stopped: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and isinstance(record.exc_info[1], StopRequested):
+            self._stopped.add(message.split(" failed", 1)[0])
+            return False
+        head = message.split(" failed with value", 1)[0]
+        if head in self._stopped:
+            self._stopped.discard(head)
+            return False
+        return True
+
+
+logging.getLogger("optuna.study._optimize").addFilter(_QuietStops())
+
+
 @dataclass
 class SearchContext:
     """What every group of a job shares.
@@ -173,6 +197,9 @@ def _epoch_hook(trial: optuna.Trial, ctx: SearchContext, group: str) -> Callable
         if epoch < last and trial.should_prune():  # a trial that trained every epoch is judged on its value, not pruned
             trial.set_user_attr("pruned_at_epoch", epoch)
             raise optuna.TrialPruned(f"mean {ctx.config.primary_metric} {value:.4f} at epoch {epoch} below the {ctx.config.pruning_percentile:g}th percentile")
+        if epoch < last and ctx.budget_left() <= 0:  # the time budget holds within a trial, not only between trials
+            trial.set_user_attr("pruned_reason", f"the job's time budget ran out after epoch {epoch}")
+            raise optuna.TrialPruned(f"time budget spent after epoch {epoch}")
         if epoch < last and ctx.stop_requested():
             raise StopRequested(f"stop requested: trial {trial.number} of {group} interrupted after epoch {epoch}")
 
@@ -185,7 +212,7 @@ def make_objective(ctx: SearchContext, group: str, fixed: Mapping[str, Any]) -> 
     index = GROUP_ORDER.index(group) if group in GROUP_ORDER else len(GROUP_ORDER)
 
     def objective(trial: optuna.Trial) -> float:
-        params = suggest_fine_tune(trial, fixed) if group == "fine_tune" else suggest_group(trial, group, fixed)
+        params = suggest_fine_tune(trial, fixed) if group == "fine_tune" else suggest_group(trial, group, fixed, epochs=ctx.settings.epochs)
         # by the trial's place among the group's uninterrupted trials: a resumed group trains what an uninterrupted one would
         seed = int(trial.user_attrs.get("seed", ctx.config.seed + 100_000 * (index + 1) + trial_ordinal(trial.study, trial.number)))
         for key, value in (("seed", seed), ("params", params), ("group", group)):
@@ -197,7 +224,8 @@ def make_objective(ctx: SearchContext, group: str, fixed: Mapping[str, Any]) -> 
         except optuna.TrialPruned:
             ctx.tracker.end_trial(state="PRUNED")
             raise
-        except StopRequested:
+        except StopRequested as err:
+            logger.info("%s: trial %d interrupted (%s); it runs again on resume", group, trial.number, err)
             trial.set_user_attr("interrupted", True)
             ctx.tracker.end_trial(state="INTERRUPTED")
             raise

@@ -101,7 +101,7 @@ class _Job:
 
     def begin(self, *, resume: bool) -> None:
         s = self.state
-        s.update(status="running", pid=os.getpid(), device=self.settings.device, error=None, torch_threads=self.config.num_threads)
+        s.update(status="running", pid=os.getpid(), device=self.settings.device, error=None, stop_reason=None, torch_threads=self.config.num_threads)
         s["started_at"] = s.get("started_at") or now_iso()
         if resume:
             s.setdefault("resumed_at", []).append(now_iso())
@@ -224,8 +224,9 @@ class _Job:
         started = time.monotonic()
         holdout = fit_final(data, r["best_params"], self.settings, seed=self.config.seed + 999_999, epochs=epochs)
         r["holdout"] = {**holdout, "params": dict(r["best_params"]), "fit_seconds": time.monotonic() - started}
-        self.state.update(status="completed", finished_at=now_iso())
+        self.state.update(status="completed", finished_at=now_iso(), stop_reason=None)
         self.state["progress"]["current_group"] = None
+        self.state["time_estimate_refined"] = {**self._refined(), "remaining_trials": 0, "remaining_hours": 0.0, "estimated_total_hours": self.elapsed() / 3600.0}
         self.write_results()
 
     def close(self) -> None:
