@@ -34,3 +34,22 @@ def test_the_committed_notebook_is_thin_and_has_no_outputs():
     assert code[0]["metadata"].get("tags") == ["parameters"]
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
     assert all(len("".join(c["source"]).splitlines()) <= 20 for c in code)
+
+
+def test_papermill_reads_an_existing_job_given_as_the_integer_papermill_makes_of_it(workspace, tmp_path):
+    from bistlab.lstm.config import OptimizationConfig
+    from bistlab.lstm.jobs import start_job
+
+    job = start_job(workspace, OptimizationConfig(mode="quick", symbols=("AAA",), epochs_per_trial=1, max_trials_per_group=1, num_threads=1,
+                                                  hidden_size=8, sequence_length=10, seed_repeats=0), detach=False)
+    assert "_" in job.job_id
+    as_int = int(job.job_id.replace("_", ""))  # `papermill -p job_id 20261204_231718` parses Python's 20261204_231718 as an int
+    out = execute("lstm_hyperopt", tmp_path / "shown.ipynb", parameters={"workspace": str(workspace.root), "job_id": as_int}, cwd=tmp_path)
+    assert job.job_id in out.read_text()
+
+
+@pytest.mark.parametrize(("given", "text"), [("20261204_231718", "20261204_231718"), (20261204231718, "20261204_231718"), (202612042317182, "20261204_231718_2"), (None, None)])
+def test_job_id_text(given, text):
+    from bistlab.lstm.files import job_id_text
+
+    assert job_id_text(given) == text

@@ -29,6 +29,7 @@ __all__ = [
     "JobLock",
     "now_iso",
     "new_job_id",
+    "job_id_text",
     "job_ids",
     "latest_job",
     "read_state",
@@ -56,6 +57,18 @@ def latest_job(ws: Workspace) -> str | None:
     """The most recently started job's id, or ``None`` when the workspace has none."""
     ids = job_ids(ws)
     return ids[-1] if ids else None
+
+
+def job_id_text(job_id: str | int | None) -> str | None:
+    """A job id as text, also from the integer papermill makes of ``-p job_id 20261204_231718``
+    (Python reads ``20261204_231718`` as the number 20261204231718; a ``_2`` suffix becomes a
+    trailing digit): its first 8 digits are the date, the next 6 the time, any rest the suffix."""
+    if job_id is None or isinstance(job_id, str):
+        return job_id
+    digits = str(int(job_id))
+    if len(digits) < 14:
+        return digits
+    return f"{digits[:8]}_{digits[8:14]}" + (f"_{digits[14:]}" if len(digits) > 14 else "")
 
 
 def new_job_id(ws: Workspace) -> str:

@@ -40,7 +40,7 @@ from bistlab.lstm.files import JobLock, latest_job, now_iso, read_results, read_
 from bistlab.lstm.groups import DEFAULT_PARAMS
 from bistlab.lstm.runner import estimate_time, run_job, settings_of
 from bistlab.lstm.samples import load_data
-from bistlab.lstm.tracking import make_tracker
+from bistlab.lstm.tracking import check_mlflow
 
 __all__ = [
     "StartResponse",
@@ -219,7 +219,7 @@ def start_job(ws: Workspace, config: OptimizationConfig, *, detach: bool = False
         DataError: a named symbol is missing or too short.
     """
     config.validate()
-    make_tracker(config.use_mlflow, ws.hyperopt_dir)  # fails early when mlflow is missing
+    check_mlflow(config.use_mlflow)  # fails early when mlflow is missing, creating no store
     ws.ensure()
     lock = _take_lock(ws)
     try:

@@ -228,6 +228,10 @@ class _Job:
         self.state["progress"]["current_group"] = None
         self.state["time_estimate_refined"] = {**self._refined(), "remaining_trials": 0, "remaining_hours": 0.0, "estimated_total_hours": self.elapsed() / 3600.0}
         self.write_results()
+        try:
+            self.tracker.log_results(r)
+        except Exception:  # tracking must never hide the job's own outcome
+            logger.exception("job %s: MLflow could not record the job's results", self.job_id)
 
     def close(self) -> None:
         self.ws.job(self.job_id).stop.unlink(missing_ok=True)
