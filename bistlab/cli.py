@@ -78,6 +78,8 @@ def _print_import(report: ImportReport) -> None:
         line = f"[green]imported[/] {item.symbol}: {item.rows} rows ({item.clean_rows} clean) — {defects}"
         if item.too_short:
             line += f" — [yellow]{item.warning}[/]"
+        if item.read_as:
+            line += f" — read as {escape(item.read_as)}"
         console.print(line, highlight=False, soft_wrap=True)
     for failed in report.failed:
         console.print(f"[red]failed[/] {failed.message}", highlight=False, soft_wrap=True)
@@ -102,10 +104,13 @@ def data_demo() -> None:
 
 
 @data_app.command("import")
-def data_import(paths: Annotated[list[Path], typer.Argument(help="CSV or Parquet files, or folders of them. Symbol = file stem.")]) -> None:
+def data_import(
+    paths: Annotated[list[Path], typer.Argument(help="CSV or Parquet files, or folders of them. Symbol = file stem, or the ticker in yfinance's multi-level files.")],
+    dialect: Annotated[Optional[str], typer.Option(help="Numbers and dates: 'tr' (1.234,56; DD.MM.YYYY) or 'en' (1,234.56; MM/DD/YYYY). Default: detected; a file that reads two ways is refused.")] = None,
+) -> None:
     """Import price files; a bad file is reported and the others are still imported."""
     try:
-        report = import_paths(_store(), paths)
+        report = import_paths(_store(), paths, dialect=dialect)
     except BistlabError as err:
         fail(err)
     _print_import(report)

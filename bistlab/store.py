@@ -10,6 +10,11 @@ Prices already kept in a table of one's own are read where they are, read-only:
 with ``BISTLAB_PRICE_TABLE`` / ``BISTLAB_PRICE_COLUMNS``) gives a
 :class:`bistlab.store_mapped.MappedPriceStore`, see :mod:`bistlab.store_mapped`. The optional
 ``sentiment`` table is :mod:`bistlab.sentiment_table`.
+
+Beside the rows, table ``price_imports`` keeps one import record per symbol: the price basis
+(``close``, or ``adj_close`` for a series scaled to yfinance's Adj Close, see
+:data:`bistlab.validate.PRICE_BASES`) and where the rows came from. The basis enters the data
+fingerprint (:meth:`PriceStore.load`); a symbol without a record is on ``close``.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     create_engine,
     delete,
     func,
@@ -38,7 +44,7 @@ from sqlalchemy import (
     inspect,
     select,
 )
-from sqlalchemy.engine import Engine, Row, make_url
+from sqlalchemy.engine import Connection, Engine, Row, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import TableClause
@@ -47,9 +53,18 @@ from bistlab.config import PRICE_FIELDS
 from bistlab.workspace import Workspace
 from bistlab.errors import DataError, SymbolNotFoundError
 from bistlab.sentiment_table import SentimentTable
-from bistlab.validate import COLUMNS, Defect, check_symbol, fingerprint, to_raw_frame, validate_ohlcv, wall_clock_dates
+from bistlab.validate import (
+    COLUMNS,
+    PRICE_BASES,
+    Defect,
+    check_symbol,
+    fingerprint,
+    to_raw_frame,
+    validate_ohlcv,
+    wall_clock_dates,
+)
 
-__all__ = ["LoadedPrices", "PriceStore", "prices_table", "masked_url", "scrubbed"]
+__all__ = ["LoadedPrices", "PriceStore", "imports_table", "prices_table", "masked_url", "scrubbed"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +80,14 @@ prices_table = Table(
     Column("close", Float),
     Column("volume", Float),
 )
+imports_table = Table(
+    "price_imports",
+    _metadata,
+    Column("symbol", String(32), primary_key=True),
+    Column("basis", String(16), nullable=False),
+    Column("source", Text),
+)
+"""One import record per symbol: its price basis and where its rows came from."""
 _DELETE_CHUNK = 500  # dates per IN (...) list when merging
 _DEFAULT_TABLE = "prices"
 
@@ -77,13 +100,16 @@ class LoadedPrices:
         symbol: the symbol.
         frame: the clean frame (see :func:`bistlab.validate.validate_ohlcv`).
         defects: the defects found in the stored rows.
-        fingerprint: :func:`bistlab.validate.fingerprint` of ``frame``.
+        fingerprint: :func:`bistlab.validate.fingerprint` of ``frame`` on ``basis``.
+        basis: what the prices are (:data:`bistlab.validate.PRICE_BASES`): ``close`` unless
+            imported scaled to an Adj Close.
     """
 
     symbol: str
     frame: pd.DataFrame
     defects: tuple[Defect, ...]
     fingerprint: str
+    basis: str = "close"
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -153,6 +179,31 @@ def _as_dates(values: Sequence[object]) -> pd.DatetimeIndex:
         ValueError, TypeError: a value is not a date.
     """
     return pd.DatetimeIndex(wall_clock_dates(list(values)), name="date")
+
+
+def _write_record(conn: Connection, symbol: str, *, replace: bool, basis: str | None, source: str | None) -> None:
+    """Replace (or, merging, keep or update) a symbol's import record, in the rows' transaction.
+
+    Raises:
+        DataError: a merge on another basis than the stored one.
+    """
+    where = imports_table.c.symbol == symbol
+    stored = conn.execute(select(imports_table.c.basis, imports_table.c.source).where(where)).first()
+    if not replace:
+        old = str(stored[0]) if stored is not None else "close"
+        if basis is not None and basis != old:
+            raise DataError(
+                f"{symbol}: `basis` must be the stored rows' ({old!r}) when merging but got {basis!r}; import the whole "
+                "series again instead (one series, one basis)",
+                symbol=symbol,
+            )
+        if basis is None and source is None:
+            return
+        basis, source = basis or old, source if source is not None else (stored[1] if stored is not None else None)
+    conn.execute(delete(imports_table).where(where))
+    if replace and basis is None and source is None:
+        return
+    conn.execute(insert(imports_table), [{"symbol": symbol, "basis": basis or "close", "source": source}])
 
 
 def _is_own_table(table: object, columns: object, symbol_suffix: object) -> bool:
@@ -279,8 +330,10 @@ class PriceStore:
         """Release the connection pool (the store remains usable; it reconnects on demand)."""
         self.engine.dispose()
 
-    def write(self, symbol: str, frame: pd.DataFrame, *, replace: bool = True) -> int:
-        """Store one symbol's rows in one transaction.
+    def write(
+        self, symbol: str, frame: pd.DataFrame, *, replace: bool = True, basis: str | None = None, source: str | None = None
+    ) -> int:
+        """Store one symbol's rows in one transaction, with its import record.
 
         Args:
             symbol: the symbol (see :func:`bistlab.validate.check_symbol`).
@@ -288,15 +341,21 @@ class PriceStore:
                 that occurs again later in ``frame`` are dropped (last kept).
             replace: delete all of the symbol's stored rows first; otherwise merge (stored rows
                 on the dates of ``frame`` are overwritten, others kept).
+            basis: what the prices are (:data:`bistlab.validate.PRICE_BASES`). ``None``: a
+                replace stores the symbol on ``close``, a merge keeps the stored basis; a merge
+                on another basis than the stored one is refused (one series, one basis).
+            source: where the rows come from, kept in the import record.
 
         Returns:
             Rows written.
 
         Raises:
-            DataError: bad symbol, a frame without rows, or one that cannot be standardized;
-                a read-only store.
+            DataError: bad symbol or basis, a frame without rows, or one that cannot be
+                standardized; a merge on another basis; a read-only store.
         """
         check_symbol(symbol)
+        if basis is not None and basis not in PRICE_BASES:
+            raise DataError(f"{symbol}: `basis` must be one of {', '.join(PRICE_BASES)} but got {basis!r}", symbol=symbol)
         raw = to_raw_frame(frame, symbol=symbol)
         raw = raw.loc[~raw.index.isna()]
         raw = raw.loc[~raw.index.duplicated(keep="last")]
@@ -316,9 +375,23 @@ class PriceStore:
                     chunk = dates[start : start + _DELETE_CHUNK]
                     conn.execute(delete(table).where(table.c.symbol == symbol, table.c.date.in_(chunk)))
             conn.execute(insert(table), rows)
+            _write_record(conn, symbol, replace=replace, basis=basis, source=source)
         mode = "replace" if replace else "merge"
         logger.debug("%s: %d rows written to %s (%s)", symbol, len(rows), self.safe_url, mode)
         return len(rows)
+
+    def price_basis(self, symbol: str) -> str:
+        """What a symbol's stored prices are (:data:`bistlab.validate.PRICE_BASES`): its import
+        record's basis, ``close`` without one."""
+        query = select(imports_table.c.basis).where(imports_table.c.symbol == symbol)
+        try:
+            with self.engine.connect() as conn:
+                found = conn.execute(query).scalar_one_or_none()
+        except SQLAlchemyError:
+            if inspect(self.engine).has_table(imports_table.name):
+                raise
+            return "close"  # a store opened while another process created its tables: no record yet
+        return str(found) if found is not None else "close"
 
     def read(self, symbol: str) -> pd.DataFrame:
         """The stored rows of one symbol, unvalidated.
@@ -420,6 +493,7 @@ class PriceStore:
         """
         with self.engine.begin() as conn:
             removed = conn.execute(delete(prices_table).where(prices_table.c.symbol == symbol)).rowcount
+            conn.execute(delete(imports_table).where(imports_table.c.symbol == symbol))
         logger.info("%s: %d rows deleted from %s", symbol, removed, self.safe_url)
         return int(removed)
 
@@ -442,6 +516,11 @@ class PriceStore:
             SymbolNotFoundError: the store has no rows for ``symbol``.
         """
         result = validate_ohlcv(self.read(symbol), symbol=symbol)
+        basis = self.price_basis(symbol)
         return LoadedPrices(
-            symbol=symbol, frame=result.frame, defects=result.defects, fingerprint=fingerprint(result.frame)
+            symbol=symbol,
+            frame=result.frame,
+            defects=result.defects,
+            fingerprint=fingerprint(result.frame, basis=basis),
+            basis=basis,
         )

@@ -267,7 +267,14 @@ class MappedPriceStore(PriceStore):
         # text dates may sort differently in SQL; keep the contract: ascending
         return frame.iloc[np.argsort(frame.index.asi8, kind="stable")]
 
-    def write(self, symbol: str, frame: pd.DataFrame, *, replace: bool = True) -> int:
+    def price_basis(self, symbol: str) -> str:
+        """``close``: a table of one's own has no import record (its prices are what it holds)."""
+        del symbol
+        return "close"
+
+    def write(
+        self, symbol: str, frame: pd.DataFrame, *, replace: bool = True, basis: str | None = None, source: str | None = None
+    ) -> int:
         """Refused: the table is not bistlab's.
 
         Raises:

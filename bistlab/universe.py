@@ -164,7 +164,9 @@ def _load_as_of(store: PriceStore, symbol: str, cut: pd.Timestamp) -> LoadedPric
         first = raw.index.min().strftime("%Y-%m-%d") if len(raw) else "none"
         raise DataError(f"`{symbol}` must have a stored row on or before the as-of date {cut:%Y-%m-%d} but got its first row on {first}", symbol=symbol)
     result = validate_ohlcv(kept, symbol=symbol)
-    return LoadedPrices(symbol=symbol, frame=result.frame, defects=result.defects, fingerprint=fingerprint(result.frame))
+    basis = store.price_basis(symbol)
+    return LoadedPrices(symbol=symbol, frame=result.frame, defects=result.defects,
+                        fingerprint=fingerprint(result.frame, basis=basis), basis=basis)
 
 
 def _cut(frame: pd.DataFrame | None, cut: pd.Timestamp | None) -> pd.DataFrame | None:

@@ -55,6 +55,7 @@ __all__ = [
     "CORPORATE_ACTION_MOVE",
     "DEFECT_KINDS",
     "MIN_ROWS",
+    "PRICE_BASES",
     "PRICE_COLUMNS",
     "PRICE_RTOL",
     "MAX_PRICE",
@@ -82,6 +83,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
+PRICE_BASES: tuple[str, ...] = ("close", "adj_close")
+"""What a stored series' prices are: the file's ``close`` as it is, or scaled to its ``adj_close``
+(yfinance's Adj Close: open, high and low times Adj Close / Close, as ``auto_adjust`` does)."""
 COLUMNS: tuple[str, ...] = (*PRICE_COLUMNS, "volume")
 MIN_ROWS: int = EvalSettings().min_rows
 PRICE_RTOL: float = 1e-9
@@ -636,22 +640,27 @@ def _run_steps(frame: pd.DataFrame, steps: tuple[_Step, ...], defects: list[Defe
     return frame
 
 
-def fingerprint(frame: pd.DataFrame) -> str:
-    """A short, stable hash of a clean frame's content.
+def fingerprint(frame: pd.DataFrame, *, basis: str = "close") -> str:
+    """A short, stable hash of a clean frame's content and of the price basis it was imported on.
 
     SHA-256 over the dates (int64 ns since the epoch, little-endian) and the OHLCV values
     (float64, little-endian, row-major in :data:`COLUMNS` order; a missing value of a close-only
-    series as one NaN); the same data gives the same value in any process, on any machine.
+    series as one NaN), then, for an adjusted series only, ``basis=adj_close``; the same data
+    gives the same value in any process, on any machine, and an unadjusted series the value it
+    always had.
 
     Args:
         frame: a clean frame (see :func:`validate_ohlcv`).
+        basis: one of :data:`PRICE_BASES`: what the prices are (see :meth:`bistlab.store.PriceStore.price_basis`).
 
     Returns:
         The first 16 hexadecimal characters of the digest.
 
     Raises:
-        DataError: the frame has no ``DatetimeIndex`` or lacks a column.
+        DataError: the frame has no ``DatetimeIndex`` or lacks a column; an unknown basis.
     """
+    if basis not in PRICE_BASES:
+        raise DataError(f"`basis` must be one of {', '.join(PRICE_BASES)} but got {basis!r}")
     if not isinstance(frame.index, pd.DatetimeIndex):
         raise DataError(f"`frame.index` must be a DatetimeIndex but got {type(frame.index).__name__}")
     missing = [c for c in COLUMNS if c not in frame.columns]
@@ -663,6 +672,8 @@ def fingerprint(frame: pd.DataFrame) -> str:
     digest = hashlib.sha256(_FINGERPRINT_TAG)
     digest.update(dates.tobytes())
     digest.update(values.tobytes())
+    if basis != "close":
+        digest.update(f"basis={basis}".encode())
     return digest.hexdigest()[:16]
 
 

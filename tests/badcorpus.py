@@ -1,10 +1,12 @@
 """The bad-data corpus of the reliability suite: one case per defect a real export can have, each
 with its documented outcome (see the README's "Reliability" section).
 
-A case is a CSV file (``<SYMBOL>.csv``, columns ``Date,Open,High,Low,Close,Volume``) whose rows
-are text, so that it can also be written, as it is, into a table of one's own read in place (the
-slow cycle test puts every row-level case into one universe that way). An outcome is either a
-rejection (the import fails with a message naming the file, and the row or date, and the
+A row-level case is a CSV file (``<SYMBOL>.csv``, columns ``Date,Open,High,Low,Close,Volume``)
+whose rows are text, so that it can also be written, as it is, into a table of one's own read in
+place (the slow cycle test puts every row-level case into one universe that way). A file-level
+case is a whole file: the layouts researchers have (yfinance's multi-level CSV and Parquet with a
+symbol per ticker, Turkish-locale exports), good and broken. An outcome is either a rejection
+(the import fails with a message naming the file, and the row, date, column or ticker, and the
 problem) or an import with the defects validation records, then a task that completes or is
 skipped with its reason.
 
@@ -14,6 +16,7 @@ Most series follow Borsa Istanbul's calendar (dates from ``XIST``), so the calen
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +44,11 @@ class BadCase:
         defects: defect kind -> a phrase of its detail, for an imported case.
         task: ``"completed"``, or a phrase of the skip reason; ``None`` for a file-level case.
         outcome: the documented outcome, in words.
+        suffix: the file's suffix.
+        payload: the whole file as bytes, for a binary case (Parquet).
+        stores: the symbols an imported file stores (default: ``symbol`` alone).
+        refuses: ticker -> a phrase of its one-line refusal, for a file of several tickers.
+        dialect: the ``--dialect`` that makes a rejected case import (``None``: none does).
     """
 
     symbol: str
@@ -51,6 +59,22 @@ class BadCase:
     defects: dict[str, str] = field(default_factory=dict)
     task: str | None = "completed"
     outcome: str = ""
+    suffix: str = ".csv"
+    payload: bytes | None = None
+    stores: tuple[str, ...] = ()
+    refuses: dict[str, str] = field(default_factory=dict)
+    dialect: str | None = None
+
+    @property
+    def stored(self) -> tuple[str, ...]:
+        """The symbols importing the case stores."""
+        if self.rejected:
+            return ()
+        return self.stores or (self.symbol,)
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.symbol}{self.suffix}"
 
     def csv(self) -> str:
         if self.rows is None:
@@ -192,25 +216,88 @@ def _file_cases() -> list[BadCase]:
         BadCase("EMPTY", "an empty file", text="", rejected="empty file", task=None, outcome="rejected: the file named, 'an empty file'"),
         BadCase("HEADERONLY", "a header and no rows", text=header, rejected="at least 1 data row but got 0", task=None,
                 outcome="rejected: the file named, no data row"),
-        BadCase("MULTIHDR", "a multi-level header (yfinance, several tickers)", text=_KARYE_LIKE, rejected="3-line multi-level header", task=None,
-                outcome="rejected: the file named, the header lines shown"),
+        BadCase("MULTIHDR", "yfinance's multi-level header and no data row (the real KARYE.csv)", text=_KARYE_LIKE,
+                rejected="at least 1 data row under a 3-line multi-level header", task=None,
+                outcome="rejected: the file named, the header lines and the ticker shown"),
         BadCase("NOVOLUME", "a missing column", text=no_volume, rejected="(missing: Volume)", task=None,
                 outcome="rejected: the file named, the missing column named"),
     ]
 
 
+def yf_frame(tickers: dict[str, int], *, adj: bool = False, by_ticker: bool = False, n: int = N_ROWS) -> pd.DataFrame:
+    """A frame as ``yf.download`` returns it (columns (Price, Ticker), index ``Date``): ticker -> seed."""
+    data = {}
+    for ticker, seed in tickers.items():
+        frame = _series(xist_days(n), seed=seed)
+        fields = {"Adj Close": frame["close"] * 0.93, "Close": frame["close"], "High": frame["high"], "Low": frame["low"],
+                  "Open": frame["open"], "Volume": frame["volume"].astype("int64")}
+        data.update({(name, ticker): values for name, values in fields.items() if adj or name != "Adj Close"})
+    out = pd.DataFrame(data).rename_axis("Date")
+    out.columns = out.columns.set_names(["Price", "Ticker"])
+    return out.swaplevel(axis=1).sort_index(axis=1, level=0, sort_remaining=False) if by_ticker else out
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+    return buffer.getvalue()
+
+
+def _tr_number(value: float, digits: int = 4) -> str:
+    return f"{value:,.{digits}f}".replace(",", "\0").replace(".", ",").replace("\0", ".")
+
+
+def _turkish(frame: pd.DataFrame, *, days: list[str] | None = None) -> str:
+    """A Turkish-locale export: ``;``, ``1.234,5678``, ``DD.MM.YYYY``, Turkish names, volumes in millions (``0,12M``)."""
+    lines = ["Tarih;Kapanış;Açılış;Yüksek;Düşük;Hac.;Fark %"]
+    dates = days or [d.strftime("%d.%m.%Y") for d in frame.index]
+    for day, (_, r) in zip(dates, frame.iterrows()):
+        prices = [_tr_number(r[c]) for c in ("close", "open", "high", "low")]
+        lines.append(";".join([day, *prices, _tr_number(r["volume"] / 1e6, 2) + "M", "%0,00"]))
+    return "\n".join(lines) + "\n"
+
+
+def _layout_cases() -> list[BadCase]:
+    """yfinance's and Turkish-locale layouts, good and broken."""
+    partial = yf_frame({"YFE.IS": 21, "YFF.IS": 22}).drop(columns=[("Open", "YFF.IS"), ("Volume", "YFF.IS")])
+    mixed = _turkish(_series(xist_days(20), seed=23)).splitlines()  # prices about 20: no thousands mark
+    mixed[5] = mixed[5].replace(",", ".", 1)  # data row 5's close with a decimal point
+    ambiguous = _series(xist_days(10, "2021-02-01"), seed=24)
+    return [
+        BadCase("YFMULTI", "yfinance's multi-level CSV, two tickers", text=yf_frame({"YFA.IS": 11, "YFB.IS": 12}).to_csv(),
+                task=None, stores=("YFA", "YFB"), outcome="a symbol per ticker (.IS dropped), each stored; no defect"),
+        BadCase("YFPARQ", "yfinance Parquet, group_by='ticker' (Ticker, Price) columns, with Adj Close", suffix=".parquet",
+                payload=_parquet(yf_frame({"YFC.IS": 13, "YFD.IS": 14}, adj=True, by_ticker=True)), task=None, stores=("YFC", "YFD"),
+                outcome="a symbol per ticker, prices scaled to the Adj Close (basis adj_close in the fingerprint)"),
+        BadCase("YFPART", "a multi-ticker file with one ticker's columns missing", text=partial.to_csv(), task=None,
+                stores=("YFE",), refuses={"YFF.IS": "ticker YFF.IS: `columns` must include Date, Open, High, Low, Close, Volume"},
+                outcome="that ticker refused in one line naming file and ticker (missing: Open, Volume); the other stored"),
+        BadCase("TRLOCALE", "a Turkish-locale export (;, 1.234,5678, DD.MM.YYYY, Kapanış, Hac. 0,12M)", text=_turkish(_series(xist_days(), seed=25) * 100),
+                task=None, outcome="read as dialect tr (said on the import line); no defect"),
+        BadCase("MIXEDDEC", "mixed decimal styles in one column", text="\n".join(mixed) + "\n", task=None,
+                rejected="`Kapanış` must use one decimal style but got", outcome="rejected: the file and the column named, a cell of each style shown"),
+        BadCase("TWODATES", "a date column that reads two ways (01.02.2021: 1 February or 2 January)",
+                text=_turkish(ambiguous, days=[d.strftime("%d.%m.%Y") for d in ambiguous.index]), task=None, dialect="tr",
+                rejected="`dialect` must be named (--dialect tr or --dialect en) for a file that reads two ways but got dates like '01.02.2021'",
+                outcome="rejected naming what makes it unambiguous; with --dialect tr: imported"),
+    ]
+
+
 def cases() -> list[BadCase]:
-    """Every case: the control, the row-level cases, the file-level cases."""
-    return [good(), *_row_cases(), *_file_cases()]
+    """Every case: the control, the row-level cases, the file-level cases, the layouts."""
+    return [good(), *_row_cases(), *_file_cases(), *_layout_cases()]
 
 
 def write_corpus(folder: Path, corpus: list[BadCase] | None = None) -> dict[str, Path]:
-    """Write each case as ``<SYMBOL>.csv`` into ``folder``; returns symbol -> file."""
+    """Write each case as ``<SYMBOL><suffix>`` into ``folder``; returns symbol -> file."""
     folder.mkdir(parents=True, exist_ok=True)
     out = {}
     for case in corpus or cases():
-        path = folder / f"{case.symbol}.csv"
-        path.write_text(case.csv(), encoding="utf-8")
+        path = folder / case.file_name
+        if case.payload is not None:
+            path.write_bytes(case.payload)
+        else:
+            path.write_text(case.csv(), encoding="utf-8")
         out[case.symbol] = path
     return out
 

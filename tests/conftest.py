@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import delete
 
-from bistlab.store import PriceStore, prices_table
+from bistlab.store import PriceStore, imports_table, prices_table
 
 _PG_URL = os.environ.get("BISTLAB_TEST_PG_URL")
 
@@ -47,10 +47,12 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PriceStore
     price_store = PriceStore(url)
     with price_store.engine.begin() as conn:
         conn.execute(delete(prices_table))
+        conn.execute(delete(imports_table))
     yield price_store
     if request.param == "postgresql" and _PG_URL:  # a shared database: leave it empty
         with price_store.engine.begin() as conn:
             conn.execute(delete(prices_table))
+            conn.execute(delete(imports_table))
     price_store.close()
 
 

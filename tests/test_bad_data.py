@@ -1,6 +1,7 @@
 """The bad-data corpus (tests/badcorpus.py and the real KARYE and BALSU): every case gets its
-documented outcome, rejected with a message naming the file, the row and the problem, or imported
-with each defect recorded; one bad file never stops the others."""
+documented outcome, rejected with a message naming the file, the row (or column, or ticker) and
+the problem, or imported with each defect recorded; one bad file, or one bad ticker of a file,
+never stops the others."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from bistlab.errors import DataError, MalformedFileError
-from bistlab.importers import import_paths, read_price_file
+from bistlab.importers import import_paths, read_price_file, read_price_tables
 from bistlab.store import PriceStore
 from bistlab.validate import MIN_ROWS, validate_ohlcv
 from tests.badcorpus import BadCase, cases, write_corpus
@@ -31,21 +32,42 @@ def test_a_rejected_case_names_the_file_the_row_and_the_problem(tmp_path, symbol
     with pytest.raises(MalformedFileError) as info:
         read_price_file(_file(tmp_path, case))
     message = str(info.value)
-    assert message.startswith(f"{symbol}.csv: ") and "\n" not in message
+    assert message.startswith(f"{case.file_name}: ") and "\n" not in message
     assert case.rejected in message
 
 
 @pytest.mark.parametrize("symbol", IMPORTED)
 def test_an_imported_case_records_each_defect_and_nothing_else(tmp_path, symbol):
     case = CASES[symbol]
-    _, raw = read_price_file(_file(tmp_path, case))
-    result = validate_ohlcv(raw, symbol=symbol, calendar="auto")
-    found = {d.kind: d.detail for d in result.defects}
-    assert set(found) == set(case.defects), found
-    for kind, phrase in case.defects.items():
-        assert phrase in found[kind], found[kind]
-    assert result.frame.index.is_monotonic_increasing and result.frame.index.is_unique
-    assert (len(result.frame) < MIN_ROWS) == ("insufficient data" in (case.task or ""))
+    found_file = read_price_tables(_file(tmp_path, case))
+    assert [t.symbol for t in found_file.tables] == list(case.stored)
+    assert {ticker: err.args[0] for ticker, err in found_file.refused}.keys() == case.refuses.keys()
+    for ticker, err in found_file.refused:
+        assert str(err).startswith(f"{case.file_name}: ticker {ticker}: ") and case.refuses[ticker] in str(err)
+    for table in found_file.tables:
+        result = validate_ohlcv(table.frame, symbol=table.symbol, calendar="auto")
+        found = {d.kind: d.detail for d in result.defects}
+        assert set(found) == set(case.defects), found
+        for kind, phrase in case.defects.items():
+            assert phrase in found[kind], found[kind]
+        assert result.frame.index.is_monotonic_increasing and result.frame.index.is_unique
+        assert (len(result.frame) < MIN_ROWS) == ("insufficient data" in (case.task or ""))
+
+
+def test_the_layouts_are_read_as_their_source_says(tmp_path):
+    tables = {}
+    for symbol in ("TRLOCALE", "YFMULTI", "YFPARQ"):
+        tables.update({t.symbol: t for t in read_price_tables(_file(tmp_path, CASES[symbol])).tables})
+    assert "dialect tr (decimal comma, day-first dates)" in tables["TRLOCALE"].read_as
+    assert tables["YFA"].read_as.startswith("yfinance CSV (Price/Ticker header), Close, dialect en")
+    assert tables["YFC"].read_as.startswith("yfinance Parquet (Ticker/Price columns), Adj Close") and tables["YFC"].basis == "adj_close"
+
+
+def test_a_case_that_reads_two_ways_imports_with_its_dialect(store: PriceStore, tmp_path):
+    for case in (c for c in CASES.values() if c.dialect):
+        report = import_paths(store, [_file(tmp_path, case)], dialect=case.dialect)
+        assert report.failed == () and report.symbols == [case.symbol]
+        assert f"dialect {case.dialect}" in report.imported[0].read_as and "named by --dialect" in report.imported[0].read_as
 
 
 def test_real_data_is_never_dropped_for_a_calendar_finding(tmp_path):
@@ -75,12 +97,19 @@ def test_timezone_aware_dates_keep_their_own_day(tmp_path):
 def test_the_whole_corpus_in_one_import_stores_the_rest(store: PriceStore, tmp_path):
     paths = write_corpus(tmp_path / "corpus")
     report = import_paths(store, [tmp_path / "corpus"])
-    assert sorted(report.symbols) == sorted(IMPORTED) == store.symbols()
-    assert sorted(f.path.stem for f in report.failed) == sorted(REJECTED)
-    for failed in report.failed:
+    stored = sorted(s for case in CASES.values() for s in case.stored)
+    assert sorted(report.symbols) == stored == store.symbols()
+    whole_files = [f for f in report.failed if f.ticker is None]
+    assert sorted(f.path.stem for f in whole_files) == sorted(REJECTED)
+    for failed in whole_files:
         assert failed.message.startswith(failed.path.name) and CASES[failed.path.stem].rejected in failed.message
+    tickers = {f.ticker: f for f in report.failed if f.ticker is not None}
+    assert tickers.keys() == {t for case in CASES.values() for t in case.refuses}
+    for ticker, failed in tickers.items():
+        assert failed.message.startswith(f"{failed.path.name}: ticker {ticker}: ") and CASES[failed.path.stem].refuses[ticker] in failed.message
     assert report.too_short == ["SHORT"]
     assert len(paths) == len(CASES)
+    assert store.price_basis("YFC") == "adj_close" and store.price_basis("YFA") == "close"
 
 
 @pytest.mark.shared_data

@@ -133,3 +133,22 @@ def test_sqlite_parent_folder_is_created_and_workspace_default(tmp_path: Path, m
 def test_the_default_store_is_bistlab_own_read_write_table(store: PriceStore) -> None:
     assert not store.read_only and store.table_name == "prices" and store.symbol_suffix == ""
     assert repr(store) == f"PriceStore({store.safe_url!r})"
+
+
+def test_the_import_record_keeps_the_price_basis_and_it_enters_the_fingerprint(store: PriceStore, make_ohlcv) -> None:
+    frame = make_ohlcv(120)
+    store.write("THYAO", frame, basis="adj_close", source="THYAO.csv (ticker THYAO.IS)")
+    loaded = store.load("THYAO")
+    assert store.price_basis("THYAO") == loaded.basis == "adj_close"
+    assert loaded.fingerprint == fingerprint(loaded.frame, basis="adj_close") != fingerprint(loaded.frame)
+    store.write("THYAO", make_ohlcv(3, start="2024-12-02"), replace=False)  # a merge keeps the basis
+    assert store.price_basis("THYAO") == "adj_close"
+    with pytest.raises(DataError, match=r"THYAO: `basis` must be the stored rows' \('adj_close'\) when merging but got 'close'"):
+        store.write("THYAO", frame, replace=False, basis="close")
+    store.write("THYAO", frame)  # replaced without a basis: on the close again
+    assert store.price_basis("THYAO") == "close" and store.load("THYAO").fingerprint == fingerprint(store.load("THYAO").frame)
+    store.write("GARAN", frame, basis="adj_close")
+    store.delete("GARAN")
+    assert store.price_basis("GARAN") == "close"  # no record left behind
+    with pytest.raises(DataError, match="`basis` must be one of close, adj_close but got 'adjusted'"):
+        store.write("GARAN", frame, basis="adjusted")

@@ -128,7 +128,13 @@ def test_fingerprint_is_stable_and_sensitive(make_ohlcv) -> None:
 
 def test_fingerprint_is_the_same_in_every_process() -> None:
     frame = _frame([GOOD, ("2024-01-03", 10.5, 12.0, 10.0, 11.0, 250.0)])
-    assert fingerprint(frame) == "3b158f129a6e6770"
+    assert fingerprint(frame) == fingerprint(frame, basis="close") == "3b158f129a6e6770"  # as before the basis existed
+    assert fingerprint(frame, basis="adj_close") == "240aa61982e8603a"  # the adjusted series is another data set
+
+
+def test_fingerprint_refuses_an_unknown_basis() -> None:
+    with pytest.raises(DataError, match="`basis` must be one of close, adj_close but got 'split'"):
+        fingerprint(_frame([GOOD]), basis="split")
 
 
 @pytest.mark.parametrize(("n", "expected"), [(MIN_ROWS - 1, True), (MIN_ROWS, False)])
