@@ -99,6 +99,7 @@ def start(
     convergence_patience: Annotated[int, typer.Option(help="Finished trials without improvement that end a group.")] = 5,
     convergence_threshold: Annotated[float, typer.Option(help="Improvement of the best value that counts.")] = 0.005,
     threads: Annotated[int, typer.Option(help="Torch threads (0: cores, at most 4).")] = 0,
+    seed_repeats: Annotated[int, typer.Option(help="Extra seeds each group's incumbent is trained with; a group's best must beat the incumbent by more than their spread (0: not measured).")] = 2,
     base_job: Annotated[Optional[str], typer.Option(help="Job whose best parameters fix the groups not searched (fine_tune default: the latest completed job).")] = None,
     detach: DetachOpt = False,
 ) -> None:
@@ -113,7 +114,7 @@ def start(
         feature_groups=tuple(s.strip() for s in (features or "").split(",") if s.strip()), n_splits=n_splits,
         sequence_length=sequence_length, hidden_size=hidden_size, num_layers=num_layers, n_startup_trials=n_startup_trials,
         n_warmup_steps=n_warmup_steps, pruning_percentile=pruning_percentile, convergence_patience=convergence_patience,
-        convergence_threshold=convergence_threshold, num_threads=threads or default_threads(), base_job=base_job,
+        convergence_threshold=convergence_threshold, num_threads=threads or default_threads(), base_job=base_job, seed_repeats=seed_repeats,
     )
     try:
         config.validate()  # errors before the progress bar appears
