@@ -20,6 +20,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==$(TORCH_VERSION)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# catboost ships a JupyterLab widget whose module fails to load in JupyterLab 4 (a console error on every page)
+	$(BIN)/jupyter labextension disable --level=sys_prefix catboost-widget > /dev/null 2>&1 || true
 	touch $@
 
 demo: setup

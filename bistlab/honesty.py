@@ -81,7 +81,7 @@ METHOD_ITEMS: tuple[str, ...] = (
     "Limits: with 4 splits PBO moves in steps of 1/6 and is coarse; only trials with a DirHit on every split enter the "
     "matrix, without the support filter; the splits are contiguous windows with growing training sets, not the "
     "exchangeable blocks CSCV assumes; the trials of a study are correlated, so the independent-trials reference "
-    "overstates the premium of near-identical trials. None of these figures enters the usable rule, which uses holdout "
+    "overstates the premium of near-identical trials. No figure here enters the usable rule, which uses holdout "
     "numbers only.",
 )
 """The method and its limits in words, for the report: an introduction, then one item per figure."""

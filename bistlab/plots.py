@@ -267,9 +267,23 @@ def holdout_dirhit_by_task(table: pd.DataFrame) -> go.Figure:
         error_y=dict(type="data", symmetric=False, array=t["ci_high"] - t["holdout_dirhit"], arrayminus=t["holdout_dirhit"] - t["ci_low"]),
     )
     fig.add_scatter(x=t["task"], y=t["best_baseline_dirhit"], mode="markers", name="best baseline", marker_symbol="x")
+    _no_dirhit_markers(fig, table)
     fig.add_hline(y=50, line_dash="dot", line_color="grey")
-    fig.update_layout(yaxis_title="DirHit %", xaxis_title="task")
+    fig.update_layout(yaxis_title="DirHit %", xaxis_title="task", xaxis=dict(categoryorder="array", categoryarray=list(table["task"])))
     return _layout(fig, "Holdout DirHit by task (never seen by HPO)", height=420)
+
+
+def _no_dirhit_markers(fig: go.Figure, table: pd.DataFrame) -> None:
+    """A hollow marker on the 50 % line for every task without a holdout DirHit (no masked
+    holdout row, or not evaluated), so that no task vanishes from the chart."""
+    missing = table[table["holdout_dirhit"].isna()]
+    if missing.empty:
+        return
+    why = ["no masked holdout row (n=0)" if pd.notna(r.get("holdout_count")) else f"not evaluated ({r.get('status')})" for _, r in missing.iterrows()]
+    fig.add_scatter(
+        x=missing["task"], y=[50.0] * len(missing), mode="markers", name="no holdout DirHit", marker=dict(symbol="circle-open", size=10, color="grey"),
+        hovertext=[f"{task}: {w}" for task, w in zip(missing["task"], why)], hoverinfo="text",
+    )
 
 
 def edge_heatmap(table: pd.DataFrame) -> go.Figure:

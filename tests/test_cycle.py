@@ -51,10 +51,13 @@ def test_report_is_offline_and_has_a_row_per_task(cycle_run):
     html = result.report.read_text()
     table = html[html.index('id="summary"') :]
     table = table[: table.index("</table>")]
-    rows = re.findall(r"<tr>\s*<td>([A-Z]+_\d+d)</td>", table)
+    rows = re.findall(r"<tr>\s*<td>(?:<a href=\"[^\"]+\">)?([A-Z]+_\d+d)(?:</a>)?</td>", table)
     assert sorted(rows) == ["AAA_1d", "AAA_7d", "SHORT_1d", "SHORT_7d"]
-    for column in ("HPO DirHit", "WFV DirHit", "holdout DirHit", "n=", "95 % CI", "persistence", "majority", "nRMSE", "LOW_SUPPORT", "support", "usable"):
+    for column in ("HPO DirHit", "WFV Δ", "holdout DirHit", "n=", "95 % CI", "best baseline", "LOW_SUPPORT", "usable"):
         assert column in table, column
+    page = (ws.reports / "cycle_1" / "AAA_1d" / "index.html").read_text()  # the secondary figures, on the task page
+    for figure in ("WFV DirHit", "persistence", "majority", "call DirHit", "nRMSE", "support"):
+        assert figure in page, figure
     assert not re.search(r"<script[^>]+src=[\"']https?://", html), "the report must not load scripts from the network"
     assert html.count("plotly.js v") <= 2 and "Plotly.newPlot" in html
 

@@ -51,6 +51,10 @@ window.addEventListener("load", function () {
     p.id = "bistlab-probe";
     p.textContent = JSON.stringify(window.__bistlabErrors);
     document.body.appendChild(p);
+    var t = document.getElementById("summary"), w = document.createElement("pre");
+    w.id = "bistlab-table-right";  // where the task table ends, in CSS pixels of a 1400-px window
+    w.textContent = t ? String(Math.ceil(t.getBoundingClientRect().right)) : "";
+    document.body.appendChild(w);
   }, 1000);
 });
 </script>"""
@@ -130,12 +134,16 @@ def test_main_report_renders_without_errors_with_a_row_per_task_and_drawn_figure
     assert "Uncaught" not in log, [line for line in log.splitlines() if "Uncaught" in line]
     table = dom[dom.index('id="summary"') :]
     table = table[: table.index("</table>")]
-    rows = re.findall(r"<tr><td>([A-Z0-9]+_\d+d)</td>", table)
+    rows = re.findall(r'<tr><td><a href="[^"]+">([A-Z0-9]+_\d+d)</a></td>', table)  # task names link to their pages
     assert sorted(rows) == sorted(result.tasks) == ["GOOG_1d", "GOOG_7d", "NASDAQ_1d", "NASDAQ_7d", "UNIVERSE_1d", "UNIVERSE_7d"]
     assert _check_figures(dom, at_least=5) == html.count('id="bistlab-plot-')  # heatmap, holdout by task, HPO vs holdout, rank IC by date
     for section in ("Usable models", "Universe models", "Multiple testing", "Since the previous cycle", "Predictions", "Forward record", "Per task", "Reproducibility"):
         assert section in dom, section
     assert len(intervals_beside_figures(html)) > 20  # no interval of the rendered report excludes its figure
+    right = re.search(r'<pre id="bistlab-table-right">(\d+)</pre>', dom)
+    assert right and int(right.group(1)) <= 1400, f"the task table ends at {right and right.group(1)} px, past a 1400-px window"
+    text = re.sub(r"<script.*?</script>|<style.*?</style>", "", dom, flags=re.S)
+    assert not re.search(r"\bNone\b", re.sub(r"<[^>]+>", " ", text)), "Python's None shown to a reader"
 
 
 def test_task_page_and_notebooks_render_with_the_shared_plotly(demo_cycle, tmp_path):

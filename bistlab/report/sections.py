@@ -19,7 +19,7 @@ from bistlab.htmlfmt import REPORT_CSS, dirhit_html, dirhit_text, edge_html, esc
 from bistlab.metrics import INTERVAL_METHOD, USABLE_RULE, DirHit, effective_count, min_passing_dirhit
 from bistlab.panel_metrics import BOOTSTRAP_METHOD
 from bistlab.report.data import CycleReport, TaskRecord
-from bistlab.report.words import baseline_html, call_html, disguise_words, hold_html, hpo_html, method_html, task_sentences, verdict_words, wfv_html
+from bistlab.report.words import baseline_html, disguise_words, hold_html, hpo_html, method_html, task_sentences, verdict_words
 from bistlab.repro import report_versions, source_revision
 from bistlab.state import TaskStatus
 from bistlab.validate import UNIVERSE_SYMBOL
@@ -51,7 +51,7 @@ HOW_TO_READ = (
     "splits after training (parity). <i>Holdout DirHit</i> is the honest number: the most recent rows, never seen by HPO, "
     "predicted online with refits on past data only, beside two naive baselines on the same rows (persistence: the sign "
     "of the last h-day return, rows where it is zero not counted; majority: the training window's majority direction).</p>"
-    f"<p><b>Usable rule</b> (holdout numbers only): {esc(USABLE_RULE)}.</p>"
+    "<p><b>Usable</b>: decided by the holdout numbers only; the rule and its numbers are in the section <i>Usable models</i>.</p>"
 )
 
 HOW_TO_READ_UNIVERSE = (
@@ -249,24 +249,16 @@ def usable_html(rep: CycleReport) -> str:
 # ---------------------------------------------------------------- the table of all tasks
 
 TABLE_COLUMNS: list[tuple[str, str | None]] = [
-    ("task", None),
-    ("status", None),
-    ("LOW_SUPPORT", "no trial passed the support filter; selected under the 0/0.0 fallback"),
+    ("task", "the task's page: every figure of the task (WFV, both baselines, call DirHit, nRMSE, support, PBO) and its notebooks"),
+    ("status", "how the task ended; LOW_SUPPORT: no trial passed the support filter, selected under the 0/0.0 fallback"),
     ("usable", USABLE_RULE),
     ("trials (complete / all)", "complete Optuna trials of the study / all trials (failed and pruned included)"),
-    ("HPO DirHit % (biased upward by the search)", "mean DirHit over the selected trial's counted splits; n pooled over them. The maximum over the trials: optimistic."),
-    ("WFV DirHit % (parity after training)", "the same configuration refit per split after training; Δ = WFV − HPO (0 = parity)"),
+    ("HPO DirHit % (biased upward by the search)", "mean DirHit over the selected trial's counted splits; n pooled over them. The maximum over the trials: optimistic. WFV Δ: the same configuration refit per split after training, minus HPO (0 = parity)"),
     ("holdout DirHit % (n, 95 % CI)", "online evaluation on the untouched holdout"),
-    ("persistence % (same rows)", "sign of the last h-day return, on the holdout's masked rows"),
-    ("majority % (same rows)", "the training window's majority direction, on the holdout's masked rows"),
+    ("best baseline % (same rows)", "the better of persistence (sign of the last h-day return) and the training window's majority direction, on the holdout's masked rows (both on the task page)"),
     ("holdout − best baseline [95 % CI]", "holdout DirHit minus the better baseline on the same rows, percentage points, with the 95 % interval of that difference (paired: the rows where model and baseline disagree decide it)"),
-    ("holdout call DirHit %", "DirHit over rows where |prediction| > threshold (what a trader acts on) and their share"),
-    ("nRMSE holdout / WFV", "RMSE / std of the realised returns (1 = no better than the mean): holdout, and mean over the walk-forward splits after training"),
-    ("support (holdout mask %, splits counted)", "masked holdout rows in % of the holdout; splits that counted in the HPO DirHit"),
-    ("PBO", "probability of backtest overfitting (CSCV over trials × splits); ≈0.5 = selection picked noise"),
     ("vs previous cycle", "change since the previous cycle"),
     ("note", None),
-    ("details", "the task's page and its executed notebooks"),
 ]
 """The table's columns and their definitions (header tooltips)."""
 
@@ -306,16 +298,30 @@ def _usable_cell(rec: TaskRecord) -> str:
 
 def _holdout_cells(rec: TaskRecord) -> list[str]:
     if not rec.ev:
-        return ["–"] * 6
-    gap = rec.ev.wfv_parity_gap
-    return [
-        wfv_html(rec, inline=False) + (f"<br><small>Δ {gap:+.2f}</small>" if gap is not None else "") + _PANEL_SPLITS_NOTE * rec.is_universe,
-        hold_html(rec, inline=False) + _panel_note(rec),
-        baseline_html(rec, "persistence", inline=False),
-        baseline_html(rec, "majority", inline=False),
-        edge_html(rec.edge_figure()),
-        call_html(rec, inline=False),
-    ]
+        return ["–"] * 3
+    return [hold_html(rec, inline=False) + _panel_note(rec), _best_baseline_cell(rec), edge_html(rec.edge_figure())]
+
+
+def _best_baseline_cell(rec: TaskRecord) -> str:
+    """The better baseline's holdout DirHit, named (the one the usable rule compares with)."""
+    name = (rec.panel or {}).get("best_baseline") if rec.is_universe else rec.verdict.get("best_baseline")
+    if not name:
+        return "–"
+    return f"<small>{esc(name)}</small><br>{baseline_html(rec, name, inline=False)}"
+
+
+def _hpo_cell(rec: TaskRecord) -> str:
+    """The HPO DirHit with the WFV parity gap under it."""
+    if not rec.best:
+        return "–"
+    gap = rec.ev.wfv_parity_gap if rec.ev else None
+    return hpo_html(rec, inline=False) + (f"<br><small>WFV Δ {gap:+.2f}</small>" if gap is not None else "") + _PANEL_SPLITS_NOTE * rec.is_universe
+
+
+def _task_cell(rep: CycleReport, rec: TaskRecord) -> str:
+    """The task's name, a link to its page when there is one."""
+    paths = rep.ws.task(rep.cycle, rec.key)
+    return link(f"{rep.rel}{rec.key}/{paths.page.name}", rec.key) if paths.page.exists() else esc(rec.key)
 
 
 _PANEL_SPLITS_NOTE = "<br><small>pooled panel rows: interval<br>too narrow, indicative only</small>"
@@ -335,21 +341,17 @@ def _table_row(rep: CycleReport, rec: TaskRecord, t: pd.Series) -> list[str]:
     status = esc(rec.status)
     if rec.status in (TaskStatus.FAILED, TaskStatus.SKIPPED):
         status = f'<span class="failed">{status}</span>'
-    h = rec.holdout
+    if rec.low_support:
+        status += '<br><span class="lowsupport">LOW_SUPPORT</span>'
     return [
-        esc(rec.key),
+        _task_cell(rep, rec),
         status,
-        '<span class="lowsupport">LOW_SUPPORT</span>' if rec.low_support else "",
         _usable_cell(rec),
         f"{rec.best.n_complete} / {rec.best.n_trials}" if rec.best else "–",
-        (hpo_html(rec, inline=False) + _PANEL_SPLITS_NOTE * rec.is_universe) if rec.best else "–",
+        _hpo_cell(rec),
         *_holdout_cells(rec),
-        f"{num(h.nrmse)} / {num(rec.ev.wfv.get('avg_nrmse'))}" if rec.ev else "–",
-        f"{pct(h.mask_pct if h else None)}, {len(rec.best.counted_splits)} of {len(rec.hpo_splits())}" if rec.best else "–",
-        num(rec.honesty.pbo.pbo, "{:.2f}") if rec.honesty and rec.honesty.pbo.pbo is not None else "–",
         _prev_cell(rec),
         f'<div class="note">{esc(t["note"])}</div>' if t["note"] else "",
-        _task_links(rep, rec),
     ]
 
 
@@ -361,7 +363,8 @@ def table_html(rep: CycleReport) -> str:
     rows = [_table_row(rep, rec, t) for rec, (_, t) in zip(rep.records.tasks, rep.table.iterrows())]
     return (
         '<div class="bistlab-report"><h2>All tasks</h2>'
-        "<p>One row per task, horizon-first. Hover over a column header for its definition.</p>"
+        "<p>One row per task, horizon-first; a task's name opens its page with every other figure (walk-forward, both "
+        "baselines, call DirHit, nRMSE, support, PBO) and its notebooks. Hover over a column header for its definition.</p>"
         + html_table(cols, rows, table_id="summary", titles=[t for _, t in TABLE_COLUMNS])
         + "</div>"
     )
@@ -699,6 +702,28 @@ def _removed_item(tasks: list[TaskRecord]) -> tuple[str, str]:
     return "left out of the search space", esc(text or "nothing")
 
 
+CONFIG_DEFAULT_WORDS: dict[str, str] = {
+    "symbols": "every stored symbol",
+    "models": "every available family",
+    "dask_address": "this machine",
+    "universe": "automatic (10 symbols or more)",
+    "as_of": "every stored row",
+    "holdout_rows": "10 % of the rows, 40 to 120",
+}
+"""What an unset (``None``) cycle setting means, in words: the report never prints Python's ``None``."""
+
+
+def config_text(config: dict[str, Any]) -> str:
+    """A cycle configuration as ``name=value`` pairs, unset values in words (:data:`CONFIG_DEFAULT_WORDS`)."""
+
+    def value(k: str, v: Any) -> str:
+        if v is None:
+            return CONFIG_DEFAULT_WORDS.get(k, "not set")
+        return ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+    return "; ".join(f"{k}={value(k, v)}" for k, v in config.items())
+
+
 def _facts(rep: CycleReport) -> list[tuple[str, str]]:
     """The key facts: versions, revision, configuration, seeds, settings, space, wall time."""
     tasks = rep.records.tasks
@@ -712,7 +737,7 @@ def _facts(rep: CycleReport) -> list[tuple[str, str]]:
         ("bistlab", f"{esc(rev['version'])}, source revision {esc(rev['commit'])}" + (" (uncommitted changes)" if rev.get("dirty") else "")),
         ("packages at training", esc(", ".join(f"{k} {v}" for k, v in versions.items()) or "unknown")),
         ("packages rendering this report", esc(", ".join(f"{k} {v}" for k, v in report_versions().items()))),
-        ("cycle configuration", "<code>" + esc(", ".join(f"{k}={v}" for k, v in rep.records.config.items()) or "not recorded") + "</code>"),
+        ("cycle configuration", "<code>" + esc(config_text(rep.records.config) or "not recorded") + "</code>"),
         ("seeds", esc(f"sampler and model seed {rep.records.config.get('seed', '?')} (cycle config); trial configs use seed(s) {seeds or '–'}")),
         ("evaluation settings", esc(", ".join(f"{k} = {v}" for k, v in settings.items()) or "none")),
         _removed_item(tasks),

@@ -181,7 +181,7 @@ def _previous_html(rec: TaskRecord) -> str:
             + "</p>",
             html_table(["", f"cycle {p['cycle']}", f"cycle {rec.cycle}"], rows),
             f"<h3>Parameters changed ({len(changes)})</h3>",
-            html_table(["parameter", "before", "after"], changes) if changes else "<p>None.</p>",
+            html_table(["parameter", "before", "after"], changes) if changes else "<p>No parameter changed.</p>",
         ]
     )
 
