@@ -8,8 +8,6 @@ HORIZONS ?= 1,7
 TRIALS ?= 12
 # per-symbol tasks of the demo; its universe task covers every stored symbol (the 20 S&P 500 stocks too)
 DEMO_SYMBOLS ?= SP500,NASDAQ,GOOG
-# tasks at once: the machine's two cores (a fit uses one thread; README "Performance": 2 workers 1.77x)
-WORKERS ?= 2
 
 .PHONY: setup demo test test-slow test-all bench bench-quick clean-workspace
 
@@ -26,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	$(BIN)/bistlab data demo
-	$(BIN)/bistlab cycle run --horizons $(HORIZONS) --trials $(TRIALS) --symbols $(DEMO_SYMBOLS) --workers $(WORKERS)
+	$(BIN)/bistlab cycle run --horizons $(HORIZONS) --trials $(TRIALS) --symbols $(DEMO_SYMBOLS)  # one task per core by default
 
 # The suite a user runs (a few minutes); test-slow adds the crash, worker and cluster checks (CI runs both).
 test: setup

@@ -16,6 +16,7 @@ import typer
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich import box
 from rich.table import Table
 
 import optuna
@@ -23,7 +24,7 @@ import optuna
 from bistlab.cli_common import console, current_workspace, err_console, fail, set_workspace
 from bistlab.cli_hyperopt import hyperopt_app
 from bistlab.cli_serve import serve_command
-from bistlab.config import DEFAULT_HORIZONS, CycleConfig
+from bistlab.config import DEFAULT_HORIZONS, CycleConfig, default_workers
 from bistlab.cycle import CycleResult, check_runnable, request_stop, run_cycle
 from bistlab.dashboard import combined_storage
 from bistlab.errors import BistlabError, ConfigError, DataError
@@ -36,6 +37,7 @@ from bistlab.predict import predict_cycle, update_predictions, write_predictions
 from bistlab.report import render_report
 from bistlab.state import CycleState, StateFile, TaskState, TaskStatus
 from bistlab.store import PriceStore
+from bistlab.textfmt import TRIALS_MEANING, trials_text
 from bistlab.validate import normalize_symbol, too_short
 from bistlab.workspace import ForwardScore, Workspace
 
@@ -227,7 +229,7 @@ def _config(
     seed: int,
     jobs: int,
     models: str | None,
-    workers: int,
+    workers: int | None,
     dask: str | None,
     keep_cycles: int,
     pruner: str,
@@ -235,10 +237,12 @@ def _config(
     target: str = "excess",
     as_of: str | None = None,
     holdout_rows: int | None = None,
+    use_mlflow: bool = False,
 ) -> CycleConfig:
     return CycleConfig(
         as_of=as_of,
         holdout_rows=holdout_rows,
+        use_mlflow=use_mlflow,
         universe=universe,
         universe_target=target,
         horizons=_parse_ints(horizons, "--horizons"),
@@ -247,7 +251,7 @@ def _config(
         seed=seed,
         n_jobs=jobs,
         models=tuple(m.strip().lower() for m in models.split(",") if m.strip()) if models else None,
-        workers=workers,
+        workers=default_workers() if workers is None else workers,
         dask_address=dask,
         keep_cycles=keep_cycles,
         pruner=pruner,
@@ -260,7 +264,7 @@ SymbolsOpt = Annotated[Optional[str], typer.Option(help="Comma-separated symbols
 SeedOpt = Annotated[int, typer.Option(help="Seed of samplers and models.")]
 JobsOpt = Annotated[int, typer.Option(help="Threads per model fit (one is fastest at these data sizes; use --workers for the other cores).")]
 ModelsOpt = Annotated[Optional[str], typer.Option(help="Model families to search, comma-separated, e.g. lgbm,xgb (default: all available; the ensemble `all` is searched when two or more are).")]
-WorkersOpt = Annotated[int, typer.Option(help="Tasks run at once on this machine (processes).")]
+WorkersOpt = Annotated[Optional[int], typer.Option(help=f"Tasks run at once on this machine (processes; each fit one thread). Default: the machine's cores, bounded by memory ({default_workers()} here); --workers 1 runs one task at a time.")]
 DaskOpt = Annotated[Optional[str], typer.Option(help="Run tasks on this Dask scheduler (tcp://host:8786); needs --optuna-url.")]
 KeepOpt = Annotated[int, typer.Option(help="Earlier cycles whose studies and runs are kept when a new cycle starts (reports are always kept).")]
 PrunerOpt = Annotated[str, typer.Option(help=f"Stops a trial after a walk-forward split when it can no longer win: {', '.join(PRUNERS)}.")]
@@ -268,6 +272,7 @@ UniverseOpt = Annotated[Optional[bool], typer.Option("--universe/--no-universe",
 TargetOpt = Annotated[str, typer.Option("--universe-target", help="The universe tasks' target: excess (the h-day log return minus the date's cross-sectional median) or raw.")]
 AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Run the cycle on the prices up to this date (YYYY-MM-DD) only: every later row is hidden from HPO, selection, training and the holdout; `bistlab forward` then scores the frozen models on every later session.")]
 HoldoutRowsOpt = Annotated[Optional[int], typer.Option("--holdout-rows", min=1, help="Every task's holdout rows (sessions for a universe task; default: 10 % of the rows, 40 to 120). A longer holdout gives each verdict more power and costs the training window as many rows; the report's 'what each horizon's holdout can judge' table says how many would do.")]
+MlflowOpt = Annotated[bool, typer.Option("--mlflow/--no-mlflow", help="When the cycle ends, record it in MLflow: a run for the cycle, a nested run per task with its holdout figures and verdict, the report as an artifact (in MLFLOW_TRACKING_URI, else runs/mlflow.db; needs the mlflow extra). `cycle resume` keeps it.")]
 DEFAULT_HORIZONS_TEXT = ",".join(map(str, DEFAULT_HORIZONS))
 
 
@@ -279,7 +284,7 @@ def cycle_run(
     seed: SeedOpt = 0,
     jobs: JobsOpt = 1,
     models: ModelsOpt = None,
-    workers: WorkersOpt = 1,
+    workers: WorkersOpt = None,
     dask: DaskOpt = None,
     keep_cycles: KeepOpt = 1,
     pruner: PrunerOpt = DEFAULT_PRUNER,
@@ -287,13 +292,14 @@ def cycle_run(
     universe_target: TargetOpt = "excess",
     as_of: AsOfOpt = None,
     holdout_rows: HoldoutRowsOpt = None,
+    mlflow: MlflowOpt = False,
 ) -> None:
     """Run the current cycle (or resume it if unfinished), then print the report's path.
 
     `--symbols` chooses the per-symbol tasks; a universe task always covers every stored symbol.
     With `--as-of DATE` the cycle sees the prices up to DATE only (an as-of cycle)."""
     try:
-        _cycle(_config(horizons, trials, symbols, seed, jobs, models, workers, dask, keep_cycles, pruner, universe, universe_target, as_of, holdout_rows), resume=False)
+        _cycle(_config(horizons, trials, symbols, seed, jobs, models, workers, dask, keep_cycles, pruner, universe, universe_target, as_of, holdout_rows, mlflow), resume=False)
     except BistlabError as err:
         fail(err)
 
@@ -306,7 +312,7 @@ def cycle_resume(
     seed: SeedOpt = 0,
     jobs: JobsOpt = 1,
     models: ModelsOpt = None,
-    workers: WorkersOpt = 1,
+    workers: WorkersOpt = None,
     dask: DaskOpt = None,
     keep_cycles: KeepOpt = 1,
     pruner: PrunerOpt = DEFAULT_PRUNER,
@@ -328,6 +334,7 @@ def cycle_resume(
         "target": saved.get("universe_target", "excess"),
         "as_of": saved.get("as_of"),
         "holdout_rows": saved.get("holdout_rows"),
+        "use_mlflow": bool(saved.get("use_mlflow", False)),
     }
     try:
         _cycle(_config(**merged), resume=True)
@@ -351,62 +358,97 @@ def _read_state(ws: Workspace) -> CycleState:
         raise  # fail() always exits; this line is for the type checker
 
 
+WideOpt = Annotated[bool, typer.Option("--wide", help="Every column (best trial, HPO and WFV DirHit, failed and pruned trials, retries, errors): wider than 80 columns.")]
+
+
 @app.command("status")
-def status() -> None:
-    """The progress view: per task, trials, best trial, HPO / WFV / online DirHit, LOW_SUPPORT, retries, errors."""
+def status(wide: WideOpt = False) -> None:
+    """The progress view: per task its status, trials, holdout DirHit and verdict (--wide: every column)."""
     ws = current_workspace()
     state = _read_state(ws)
     if state.cycle == 0:
         console.print("no cycle has run in this workspace yet")
         return
     flag = " (ended)" if state.cycle_ended() else (" (paused)" if state.paused else "")
-    table = Table(title=f"cycle {state.cycle}{flag}")
-    for col in ("task", "status", "trials", "best trial", "HPO DirHit %", "WFV DirHit %", "online DirHit % (n)", "LOW_SUPPORT", "passes usable rule (alone)", "retries", "error / note"):
-        table.add_column(col, overflow="fold")
-    fmt = lambda v: "–" if v is None else f"{v:.1f}"  # noqa: E731
-    for r in task_rows(ws, state):
-        trials = f"{r['trials_complete']}/{r['trials_requested'] or '?'}"
-        if r["trials_running"]:
-            trials += f" (+{r['trials_running']} running)"
-        table.add_row(
-            r["task"], r["status"], trials, "–" if r["best_trial"] is None else str(r["best_trial"]),
-            fmt(r["hpo_dirhit"]), fmt(r["wfv_dirhit"]),
-            f"{fmt(r['online_dirhit'])} ({r['holdout_count'] if r['holdout_count'] is not None else '–'})",
-            "LOW_SUPPORT" if r["low_support"] else "", {True: "yes", False: "no", None: "–"}[r["usable"]], str(r["retries"]), r["error"] or r.get("note") or "",
-        )
+    rows = task_rows(ws, state)
+    table = Table(title=f"cycle {state.cycle}{flag}", box=box.SIMPLE_HEAD, title_justify="left")
+    for col in STATUS_COLUMNS + (STATUS_WIDE_COLUMNS if wide else ()):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*_status_cells(r), *(_status_wide_cells(r) if wide else ()))
     console.print(table)
+    console.print(
+        f"trials: {TRIALS_MEANING}; holdout: DirHit % with its masked rows n; rule: the usable rule on the task's own holdout, "
+        "before the cycle-wide control (`bistlab report` has the final flag)", highlight=False,
+    )
+    if not wide:
+        for r in rows:
+            if r["error"] or r.get("note"):
+                console.print(f"{r['task']}: {r['error'] or r['note']}", highlight=False)
+
+
+STATUS_COLUMNS: tuple[str, ...] = ("task", "status", "trials", "holdout % (n)", "rule")
+STATUS_WIDE_COLUMNS: tuple[str, ...] = ("best trial", "HPO %", "WFV %", "LOW_SUPPORT", "retries", "error / note")
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{v:.1f}"
+
+
+def _status_cells(r: dict[str, Any]) -> tuple[str, ...]:
+    finished = r["trials_complete"] + r["trials_pruned"]
+    trials = trials_text(finished, r["trials_requested"], complete=r["trials_complete"], pruned=r["trials_pruned"], failed=r["trials_failed"])
+    if r["trials_running"]:
+        trials += f", {r['trials_running']} running"
+    holdout = f"{_pct(r['online_dirhit'])} ({r['holdout_count'] if r['holdout_count'] is not None else '–'})"
+    return r["task"], str(r["status"]), trials, holdout, {True: "passes", False: "fails", None: "–"}[r["usable"]]
+
+
+def _status_wide_cells(r: dict[str, Any]) -> tuple[str, ...]:
+    return (
+        "–" if r["best_trial"] is None else str(r["best_trial"]), _pct(r["hpo_dirhit"]), _pct(r["wfv_dirhit"]),
+        "LOW_SUPPORT" if r["low_support"] else "", str(r["retries"]), r["error"] or r.get("note") or "",
+    )
 
 
 @app.command("dashboard")
 def dashboard(
-    task: Annotated[Optional[str], typer.Option(help="Show only this task's cycle study, e.g. SP500_1d (default: every study of the cycle).")] = None,
-    cycle: Annotated[Optional[int], typer.Option(help="Cycle number (default: the current one).")] = None,
-    job: Annotated[Optional[str], typer.Option(help="Hyperopt job whose group studies are shown too (default: the latest job).")] = None,
+    task: Annotated[Optional[str], typer.Option(help="Show only this task's cycle studies, e.g. SP500_1d (default: every task's).")] = None,
+    cycle: Annotated[Optional[int], typer.Option(help="Show only this cycle's task studies (default: every cycle's).")] = None,
+    job: Annotated[Optional[str], typer.Option(help="Show only this hyperopt job's group studies (default: every job's).")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1 by default: optuna-dashboard has no token of its own).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8080,
 ) -> None:
-    """Open one optuna-dashboard on every study of the cycle and the hyperopt job's group studies (live, read-only)."""
+    """Open one optuna-dashboard on every study of every cycle and hyperopt job (live, read-only, stable study URLs)."""
     ws = current_workspace()
     try:
         storage, names = combined_storage(ws, cycle=cycle, job_id=job, task=task)
     except BistlabError as err:
         fail(err)
     if not names:
-        fail(BistlabError("no study to show: run `bistlab cycle run` or `bistlab hyperopt start` first (or choose --cycle / --job)"))
+        fail(BistlabError("no study to show: run `bistlab cycle run` or `bistlab hyperopt start` first (or choose another --cycle / --job)"))
     console.print(f"{len(names)} studies: {', '.join(names)}", highlight=False, soft_wrap=True)
-    from optuna_dashboard import run_server  # only this command needs the dashboard's server
+    from bistlab.dashboard import serve_dashboard  # optuna-dashboard's server: only this command needs it
 
-    console.print(f"optuna-dashboard on http://{host}:{port}/ (Ctrl-C ends it)", highlight=False, soft_wrap=True)
-    run_server(storage, host=host, port=port)
+    console.print(f"optuna-dashboard on http://{host}:{port}/ (read-only; Ctrl-C ends it)", highlight=False, soft_wrap=True)
+    try:
+        serve_dashboard(storage, host=host, port=port)
+    except KeyboardInterrupt:
+        return
+    except OSError as err:
+        fail(BistlabError(f"`--port` must be free on {host} but got {port} ({err.strerror or err}): choose another port"))
 
 
 @app.command("report")
 def report(cycle: Annotated[Optional[int], typer.Option(help="Cycle number (default: the current one).")] = None) -> None:
     """Render (again) the HTML report of a cycle and print its path."""
     ws = current_workspace().ensure()
-    number = cycle or _read_state(ws).cycle
-    if number < 1:
+    latest = _read_state(ws).cycle
+    number = cycle or latest
+    if latest < 1:
         fail(BistlabError("no cycle has run in this workspace yet: run `bistlab cycle run` first"))
+    if not 1 <= number <= latest or not ws.cycle_dir(number).exists() and not (ws.reports / f"cycle_{number}").exists():
+        fail(ConfigError("--cycle", f"a cycle of this workspace (1 to {latest}, with its runs or its report kept)", number))
     try:
         if not cycle_as_of(ws, number):  # an as-of cycle's frozen models forecast no today (`bistlab forward`)
             update_predictions(ws, number)

@@ -104,7 +104,7 @@ def start(
     detach: DetachOpt = False,
 ) -> None:
     """Start a job; prints the measured time estimate, then runs it (or detaches)."""
-    from bistlab.lstm.jobs import start_job
+    from bistlab.lstm.jobs import check_start, start_job
 
     ws = _ws()
     config = OptimizationConfig(
@@ -117,7 +117,7 @@ def start(
         convergence_threshold=convergence_threshold, num_threads=threads or default_threads(), base_job=base_job, seed_repeats=seed_repeats,
     )
     try:
-        config.validate()  # errors before the progress bar appears
+        check_start(ws, config)  # errors before the progress bar appears
         if detach:
             response = start_job(ws, config, detach=True)
             _print_start(response.to_dict())

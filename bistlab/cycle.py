@@ -26,6 +26,9 @@ it); its price snapshot is the store cut at that date (:func:`bistlab.universe.l
 no task sees a later row; it starts cold (the previous cycle's best parameters were chosen on later
 rows); when it ends, its final models are frozen on the rows up to the date and scored on every
 later session (:func:`bistlab.forward.forward_cycle`) instead of forecasting today.
+With ``CycleConfig.use_mlflow`` (kept by a resume), an ended cycle is recorded in MLflow after its
+report: a run for the cycle, a nested run per task with its holdout figures and verdict
+(:mod:`bistlab.cycle_tracking`); a tracking failure is logged and never fails the cycle.
 :func:`run_cycle` holds the workspace's :class:`~bistlab.state.CycleLock` for its whole run.
 """
 
@@ -46,9 +49,11 @@ import pandas as pd
 
 from bistlab import sessions
 from bistlab.config import UNIVERSE_MIN_SYMBOLS, CycleConfig
+from bistlab.cycle_tracking import track_cycle_safely
 from bistlab.errors import BistlabError, ConfigError
 from bistlab.executors import ProgressFn, executor_for
 from bistlab.forward import forward_cycle
+from bistlab.lstm.tracking import check_mlflow
 from bistlab.models import available_models
 from bistlab.panel import UNIVERSE_SYMBOL, is_universe
 from bistlab.predict import update_predictions
@@ -194,6 +199,7 @@ def check_runnable(ws: Workspace, config: CycleConfig, *, resume: bool = False) 
     symbols = _cycle_symbols(ws, config)
     _check_models(config.models)
     sessions.check_setting()
+    check_mlflow(config.use_mlflow)
     if ws.optuna_url:
         make_storage(ws.optuna_url)
     return symbols
@@ -280,9 +286,11 @@ class GracefulInterrupt:
             signal.signal(signal.SIGINT, self.previous)
 
 
-def _close_cycle(ws: Workspace, state: CycleState, *, as_of: str | None, report: bool) -> Path | None:
+def _close_cycle(ws: Workspace, state: CycleState, *, as_of: str | None, report: bool, track: bool = False) -> Path | None:
     """What follows a cycle's last task: the forecasts (an as-of cycle: its frozen models' forward
-    record instead), then the report. Returns the report's path (``None``: not rendered)."""
+    record instead), then the report, then with ``track`` the MLflow runs
+    (:func:`bistlab.cycle_tracking.track_cycle_safely`, never failing the cycle). Returns the
+    report's path (``None``: not rendered)."""
     if not state.cycle_ended():
         return None
     if as_of:
@@ -292,7 +300,10 @@ def _close_cycle(ws: Workspace, state: CycleState, *, as_of: str | None, report:
             logger.warning("cycle %d: no forward record: %s", state.cycle, err)
     elif report:
         update_predictions(ws, state.cycle)
-    return render_report(ws, state.cycle) if report else None
+    path = render_report(ws, state.cycle) if report else None
+    if track:
+        track_cycle_safely(ws, state.cycle, report=path)
+    return path
 
 
 def run_cycle(ws: Workspace, config: CycleConfig, *, progress: ProgressFn | None = None, report: bool = True, resume: bool = False) -> CycleResult:
@@ -326,5 +337,6 @@ def run_cycle(ws: Workspace, config: CycleConfig, *, progress: ProgressFn | None
         with GracefulInterrupt(ws):
             paused = executor_for(ws, config).run(pending, warm=warm, progress=progress)
         state = state_file.update(lambda s: setattr(s, "paused", paused))
-        path = _close_cycle(ws, state, as_of=as_of, report=report)
+        track = config.use_mlflow or bool(state.config.get("use_mlflow"))  # the cycle's own setting is kept; a resume may turn it on
+        path = _close_cycle(ws, state, as_of=as_of, report=report, track=track)
     return CycleResult(cycle=state.cycle, tasks={t.key: t for t in state.cycle_tasks()}, report=path, paused=paused)

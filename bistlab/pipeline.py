@@ -34,6 +34,7 @@ from bistlab.hpo import finished_trials, open_task_study, run_hpo
 from bistlab.predict import forecast_task
 from bistlab.pruning import DEFAULT_PRUNER
 from bistlab.metrics import DirHit, majority_direction, split_metrics, symbol_metrics, usable_verdict
+from bistlab.objectives import cycle_metric_name, name_metric
 from bistlab.repro import package_versions
 from bistlab.selection import SupportFilter, filtered_dirhit, select_best_trial
 from bistlab.space import SearchSpace, TrialConfig
@@ -87,6 +88,7 @@ def hpo_step(
     ws.task(cycle, task.key).folder.mkdir(parents=True, exist_ok=True)
     ws.cycle_studies_dir(cycle).mkdir(parents=True, exist_ok=True)
     study, restart_note = open_task_study(ws.study_storage(cycle, task.key), study_name(symbol, horizon, cycle), spec, seed=seed, pruner=pruner)
+    name_metric(study, cycle_metric_name(horizon))  # optuna-dashboard shows it instead of "Objective 0"
     space = task.search_space(models=models)
     done = len(finished_trials(study))
     if done < n_trials:
@@ -106,7 +108,7 @@ def hpo_step(
         done = len(finished_trials(study))
         if done < n_trials and ws.stop_requested():
             raise StopRequested(f"{task.key}: paused by a stop request after {done} of {n_trials} trials", task=task.key)
-    return write_best_params(ws, study, task=task, spec=spec, cycle=cycle, space=space, wall_seconds=time.time() - started, restart_note=restart_note)
+    return write_best_params(ws, study, task=task, spec=spec, cycle=cycle, space=space, wall_seconds=time.time() - started, restart_note=restart_note, n_requested=n_trials)
 
 
 def write_best_params(
@@ -119,10 +121,12 @@ def write_best_params(
     space: SearchSpace,
     wall_seconds: float | None = None,
     restart_note: str | None = None,
+    n_requested: int | None = None,
 ) -> BestParams:
     """Select from ``study`` and write the task's ``best_params.json`` (also used to recover it).
 
-    Only trials scored on ``spec`` are ranked; ``restart_note`` says why the study is a fresh one.
+    Only trials scored on ``spec`` are ranked; ``restart_note`` says why the study is a fresh one;
+    ``n_requested`` is the trials the cycle asked for.
     """
     s = task.settings
     flt = SupportFilter(s.min_mask_count, s.min_mask_pct, s.min_valid_splits)
@@ -137,6 +141,9 @@ def write_best_params(
         storage=ws.study_storage(cycle, task.key),
         n_trials=len(study.trials),
         n_complete=sel.n_complete,
+        n_pruned=sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
+        n_failed=sum(t.state == optuna.trial.TrialState.FAIL for t in study.trials),
+        n_requested=n_requested,
         n_qualified=sel.n_qualified,
         best_trial_number=sel.trial_number,
         best_params=sel.params,

@@ -9,6 +9,7 @@ directory unless ``BISTLAB_WORKSPACE`` names another one. Every path under it is
     runs/STOP                                a graceful stop request
     runs/prices.sqlite                       the default price store (and its forecast ledger)
     runs/forecasts.sqlite                    the ledger beside a price table read in place
+    runs/mlflow.db, runs/mlruns/             the cycles' MLflow store and artifacts (tracking on, no MLFLOW_TRACKING_URI)
     runs/cycle_<N>/<SYMBOL>_<h>d/            a task's run: best_params.json, model.pkl, model.json,
                                              evaluation.json, model_final.pkl/.json, notebooks,
                                              forward.json (an as-of cycle's forward record)
@@ -49,6 +50,7 @@ from bistlab.config import parse_price_columns
 from bistlab.errors import ConfigError, DataError, WorkspaceError
 from bistlab.jsonio import read_json_or_none, write_json_atomic
 from bistlab.metrics import DirHit, SplitMetrics, usable_verdict
+from bistlab.textfmt import trials_text
 from bistlab.validate import check_symbol, task_key
 
 __all__ = [
@@ -238,6 +240,17 @@ class Workspace:
         beside a price table read in place (which bistlab never writes)."""
         return self.price_url if self.own_price_table else f"sqlite:///{self.runs / 'forecasts.sqlite'}"
 
+    @property
+    def mlflow_db(self) -> Path:
+        """``runs/mlflow.db``: the cycles' MLflow tracking store (:mod:`bistlab.cycle_tracking`),
+        unless ``MLFLOW_TRACKING_URI`` names another."""
+        return self.runs / "mlflow.db"
+
+    @property
+    def mlruns(self) -> Path:
+        """``runs/mlruns/``: the artifacts (the HTML reports) of the cycles' MLflow runs."""
+        return self.runs / "mlruns"
+
     # ------------------------------------------------------------------ cycles
 
     def cycle_dir(self, cycle: int) -> Path:
@@ -380,6 +393,9 @@ class BestParams(Record):
         hpo_wall_seconds: HPO's wall time.
         study_restart_note: why the study is a fresh one (prices changed between stop and resume).
         options_skipped: options the selected trial's fits could not apply, with the reason.
+        n_pruned, n_failed: trials of the study stopped by the pruner and failed (``None`` in
+            records written before they were kept).
+        n_requested: the trials the cycle asked for (finished: complete or pruned).
     """
 
     FILE: ClassVar[str] = "best_params.json"
@@ -411,10 +427,18 @@ class BestParams(Record):
     hpo_wall_seconds: float | None = None
     study_restart_note: str | None = None
     options_skipped: dict[str, Any] = field(default_factory=dict)
+    n_pruned: int | None = None
+    n_failed: int | None = None
+    n_requested: int | None = None
 
     @property
     def key(self) -> str:
         return task_key(self.symbol, self.horizon)
+
+    def trials_text(self) -> str:
+        """The study's trials as :func:`bistlab.textfmt.trials_text` says them."""
+        finished = self.n_complete + (self.n_pruned or 0)
+        return trials_text(finished, self.n_requested, complete=self.n_complete, pruned=self.n_pruned, failed=self.n_failed, total=self.n_trials)
 
     @property
     def splits(self) -> list[dict[str, Any]]:

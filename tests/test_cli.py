@@ -184,3 +184,44 @@ def test_bad_hyperopt_parameters_are_one_line_and_start_no_job(ready_ws, args, e
     assert expected in " ".join(result.output.split()) and "Traceback" not in result.output
     jobs = [p for p in ready_ws.hyperopt_dir.glob("*") if p.name != ".lock"]  # (the lock of one job at a time may stay)
     assert jobs == []
+
+
+def test_status_fits_80_columns_and_says_what_its_trial_count_means(tmp_path):
+    from bistlab.state import TaskStatus
+    from tests.conftest import _market
+    from tests.crafted import Crafted, craft_cycle
+    from bistlab.workspace import Workspace
+
+    dirhits = [[55.0, 54.0, 56.0, 53.0], [45.0, 47.0, 46.0, 44.0]]
+    tasks = [
+        Crafted("AAA", 1, trial_dirhits=dirhits, holdout=(27, 50, 50.0, 52.0)),
+        Crafted("AAA", 7, trial_dirhits=dirhits, holdout=(60, 60, 50.0, 55.0)),
+        Crafted("SHORT", 1, status=TaskStatus.SKIPPED, error="SHORT has 90 rows; a task needs 100 labelled rows"),
+    ]
+    ws = craft_cycle(Workspace(root=tmp_path / "ws"), tasks, prices={"AAA": _market(700, seed=1), "SHORT": _market(90, seed=2)})
+    narrow = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["--workspace", str(ws.root), "status"])
+    assert narrow.exit_code == 0, narrow.output
+    lines = narrow.output.splitlines()
+    assert max(len(line) for line in lines) <= 80, [line for line in lines if len(line) > 80]
+    assert "finished trials (complete or pruned) of those requested" in narrow.output
+    assert "SHORT_1d: SHORT has 90 rows" in narrow.output  # a note on its own line, not folded into letters
+    wide = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["--workspace", str(ws.root), "status", "--wide"])
+    assert "best trial" in wide.output and "HPO %" in wide.output
+
+
+def test_a_report_of_a_cycle_that_does_not_exist_is_refused(tmp_path):
+    from bistlab.state import TaskStatus
+    from bistlab.workspace import Workspace
+    from tests.conftest import _market
+    from tests.crafted import Crafted, craft_cycle
+
+    ws = craft_cycle(Workspace(root=tmp_path / "ws"), [Crafted("SHORT", 1, status=TaskStatus.SKIPPED, error="too short")], prices={"SHORT": _market(90, seed=2)})
+    result = _run(ws.root, "report", "--cycle", "9")
+    assert result.exit_code == 1 and "`--cycle` must be a cycle of this workspace (1 to 1" in result.output and "9" in result.output
+    assert not (ws.reports / "cycle_9.html").exists()
+
+
+def test_an_unknown_base_job_is_refused_before_any_progress_bar(ready_ws):
+    result = _run(ready_ws.root, "hyperopt", "start", "--mode", "group", "--target-group", "regularization", "--base-job", "19990101_000000", "--symbols", "AAA")
+    assert result.exit_code == 1 and "19990101_000000" in result.output
+    assert "━" not in result.output and "Traceback" not in result.output

@@ -47,3 +47,16 @@ def test_holdout_rows_round_trip_and_are_refused_below_one():
     with pytest.raises(ConfigError) as info:
         CycleConfig(holdout_rows=0)
     assert info.value.name == "holdout_rows"
+
+
+def test_default_workers_are_the_cores_bounded_by_memory(monkeypatch):
+    from bistlab import config
+
+    monkeypatch.setattr(config.os, "cpu_count", lambda: 16)
+    pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 8 * 2**30 // 4096}  # 8 GiB
+    monkeypatch.setattr(config.os, "sysconf", lambda name: pages[name])
+    assert config.default_workers() == 8 * 2**30 // config.WORKER_MEMORY_BYTES == 5
+    pages["SC_PHYS_PAGES"] = 128 * 2**30 // 4096
+    assert config.default_workers() == 16
+    monkeypatch.setattr(config.os, "cpu_count", lambda: None)
+    assert config.default_workers() == 1

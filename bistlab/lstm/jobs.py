@@ -47,6 +47,7 @@ __all__ = [
     "StopResponse",
     "ResumeResponse",
     "start_job",
+    "check_start",
     "stop_job",
     "resume_job",
     "job_status",
@@ -200,6 +201,20 @@ def _initial_state(ws: Workspace, job_id: str, config: OptimizationConfig, *, ba
     }
 
 
+def check_start(ws: Workspace, config: OptimizationConfig) -> None:
+    """What can be refused before a job starts (and before a progress bar is drawn): the settings,
+    MLflow when asked for, and the base job.
+
+    Raises:
+        ConfigError: an invalid setting (named), MLflow asked for and not installed, or a base job
+            without saved best parameters.
+        JobNotFoundError: the base job does not exist.
+    """
+    config.validate()
+    check_mlflow(config.use_mlflow)  # fails early when mlflow is missing, creating no store
+    _base_params(ws, config)
+
+
 def start_job(ws: Workspace, config: OptimizationConfig, *, detach: bool = False, progress: ProgressCallback | None = None) -> StartResponse:
     """Start a new hyperopt job.
 
@@ -218,8 +233,7 @@ def start_job(ws: Workspace, config: OptimizationConfig, *, detach: bool = False
         JobConflictError: another job of the workspace is running.
         DataError: a named symbol is missing or too short.
     """
-    config.validate()
-    check_mlflow(config.use_mlflow)  # fails early when mlflow is missing, creating no store
+    check_start(ws, config)
     ws.ensure()
     lock = _take_lock(ws)
     try:

@@ -22,6 +22,7 @@ from bistlab.report.data import CycleReport, TaskRecord
 from bistlab.report.words import baseline_html, disguise_words, hold_html, hpo_html, method_html, task_sentences, verdict_words
 from bistlab.repro import report_versions, source_revision
 from bistlab.state import TaskStatus
+from bistlab.textfmt import TRIALS_MEANING
 from bistlab.validate import UNIVERSE_SYMBOL
 
 __all__ = [
@@ -252,7 +253,7 @@ TABLE_COLUMNS: list[tuple[str, str | None]] = [
     ("task", "the task's page: every figure of the task (WFV, both baselines, call DirHit, nRMSE, support, PBO) and its notebooks"),
     ("status", "how the task ended; LOW_SUPPORT: no trial passed the support filter, selected under the 0/0.0 fallback"),
     ("usable", USABLE_RULE),
-    ("trials (complete / all)", "complete Optuna trials of the study / all trials (failed and pruned included)"),
+    ("trials", TRIALS_MEANING),
     ("HPO DirHit % (biased upward by the search)", "mean DirHit over the selected trial's counted splits; n pooled over them. The maximum over the trials: optimistic. WFV Δ: the same configuration refit per split after training, minus HPO (0 = parity)"),
     ("holdout DirHit % (n, 95 % CI)", "online evaluation on the untouched holdout"),
     ("best baseline % (same rows)", "the better of persistence (sign of the last h-day return) and the training window's majority direction, on the holdout's masked rows (both on the task page)"),
@@ -347,7 +348,7 @@ def _table_row(rep: CycleReport, rec: TaskRecord, t: pd.Series) -> list[str]:
         _task_cell(rep, rec),
         status,
         _usable_cell(rec),
-        f"{rec.best.n_complete} / {rec.best.n_trials}" if rec.best else "–",
+        esc(rec.best.trials_text()) if rec.best else "–",
         _hpo_cell(rec),
         *_holdout_cells(rec),
         _prev_cell(rec),
