@@ -9,37 +9,45 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
-import pandas as pd
 import typer
+from rich import box
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich import box
 from rich.table import Table
-
-import optuna
 
 from bistlab.cli_common import console, current_workspace, err_console, fail, set_workspace
 from bistlab.cli_hyperopt import hyperopt_app
 from bistlab.cli_serve import serve_command
-from bistlab.config import DEFAULT_HORIZONS, CycleConfig, default_workers
-from bistlab.cycle import CycleResult, check_runnable, request_stop, run_cycle
-from bistlab.dashboard import combined_storage
+from bistlab.config import DEFAULT_HORIZONS, DEFAULT_PRUNER, PRUNER_NAMES, CycleConfig, default_workers
 from bistlab.errors import BistlabError, ConfigError, DataError
-from bistlab.forward import ForwardGroup, cycle_as_of, default_forward_cycle, forward_cycle, forward_groups
-from bistlab.importers import ImportReport, import_paths, load_demo
-from bistlab.ledger import load_forward
-from bistlab.monitor import task_rows
-from bistlab.pruning import DEFAULT_PRUNER, PRUNERS
-from bistlab.predict import predict_cycle, update_predictions, write_predictions
-from bistlab.report import render_report
-from bistlab.state import CycleState, StateFile, TaskState, TaskStatus
-from bistlab.store import PriceStore
+from bistlab.lazy import lazy
 from bistlab.textfmt import TRIALS_MEANING, trials_text
-from bistlab.validate import normalize_symbol, too_short
-from bistlab.workspace import ForwardScore, Workspace
+
+if TYPE_CHECKING:  # names in annotations only
+    from bistlab.cycle import CycleResult
+    from bistlab.forward import ForwardGroup
+    from bistlab.importers import ImportReport
+    from bistlab.state import CycleState, TaskState
+    from bistlab.workspace import ForwardScore
+
+# imported on first use: `bistlab --help` starts without pandas, optuna or the models
+pd = lazy("pandas")
+optuna = lazy("optuna")
+check_runnable, request_stop, run_cycle = (lazy("bistlab.cycle", n) for n in ("check_runnable", "request_stop", "run_cycle"))
+combined_storage = lazy("bistlab.dashboard", "combined_storage")
+cycle_as_of, default_forward_cycle, forward_cycle, forward_groups = (lazy("bistlab.forward", n) for n in ("cycle_as_of", "default_forward_cycle", "forward_cycle", "forward_groups"))
+import_paths, load_demo = lazy("bistlab.importers", "import_paths"), lazy("bistlab.importers", "load_demo")
+load_forward = lazy("bistlab.ledger", "load_forward")
+task_rows = lazy("bistlab.monitor", "task_rows")
+predict_cycle, update_predictions, write_predictions = (lazy("bistlab.predict", n) for n in ("predict_cycle", "update_predictions", "write_predictions"))
+render_report = lazy("bistlab.report", "render_report")
+StateFile, TaskStatus = lazy("bistlab.state", "StateFile"), lazy("bistlab.state", "TaskStatus")
+PriceStore = lazy("bistlab.store", "PriceStore")
+normalize_symbol, too_short = lazy("bistlab.validate", "normalize_symbol"), lazy("bistlab.validate", "too_short")
+Workspace = lazy("bistlab.workspace", "Workspace")
 
 __all__ = ["app", "main"]
 
@@ -267,7 +275,7 @@ ModelsOpt = Annotated[Optional[str], typer.Option(help="Model families to search
 WorkersOpt = Annotated[Optional[int], typer.Option(help=f"Tasks run at once on this machine (processes; each fit one thread). Default: the machine's cores, bounded by memory ({default_workers()} here); --workers 1 runs one task at a time.")]
 DaskOpt = Annotated[Optional[str], typer.Option(help="Run tasks on this Dask scheduler (tcp://host:8786); needs --optuna-url.")]
 KeepOpt = Annotated[int, typer.Option(help="Earlier cycles whose studies and runs are kept when a new cycle starts (reports are always kept).")]
-PrunerOpt = Annotated[str, typer.Option(help=f"Stops a trial after a walk-forward split when it can no longer win: {', '.join(PRUNERS)}.")]
+PrunerOpt = Annotated[str, typer.Option(help=f"Stops a trial after a walk-forward split when it can no longer win: {', '.join(PRUNER_NAMES)}.")]
 UniverseOpt = Annotated[Optional[bool], typer.Option("--universe/--no-universe", help="Run a universe task per horizon (one model over every stored symbol); default: when the store holds 10 or more symbols.")]
 TargetOpt = Annotated[str, typer.Option("--universe-target", help="The universe tasks' target: excess (the h-day log return minus the date's cross-sectional median) or raw.")]
 AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Run the cycle on the prices up to this date (YYYY-MM-DD) only: every later row is hidden from HPO, selection, training and the holdout; `bistlab forward` then scores the frozen models on every later session.")]

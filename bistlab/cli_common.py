@@ -7,7 +7,9 @@ import typer
 from rich.console import Console
 
 from bistlab.errors import BistlabError
-from bistlab.workspace import Workspace
+from bistlab.lazy import lazy
+
+Workspace = lazy("bistlab.workspace", "Workspace")  # imported on first use: `bistlab --help` stays fast
 
 __all__ = ["console", "err_console", "fail", "current_workspace", "set_workspace"]
 

@@ -20,8 +20,10 @@ from rich.table import Table
 
 from bistlab.cli_common import console, current_workspace, err_console, fail
 from bistlab.errors import BistlabError, JobStateError
-from bistlab.lstm.config import OptimizationConfig, default_threads
-from bistlab.workspace import Workspace
+from bistlab.lazy import lazy
+
+OptimizationConfig, default_threads = lazy("bistlab.lstm.config", "OptimizationConfig"), lazy("bistlab.lstm.config", "default_threads")
+Workspace = lazy("bistlab.workspace", "Workspace")
 
 __all__ = ["hyperopt_app"]
 

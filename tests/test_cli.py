@@ -225,3 +225,12 @@ def test_an_unknown_base_job_is_refused_before_any_progress_bar(ready_ws):
     result = _run(ready_ws.root, "hyperopt", "start", "--mode", "group", "--target-group", "regularization", "--base-job", "19990101_000000", "--symbols", "AAA")
     assert result.exit_code == 1 and "19990101_000000" in result.output
     assert "━" not in result.output and "Traceback" not in result.output
+
+
+def test_the_command_line_starts_without_the_heavy_libraries():
+    import subprocess
+    import sys
+
+    code = "import sys, bistlab.cli; print(','.join(m for m in ('pandas', 'optuna', 'sklearn', 'lightgbm', 'torch', 'scipy') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "", f"`bistlab --help` imports {loaded}: import them where they are used (bistlab.lazy)"
