@@ -33,7 +33,23 @@ __all__ = [
 
 
 class BistlabError(Exception):
-    """Root of every error bistlab raises on purpose."""
+    """Root of every error bistlab raises on purpose.
+
+    Every subclass pickles with its fields whatever its ``__init__`` takes (keyword-only fields
+    included), so an error raised in a worker process reaches the driver as itself, not as a
+    broken process pool.
+    """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _rebuild, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuild(cls: type[BistlabError], args: tuple[object, ...], fields: dict[str, object]) -> BistlabError:
+    """An unpickled :class:`BistlabError`: its message arguments and fields, no ``__init__`` call."""
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(fields)
+    return err
 
 
 class ConfigError(BistlabError, ValueError):

@@ -11,8 +11,9 @@ training not started), ``in_trial`` (inside an HPO trial, after its first split)
 (after an epoch of an LSTM hyperopt trial), ``workspace_probe`` (the write test of a workspace
 folder before a cycle). Unset in normal use: then :func:`point` costs one dictionary lookup.
 
-``BISTLAB_STEP_FAULT=<step>:<SYMBOL>_<h>d`` (:func:`arm_step_fault`, called by a notebook kernel's
-setup) makes that pipeline step raise inside the task's notebook, as a bug in a step would.
+``BISTLAB_STEP_FAULT=<step>:<SYMBOL>_<h>d`` makes that pipeline step (``hpo_step``, ``train_step``,
+``evaluate_step``: :func:`step`, called at each step's start) raise for that task, as a bug in a
+step would.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ import errno
 import os
 import signal
 
-from bistlab.kernel import KERNEL_PARENT_ENV
-
-__all__ = ["point", "arm_step_fault", "FAULT_ENV", "STEP_FAULT_ENV"]
+__all__ = ["point", "step", "FAULT_ENV", "STEP_FAULT_ENV", "KERNEL_PARENT_ENV"]
 
 FAULT_ENV = "BISTLAB_FAULT"
 STEP_FAULT_ENV = "BISTLAB_STEP_FAULT"
+KERNEL_PARENT_ENV = "BISTLAB_KERNEL_PARENT"
+"""Set by the cycle's driver for its notebook kernels: its pid (:mod:`bistlab.kernel`); a
+``kill`` fault in a kernel kills the driver too, as a crash of the machine would."""
 
 _counts: dict[str, int] = {}
 _ERRNO = {"enospc": errno.ENOSPC, "erofs": errno.EROFS}
@@ -64,24 +66,12 @@ def _act(name: str, action: str) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def arm_step_fault() -> None:
-    """In a notebook kernel: make the step ``BISTLAB_STEP_FAULT`` names raise for its task.
+def step(name: str, key: str) -> None:
+    """Fail this pipeline step for this task if ``BISTLAB_STEP_FAULT`` is ``<name>:<key>``, as a
+    bug in the step would (the reliability tests aim it at one task of a cycle).
 
-    ``"train_step:BBB_1d"`` wraps :func:`bistlab.pipeline.train_step` so that its call for BBB at
-    h = 1 raises ``RuntimeError`` (other tasks and steps run as usual). Unset: does nothing.
+    Raises:
+        RuntimeError: the step and task are the ones named.
     """
-    spec = os.environ.get(STEP_FAULT_ENV)
-    if not spec:
-        return
-    step, _, key = spec.partition(":")
-    # Imported here: only an armed kernel needs the pipeline at this point (its notebook imports it next).
-    from bistlab import pipeline
-
-    original = getattr(pipeline, step)
-
-    def failing(ws, symbol, horizon, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003 - the step's own signature
-        if f"{symbol}_{horizon}d" == key:
-            raise RuntimeError(f"injected fault in {step} for {key} ({STEP_FAULT_ENV})")
-        return original(ws, symbol, horizon, *args, **kwargs)
-
-    setattr(pipeline, step, failing)
+    if os.environ.get(STEP_FAULT_ENV) == f"{name}:{key}":
+        raise RuntimeError(f"injected fault in {name} for {key} ({STEP_FAULT_ENV})")

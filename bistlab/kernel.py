@@ -18,10 +18,11 @@ import warnings
 import pandas as pd
 from tqdm import TqdmExperimentalWarning, TqdmWarning
 
+from bistlab.faults import KERNEL_PARENT_ENV
+
 __all__ = ["setup_notebook", "silence_shutdown_noise", "KERNEL_PARENT_ENV", "ShutdownNoiseFilter"]
 
-KERNEL_PARENT_ENV = "BISTLAB_KERNEL_PARENT"
-"""Set by :func:`bistlab.notebooks.execute` to its process id; kernels inherit it."""
+# KERNEL_PARENT_ENV (bistlab.faults): set by :func:`bistlab.notebooks.execute` to its process id; kernels inherit it.
 
 
 def _exit_with_parent(poll_seconds: float = 1.0) -> None:
@@ -76,8 +77,7 @@ def setup_notebook(*, level: int = logging.INFO) -> None:
     """Console hygiene for a notebook kernel: bistlab logs at ``level``, Optuna's per-trial lines
     off, no warning about the missing Jupyter widgets (progress bars fall back to text), and no
     shutdown traceback (:class:`ShutdownNoiseFilter`). A kernel started by a bistlab cycle also
-    exits when the cycle's process dies, and arms ``BISTLAB_STEP_FAULT`` for the fault tests
-    (:func:`bistlab.faults.arm_step_fault`). Call it before
+    exits when the cycle's process dies. Call it before
     importing optuna (or bistlab modules that import it) to keep tqdm's widget warning out."""
     _exit_with_parent()
     warnings.filterwarnings("ignore", category=TqdmWarning)  # before optuna imports tqdm.auto
@@ -89,6 +89,3 @@ def setup_notebook(*, level: int = logging.INFO) -> None:
     silence_shutdown_noise()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pd.set_option("display.max_colwidth", None)  # summary tables hold whole sentences
-    from bistlab import faults  # here: bistlab.faults imports this module
-
-    faults.arm_step_fault()

@@ -15,7 +15,8 @@ from typing import Any
 
 
 from bistlab.errors import BistlabError, NotebookError
-from bistlab.kernel import KERNEL_PARENT_ENV, silence_shutdown_noise
+from bistlab.faults import KERNEL_PARENT_ENV
+from bistlab.kernel import silence_shutdown_noise
 from bistlab.plots import PLOTLY_MIMETYPE, spec_html
 
 __all__ = ["NOTEBOOKS", "notebook_dir", "execute", "to_html", "notebook_css"]

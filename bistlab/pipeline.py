@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import optuna
 
+from bistlab import faults
 from bistlab.config import EvalSettings
 from bistlab.dataset import TaskData
 from bistlab.errors import BistlabError, StopRequested
@@ -41,6 +42,7 @@ from bistlab.space import SearchSpace, TrialConfig
 from bistlab.panel import PanelSettings, PanelTask, is_universe
 from bistlab.panel_metrics import panel_metrics, universe_verdict
 from bistlab.universe import Universe, load_task
+from bistlab.validate import task_key
 from bistlab.workspace import BestParams, Evaluation, ModelMeta, TaskPaths, Workspace, study_name
 
 __all__ = ["hpo_step", "write_best_params", "train_step", "evaluate_step", "read_step_input"]
@@ -80,6 +82,7 @@ def hpo_step(
         StopRequested: a stop was requested before the study had ``n_trials`` complete trials.
     """
     started = time.time()
+    faults.step("hpo_step", task_key(symbol, horizon))  # BISTLAB_STEP_FAULT: the reliability tests' bug in one step
     panel = PanelSettings(target=target or "excess") if is_universe(symbol) else None
     if holdout_rows is not None:
         settings = replace(settings or EvalSettings(), holdout_rows=int(holdout_rows))
@@ -197,6 +200,7 @@ def train_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_jobs: 
     then fit the final model (every labelled row) that forecasts use, so that the cycle's forecasts,
     made in the driver before the report, reuse it instead of fitting every task's in turn."""
     started = time.time()
+    faults.step("train_step", task_key(symbol, horizon))  # BISTLAB_STEP_FAULT: the reliability tests' bug in one step
     best, spec, config, task = read_step_input(ws, symbol, horizon, cycle=cycle, universe=universe)
     paths = ws.task(cycle, task.key)
     X = task.features(config)
@@ -282,6 +286,7 @@ def _per_symbol(task: PanelTask, preds: np.ndarray, rows: slice, *, thr: float) 
 def evaluate_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_jobs: int = 1, universe: Universe | None = None) -> Evaluation:
     """WFV DirHit on the HPO's own splits (parity) and online DirHit on the holdout."""
     started = time.time()
+    faults.step("evaluate_step", task_key(symbol, horizon))  # BISTLAB_STEP_FAULT: the reliability tests' bug in one step
     best, spec, config, task = read_step_input(ws, symbol, horizon, cycle=cycle, universe=universe)
     wfv = _wfv_fields(task, config, spec, best, n_jobs=n_jobs)
     holdout, preds = evaluate_holdout_online(task, config, spec, n_jobs=n_jobs)

@@ -33,7 +33,7 @@ from typing import Any
 from bistlab.workspace import JobPaths, Workspace
 from bistlab.errors import ConfigError, JobConflictError, JobNotFoundError, JobStateError
 from bistlab.jsonio import read_json
-from bistlab.kernel import KERNEL_PARENT_ENV
+from bistlab.faults import KERNEL_PARENT_ENV
 from bistlab.lstm import files
 from bistlab.lstm.config import OptimizationConfig
 from bistlab.lstm.files import JobLock, latest_job, now_iso, read_results, read_state, write_state

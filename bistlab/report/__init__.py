@@ -1,6 +1,7 @@
 """The cycle report, in layers: what it knows (:mod:`~bistlab.report.data`,
-:mod:`~bistlab.report.studies`, :mod:`~bistlab.report.table`), what it says about a task
-(:mod:`~bistlab.report.words`), its sections and figures (:mod:`~bistlab.report.sections`), each
+:mod:`~bistlab.report.studies`), what it says about a task (:mod:`~bistlab.report.words`), the
+task table (:mod:`~bistlab.report.table`), all of it assembled with the forecasts
+(:mod:`~bistlab.report.assemble`), its sections and figures (:mod:`~bistlab.report.sections`), each
 task's page (:mod:`~bistlab.report.task_page`) and the rendering (:mod:`~bistlab.report.render`).
 Each layer imports only the ones before it.
 
@@ -9,7 +10,8 @@ The ``report`` notebook calls ``load_report`` and the section functions re-expor
 
 from __future__ import annotations
 
-from bistlab.report.data import CycleRecords, CycleReport, TaskRecord, collect_cycle, compare_previous, load_report
+from bistlab.report.assemble import CycleReport, load_report
+from bistlab.report.data import CycleRecords, TaskRecord, collect_cycle, compare_previous
 from bistlab.report.render import render_report
 from bistlab.report.sections import (
     as_of_forward_html,

@@ -6,8 +6,7 @@
 (:mod:`bistlab.report.studies`), the multiple-testing figures of :mod:`bistlab.honesty`, the
 comparison with the previous cycle, and the cycle-wide false-discovery control of the usable
 flags over every look at the same holdouts (:mod:`bistlab.looks`; reading a cycle records its
-looks). :func:`load_report` adds the table, the forecasts and the forward record: a
-:class:`CycleReport`, what every section and task page is built from.
+looks). (:mod:`bistlab.report.assemble` adds the table, the forecasts and the forward record.)
 
 It also keeps **copies** of the small result files in ``reports/cycle_<N>/<SYMBOL>_<h>d/`` (plus
 ``study.json`` and the cycle's task snapshot): reports are never cleaned up, so a later cycle can
@@ -19,27 +18,21 @@ from __future__ import annotations
 
 import logging
 import shutil
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import pandas as pd
 
 from bistlab.honesty import CycleControl, StudyHonesty, study_honesty
-from bistlab.ledger import ForwardView, load_forward
 from bistlab.looks import HoldoutLooks, control_cycle
 from bistlab.metrics import DirHit, Edge, SplitMetrics, baseline_figures, difference_interval, split_figures
-from bistlab.predict import PREDICTION_COLUMNS, update_predictions
 from bistlab.report.studies import cached_study_record
-from bistlab.report.table import task_table
 from bistlab.selection import SupportFilter, filtered_dirhit
 from bistlab.state import CycleTasks, TaskState, tasks_of_cycle, write_tasks_snapshot
 from bistlab.summary import edge_of, panel_figures
 from bistlab.validate import UNIVERSE_SYMBOL
 from bistlab.workspace import BestParams, Evaluation, ModelMeta, Record, TaskPaths, Workspace
 
-__all__ = ["RESULT_RECORDS", "TaskRecord", "CycleRecords", "CycleReport", "collect_cycle", "compare_previous", "load_report", "load_predictions"]
+__all__ = ["RESULT_RECORDS", "TaskRecord", "CycleRecords", "collect_cycle", "compare_previous"]
 
 logger = logging.getLogger(__name__)
 
@@ -359,61 +352,3 @@ def collect_cycle(ws: Workspace, cycle: int, *, archive: bool = True) -> CycleRe
     if archive:
         write_tasks_snapshot(ws, cycle, listed)
     return CycleRecords(cycle=cycle, tasks=records, config=listed.config, ended=listed.ended, previous_cycle=cycle - 1 if cycle > 1 else None, control=control, looks=looks)
-
-
-@dataclass
-class CycleReport:
-    """What the report displays: the records, the table, the forecasts and the forward record.
-
-    Attributes:
-        ws: the workspace.
-        cycle: the cycle number.
-        records: per-task records (:func:`collect_cycle`).
-        table: :func:`bistlab.report.table.task_table`.
-        predictions: :func:`bistlab.predict.predict_cycle`'s table, or ``None``.
-        predictions_note: why there are no predictions, or where they were written.
-        rel: relative URL prefix from the main report to ``reports/cycle_<N>/``.
-        forward: the forward record of the ledger's forecasts (:func:`bistlab.ledger.load_forward`).
-    """
-
-    ws: Workspace
-    cycle: int
-    records: CycleRecords
-    table: pd.DataFrame
-    predictions: pd.DataFrame | None
-    predictions_note: str
-    rel: str
-    forward: ForwardView | None = None
-
-    def record(self, key: str) -> TaskRecord:
-        return next(r for r in self.records.tasks if r.key == key)
-
-
-def load_predictions(ws: Workspace, cycle: int, *, compute: bool = False) -> tuple[pd.DataFrame | None, str]:
-    """The cycle's predictions as ``reports/cycle_<N>/predictions.csv`` holds them (``compute``:
-    make them first, :func:`bistlab.predict.update_predictions`), and a note saying where they
-    come from or why there are none."""
-    if compute:
-        update_predictions(ws, cycle)
-    path = ws.predictions_file(cycle)
-    if not path.exists():
-        why = "the cycle's runs (its models) were cleaned up before any were made" if not ws.cycle_dir(cycle).exists() else "none made yet (`bistlab predict`)"
-        return None, f"no predictions: {why}"
-    frame = pd.read_csv(path, dtype={"note": str, "as_of": str, "last_label_date": str})
-    frame = frame.astype(object).where(frame.notna(), None)
-    made = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
-    return frame.reindex(columns=PREDICTION_COLUMNS), f"written to {_relative(ws, path)} ({made})"
-
-
-def _relative(ws: Workspace, path: Path) -> str:
-    return str(path.relative_to(ws.reports))
-
-
-def load_report(ws: Workspace, cycle: int, *, archive: bool = False, compute_predictions: bool = False) -> CycleReport:
-    """Everything the report shows for ``cycle`` (cheap after :func:`bistlab.report.render.render_report` has cached it)."""
-    records = collect_cycle(ws, cycle, archive=archive)
-    predictions, note = load_predictions(ws, cycle, compute=compute_predictions)
-    return CycleReport(
-        ws=ws, cycle=cycle, records=records, table=task_table(records), predictions=predictions, predictions_note=note,
-        rel=ws.report_dir_href(cycle), forward=load_forward(ws),
-    )

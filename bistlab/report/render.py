@@ -25,7 +25,8 @@ from pathlib import Path
 from bistlab import notebooks
 from bistlab.htmlfmt import esc
 from bistlab.plots import write_plotlyjs
-from bistlab.report.data import CycleReport, TaskRecord, load_report
+from bistlab.report.assemble import CycleReport, load_report
+from bistlab.report.data import TaskRecord
 from bistlab.report.task_page import write_task_page
 from bistlab.workspace import Workspace
 

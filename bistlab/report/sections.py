@@ -18,7 +18,8 @@ from bistlab.forward import forward_groups, read_forward
 from bistlab.htmlfmt import REPORT_CSS, dirhit_html, dirhit_text, edge_html, esc, html_table, link, num, pct
 from bistlab.metrics import INTERVAL_METHOD, USABLE_RULE, DirHit, effective_count, min_passing_dirhit
 from bistlab.panel_metrics import BOOTSTRAP_METHOD
-from bistlab.report.data import CycleReport, TaskRecord
+from bistlab.report.assemble import CycleReport
+from bistlab.report.data import TaskRecord
 from bistlab.report.words import baseline_html, disguise_words, hold_html, hpo_html, method_html, task_sentences, verdict_words
 from bistlab.repro import report_versions, source_revision
 from bistlab.state import TaskStatus

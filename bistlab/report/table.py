@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from bistlab.report.data import CycleRecords, TaskRecord
 from bistlab.report.words import note_text
 
 if TYPE_CHECKING:
     from bistlab.honesty import CycleControl
-    from bistlab.report.data import CycleRecords, TaskRecord
 
 __all__ = ["REPORT_COLUMNS", "task_table"]
 

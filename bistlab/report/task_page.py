@@ -26,7 +26,8 @@ from bistlab import plots
 from bistlab.htmlfmt import dirhit_html, esc, html_table, link, num, page, pct
 from bistlab.metrics import DirHit, split_figures
 from bistlab.options import OPTIONS
-from bistlab.report.data import CycleReport, TaskRecord
+from bistlab.report.assemble import CycleReport
+from bistlab.report.data import TaskRecord
 from bistlab.report.studies import flag_effects
 from bistlab.report.universe import universe_task_html
 from bistlab.report.words import low_support_text, method_html, rule_text, task_sentences, verdict_words

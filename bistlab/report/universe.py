@@ -24,7 +24,8 @@ import plotly.graph_objects as go
 from bistlab import plots
 from bistlab.htmlfmt import dirhit_html, esc, html_table, num, pct
 from bistlab.metrics import DirHit, split_metrics
-from bistlab.report.data import CycleReport, TaskRecord
+from bistlab.report.assemble import CycleReport
+from bistlab.report.data import TaskRecord
 from bistlab.report.words import baseline_html, hold_html, target_html, universe_verdict_words
 from bistlab.summary import panel_figures
 

@@ -9,16 +9,14 @@ rule (:func:`bistlab.panel_metrics.universe_verdict`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bistlab.honesty import FDR_Q, METHOD_ITEMS
 from bistlab.htmlfmt import dirhit_html, edge_html, esc, num, pct
 from bistlab.metrics import USABLE_RULE
+from bistlab.report.data import TaskRecord
 from bistlab.state import TaskStatus
 from bistlab.summary import PANEL_SPLIT_CAVEAT, target_words
-
-if TYPE_CHECKING:
-    from bistlab.report.data import TaskRecord
 
 __all__ = [
     "DISGUISE_PCT",

@@ -1,0 +1,77 @@
+"""The report assembled: a cycle's records (:mod:`bistlab.report.data`), its task table
+(:mod:`bistlab.report.table`), its forecasts and the forward record, in one :class:`CycleReport`:
+what every section and task page is built from."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from bistlab.ledger import ForwardView, load_forward
+from bistlab.predict import PREDICTION_COLUMNS, update_predictions
+from bistlab.report.data import CycleRecords, TaskRecord, collect_cycle
+from bistlab.report.table import task_table
+from bistlab.workspace import Workspace
+
+__all__ = ["CycleReport", "load_report", "load_predictions"]
+
+
+@dataclass
+class CycleReport:
+    """What the report displays: the records, the table, the forecasts and the forward record.
+
+    Attributes:
+        ws: the workspace.
+        cycle: the cycle number.
+        records: per-task records (:func:`collect_cycle`).
+        table: :func:`bistlab.report.table.task_table`.
+        predictions: :func:`bistlab.predict.predict_cycle`'s table, or ``None``.
+        predictions_note: why there are no predictions, or where they were written.
+        rel: relative URL prefix from the main report to ``reports/cycle_<N>/``.
+        forward: the forward record of the ledger's forecasts (:func:`bistlab.ledger.load_forward`).
+    """
+
+    ws: Workspace
+    cycle: int
+    records: CycleRecords
+    table: pd.DataFrame
+    predictions: pd.DataFrame | None
+    predictions_note: str
+    rel: str
+    forward: ForwardView | None = None
+
+    def record(self, key: str) -> TaskRecord:
+        return next(r for r in self.records.tasks if r.key == key)
+
+
+def load_predictions(ws: Workspace, cycle: int, *, compute: bool = False) -> tuple[pd.DataFrame | None, str]:
+    """The cycle's predictions as ``reports/cycle_<N>/predictions.csv`` holds them (``compute``:
+    make them first, :func:`bistlab.predict.update_predictions`), and a note saying where they
+    come from or why there are none."""
+    if compute:
+        update_predictions(ws, cycle)
+    path = ws.predictions_file(cycle)
+    if not path.exists():
+        why = "the cycle's runs (its models) were cleaned up before any were made" if not ws.cycle_dir(cycle).exists() else "none made yet (`bistlab predict`)"
+        return None, f"no predictions: {why}"
+    frame = pd.read_csv(path, dtype={"note": str, "as_of": str, "last_label_date": str})
+    frame = frame.astype(object).where(frame.notna(), None)
+    made = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+    return frame.reindex(columns=PREDICTION_COLUMNS), f"written to {_relative(ws, path)} ({made})"
+
+
+def _relative(ws: Workspace, path: Path) -> str:
+    return str(path.relative_to(ws.reports))
+
+
+def load_report(ws: Workspace, cycle: int, *, archive: bool = False, compute_predictions: bool = False) -> CycleReport:
+    """Everything the report shows for ``cycle`` (cheap after :func:`bistlab.report.render.render_report` has cached it)."""
+    records = collect_cycle(ws, cycle, archive=archive)
+    predictions, note = load_predictions(ws, cycle, compute=compute_predictions)
+    return CycleReport(
+        ws=ws, cycle=cycle, records=records, table=task_table(records), predictions=predictions, predictions_note=note,
+        rel=ws.report_dir_href(cycle), forward=load_forward(ws),
+    )
