@@ -35,7 +35,7 @@ test-slow: setup
 
 test-all: test test-slow
 
-# Every benchmark's table (README, "Performance"); the BIST ones need ../shared/data/bist beside the checkout.
+# Every benchmark's table (docs/performance.md); the BIST ones need ../shared/data/bist beside the checkout.
 bench: setup
 	$(BIN)/python bench/run_all.py
 

@@ -1,6 +1,6 @@
 """A universe cycle on real BIST prices (issue 18's yardstick): every symbol of
 ``../shared/data/bist_universe`` in one universe task per horizon, beside the per-symbol tasks of
-20 symbols, then the figures the README reports.
+20 symbols, then the figures docs/universe.md reports.
 
 Imports the files into a throwaway workspace (or reuses ``--workspace``), runs ``bistlab cycle run``
 as a subprocess under ``/usr/bin/time -v`` (wall time, peak memory of the largest process: a task's

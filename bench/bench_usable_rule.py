@@ -8,7 +8,7 @@ metrics and usable rule on each (:mod:`bistlab.calibration`):
   pass at most 2.5 % of them at every h in {1, 3, 7, 14, 30};
 - power: a model with true DirHit 65 % on every row at h = 1 must pass at least 80 % of them.
 
-Prints a Markdown table (pass rate with the simulation's own 95 % interval) ready for the README,
+Prints a Markdown table (pass rate with the simulation's own 95 % interval) ready for docs/statistics.md,
 then the mean masked rows and effective counts, the verdicts and the wall time. ``--strict`` exits
 1 when a yardstick fails.
 

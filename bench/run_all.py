@@ -1,6 +1,6 @@
 """Every performance benchmark of issue 13 in one go, each printing its table (Markdown).
 
-    python bench/run_all.py            # the sizes the README's Performance section reports (about 75 minutes on 2 cores)
+    python bench/run_all.py            # the sizes docs/performance.md reports (about 75 minutes on 2 cores)
     python bench/run_all.py --quick    # small sizes: checks that every benchmark runs (about 15 minutes)
     python bench/run_all.py --only peer,pruning
 

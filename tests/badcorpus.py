@@ -1,5 +1,5 @@
 """The bad-data corpus of the reliability suite: one case per defect a real export can have, each
-with its documented outcome (see the README's "Reliability" section).
+with its documented outcome (see docs/reliability.md).
 
 A row-level case is a CSV file (``<SYMBOL>.csv``, columns ``Date,Open,High,Low,Close,Volume``)
 whose rows are text, so that it can also be written, as it is, into a table of one's own read in
