@@ -1,43 +1,91 @@
-"""One optuna-dashboard for every study of a cycle and the hyperopt job's group studies.
+"""One optuna-dashboard for every study bistlab keeps: every cycle's task studies and every LSTM
+hyperopt job's group studies, live, read-only, with stable URLs.
 
 bistlab keeps one SQLite file per cycle study (``studies/cycle_<N>/<task>.db``, or all of them in
 the RDB named by ``BISTLAB_OPTUNA_URL``) and one per hyperopt group study
 (``runs/hyperopt/<job_id>/<study_name>_<group>.db``); optuna-dashboard shows one storage.
 :class:`CombinedStorage` is a live, read-only union of them: no copy is made, a trial finished a
 second ago is there on the next refresh, and studies that appear later (the next task of a running
-cycle, the next group of a job, a newer job) are found when the study list is read again. Each
-study keeps a stable id of its own; a job's group studies are shown as ``<name> [job <job_id>]``.
-Writes (notes, deleting a study from the dashboard) are refused with
-:class:`~bistlab.errors.ReadOnlyStorageError`.
+cycle, a new cycle, the next group of a job, a newer job) are found when the study list is read
+again. Studies are listed cycle by cycle, then job by job (oldest first); a job's group studies are
+shown as ``<name> [job <job_id>]``.
+
+**Stable URLs.** A study's id in the union is a hash of its shown name (:func:`stable_study_id`),
+not its position in the list, so a bookmarked ``/dashboard/studies/<id>`` names the same study after
+a restart, whatever studies were added or removed meanwhile. A trial's id is
+``study id × TRIAL_SPACE + trial number``.
+
+**Metric names.** A study without metric names is shown with bistlab's (:mod:`bistlab.objectives`):
+``score (0.7·DirHit − 6·nRMSE)`` for a cycle's task, ``val_f1 (penalized)`` for an LSTM group.
+
+**Read-only.** The storage refuses writes (:class:`~bistlab.errors.ReadOnlyStorageError`), and the
+server of :func:`dashboard_server` answers every request that would change something (POST, PUT,
+PATCH, DELETE: create, rename or delete a study, notes, tell) with 403 and a one-line JSON
+``reason`` before optuna-dashboard sees it (:func:`read_only`); its page carries a banner saying so,
+and the buttons that would only be refused are hidden.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
 import re
+import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from optuna.storages import BaseStorage
 from optuna.study import StudyDirection
 from optuna.study._frozen import FrozenStudy
 from optuna.trial import FrozenTrial, TrialState
 
-from bistlab.workspace import Workspace
-from bistlab.errors import ConfigError, ReadOnlyStorageError
-from bistlab.lstm.files import latest_job, read_state
+from bistlab.errors import BistlabError, ConfigError, ReadOnlyStorageError
+from bistlab.lstm.files import job_ids, read_state
+from bistlab.objectives import METRIC_NAMES_ATTR, cycle_study_metric_name, lstm_metric_name
 from bistlab.state import StateFile
 from bistlab.storage import make_storage
+from bistlab.workspace import Workspace
 
-__all__ = ["StudySource", "CombinedStorage", "sources_of_cycle", "job_sources", "combined_storage", "current_cycle"]
+__all__ = [
+    "ID_SPACE",
+    "TRIAL_SPACE",
+    "READ_ONLY_REASON",
+    "StudySource",
+    "CombinedStorage",
+    "stable_study_id",
+    "current_cycle",
+    "sources_of_cycle",
+    "job_sources",
+    "every_job_source",
+    "combined_storage",
+    "read_only",
+    "dashboard_server",
+    "serve_dashboard",
+]
 
 logger = logging.getLogger(__name__)
 
-MAX_SOURCES = 1 << 16
-"""Trial ids of the union are ``local_id * MAX_SOURCES + source index``: unique, stable, decodable."""
+ID_SPACE = 2**31 - 1
+"""Study ids of the union are in ``1 .. ID_SPACE``."""
+TRIAL_SPACE = 2**21
+"""Trial ids of the union are ``study id * TRIAL_SPACE + trial number`` (below 2**52: exact in JavaScript)."""
+READ_ONLY_REASON = (
+    "this optuna-dashboard is bistlab's read-only view of its studies: creating, renaming or deleting a study, "
+    "notes and trial changes are refused; open a study's own storage (e.g. optuna-dashboard sqlite:///studies/cycle_1/SP500_1d.db) to change it"
+)
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+BANNER_SCRIPT = Path(__file__).resolve().parent / "api" / "static" / "dashboard-readonly.js"
+BANNER_PATH = "/bistlab/read-only.js"
+"""Where the dashboard's page loads :data:`BANNER_SCRIPT` from (same origin: its CSP allows it)."""
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 @dataclass(frozen=True)
@@ -48,23 +96,39 @@ class StudySource:
         url: the storage URL (:func:`bistlab.storage.make_storage`).
         keep: which study names of that storage to show.
         label: appended to the shown name (e.g. ``" [job 20231217_215832]"``).
+        metric: the metric name of a study (by its name) that has none of its own.
     """
 
     url: str
     keep: Callable[[str], bool] = lambda name: True
     label: str = ""
+    metric: Callable[[str], str] | None = None
 
 
 @dataclass(frozen=True)
 class _Entry:
-    source: int
+    url: str
     local_id: int
     name: str
+    metric: str | None
+
+
+def stable_study_id(name: str) -> int:
+    """The id of the study shown as ``name``: the same in every process and after every restart."""
+    digest = hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % ID_SPACE + 1
+
+
+def _named(attrs: dict[str, Any], metric: str | None, directions: Sequence[StudyDirection]) -> dict[str, Any]:
+    """``attrs`` with ``metric`` as the metric name when the study has none (single objective only)."""
+    if metric and len(directions) == 1 and not attrs.get(METRIC_NAMES_ATTR):
+        return {**attrs, METRIC_NAMES_ATTR: [metric]}
+    return attrs
 
 
 class CombinedStorage(BaseStorage):
     """A read-only union of the studies that ``sources()`` names, scanned again whenever the
-    study list is read.
+    study list is read; ids from the shown names (module docstring).
 
     Args:
         sources: called for the current list of :class:`StudySource`.
@@ -73,19 +137,21 @@ class CombinedStorage(BaseStorage):
     def __init__(self, sources: Callable[[], Sequence[StudySource]]) -> None:
         self._sources = sources
         self._lock = threading.Lock()
-        self._urls: list[str] = []
-        self._ids: dict[tuple[int, int], int] = {}
+        self._ids: dict[str, int] = {}
         self._entries: dict[int, _Entry] = {}
 
-    def _source_index(self, url: str) -> int:
-        if url not in self._urls:
-            if len(self._urls) >= MAX_SOURCES:
-                raise ConfigError("study sources", f"at most {MAX_SOURCES}", len(self._urls) + 1)
-            self._urls.append(url)
-        return self._urls.index(url)
+    def _id_for(self, name: str) -> int:
+        """The study's id (called under the lock); a hash collision takes the next free id."""
+        gid = self._ids.get(name)
+        if gid is None:
+            gid = stable_study_id(name)
+            while gid in self._entries and self._entries[gid].name != name:
+                gid = gid % ID_SPACE + 1
+            self._ids[name] = gid
+        return gid
 
     def _scan(self) -> list[tuple[int, FrozenStudy]]:
-        """Every study the sources name now, with its id in the union (new ones get the next id)."""
+        """Every study the sources name now, with its id in the union."""
         found = []
         for src in self._sources():
             try:
@@ -94,13 +160,12 @@ class CombinedStorage(BaseStorage):
                 logger.warning("studies of %s not readable: %s", src.url, err)
                 continue
             with self._lock:
-                index = self._source_index(src.url)
-                for study in studies:
+                for study in sorted(studies, key=lambda s: s.study_name):
                     if not src.keep(study.study_name):
                         continue
-                    key = (index, study._study_id)
-                    gid = self._ids.setdefault(key, len(self._ids) + 1)
-                    self._entries[gid] = _Entry(index, study._study_id, study.study_name + src.label)
+                    name = study.study_name + src.label
+                    gid = self._id_for(name)
+                    self._entries[gid] = _Entry(src.url, study._study_id, name, src.metric(study.study_name) if src.metric else None)
                     found.append((gid, study))
         return found
 
@@ -111,19 +176,21 @@ class CombinedStorage(BaseStorage):
             entry = self._entries.get(study_id)
         if entry is None:
             raise KeyError(f"`study_id` must be a study of the dashboard but got {study_id}")
-        return make_storage(self._urls[entry.source]), entry
+        return make_storage(entry.url), entry
 
-    def _trial(self, trial: FrozenTrial, source: int, *, deep: bool) -> FrozenTrial:
+    def _trial(self, trial: FrozenTrial, study_id: int, *, deep: bool) -> FrozenTrial:
         out = copy.deepcopy(trial) if deep else copy.copy(trial)
-        out._trial_id = trial._trial_id * MAX_SOURCES + source
+        out._trial_id = study_id * TRIAL_SPACE + trial.number
         return out
 
     # reading
     def get_all_studies(self) -> list[FrozenStudy]:
-        return [
-            FrozenStudy(self._entries[gid].name, None, s.user_attrs, s.system_attrs, gid, directions=s.directions)
-            for gid, s in self._scan()
-        ]
+        out = []
+        for gid, s in self._scan():
+            entry = self._entries[gid]
+            attrs = _named(s.system_attrs, entry.metric, s.directions)
+            out.append(FrozenStudy(entry.name, None, s.user_attrs, attrs, gid, directions=s.directions))
+        return out
 
     def get_study_id_from_name(self, study_name: str) -> int:
         for _ in range(2):
@@ -146,17 +213,18 @@ class CombinedStorage(BaseStorage):
 
     def get_study_system_attrs(self, study_id: int) -> dict[str, Any]:
         storage, entry = self._entry(study_id)
-        return storage.get_study_system_attrs(entry.local_id)
+        attrs = storage.get_study_system_attrs(entry.local_id)
+        return _named(attrs, entry.metric, storage.get_study_directions(entry.local_id))
 
     def get_all_trials(self, study_id: int, deepcopy: bool = True, states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
         storage, entry = self._entry(study_id)
-        return [self._trial(t, entry.source, deep=deepcopy) for t in storage.get_all_trials(entry.local_id, deepcopy=False, states=states)]
+        return [self._trial(t, study_id, deep=deepcopy) for t in storage.get_all_trials(entry.local_id, deepcopy=False, states=states)]
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
-        source, local = trial_id % MAX_SOURCES, trial_id // MAX_SOURCES
-        if source >= len(self._urls):
-            raise KeyError(f"`trial_id` must be a trial of the dashboard but got {trial_id}")
-        return self._trial(make_storage(self._urls[source]).get_trial(local), source, deep=True)
+        study_id, number = divmod(int(trial_id), TRIAL_SPACE)
+        storage, entry = self._entry(study_id)
+        local = storage.get_trial_id_from_study_id_trial_number(entry.local_id, number)
+        return self._trial(storage.get_trial(local), study_id, deep=True)
 
     # writing: refused
     def _refuse(self, *args: Any, **kwargs: Any) -> Any:
@@ -172,18 +240,23 @@ def current_cycle(ws: Workspace) -> int:
     return StateFile(ws.state_file).read().cycle
 
 
-def sources_of_cycle(ws: Workspace, cycle: int, *, task: str | None = None) -> list[StudySource]:
-    """The studies of ``cycle`` (``<task>_c<N>``, ``..._v<k>`` after a restart), optionally of one task only."""
-    pattern = re.compile(rf"(?P<task>.+)_c{cycle}(_v\d+)?")
+def sources_of_cycle(ws: Workspace, cycle: int | None = None, *, task: str | None = None) -> list[StudySource]:
+    """The task studies (``<task>_c<N>``, ``..._v<k>`` after a restart) of ``cycle``, or of every
+    cycle (``None``, by cycle number), optionally of one task only."""
+    number = r"\d+" if cycle is None else str(int(cycle))
+    pattern = re.compile(rf"(?P<task>.+)_c{number}(_v\d+)?")
 
     def keep(name: str) -> bool:
         found = pattern.fullmatch(name)
         return bool(found) and (task is None or found.group("task") == task)
 
     if ws.optuna_url:
-        return [StudySource(ws.optuna_url, keep)]
-    folder = ws.cycle_studies_dir(cycle)
-    return [StudySource(f"sqlite:///{path}", keep) for path in sorted(folder.glob("*.db")) if task is None or path.stem == task]
+        return [StudySource(ws.optuna_url, keep, metric=cycle_study_metric_name)]
+    folders = sorted((n, f) for n, f in ws.cycle_folders() if f.parent == ws.studies and (cycle is None or n == cycle))
+    return [
+        StudySource(f"sqlite:///{path}", keep, metric=cycle_study_metric_name)
+        for _, folder in folders for path in sorted(folder.glob("*.db")) if task is None or path.stem == task
+    ]
 
 
 def job_sources(ws: Workspace, job_id: str) -> list[StudySource]:
@@ -193,42 +266,130 @@ def job_sources(ws: Workspace, job_id: str) -> list[StudySource]:
         JobNotFoundError: no such job.
     """
     state = read_state(ws, job_id)
-    name = state["config"]["study_name"]
+    config = state.get("config") or {}
+    name = config["study_name"]
+    metric = lstm_metric_name(config.get("primary_metric") or "val_f1")
     out = []
     for group in (state.get("progress") or {}).get("groups_planned") or []:
         path = ws.job(job_id).study(name, group)
         if path.exists():
-            out.append(StudySource(f"sqlite:///{path}", lambda n, wanted=f"{name}_{group}": n == wanted, f" [job {job_id}]"))
+            out.append(StudySource(f"sqlite:///{path}", lambda n, wanted=f"{name}_{group}": n == wanted, f" [job {job_id}]", lambda _n, m=metric: m))
+    return out
+
+
+def every_job_source(ws: Workspace) -> list[StudySource]:
+    """The group studies of every hyperopt job, oldest job first; a job whose state cannot be read is
+    left out (logged)."""
+    out: list[StudySource] = []
+    for job_id in job_ids(ws):
+        try:
+            out += job_sources(ws, job_id)
+        except (BistlabError, OSError, ValueError, KeyError) as err:
+            logger.warning("the studies of hyperopt job %s are not shown: %s", job_id, err)
     return out
 
 
 def combined_storage(ws: Workspace, *, cycle: int | None = None, job_id: str | None = None, task: str | None = None) -> tuple[CombinedStorage, list[str]]:
-    """Every study of a cycle and a hyperopt job's group studies, as one read-only storage.
+    """Every study of the cycles and of the hyperopt jobs, as one read-only storage.
 
     Args:
         ws: the workspace.
-        cycle: the cycle (default: the current one, read again at every scan).
-        job_id: the hyperopt job (default: the latest one, read again at every scan).
-        task: show this task's cycle study only (e.g. ``SP500_1d``).
+        cycle: only this cycle's task studies (default: every cycle's, new cycles included).
+        job_id: only this hyperopt job's group studies (default: every job's, new jobs included).
+        task: only this task's cycle studies (e.g. ``SP500_1d``).
 
     Returns:
-        The storage for ``optuna_dashboard.run_server`` and the names of the studies it holds now.
+        The storage for optuna-dashboard (:func:`dashboard_server`) and the names of the studies it holds now.
 
     Raises:
-        ConfigError: ``task`` names no study of the cycle.
+        ConfigError: ``task`` names no study of the cycle(s).
         JobNotFoundError: ``job_id`` names no job.
     """
     if job_id is not None:
         job_sources(ws, job_id)  # an unknown job fails here, not in the dashboard
 
     def sources() -> list[StudySource]:
-        number = cycle if cycle is not None else current_cycle(ws)
-        job = job_id or latest_job(ws)
-        return sources_of_cycle(ws, number, task=task) + (job_sources(ws, job) if job else [])
+        jobs = job_sources(ws, job_id) if job_id is not None else every_job_source(ws)
+        return sources_of_cycle(ws, cycle, task=task) + jobs
 
     storage = CombinedStorage(sources)
     names = [s.study_name for s in storage.get_all_studies()]
     if task is not None and not any(re.fullmatch(rf"{re.escape(task)}_c\d+(_v\d+)?", n) for n in names):
-        number = cycle if cycle is not None else current_cycle(ws)
-        raise ConfigError("task", f"a task with a study in cycle {number}", task)
+        where = "any cycle" if cycle is None else f"cycle {cycle}"
+        raise ConfigError("task", f"a task with a study in {where}", task)
     return storage, names
+
+
+def _answer(start_response: Callable[..., Any], status: str, body: bytes, content_type: str) -> list[bytes]:
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")])
+    return [body]
+
+
+def _with_banner(app: WsgiApp, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """The dashboard's page with the read-only banner's script added to its head."""
+    seen: dict[str, Any] = {}
+
+    def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        seen.update(status=status, headers=headers)
+        return lambda data: None
+
+    result = app({k: v for k, v in environ.items() if k != "wsgi.file_wrapper"}, keep)  # the page as bytes to edit
+    try:
+        body = b"".join(result)
+    finally:
+        getattr(result, "close", lambda: None)()
+    headers = [(k, v) for k, v in seen["headers"] if k.lower() != "content-length"]
+    if "text/html" in dict((k.lower(), v) for k, v in headers).get("content-type", "") and b"</head>" in body:
+        body = body.replace(b"</head>", f'<script defer src="{BANNER_PATH}"></script></head>'.encode(), 1)
+    start_response(seen["status"], [*headers, ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def read_only(app: WsgiApp) -> WsgiApp:
+    """optuna-dashboard's WSGI ``app`` as a read-only view: every request but GET, HEAD and OPTIONS
+    answered 403 with ``{"reason": READ_ONLY_REASON}``; the page loads the banner script."""
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        path = str(environ.get("PATH_INFO", ""))
+        if method not in SAFE_METHODS:
+            logger.info("refused %s %s: read-only view", method, path)
+            return _answer(start_response, "403 Forbidden", json.dumps({"reason": READ_ONLY_REASON}).encode(), "application/json")
+        if path == BANNER_PATH:
+            return _answer(start_response, "200 OK", BANNER_SCRIPT.read_bytes(), "text/javascript")
+        if path.rstrip("/") == "/dashboard" or path.startswith("/dashboard/"):
+            return _with_banner(app, environ, start_response)
+        return app(environ, start_response)
+
+    return wrapped
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    """wsgiref's server, one thread per request (a slow plot does not hold up the study list)."""
+
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+        logger.debug("optuna-dashboard: " + format, *args)
+
+
+def dashboard_server(storage: BaseStorage, *, host: str = "127.0.0.1", port: int = 8080) -> WSGIServer:
+    """optuna-dashboard over ``storage`` as a read-only view (:func:`read_only`), bound and ready:
+    ``serve_forever()`` serves it, ``shutdown()`` ends it (from another thread)."""
+    from optuna_dashboard import wsgi  # only where a dashboard is served
+
+    server_class = _Server
+    if ":" in host.strip("[]"):
+        server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
+    return make_server(host.strip("[]"), port, read_only(wsgi(storage)), server_class=server_class, handler_class=_QuietHandler)
+
+
+def serve_dashboard(storage: BaseStorage, *, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Serve :func:`dashboard_server` until interrupted (Ctrl-C)."""
+    server = dashboard_server(storage, host=host, port=port)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()

@@ -21,6 +21,7 @@ from bistlab.errors import ConfigError
 from bistlab.lstm.config import OptimizationConfig
 from bistlab.lstm.files import JobLock
 from tests.apiserver import craft_job
+from tests.crafted import craft_holdout_cycle
 
 BASE = "http://127.0.0.1:8765"
 TOKEN = "s3cret-token-for-tests-0123"
@@ -287,13 +288,13 @@ def test_openapi_documents_every_endpoint_with_models_codes_and_examples(client)
     ops = {(m.upper(), p): op for p, item in spec["paths"].items() for m, op in item.items()}
     assert set(ops) == {("POST", "/api/hyperopt/start"), ("POST", "/api/hyperopt/stop"), ("POST", "/api/hyperopt/resume"),
                         ("GET", "/api/hyperopt/status"), ("GET", "/api/hyperopt/results"), ("GET", "/api/hyperopt/epochs"),
-                        ("GET", "/api/hyperopt/jobs"), ("GET", "/api/health")}
+                        ("GET", "/api/hyperopt/jobs"), ("GET", "/api/health"), ("GET", "/api/cycle/status")}
     for key, op in ops.items():
         assert op.get("summary") and op.get("description"), key
         assert {"200", "401", "404", "409", "422"} <= set(op["responses"]), key
     schemas = spec["components"]["schemas"]
     assert ops[("POST", "/api/hyperopt/start")]["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/StartRequest")
-    for name in ("StartRequest", "StartAnswer", "StopAnswer", "ResumeAnswer", "StatusAnswer", "ResultsAnswer", "ErrorAnswer"):
+    for name in ("StartRequest", "StartAnswer", "StopAnswer", "ResumeAnswer", "StatusAnswer", "ResultsAnswer", "CycleStatusAnswer", "ErrorAnswer"):
         assert schemas[name].get("examples"), name
     assert {"mode", "target_group", "epochs_per_trial", "max_trials_per_group", "max_total_hours", "primary_metric", "study_name", "use_mlflow", "seed"} <= set(schemas["StartRequest"]["properties"])
     assert {"job_id", "time_estimate"} <= set(schemas["StartAnswer"]["properties"])
@@ -305,7 +306,10 @@ def test_the_pages_load_nothing_from_the_network(client):
     assert page.status_code == 200 and "default-src 'self'" in page.headers["content-security-policy"]
     assert 'data-dashboard-url="http://127.0.0.1:8080/"' in page.text
     docs = client.get("/docs")
-    assert docs.status_code == 200 and "/static/docs.js" in docs.text
+    assert docs.status_code == 200 and "/static/docs.js" in docs.text and "default-src 'self'" in docs.headers["content-security-policy"]
+    for name in ("swagger-ui-bundle.js", "swagger-ui.css"):  # Swagger UI's files from the swagger-ui-bundle package, served here
+        assert f"/swagger-ui/{name}" in docs.text and client.get(f"/swagger-ui/{name}").status_code == 200, name
+    assert client.get("/swagger-ui/index.html").status_code == 404 and client.get("/swagger-ui/..%2Fswagger-ui.js").status_code == 404
     for name in sorted(os.listdir(STATIC_DIR)):
         text = (STATIC_DIR / name).read_text(encoding="utf-8")
         assert not re.search(r"(src|href)=\"(https?:)?//", text) and "http://" not in text.replace("http://127.0.0.1", ""), name
@@ -314,3 +318,57 @@ def test_the_pages_load_nothing_from_the_network(client):
     assert js.status_code == 200 and len(js.content) > 1_000_000 and js.headers["content-type"].startswith("text/javascript")
     bare = TestClient(create_app(client.app.state.workspace, dashboard_url=None), base_url=BASE).get("/")
     assert 'data-dashboard-url=""' in bare.text
+
+
+def _holdout(hits: int, count: int, *, n_test: int, horizon: int) -> dict:
+    """A holdout record as an evaluation writes it (tests/crafted.py's), baselines at 50 and 52 %."""
+    from tests.crafted import _holdout as crafted
+
+    return crafted(hits, count, 50.0, 52.0, n_test, horizon)
+
+
+def test_the_cycle_status_shows_every_task_with_its_holdout_and_verdict(client, workspace):
+    from bistlab.state import StateFile, TaskState, TaskStatus
+
+    idle = client.get("/api/cycle/status")
+    assert idle.status_code == 200 and idle.json()["status"] == "idle" and idle.json()["cycle"] is None and idle.json()["tasks"] == []
+    craft_holdout_cycle(workspace, {("AAA", 7): _holdout(60, 60, n_test=70, horizon=7), ("BBB", 7): _holdout(27, 50, n_test=70, horizon=7)})
+    StateFile(workspace.state_file).update(lambda s: s.tasks.update(CCC_1d=TaskState(symbol="CCC", horizon=1, status=TaskStatus.HPO, cycle=1)))
+    r = client.get("/api/cycle/status")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["cycle"] == 1 and body["status"] == "interrupted" and not body["final"] and "cycle resume" in body["message"]
+    tasks = {t["key"]: t for t in body["tasks"]}
+    assert list(tasks) == ["CCC_1d", "AAA_7d", "BBB_7d"]  # horizon-first
+    assert tasks["AAA_7d"]["verdict"] == "usable" and tasks["AAA_7d"]["holdout_count"] == 60 and tasks["AAA_7d"]["holdout_text"].startswith("100.0 % (n=60, n_eff=10, 95 % CI")
+    assert tasks["BBB_7d"]["verdict"] == "not usable" and tasks["BBB_7d"]["holdout_dirhit"] == 54.0 and tasks["BBB_7d"]["usable"] is False
+    assert tasks["CCC_1d"]["status"] == "hpo_in_progress" and tasks["CCC_1d"]["verdict"] is None and tasks["CCC_1d"]["holdout_text"] is None
+    assert body["usable"] == 1 and body["counts"] == {"completed": 2, "hpo_in_progress": 1} and body["control"]["tested"] == 2
+    StateFile(workspace.state_file).update(lambda s: s.tasks["CCC_1d"].__setattr__("status", TaskStatus.FAILED))
+    assert client.get("/api/cycle/status").json()["status"] == "completed"
+    assert client.get("/api/cycle/status", params={"cycle": 1}).json()["cycle"] == 1
+    for bad, status in (("9", 422), ("0", 422), ("x", 422)):
+        answer = client.get("/api/cycle/status", params={"cycle": bad})
+        assert answer.status_code == status and answer.json()["message"].startswith("`cycle` must be"), (bad, answer.text)
+
+
+def test_a_task_that_passes_alone_but_not_the_cycle_wide_control_says_so(client, workspace):
+    holdouts = {("AAA", 1): _holdout(72, 120, n_test=120, horizon=1)}
+    holdouts.update({(f"N{i}", 1): _holdout(60, 120, n_test=120, horizon=1) for i in range(6)})
+    craft_holdout_cycle(workspace, holdouts)
+    tasks = {t["key"]: t for t in client.get("/api/cycle/status").json()["tasks"]}
+    assert tasks["AAA_1d"]["passes_rule"] is True and tasks["AAA_1d"]["usable"] is False and tasks["AAA_1d"]["verdict"] == "passes alone"
+    assert {t["verdict"] for k, t in tasks.items() if k != "AAA_1d"} == {"not usable"}
+
+
+def test_the_docs_read_the_openapi_document_as_3_0(client):
+    """Swagger UI 4 (the swagger-ui-bundle package) reads OpenAPI 3.0 only: /openapi-3.0.json is /openapi.json written down as 3.0."""
+    import json
+
+    spec, old = client.get("/openapi.json").json(), client.get("/openapi-3.0.json").json()
+    assert spec["openapi"].startswith("3.1") and old["openapi"] == "3.0.3" and set(old["paths"]) == set(spec["paths"])
+    text = json.dumps(old)
+    assert '{"type": "null"}' not in text and '"const"' not in text
+    start = old["components"]["schemas"]["StartRequest"]
+    assert start["example"]["mode"] == "full" and "examples" not in start
+    assert start["properties"]["target_group"]["nullable"] is True

@@ -207,21 +207,62 @@ def test_the_control_page_starts_shows_stops_and_resumes_a_job(page_ws, chromium
     assert {"/", "/static/control.js", "/static/plotly.min.js", "/static/control.css", "/api/hyperopt/start", "/api/hyperopt/stop", "/api/hyperopt/resume"} <= {u.split("?")[0] for u in requested}
 
 
-def test_the_docs_page_lists_every_endpoint_offline(page_ws, chromium):
+ENDPOINTS = ("POST /api/hyperopt/start", "POST /api/hyperopt/stop", "POST /api/hyperopt/resume", "GET /api/hyperopt/status",
+             "GET /api/hyperopt/results", "GET /api/hyperopt/epochs", "GET /api/hyperopt/jobs", "GET /api/health", "GET /api/cycle/status")
+
+SWAGGER_OPS = """Array.from(document.querySelectorAll("#swagger-ui .opblock")).map(function (b) {
+  return b.querySelector(".opblock-summary-method").textContent + " " + b.querySelector(".opblock-summary-path").textContent.replace(/\u200b/g, "");
+})"""
+
+TRY_HEALTH = """(function () {
+  var block = document.querySelector("#operations-server-health_api_health_get");
+  if (!block.classList.contains("is-open")) { (block.querySelector(".opblock-summary-control") || block.querySelector(".opblock-summary")).click(); }
+  return true;
+})()"""
+
+HEALTH_ANSWER = """(function () {
+  var block = document.querySelector("#operations-server-health_api_health_get");
+  var status = block && block.querySelector(".live-responses-table tbody .response-col_status");
+  var body = block && block.querySelector(".live-responses-table .response-col_description pre, .live-responses-table .microlight");
+  return status ? status.textContent.trim() + " " + (body ? body.textContent : "") : "";
+})()"""
+
+
+def _wait_value(dt: DevTools, expression: str, *, timeout: float = 60.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := dt.evaluate(expression)):
+        assert time.monotonic() < deadline, f"the page never showed {what or expression[:80]}"
+        time.sleep(0.2)
+    return value
+
+
+def _click_button(dt: DevTools, scope: str, text: str) -> None:
+    expr = f"""(function () {{
+      var b = Array.from(document.querySelectorAll("{scope} button")).find(function (x) {{ return x.textContent.trim() === "{text}"; }});
+      if (b) {{ b.click(); }}
+      return !!b;
+    }})()"""
+    _wait_value(dt, expr, timeout=20.0, what=f"a {text!r} button")
+
+
+def test_the_docs_page_is_swagger_ui_with_try_it_out_offline(page_ws, chromium):
     with thread_server(create_app(page_ws)) as base:
         dt = chromium()
         for domain in ("Page", "Runtime", "Log", "Network"):
             dt.call(f"{domain}.enable")
         dt.call("Page.navigate", url=f"{base}/docs")
-        deadline = time.monotonic() + 60
-        while not (titles := dt.evaluate('Array.from(document.querySelectorAll("#endpoints h2")).map(function (h) { return h.textContent; })')):
-            assert time.monotonic() < deadline, "the docs page drew no endpoint"
-            time.sleep(0.2)
+        ops = _wait_value(dt, SWAGGER_OPS, what="Swagger UI's operations")
+        assert dt.evaluate(TRY_HEALTH) is True
+        _click_button(dt, "#operations-server-health_api_health_get", "Try it out")
+        _click_button(dt, "#operations-server-health_api_health_get", "Execute")
+        answer = _wait_value(dt, HEALTH_ANSWER, what="the answer of GET /api/health")
         errors, foreign = _problems(dt.events, base)
     assert errors == [] and foreign == [], (errors, foreign)
-    for endpoint in ("POST /api/hyperopt/start", "POST /api/hyperopt/stop", "POST /api/hyperopt/resume", "GET /api/hyperopt/status",
-                     "GET /api/hyperopt/results", "GET /api/hyperopt/epochs", "GET /api/hyperopt/jobs", "GET /api/health"):
-        assert any(t.startswith(endpoint + " — ") for t in titles), endpoint
+    for endpoint in ENDPOINTS:
+        assert endpoint in ops, (endpoint, ops)
+    assert answer.startswith("200") and '"status": "ok"' in answer, answer
+    requested = {e["params"]["request"]["url"].removeprefix(base) for e in dt.events if e.get("method") == "Network.requestWillBeSent"}
+    assert {"/docs", "/swagger-ui/swagger-ui-bundle.js", "/swagger-ui/swagger-ui.css", "/openapi-3.0.json", "/api/health"} <= requested, requested
 
 
 def test_a_finished_jobs_verdict_shows_on_the_control_page_and_in_its_report(tmp_path, chromium):
@@ -250,3 +291,68 @@ def test_a_finished_jobs_verdict_shows_on_the_control_page_and_in_its_report(tmp
         assert text.startswith("Verdict: " + words.split(":")[0])
         errors, _ = _problems(dt.events, base)
     assert errors == [], errors
+
+
+CYCLE_STATE = """!document.getElementById("cycle-status") ? "null" : JSON.stringify({
+  cycle: document.getElementById("cycle-number").textContent,
+  status: document.getElementById("cycle-status").textContent,
+  usable: document.getElementById("cycle-usable").textContent,
+  rows: Array.from(document.querySelectorAll("#cycle-tasks tbody tr")).map(function (r) {
+    return Array.from(r.cells).map(function (c) { return c.textContent; });
+  }),
+  chartTitle: (document.querySelector("#epoch-chart .gtitle") || {}).textContent || "",
+  bestHeader: document.getElementById("best-header").textContent,
+  job: document.getElementById("job-id").textContent,
+  jobStatus: document.getElementById("status").textContent
+})"""
+
+
+def _holdout(hits: int, count: int, *, n_test: int, horizon: int) -> dict[str, Any]:
+    from tests.crafted import _holdout as crafted
+
+    return crafted(hits, count, 50.0, 52.0, n_test, horizon)
+
+
+def _wait_cycle(dt: DevTools, done: Callable[[dict[str, Any]], bool], *, timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        state = json.loads(dt.evaluate(CYCLE_STATE))
+        if state is not None and done(state):
+            return state
+        assert time.monotonic() < deadline, f"the page never showed it; it shows {state}"
+        time.sleep(0.3)
+
+
+def test_the_control_page_shows_the_cycles_tasks_and_verdicts_live_beside_the_jobs(tmp_path, chromium):
+    from bistlab.state import StateFile, TaskState, TaskStatus
+    from tests.apiserver import craft_job
+    from tests.crafted import craft_holdout_cycle
+
+    ws = craft_holdout_cycle(price_workspace(tmp_path / "ws"), {
+        ("AAA", 1): _holdout(72, 120, n_test=120, horizon=1),  # passes its rule alone, not the cycle-wide control
+        **{(f"N{i}", 1): _holdout(60, 120, n_test=120, horizon=1) for i in range(5)},
+    })
+    StateFile(ws.state_file).update(lambda s: s.tasks.update(
+        BBB_7d=TaskState(symbol="BBB", horizon=7, status=TaskStatus.TRAINING, cycle=1),
+        CCC_7d=TaskState(symbol="CCC", horizon=7, status=TaskStatus.FAILED, cycle=1, error="TaskError: CCC_7d [training]: out of memory"),
+    ))
+    with thread_server(create_app(ws)) as base:
+        dt = chromium()
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            dt.call(f"{domain}.enable")
+        dt.call("Page.navigate", url=f"{base}/")
+        first = _wait_cycle(dt, lambda s: len(s["rows"]) == 8 and s["chartTitle"] != "")
+        rows = {r[0]: r for r in first["rows"]}
+        assert first["cycle"] == "1" and first["status"] == "interrupted" and first["job"] == "no job yet"
+        assert rows["AAA_1d"][1] == "completed" and rows["AAA_1d"][2].startswith("60.0 % (n=120") and rows["AAA_1d"][3] == "passes alone"
+        assert rows["N0_1d"][3] == "not usable" and rows["BBB_7d"][1:4] == ["training_in_progress", "–", "–"]
+        assert rows["CCC_7d"][1] == "failed" and "out of memory" in rows["CCC_7d"][4]
+        assert first["chartTitle"] == "mean validation metric per epoch: no job yet", first["chartTitle"]
+        # the cycle moves on: the page follows without a reload
+        craft_holdout_cycle(ws, {("BBB", 7): _holdout(60, 60, n_test=70, horizon=7)})
+        craft_job(ws, "20250102_030405", status="completed", groups_completed=["learning_rate"], best_values={"learning_rate": 0.41}, trials_done={"learning_rate": 15})
+        later = _wait_cycle(dt, lambda s: {r[0]: r for r in s["rows"]}["BBB_7d"][3] == "usable" and s["jobStatus"] == "completed", timeout=30)
+        assert later["bestHeader"] == "best val_f1 so far (penalized)" and later["job"] == "20250102_030405"
+        assert ": mean validation  per epoch" not in later["chartTitle"]
+        errors, foreign = _problems(dt.events, base)
+    assert errors == [] and foreign == [], (errors, foreign)

@@ -1,7 +1,8 @@
-"""The FastAPI app of the LSTM hyperopt: the REST API, the control page and its static files.
+"""The FastAPI app of the LSTM hyperopt and the cycle's status: the REST API, the control page,
+the interactive docs and their static files.
 
-:func:`create_app` builds it for one workspace. Endpoints (every answer carries ``job_id``, null
-where there is no job):
+:func:`create_app` builds it for one workspace. Endpoints (every hyperopt answer carries ``job_id``,
+null where there is no job):
 
 - ``POST /api/hyperopt/start`` (:class:`~bistlab.api.models.StartRequest`): validate, then start the
   job in a background worker (:func:`bistlab.lstm.jobs.start_job` with ``detach=True``); the data
@@ -9,8 +10,12 @@ where there is no job):
   requests are answered meanwhile.
 - ``POST /api/hyperopt/stop`` / ``/resume`` (optional body ``{"job_id": ...}``).
 - ``GET /api/hyperopt/status``, ``/results``, ``/epochs``, ``/jobs``, ``GET /api/health``.
-- ``GET /`` the control page, ``GET /docs`` the endpoint list (offline), ``GET /openapi.json``,
-  ``GET /reports/hyperopt_<job_id>.html`` the job's report, ``/static/...``.
+- ``GET /api/cycle/status``: the current cycle's tasks, statuses and verdicts (read-only,
+  :func:`bistlab.cycle_status.cycle_status`).
+- ``GET /`` the control page (the cycle and the LSTM jobs), ``GET /docs`` Swagger UI with
+  try-it-out, offline (its files from the ``swagger-ui-bundle`` package under ``/swagger-ui/``; it
+  reads ``/openapi-3.0.json``, the document as OpenAPI 3.0: :mod:`bistlab.api.openapi30`),
+  ``GET /openapi.json``, ``GET /reports/hyperopt_<job_id>.html`` the job's report, ``/static/...``.
 
 Errors: :class:`~bistlab.errors.ConfigError` and :class:`~bistlab.errors.DataError` 422,
 :class:`~bistlab.errors.JobNotFoundError` 404, :class:`~bistlab.errors.JobConflictError` and
@@ -39,12 +44,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import bistlab.api.models as m
 import bistlab.api.views as views
+from bistlab.api.openapi30 import as_openapi_30
 from bistlab.api.security import Guard, check_token
 from bistlab.workspace import Workspace
 from bistlab.errors import BistlabError, ConfigError, DataError, JobConflictError, JobNotFoundError, JobStateError
 from bistlab.lstm.jobs import resume_job, start_job, stop_job
 
-__all__ = ["DEFAULT_DASHBOARD_URL", "STATIC_DIR", "create_app", "error_status"]
+__all__ = ["DEFAULT_DASHBOARD_URL", "STATIC_DIR", "SWAGGER_FILES", "create_app", "error_status"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +68,9 @@ _ERRORS = {
 PAGE_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'"
 """The pages load nothing but this server's own files (plotly draws with inline styles and data URLs)."""
 PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff"}
+SWAGGER_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
+                 "swagger-ui-bundle.js.map": "application/json", "swagger-ui.css.map": "application/json"}
+"""The files of the ``swagger-ui-bundle`` package that ``/docs`` loads, served under ``/swagger-ui/``."""
 JobIdQuery = Annotated[str | None, Query(pattern=m.JOB_ID_PATTERN, description="A job id (default: the latest job).")]
 
 
@@ -184,10 +193,30 @@ def _add_read_routes(app: FastAPI, ws: Workspace) -> None:
         """`ok`, the running job (else the latest one) and bistlab's version."""
         return views.health_view(ws)
 
+    @app.get("/api/cycle/status", response_model=m.CycleStatusAnswer, responses=_ERRORS, tags=["cycle"], summary="The cycle's tasks and verdicts")
+    def cycle_status(cycle: Annotated[int | None, Query(ge=1, description="A cycle number (default: the current one).")] = None) -> dict[str, Any]:
+        """The current cycle (or `cycle`): its status (running, paused, interrupted, completed) and
+        per task its status, holdout DirHit with its masked rows and 95 % interval, and verdict
+        (`usable`, `passes alone` but not after the cycle-wide false-discovery control, `not
+        usable`). Read-only: `bistlab cycle run` runs cycles. `idle` when the workspace has none."""
+        return views.cycle_view(ws, cycle)
+
 
 @functools.lru_cache(maxsize=1)
 def _plotlyjs() -> bytes:
     return get_plotlyjs().encode("utf-8")
+
+
+@functools.lru_cache(maxsize=1)
+def _swagger_dir() -> Path | None:
+    """The folder of Swagger UI's files in the ``swagger-ui-bundle`` package; ``None`` (logged) when
+    the package is missing: ``/docs`` then says so, ``/openapi.json`` still answers."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        logger.warning("/docs needs the swagger-ui-bundle package (pip install swagger-ui-bundle); /openapi.json works without it")
+        return None
+    return Path(str(swagger_ui_path))
 
 
 def _add_page_routes(app: FastAPI, ws: Workspace, dashboard_url: str | None) -> None:
@@ -202,6 +231,19 @@ def _add_page_routes(app: FastAPI, ws: Workspace, dashboard_url: str | None) -> 
     @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
     def docs_page() -> HTMLResponse:
         return HTMLResponse(docs, headers=PAGE_HEADERS)
+
+    @app.get("/openapi-3.0.json", include_in_schema=False)
+    def openapi_30() -> dict[str, Any]:
+        """The OpenAPI document as 3.0, for the Swagger UI of ``/docs`` (:mod:`bistlab.api.openapi30`)."""
+        return as_openapi_30(app.openapi())
+
+    @app.get("/swagger-ui/{name}", include_in_schema=False)
+    def swagger_file(name: str) -> FileResponse:
+        """Swagger UI's own files, from the ``swagger-ui-bundle`` package (nothing from the network)."""
+        folder = _swagger_dir()
+        if name not in SWAGGER_FILES or folder is None or not (folder / name).is_file():
+            raise StarletteHTTPException(404)
+        return FileResponse(folder / name, media_type=SWAGGER_FILES[name], headers={"Cache-Control": "max-age=86400"})
 
     @app.get("/static/plotly.min.js", include_in_schema=False)
     def plotly_js() -> Response:
@@ -242,7 +284,7 @@ def create_app(ws: Workspace, *, token: str | None = None, dashboard_url: str | 
     app = FastAPI(
         title="bistlab hyperopt API",
         version=metadata.version("bistlab"),
-        description="Start, stop, resume and watch LSTM hyperopt jobs (specification lstm-hyperopt). "
+        description="Start, stop, resume and watch LSTM hyperopt jobs (specification lstm-hyperopt), and watch the current cycle's tasks and verdicts (read-only). "
         "A server with a token needs `Authorization: Bearer <token>` on every request; one without a token listens on loopback only.",
         docs_url=None,
         redoc_url=None,

@@ -35,6 +35,8 @@ __all__ = [
     "EpochTrial",
     "EpochsAnswer",
     "HealthAnswer",
+    "CycleTask",
+    "CycleStatusAnswer",
     "ErrorAnswer",
 ]
 
@@ -271,6 +273,48 @@ class HealthAnswer(BaseModel):
     job_id: str | None = Field(None, description="The running job, else the latest one, else null.")
     running: bool = False
     version: str
+
+
+class CycleTask(BaseModel):
+    """One task of a cycle: its status, holdout DirHit (percent, masked rows, 95 % interval) and verdict."""
+
+    key: str = Field(description="`<SYMBOL>_<h>d`.")
+    symbol: str
+    horizon: int
+    status: str = Field(description="pending, hpo_in_progress, training_in_progress, completed, failed or skipped.")
+    holdout_dirhit: float | None = Field(None, description="The holdout DirHit, percent (null before the evaluation or when undefined).")
+    holdout_count: int | None = Field(None, description="The masked holdout rows behind it.")
+    holdout_low: float | None = Field(None, description="Lower end of its 95 % interval, percent.")
+    holdout_high: float | None = Field(None, description="Upper end of its 95 % interval, percent.")
+    holdout_text: str | None = Field(None, description="The DirHit as the report writes it, e.g. `58.3 % (n=120, n_eff=18, 95 % CI 35.2–78.1)`.")
+    target: str | None = Field(None, description="What DirHit is about: `raw` (the h-day log return) or `excess` (a universe task).")
+    low_support: bool | None = None
+    passes_rule: bool | None = Field(None, description="The usable rule on the task's own holdout.")
+    usable: bool | None = Field(None, description="Passes the rule and the cycle-wide false-discovery control.")
+    verdict: str | None = Field(None, description="`usable`, `passes alone` (not after the cycle-wide control) or `not usable`; null before the holdout evaluation.")
+    error: str | None = None
+    note: str | None = None
+
+
+class CycleStatusAnswer(BaseModel):
+    """The current (or asked-for) cycle: its status and, per task, status, holdout DirHit and verdict (read-only)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"success": True, "cycle": 3, "status": "running", "message": "run by process 4242 on lab1 since 2026-01-02T10:00:00+00:00",
+                                                               "final": False, "counts": {"completed": 1, "hpo_in_progress": 1}, "usable": 0,
+                                                               "control": {"q": 0.1, "tested": 1, "pass_alone": 1, "kept": 0, "earlier_looks": 0},
+                                                               "tasks": [{"key": "SP500_7d", "symbol": "SP500", "horizon": 7, "status": "completed", "holdout_dirhit": 58.3,
+                                                                          "holdout_count": 120, "holdout_text": "58.3 % (n=120, n_eff=18, 95 % CI 35.2–78.1)",
+                                                                          "passes_rule": True, "usable": False, "verdict": "passes alone"}]}]})
+
+    success: bool = True
+    cycle: int | None = Field(description="The cycle number; null before the first cycle.")
+    status: str = Field(description="idle (no cycle yet), running, paused, interrupted (no process runs it, tasks left), completed, or ended (an earlier cycle).")
+    message: str | None = None
+    final: bool = Field(False, description="Every task has ended: the verdicts are final (while it runs, the cycle-wide control counts the tasks evaluated so far).")
+    counts: dict[str, int] = Field({}, description="Tasks per status.")
+    usable: int = Field(0, description="Tasks usable after the cycle-wide control.")
+    control: dict[str, Any] | None = Field(None, description="The false-discovery control: `q`, verdicts `tested`, `pass_alone`, `kept`, `earlier_looks` at the same holdouts.")
+    tasks: list[CycleTask] = []
 
 
 class ErrorAnswer(BaseModel):

@@ -2,8 +2,8 @@
 
 :func:`serve` checks the loopback-or-token rule before anything binds, so a refused start
 leaves no port open. optuna-dashboard started with ``dashboard_port`` listens on 127.0.0.1 only
-(it has no token of its own) and shows every study of the current cycle and the latest
-hyperopt job's group studies (:func:`bistlab.dashboard.combined_storage`).
+(it has no token of its own) and shows every study of every cycle and hyperopt job, read-only
+(:func:`bistlab.dashboard.combined_storage`, :func:`bistlab.dashboard.dashboard_server`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import uvicorn
 
 from bistlab.api.app import DEFAULT_DASHBOARD_URL, create_app
 from bistlab.api.security import check_bind
-from bistlab.dashboard import combined_storage
+from bistlab.dashboard import combined_storage, dashboard_server
+from bistlab.errors import ConfigError
 from bistlab.workspace import Workspace
 
 __all__ = ["serve", "start_dashboard_thread"]
@@ -24,12 +25,18 @@ logger = logging.getLogger(__name__)
 
 
 def start_dashboard_thread(ws: Workspace, *, port: int, host: str = "127.0.0.1") -> threading.Thread:
-    """optuna-dashboard over the workspace's combined studies, in a daemon thread."""
-    from optuna_dashboard import run_server  # only when a dashboard is asked for
+    """optuna-dashboard over the workspace's combined studies (read-only), in a daemon thread.
 
+    Raises:
+        ConfigError: the port is taken.
+    """
     storage, names = combined_storage(ws)
+    try:
+        server = dashboard_server(storage, host=host, port=port)
+    except OSError as err:
+        raise ConfigError("--dashboard-port", f"a free port on {host} ({err.strerror or err})", port) from err
     logger.info("optuna-dashboard on http://%s:%d/ with %d studies", host, port, len(names))
-    thread = threading.Thread(target=run_server, args=(storage,), kwargs={"host": host, "port": port}, name="optuna-dashboard", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, name="optuna-dashboard", daemon=True)
     thread.start()
     return thread
 

@@ -1,7 +1,8 @@
 """What the API's answers are made of: the job runner's dicts shaped into the response models.
 
-Only files are read here (state.json, results.json, the group studies); the jobs themselves run in
-their worker processes (:func:`bistlab.lstm.jobs.start_job` with ``detach=True``).
+Only files are read here (state.json, results.json, the group studies; the cycle's state and
+evaluations); the jobs themselves run in their worker processes (:func:`bistlab.lstm.jobs.start_job`
+with ``detach=True``), cycles in ``bistlab cycle run``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import threading
 from importlib import metadata
 from typing import Any
 
+from bistlab.cycle_status import cycle_status
 from bistlab.workspace import Workspace
 from bistlab.errors import ConfigError
 from bistlab.jsonio import to_jsonable
@@ -20,7 +22,7 @@ from bistlab.lstm.jobs import job_results, job_status, latest_job, list_jobs
 from bistlab.lstm.metrics import verdict_text
 from bistlab.lstm.report import trial_records
 
-__all__ = ["report_url", "status_view", "results_view", "jobs_view", "epochs_view", "health_view", "reap"]
+__all__ = ["report_url", "status_view", "results_view", "jobs_view", "epochs_view", "health_view", "cycle_view", "reap"]
 
 logger = logging.getLogger(__name__)
 
@@ -139,3 +141,12 @@ def health_view(ws: Workspace) -> dict[str, Any]:
             running = job_id
             break
     return {"status": "ok", "job_id": running or latest, "running": running is not None, "version": metadata.version("bistlab")}
+
+
+def cycle_view(ws: Workspace, cycle: int | None = None) -> dict[str, Any]:
+    """:func:`bistlab.cycle_status.cycle_status`: the cycle's status and tasks with their verdicts (read-only).
+
+    Raises:
+        ConfigError: ``cycle`` is not a cycle of the workspace.
+    """
+    return to_jsonable(cycle_status(ws, cycle))

@@ -54,6 +54,7 @@ from bistlab.lstm.samples import LstmData
 from bistlab.lstm.tracking import Tracker
 from bistlab.lstm.metrics import collapse_warning
 from bistlab.lstm.training import COLLAPSE_SHARE, TrainSettings, TrialOutcome, train_splits
+from bistlab.objectives import lstm_metric_name, name_metric
 from bistlab.storage import make_storage
 from bistlab.workspace import JobPaths
 
@@ -140,9 +141,10 @@ def apply_penalty(value: float, precision: float, *, metric: str = "val_f1") -> 
 
 
 def open_group_study(job_dir: Path, config: OptimizationConfig, group: str) -> optuna.Study:
-    """Create or load the study of ``group`` with its seeded sampler and percentile pruner."""
+    """Create or load the study of ``group`` with its seeded sampler and percentile pruner; its
+    metric is named (:func:`bistlab.objectives.lstm_metric_name`, e.g. ``val_f1 (penalized)``)."""
     index = GROUP_ORDER.index(group) if group in GROUP_ORDER else len(GROUP_ORDER)
-    return optuna.create_study(
+    study = optuna.create_study(
         study_name=f"{config.study_name}_{group}",
         storage=make_storage(f"sqlite:///{JobPaths(job_dir).study(config.study_name, group)}"),
         direction="maximize",
@@ -152,6 +154,8 @@ def open_group_study(job_dir: Path, config: OptimizationConfig, group: str) -> o
         ),
         load_if_exists=True,
     )
+    name_metric(study, lstm_metric_name(config.primary_metric))
+    return study
 
 
 def _record(trial: optuna.Trial, outcome: TrialOutcome, config: OptimizationConfig) -> float:

@@ -1,9 +1,12 @@
-// The control page of bistlab's LSTM hyperopt: polls /api/hyperopt/status every 2 s and draws the
-// job's progress, best values and the epoch metric; the buttons call the same REST API as curl.
+// The control page of bistlab: the current cycle's tasks and verdicts (read-only, /api/cycle/status
+// every 4 s) and the LSTM hyperopt (/api/hyperopt/status every 2 s: the job's progress, best values
+// and the epoch metric; the buttons call the same REST API as curl).
 // No framework, no build step; the only library is the plotly.js the server ships.
 "use strict";
 (function () {
   var POLL_MS = 2000;
+  var CYCLE_POLL_MS = 4000;
+  var lastCycleKey = "";
   var chosenJob = "";        // "" = the latest job
   var lastChartKey = "";
 
@@ -31,6 +34,8 @@
   function say(text, bad) { var el = $("message"); el.textContent = text || ""; el.className = bad ? "message bad" : "message"; }
 
   function renderGroups(s) {
+    var metric = (s.config || {}).primary_metric;
+    $("best-header").textContent = "best " + (metric || "value") + " so far (penalized)";
     var body = $("groups").tBodies[0];
     body.textContent = "";
     (s.groups_planned || []).forEach(function (g) {
@@ -95,10 +100,13 @@
       return { x: t.epoch_values.map(function (_, i) { return i; }), y: t.epoch_values, mode: "lines+markers",
                name: "trial " + t.number + " (" + t.state.toLowerCase() + ")", line: { dash: dash } };
     });
-    var layout = { margin: { l: 50, r: 20, t: 30, b: 40 }, title: { text: (e.group || "") + ": mean validation " + (e.metric || "") + " per epoch", font: { size: 13 } },
-                   xaxis: { title: { text: "epoch" }, dtick: 1, rangemode: "tozero" }, yaxis: { title: { text: e.metric || "" } }, template: "plotly_white" };
+    var metric = e.metric || "metric";
+    var title = e.group ? e.group + ": mean validation " + metric + " per epoch (raw, before any penalty)"
+      : (e.job_id ? "mean validation " + metric + " per epoch: no trial yet" : "mean validation metric per epoch: no job yet");
+    var layout = { margin: { l: 50, r: 20, t: 30, b: 40 }, title: { text: title, font: { size: 13 } },
+                   xaxis: { title: { text: "epoch" }, dtick: 1, rangemode: "tozero" }, yaxis: { title: { text: metric } }, template: "plotly_white" };
     window.Plotly.react($("epoch-chart"), traces, layout, { displaylogo: false, responsive: true });
-    $("epoch-note").textContent = traces.length ? "" : "no trial of this group has finished an epoch yet";
+    $("epoch-note").textContent = traces.length ? "" : (e.job_id ? "no trial of this group has finished an epoch yet" : "no hyperopt job yet: start one below");
   }
 
   function renderJobs(j) {
@@ -109,6 +117,49 @@
     while (sel.options.length > 1) { sel.remove(1); }
     ids.slice().reverse().forEach(function (id) { var o = document.createElement("option"); o.value = id; o.textContent = id; sel.appendChild(o); });
     sel.value = ids.indexOf(keep) >= 0 ? keep : "";
+  }
+
+  function cell(tr, text, cls) {
+    var td = document.createElement("td");
+    td.textContent = text === null || text === undefined || text === "" ? "–" : String(text);
+    if (cls) { td.className = cls; }
+    tr.appendChild(td);
+  }
+
+  function renderCycle(c) {
+    var key = JSON.stringify(c);
+    if (key === lastCycleKey) { return; }
+    lastCycleKey = key;
+    var none = c.cycle === null || c.cycle === undefined;
+    $("cycle-number").textContent = none ? "none yet" : String(c.cycle);
+    $("cycle-status").textContent = c.status;
+    $("cycle-status").className = "badge " + c.status;
+    $("cycle-message").textContent = c.message || "";
+    var counts = c.counts || {}, tasks = c.tasks || [];
+    $("cycle-counts").textContent = none ? "–" : tasks.length + " (" + Object.keys(counts).map(function (k) { return counts[k] + " " + k; }).join(", ") + ")";
+    $("cycle-usable").textContent = none ? "–" : c.usable + " of " + tasks.length;
+    $("cycle-final").textContent = none ? "–" : (c.final ? "final" : "so far: the cycle has not ended");
+    var body = $("cycle-tasks").tBodies[0];
+    body.textContent = "";
+    tasks.forEach(function (t) {
+      var tr = document.createElement("tr");
+      tr.dataset.task = t.key;
+      cell(tr, t.key);
+      cell(tr, t.status);
+      cell(tr, t.holdout_text);
+      cell(tr, t.verdict, t.verdict ? "verdict " + t.verdict.replace(/ /g, "-") : "");
+      cell(tr, t.error || t.note);
+      body.appendChild(tr);
+    });
+  }
+
+  function pollCycle() {
+    return api("GET", "/api/cycle/status")
+      .then(function (r) {
+        if (r.ok) { renderCycle(r.data); } else { $("cycle-message").textContent = r.data.message || ("cycle status: HTTP " + r.code); }
+      })
+      .catch(function (err) { $("cycle-message").textContent = "the server does not answer: " + err; })
+      .then(function () { window.setTimeout(pollCycle, CYCLE_POLL_MS); });
   }
 
   function poll() {
@@ -154,4 +205,5 @@
 
   wire();
   poll();
+  pollCycle();
 })();
