@@ -286,9 +286,9 @@ class GracefulInterrupt:
             signal.signal(signal.SIGINT, self.previous)
 
 
-def _close_cycle(ws: Workspace, state: CycleState, *, as_of: str | None, report: bool, track: bool = False) -> Path | None:
+def _close_cycle(ws: Workspace, state: CycleState, *, as_of: str | None, report: bool, track: bool = False, workers: int = 1) -> Path | None:
     """What follows a cycle's last task: the forecasts (an as-of cycle: its frozen models' forward
-    record instead), then the report, then with ``track`` the MLflow runs
+    record instead), then the report (its task pages on the cycle's ``workers``), then with ``track`` the MLflow runs
     (:func:`bistlab.cycle_tracking.track_cycle_safely`, never failing the cycle). Returns the
     report's path (``None``: not rendered)."""
     if not state.cycle_ended():
@@ -300,7 +300,7 @@ def _close_cycle(ws: Workspace, state: CycleState, *, as_of: str | None, report:
             logger.warning("cycle %d: no forward record: %s", state.cycle, err)
     elif report:
         update_predictions(ws, state.cycle)
-    path = render_report(ws, state.cycle) if report else None
+    path = render_report(ws, state.cycle, workers=workers) if report else None
     if track:
         track_cycle_safely(ws, state.cycle, report=path)
     return path
@@ -338,5 +338,5 @@ def run_cycle(ws: Workspace, config: CycleConfig, *, progress: ProgressFn | None
             paused = executor_for(ws, config).run(pending, warm=warm, progress=progress)
         state = state_file.update(lambda s: setattr(s, "paused", paused))
         track = config.use_mlflow or bool(state.config.get("use_mlflow"))  # the cycle's own setting is kept; a resume may turn it on
-        path = _close_cycle(ws, state, as_of=as_of, report=report, track=track)
+        path = _close_cycle(ws, state, as_of=as_of, report=report, track=track, workers=config.workers)
     return CycleResult(cycle=state.cycle, tasks={t.key: t for t in state.cycle_tasks()}, report=path, paused=paused)

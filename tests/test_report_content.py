@@ -283,3 +283,25 @@ def test_each_horizon_says_what_would_let_it_judge(rep):
     assert table.count("--holdout-rows") + table.count("not within these prices") + table.count("already certifies") == len(horizons)
     for rows in re.findall(r"--holdout-rows (\d+)</code>", table):
         assert int(rows) > 0 and "the training window loses" in table
+
+
+def test_task_pages_written_by_a_process_pool_are_the_pages_written_here(crafted_ws, tmp_path):
+    import shutil
+
+    from bistlab.report import render
+
+    copies = {}
+    for name, workers in (("serial", 1), ("pool", 2)):
+        ws = Workspace(root=tmp_path / name)
+        shutil.copytree(crafted_ws.root, ws.root)
+        rep = load_report(ws, 1)
+        old = render.PAGES_PER_WORKER
+        render.PAGES_PER_WORKER = 1  # a pool even for this small cycle
+        try:
+            render._task_pages(rep, workers=workers)
+        finally:
+            render.PAGES_PER_WORKER = old
+        pages = sorted(ws.report_dir(1).glob("*/index.html"))
+        copies[name] = {p.parent.name: re.sub(r"bistlab-plot-[0-9a-f]+", "bistlab-plot-ID", p.read_text(encoding="utf-8")) for p in pages}  # plot ids are random
+    assert copies["pool"].keys() == copies["serial"].keys() and len(copies["pool"]) >= 3
+    assert copies["pool"] == copies["serial"]

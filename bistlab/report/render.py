@@ -19,10 +19,13 @@ cells display the sections of :mod:`bistlab.report.sections`.
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from bistlab import notebooks
+from bistlab.config import default_workers
 from bistlab.htmlfmt import esc
 from bistlab.plots import write_plotlyjs
 from bistlab.report.assemble import CycleReport, load_report
@@ -30,12 +33,19 @@ from bistlab.report.data import TaskRecord
 from bistlab.report.task_page import write_task_page
 from bistlab.workspace import Workspace
 
-__all__ = ["render_report", "NOTEBOOK_NAMES"]
+__all__ = ["render_report", "NOTEBOOK_NAMES", "PAGES_PER_WORKER"]
 
 logger = logging.getLogger(__name__)
 
 NOTEBOOK_NAMES = ("hpo", "train", "evaluate")
 """A task's notebooks, exported beside its page."""
+
+PAGES_PER_WORKER = 4
+"""Task pages are written by a process pool only when each worker gets at least this many
+(a spawned worker costs a few seconds to start; a page and its notebooks about half a second)."""
+
+_REPORT: list[CycleReport] = []
+"""The report a pool worker writes pages of (set once per worker by :func:`_worker_report`)."""
 
 
 def _export_notebooks(ws: Workspace, rep: CycleReport, rec: TaskRecord) -> None:
@@ -73,13 +83,48 @@ def _shared_assets(ws: Workspace, cycle: int) -> None:
         css.write_text(notebooks.notebook_css(), encoding="utf-8")
 
 
-def render_report(ws: Workspace, cycle: int) -> Path:
+def _task_output(rep: CycleReport, rec: TaskRecord) -> None:
+    """One task's exported notebooks and page."""
+    _export_notebooks(rep.ws, rep, rec)
+    _write_page(rep, rec)
+
+
+def _worker_report(rep: CycleReport) -> None:
+    _REPORT[:] = [rep]
+
+
+def _worker_pages(keys: list[str]) -> int:
+    rep = _REPORT[0]
+    for key in keys:
+        _task_output(rep, rep.record(key))
+    return len(keys)
+
+
+def _task_pages(rep: CycleReport, *, workers: int) -> None:
+    """Every task's page and notebooks: in this process, or spread over ``workers`` spawned
+    processes (each gets the loaded report once) when each would write :data:`PAGES_PER_WORKER`
+    pages or more."""
+    keys = [r.key for r in rep.records.tasks]
+    workers = max(1, min(workers, len(keys) // PAGES_PER_WORKER))
+    if workers == 1:
+        for rec in rep.records.tasks:
+            _task_output(rep, rec)
+        return
+    chunks = [keys[i::workers] for i in range(workers)]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_worker_report, initargs=(rep,)) as pool:
+        written = sum(pool.map(_worker_pages, chunks))
+    logger.info("cycle %d: %d task pages written by %d processes", rep.cycle, written, workers)
+
+
+def render_report(ws: Workspace, cycle: int, *, workers: int | None = None) -> Path:
     """Render ``reports/cycle_<N>.html`` and everything under ``reports/cycle_<N>/``.
 
     It only reads files: the forecasts are made before (:func:`bistlab.predict.update_predictions`,
     by the cycle and by ``bistlab report``). Steps: copy the tasks' result files and study records
     into the report folder, write the shared plotly.js and notebook stylesheet, export each task's
-    executed notebooks, write each task's page, then execute the ``report`` notebook and export it.
+    executed notebooks and write each task's page (on ``workers`` processes, default
+    :func:`bistlab.config.default_workers`, when the cycle is large enough: :func:`_task_pages`),
+    then, last, execute the ``report`` notebook and export it.
 
     Returns:
         The main report's path.
@@ -87,9 +132,7 @@ def render_report(ws: Workspace, cycle: int) -> Path:
     started = time.time()
     rep = load_report(ws, cycle, archive=True)
     _shared_assets(ws, cycle)
-    for rec in rep.records.tasks:
-        _export_notebooks(ws, rep, rec)
-        _write_page(rep, rec)
+    _task_pages(rep, workers=default_workers() if workers is None else workers)
     logger.info("cycle %d: task pages written in %.1f s", cycle, time.time() - started)
     executed = notebooks.execute("report", ws.report_notebook(cycle), parameters={"workspace": str(ws.root), "db_url": ws.db_url, "cycle": cycle}, cwd=ws.root)
     out = notebooks.to_html(executed, ws.report_file(cycle))
