@@ -4,7 +4,9 @@ Runs no HPO: it copies a workspace whose cycle has some completed tasks and fill
 (symbol in the store) × horizon task of that cycle with clones of them (results, executed
 notebooks and studies rewritten to the new task key and the symbol's data fingerprint), then
 renders the report from scratch, renders it again (cached study records and model_final.pkl),
-and loads the main report in headless Chromium (when installed).
+and loads the main report in headless Chromium (when installed). Side by side in the same run,
+the task pages (with their exported notebooks) are written by one process and by a pool of
+``--workers`` processes, and the 2,500-task report is projected on 16 cores from those figures.
 
 Usage:
     bistlab data import ../shared/data/bist && bistlab cycle run --horizons 1 --trials 2 --models lgbm  # a few tasks suffice
@@ -26,15 +28,15 @@ from pathlib import Path
 from bistlab.config import EvalSettings
 from bistlab.workspace import Evaluation, Workspace, study_name, task_key
 from bistlab.predict import update_predictions
-from bistlab.report import render_report
-from bistlab.state import StateFile, TaskStatus
+from bistlab.report import load_report, render, render_report
+from bistlab.state import StateFile, TaskState, TaskStatus
 from bistlab.store import PriceStore
 
 
 def synthesize(ws: Workspace, cycle: int, horizons: list[int]) -> int:
     """Fill every store symbol × horizon task of ``cycle`` with clones of its completed tasks."""
     runs = ws.cycle_dir(cycle)
-    done = sorted(p.parent.name for p in runs.glob(f"*/{Evaluation.FILE}"))
+    done = sorted(p.parent.name for p in runs.glob(f"*/{Evaluation.FILE}") if not p.parent.name.startswith("UNIVERSE_"))  # per-symbol tasks are cloned
     if not done:
         raise SystemExit(f"{runs} has no completed task to clone")
     store = PriceStore(ws.price_url)
@@ -47,7 +49,7 @@ def synthesize(ws: Workspace, cycle: int, horizons: list[int]) -> int:
         loaded[s], rows[s] = prices.fingerprint, len(prices.frame)
     store.close()
     min_rows = EvalSettings().min_rows
-    made = 0
+    made, cloned = 0, []
     for i, (h, sym) in enumerate((h, s) for h in horizons for s in sorted(loaded)):
         key = task_key(sym, h)
         if key in done or rows[sym] - h < min_rows:  # too short: the cycle skips it
@@ -73,8 +75,13 @@ def synthesize(ws: Workspace, cycle: int, horizons: list[int]) -> int:
         con.commit()
         con.close()
         made += 1
+        cloned.append(key)
 
     def change(st) -> None:
+        for key in cloned:  # a cycle planned over fewer symbols: the clones join it
+            if key not in st.tasks:
+                sym, h = key.rsplit("_", 1)
+                st.tasks[key] = TaskState(symbol=sym, horizon=int(h.rstrip("d")), status=TaskStatus.COMPLETED, cycle=cycle)
         for key, t in st.tasks.items():
             if t.cycle == cycle and ws.task(cycle, key).evaluation.exists():
                 t.status, t.error = TaskStatus.COMPLETED, None
@@ -108,11 +115,41 @@ def chromium_seconds(page: Path, repeats: int = 3) -> list[float]:
     return out
 
 
+def _pages(ws: Workspace, cycle: int, workers: int) -> tuple[float, int]:
+    """Seconds to write every task page and export its notebooks from scratch on ``workers`` processes."""
+    for p in ws.report_dir(cycle).glob("*/*.html"):
+        p.unlink()
+    rep = load_report(ws, cycle)
+    started = time.perf_counter()
+    render._task_pages(rep, workers=workers)
+    return time.perf_counter() - started, len(rep.records.tasks)
+
+
+def pages_side_by_side(ws: Workspace, cycle: int, *, workers: int, target: int = 2500, cores: int = 16) -> None:
+    """Task pages on one process and on ``workers``, then the ``target``-task report projected on ``cores``."""
+    old = render.PAGES_PER_WORKER
+    render.PAGES_PER_WORKER = 1
+    try:
+        serial, n = _pages(ws, cycle, 1)
+        pooled, _ = _pages(ws, cycle, workers)
+    finally:
+        render.PAGES_PER_WORKER = old
+    started = time.perf_counter()
+    render.render_cycle_page(ws, cycle)
+    rest = (time.perf_counter() - started) / n  # the cycle page's own cost per task (it runs once, last)
+    efficiency = serial / (pooled * workers)
+    per_page = serial / n
+    projected = target * per_page / (cores * efficiency) + target * rest
+    print(f"task pages and notebooks, {n} tasks: one process {serial:.1f} s ({per_page:.2f} s a task); {workers} processes {pooled:.1f} s ({serial / pooled:.2f} ×, {efficiency:.0%} efficiency)")
+    print(f"projected {target}-task report on {cores} cores: pages {target * per_page / (cores * efficiency) / 60:.1f} min + cycle page {target * rest / 60:.1f} min = {projected / 60:.1f} min (serial: {target * (per_page + rest) / 60:.0f} min)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workspace", default=".")
     ap.add_argument("--cycle", type=int, default=None)
     ap.add_argument("--horizons", default="1,3,7,14,30")
+    ap.add_argument("--workers", type=int, default=2, help="processes of the parallel page render")
     args = ap.parse_args()
     source = Workspace.from_env(args.workspace)
     copy = Workspace(root=Path(tempfile.mkdtemp(prefix="bistlab-bench-report-")))
@@ -139,6 +176,7 @@ def main() -> None:
     print(f"exported notebooks: {_size(folder.glob('*/[het]*.html')) / 1e6:.2f} MB in {len(list(folder.glob('*/[het]*.html')))} files")
     print(f"shared plotly.min.js + notebook.css: {_size([folder / 'plotly.min.js', folder / 'notebook.css']) / 1e6:.2f} MB")
     print(f"{folder.relative_to(copy.root)}/ in all: {_size(p for p in folder.rglob('*') if p.is_file()) / 1e6:.2f} MB")
+    pages_side_by_side(copy, cycle, workers=args.workers)
     times = chromium_seconds(main_html)
     if times:
         blank = Path(tempfile.mkdtemp()) / "blank.html"

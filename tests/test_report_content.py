@@ -305,3 +305,13 @@ def test_task_pages_written_by_a_process_pool_are_the_pages_written_here(crafted
         copies[name] = {p.parent.name: re.sub(r"bistlab-plot-[0-9a-f]+", "bistlab-plot-ID", p.read_text(encoding="utf-8")) for p in pages}  # plot ids are random
     assert copies["pool"].keys() == copies["serial"].keys() and len(copies["pool"]) >= 3
     assert copies["pool"] == copies["serial"]
+
+
+def test_the_report_notebook_reads_the_drivers_report_instead_of_collecting_again(crafted_ws, tmp_path):
+    from bistlab.report.assemble import save_report
+
+    rep = load_report(crafted_ws, 1)
+    cache = save_report(rep, tmp_path / "report.pkl")
+    again = load_report(crafted_ws, 1, cache=cache)
+    assert [r.key for r in again.records.tasks] == [r.key for r in rep.records.tasks] and again.table.equals(rep.table)
+    assert load_report(crafted_ws, 1, cache=tmp_path / "gone.pkl").cycle == 1  # no cache: collected here

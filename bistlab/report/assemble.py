@@ -4,6 +4,7 @@ what every section and task page is built from."""
 
 from __future__ import annotations
 
+import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from bistlab.report.data import CycleRecords, TaskRecord, collect_cycle
 from bistlab.report.table import task_table
 from bistlab.workspace import Workspace
 
-__all__ = ["CycleReport", "load_report", "load_predictions"]
+__all__ = ["CycleReport", "load_report", "load_predictions", "save_report"]
 
 
 @dataclass
@@ -67,8 +68,22 @@ def _relative(ws: Workspace, path: Path) -> str:
     return str(path.relative_to(ws.reports))
 
 
-def load_report(ws: Workspace, cycle: int, *, archive: bool = False, compute_predictions: bool = False) -> CycleReport:
-    """Everything the report shows for ``cycle`` (cheap after :func:`bistlab.report.render.render_report` has cached it)."""
+def save_report(rep: CycleReport, path: Path) -> Path:
+    """Keep a loaded report for the ``report`` notebook's kernel (:func:`load_report`'s ``cache``),
+    so that the cycle page does not collect the cycle a second time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(rep, protocol=pickle.HIGHEST_PROTOCOL))
+    return path
+
+
+def load_report(ws: Workspace, cycle: int, *, archive: bool = False, compute_predictions: bool = False, cache: str | Path | None = None) -> CycleReport:
+    """Everything the report shows for ``cycle``; ``cache``: a report :func:`save_report` kept
+    (the driver's, handed to the ``report`` notebook by :func:`bistlab.report.render.render_report`),
+    read instead of collecting the cycle again when it exists."""
+    if cache is not None and Path(cache).exists():
+        rep = pickle.loads(Path(cache).read_bytes())
+        if isinstance(rep, CycleReport) and rep.cycle == cycle:
+            return rep
     records = collect_cycle(ws, cycle, archive=archive)
     predictions, note = load_predictions(ws, cycle, compute=compute_predictions)
     return CycleReport(

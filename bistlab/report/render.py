@@ -28,17 +28,20 @@ from bistlab import notebooks
 from bistlab.config import default_workers
 from bistlab.htmlfmt import esc
 from bistlab.plots import write_plotlyjs
-from bistlab.report.assemble import CycleReport, load_report
+from bistlab.report.assemble import CycleReport, load_report, save_report
 from bistlab.report.data import TaskRecord
 from bistlab.report.task_page import write_task_page
 from bistlab.workspace import Workspace
 
-__all__ = ["render_report", "NOTEBOOK_NAMES", "PAGES_PER_WORKER"]
+__all__ = ["render_report", "render_cycle_page", "NOTEBOOK_NAMES", "PAGES_PER_WORKER"]
 
 logger = logging.getLogger(__name__)
 
 NOTEBOOK_NAMES = ("hpo", "train", "evaluate")
 """A task's notebooks, exported beside its page."""
+
+REPORT_CACHE = "report.pkl"
+"""The driver's loaded report, kept in the report folder while the ``report`` notebook runs."""
 
 PAGES_PER_WORKER = 4
 """Task pages are written by a process pool only when each worker gets at least this many
@@ -134,7 +137,20 @@ def render_report(ws: Workspace, cycle: int, *, workers: int | None = None) -> P
     _shared_assets(ws, cycle)
     _task_pages(rep, workers=default_workers() if workers is None else workers)
     logger.info("cycle %d: task pages written in %.1f s", cycle, time.time() - started)
-    executed = notebooks.execute("report", ws.report_notebook(cycle), parameters={"workspace": str(ws.root), "db_url": ws.db_url, "cycle": cycle}, cwd=ws.root)
-    out = notebooks.to_html(executed, ws.report_file(cycle))
+    cache = save_report(rep, ws.report_dir(cycle) / REPORT_CACHE)
+    try:
+        out = render_cycle_page(ws, cycle, cache=cache)
+    finally:
+        cache.unlink(missing_ok=True)
     logger.info("cycle %d: report %s in %.1f s", cycle, out, time.time() - started)
     return out
+
+
+def render_cycle_page(ws: Workspace, cycle: int, *, cache: Path | None = None) -> Path:
+    """The cycle's own page, ``reports/cycle_<N>.html``: the executed ``report`` notebook exported
+    without code (the task pages are written before it); ``cache``: the driver's loaded report
+    (:func:`bistlab.report.assemble.save_report`), which the notebook reads instead of collecting
+    the cycle again."""
+    params = {"workspace": str(ws.root), "db_url": ws.db_url, "cycle": cycle, "report_cache": str(cache) if cache else None}
+    executed = notebooks.execute("report", ws.report_notebook(cycle), parameters=params, cwd=ws.root)
+    return notebooks.to_html(executed, ws.report_file(cycle))
