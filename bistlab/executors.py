@@ -16,12 +16,13 @@ import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from bistlab.config import CycleConfig
-from bistlab.errors import ConfigError
+from bistlab.errors import BistlabError, ConfigError
 from bistlab.stages import Outcome, attempt_task, execute_task
 from bistlab.state import CycleState, StateFile, TaskState, TaskStatus
 from bistlab.workspace import Workspace
@@ -101,7 +102,13 @@ class PoolExecutor(Executor):
             for key in futures.values():
                 _notify(progress, "queued", self.state_file, key)
             for future in as_completed(futures):
-                key, outcome = future.result()
+                try:
+                    key, outcome = future.result()
+                except BrokenProcessPool as err:  # a worker was killed (out of memory?): its tasks stay unfinished
+                    raise BistlabError(
+                        f"`worker process` must run its task to the end but got a process killed while running {futures[future]} "
+                        "(out of memory, or a signal); finished tasks are kept: `bistlab cycle resume` continues"
+                    ) from err
                 paused = paused or outcome == Outcome.PAUSED
                 _notify(progress, "end", self.state_file, key)
         return paused or self.ws.stop_requested()

@@ -47,6 +47,8 @@ REPORT_CSS = """
 .bistlab-report div.note { min-width: 240px; max-width: 420px; }
 .bistlab-report table.bl td small, .bistlab-report .dirhit small { color: #57606a; white-space: nowrap; }
 .bistlab-report table.bl tbody tr:nth-child(even) { background: #fbfcfd; }
+.bistlab-report table#summary td { max-width: 15em; }
+.bistlab-report table#summary td small { white-space: normal; }
 .bistlab-report .lowsupport { color: #9a6700; font-weight: 600; }
 .bistlab-report .usable { color: #1a7f37; font-weight: 600; }
 .bistlab-report .notusable { color: #57606a; }

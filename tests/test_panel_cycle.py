@@ -180,7 +180,7 @@ def test_the_universe_task_is_planned_when_the_store_holds_ten_symbols(tmp_path,
 # --- a killed universe task resumes ----------------------------------------------------------------
 
 N_TRIALS = 3
-ARGS = ["cycle", "run", "--horizons", "1", "--trials", str(N_TRIALS), "--models", "lgbm", "--jobs", "1", "--symbols", "S00", "--universe"]
+ARGS = ["cycle", "run", "--horizons", "1", "--trials", str(N_TRIALS), "--models", "lgbm", "--jobs", "1", "--symbols", "S00", "--universe", "--workers", "1"]  # one process: the fault kills the cycle as a crash of the machine would
 
 
 def _cli(ws: Workspace, args: list[str], *, fault: str | None = None) -> int:

@@ -22,7 +22,7 @@ from tests.conftest import market_workspace
 pytestmark = pytest.mark.slow
 
 N_TRIALS = 3
-ARGS = ["cycle", "run", "--horizons", "1,3", "--trials", str(N_TRIALS), "--models", "lgbm", "--jobs", "1"]
+ARGS = ["cycle", "run", "--horizons", "1,3", "--trials", str(N_TRIALS), "--models", "lgbm", "--jobs", "1", "--workers", "1"]  # one process: the fault kills the cycle as a crash of the machine would
 
 
 def _cli(ws: Workspace, args: list[str], *, fault: str | None = None, kill_after: float | None = None) -> int:
@@ -126,3 +126,17 @@ def test_cycle_two_starts_after_cycle_one_warm_starts_and_cleanup_keeps_reports(
     assert study.trials[0].params == best1  # the first trial of cycle 2 is cycle 1's best, enqueued
     assert (ws.reports / "cycle_1.html").exists() and (ws.reports / "cycle_2.html").exists()
     assert not ws.cycle_dir(1).exists() and not (ws.studies / "cycle_1").exists()
+
+
+def test_a_killed_pool_worker_ends_the_cycle_in_one_line_and_a_resume_finishes(small_ws):
+    ws = small_ws
+    args = [*ARGS[:-2], "--workers", "2"]  # a pool: the fault kills a worker and its kernel, not the driver
+    env = {**os.environ, "BISTLAB_GRACE_SECONDS": "3", "COLUMNS": "200", "BISTLAB_FAULT": "in_trial:1"}
+    done = subprocess.run([sys.executable, "-m", "bistlab.cli", "--workspace", str(ws.root), *args], env=env, capture_output=True, text=True, timeout=600)
+    out = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 1, out[-2000:]
+    assert "`worker process` must run its task to the end" in out and "bistlab cycle resume" in out and "Traceback" not in out
+    time.sleep(1.5)
+    assert _cli(ws, ["cycle", "resume", "--workers", "1"]) == 0
+    final = StateFile(ws.state_file).read()
+    assert final.cycle_ended() and {t.status for t in final.cycle_tasks()} == {"completed"}
