@@ -83,10 +83,7 @@ def hpo_step(
     """
     started = time.time()
     faults.step("hpo_step", task_key(symbol, horizon))  # BISTLAB_STEP_FAULT: the reliability tests' bug in one step
-    panel = PanelSettings(target=target or "excess") if is_universe(symbol) else None
-    if holdout_rows is not None:
-        settings = replace(settings or EvalSettings(), holdout_rows=int(holdout_rows))
-    task = load_task(ws, symbol, horizon, settings=settings, universe=universe, panel=panel)
+    task = _hpo_task(ws, symbol, horizon, settings=settings, universe=universe, target=target, holdout_rows=holdout_rows)
     spec = make_evaluation_spec(task)
     ws.task(cycle, task.key).folder.mkdir(parents=True, exist_ok=True)
     ws.cycle_studies_dir(cycle).mkdir(parents=True, exist_ok=True)
@@ -112,6 +109,16 @@ def hpo_step(
         if done < n_trials and ws.stop_requested():
             raise StopRequested(f"{task.key}: paused by a stop request after {done} of {n_trials} trials", task=task.key)
     return write_best_params(ws, study, task=task, spec=spec, cycle=cycle, space=space, wall_seconds=time.time() - started, restart_note=restart_note, n_requested=n_trials)
+
+
+def _hpo_task(
+    ws: Workspace, symbol: str, horizon: int, *, settings: EvalSettings | None, universe: Universe | None, target: str | None, holdout_rows: int | None
+) -> TaskData:
+    """The task HPO searches: a universe task's panel settings (``target``), a fixed holdout (``holdout_rows``)."""
+    panel = PanelSettings(target=target or "excess") if is_universe(symbol) else None
+    if holdout_rows is not None:
+        settings = replace(settings or EvalSettings(), holdout_rows=int(holdout_rows))
+    return load_task(ws, symbol, horizon, settings=settings, universe=universe, panel=panel)
 
 
 def write_best_params(
