@@ -11,7 +11,10 @@
   models' out-of-fold predictions from purged expanding folds);
 - stacked short-horizon predictions: out-of-fold predictions of shorter-horizon models, trained
   on the same rows, appended as features (full-fit predictions for rows to predict); to bound
-  the cost a short model is the trial's first family with its loss, one seed, no ensemble.
+  the cost a short model is the trial's first family with its loss, one seed, no ensemble;
+- the prediction scale: every prediction times one factor ≥ 1 fit on the training rows
+  (:func:`prediction_scale`), so a model that shrinks towards the mean still makes calls beyond
+  the DirHit threshold; signs are kept.
 
 Everything a TaskModel learns comes from the rows passed to ``fit``; out-of-fold predictions
 come from folds purged by the label horizon, so no meta input is fit on its own label.
@@ -20,6 +23,7 @@ come from folds purged by the label horizon, so no meta input is fit on its own 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -35,13 +39,16 @@ from bistlab.options import shorter_horizons
 from bistlab.space import TrialConfig
 from bistlab.splits import PurgedWalkForward
 
-__all__ = ["TaskModel", "SeedBag", "Ensemble", "oof_predictions", "build_base", "meta_learner"]
+__all__ = ["TaskModel", "SeedBag", "Ensemble", "oof_predictions", "build_base", "meta_learner", "prediction_scale", "MAX_PREDICTION_SCALE"]
 
 logger = logging.getLogger(__name__)
 
 MIN_INNER_TRAIN_ROWS = 100
 MIN_META_ROWS = 30
 """Fewest out-of-fold rows a meta-learner is fit on; with fewer, meta stacking is skipped for the fit."""
+MAX_PREDICTION_SCALE = 50.0
+"""Largest factor :func:`prediction_scale` applies: a model whose predictions are 50× smaller than
+its labels is close to a constant, and a larger factor would only turn its noise into calls."""
 
 
 class SeedBag:
@@ -95,6 +102,31 @@ def oof_predictions(make_model, X: np.ndarray, y: np.ndarray, *, n_folds: int, g
 def _dirhit(y: np.ndarray, p: np.ndarray, thr: float = 0.005) -> float:
     mask = (np.abs(y) > thr) & (np.abs(p) > thr)
     return float(np.mean(np.sign(p[mask]) == np.sign(y[mask]))) if mask.any() else 0.5
+
+
+def prediction_scale(y: np.ndarray, pred: np.ndarray, *, spread: float) -> float:
+    """The factor that gives a model's predictions the size of its labels, from training rows only.
+
+    ``spread * median(|y|) / median(|pred|)``, at least 1 and at most :data:`MAX_PREDICTION_SCALE`,
+    where ``pred`` are the model's predictions of the rows it was fit on and ``y`` their labels.
+    Regressors of daily log returns shrink towards the mean (strong regularisation, a small
+    learning rate, few trees, seed and ensemble averaging): their |predictions| are a few times
+    smaller than the labels', rarely beyond the DirHit threshold, and a split's mask is empty. The
+    factor is positive, so every prediction keeps its sign; it widens, never narrows.
+
+    Args:
+        y: labels of the training rows (log returns).
+        pred: the fitted model's predictions of the same rows (log returns).
+        spread: the target median |prediction| as a fraction of the median |label| (0.5 to 1).
+
+    Returns:
+        The factor (dimensionless); 1.0 when either median is zero or not finite.
+    """
+    size_y = float(np.nanmedian(np.abs(np.asarray(y, dtype=float)))) if len(y) else math.nan
+    size_p = float(np.nanmedian(np.abs(np.asarray(pred, dtype=float)))) if len(pred) else math.nan
+    if not (math.isfinite(size_y) and math.isfinite(size_p)) or size_y <= 0.0 or size_p <= 0.0:
+        return 1.0
+    return float(min(MAX_PREDICTION_SCALE, max(1.0, spread * size_y / size_p)))
 
 
 def meta_learner(alpha: float, *, n_rows: int) -> Any:
@@ -213,6 +245,8 @@ class TaskModel:
         self.n_jobs = n_jobs
         self.core: Regressor | None = None
         self.short_models: dict[int, Regressor] = {}
+        self.scale = 1.0
+        self.component_scales: dict[str, float] = {}
 
     @property
     def stacked_horizons(self) -> tuple[int, ...]:
@@ -258,7 +292,21 @@ class TaskModel:
             self.short_models[hs] = self._make_core(short_config, hs).fit(X, ys)
         X_fit = np.column_stack([X, *columns]) if columns else X
         self.core = self._make_core(self.config, self.horizon).fit(X_fit, y)
+        self._fit_scale(X_fit, y)
         return self
+
+    def _fit_scale(self, X_fit: np.ndarray, y: np.ndarray) -> None:
+        """The prediction scale (and each ensemble member's own) from the training rows' predictions;
+        1.0 when the option is off."""
+        option = self.config.option("prediction_scale")
+        self.scale, self.component_scales = 1.0, {}
+        if option is None:
+            return
+        spread = float(option["spread"])
+        self.scale = prediction_scale(y, self.core.predict(X_fit), spread=spread)
+        if isinstance(self.core, Ensemble):
+            parts = self.core.component_predictions(X_fit)
+            self.component_scales = {f: prediction_scale(y, p, spread=spread) for f, p in parts.items()}
 
     def _inputs(self, X: np.ndarray) -> np.ndarray:
         if self.core is None:
@@ -272,11 +320,14 @@ class TaskModel:
         return dict(getattr(self.core, "info", {}).get("skipped") or {})
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Predicted forward log returns over h for the given rows."""
-        return np.asarray(self.core.predict(self._inputs(X)), dtype=float)
+        """Predicted forward log returns over h for the given rows, times the prediction scale
+        (1.0 unless the option is on; models saved before it existed have none)."""
+        return getattr(self, "scale", 1.0) * np.asarray(self.core.predict(self._inputs(X)), dtype=float)
 
     def component_predictions(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        """Each base family's own prediction (ensembles), else the model's under its family's name."""
+        """Each base family's own prediction (ensembles, each times its own training-row scale),
+        else the model's under its family's name."""
         if isinstance(self.core, Ensemble):
-            return self.core.component_predictions(self._inputs(X))
+            scales = getattr(self, "component_scales", {})
+            return {f: scales.get(f, 1.0) * p for f, p in self.core.component_predictions(self._inputs(X)).items()}
         return {self.config.families[0]: self.predict(X)}

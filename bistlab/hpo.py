@@ -5,8 +5,15 @@ walk-forward splits and records, in ``trial.user_attrs``: ``config`` (features_e
 feature_params, model_choice, model_params, seed), ``features_enabled``, ``feature_params``,
 ``model_choice``, ``model_metrics`` (an ensemble's per-family averages),
 ``symbol_metrics[<SYMBOL>_<h>d]`` (per-split list and averages),
-``avg_dirhit`` and ``avg_nrmse``. The value is the score; a trial without a defined DirHit
-returns NaN (Optuna records it as failed, its user_attrs and ``fail_reason`` kept).
+``avg_dirhit`` and ``avg_nrmse``, and with the prediction scale on, ``prediction_scales`` (the
+factor each split's model learnt on its training rows). The value is the score.
+
+A trial with fewer than ``min_valid_splits`` splits with a defined DirHit (empty masks: its
+predictions never went beyond the threshold on rows whose label did) is PRUNED, not failed, with
+``prune_reason`` :data:`EMPTY_MASK` and the sentence in ``fail_reason``: it ran without error, and
+the sampler learns from it (Optuna's TPE ranks pruned trials below every complete one), where a
+failed trial teaches it nothing. Such trials, like failed ones, do not count towards the budget of
+finished trials but do count towards ``max_failed``. Only an exception is FAIL.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import optuna
 from tqdm.auto import tqdm
@@ -27,12 +34,15 @@ from bistlab.dataset import TaskData
 from bistlab.evaluation import EvaluationSpec, evaluate_splits, spec_id
 from bistlab.metrics import SplitMetrics, score, symbol_metrics
 from bistlab.pruning import DEFAULT_PRUNER, make_pruner, split_score
-from bistlab.space import SearchSpace, suggest_config
+from bistlab.space import SearchSpace, TrialConfig, suggest_config
 from bistlab.storage import fail_stale_trials, make_storage
 
-__all__ = ["make_objective", "open_study", "open_task_study", "run_hpo", "complete_trials", "finished_trials", "LIMIT_REASON"]
+__all__ = ["make_objective", "open_study", "open_task_study", "run_hpo", "complete_trials", "finished_trials", "LIMIT_REASON", "EMPTY_MASK"]
 
 logger = logging.getLogger(__name__)
+
+EMPTY_MASK = "empty_mask"
+"""``prune_reason`` of a trial pruned for having fewer than ``min_valid_splits`` defined DirHits."""
 
 
 class _Doomed(Exception):
@@ -66,11 +76,30 @@ def _split_watch(trial: optuna.Trial, *, n_splits: int, min_valid: int, horizon:
     return watch
 
 
-def _failed(trial: optuna.Trial, reason: str, *, level: int) -> float:
-    """Record why the trial failed; the NaN it returns makes Optuna mark it FAIL."""
+def _failed(trial: optuna.Trial, reason: str) -> float:
+    """Record why the trial failed (an exception); the NaN it returns makes Optuna mark it FAIL."""
     trial.set_user_attr("fail_reason", reason)
-    logger.log(level, "trial %d failed: %s", trial.number, reason)
+    logger.warning("trial %d failed: %s", trial.number, reason)
     return math.nan
+
+
+def _prune_empty(trial: optuna.Trial, reason: str) -> NoReturn:
+    """Record that the trial has too few defined DirHits and prune it (Optuna marks it PRUNED).
+
+    Raises:
+        optuna.TrialPruned: always.
+    """
+    trial.set_user_attr("prune_reason", EMPTY_MASK)
+    trial.set_user_attr("fail_reason", reason)
+    logger.debug("trial %d pruned: %s", trial.number, reason)
+    raise optuna.TrialPruned(reason)
+
+
+def _record_scales(trial: optuna.Trial, config: TrialConfig, scales: list[float]) -> None:
+    """Keep the prediction scale each evaluated split's model learnt (dimensionless factors ≥ 1),
+    when the option is on."""
+    if scales and config.option("prediction_scale") is not None:
+        trial.set_user_attr("prediction_scales", scales)
 
 
 def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, seed: int = 0, n_jobs: int = 1):
@@ -89,14 +118,18 @@ def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, 
         trial.set_user_attr("spec_id", spec_id)
         watch = _split_watch(trial, n_splits=len(spec.splits), min_valid=task.settings.min_valid_splits, horizon=task.horizon)
         skipped: dict[str, dict[str, Any]] = {}
+        scales: list[float] = []
         try:
-            splits = evaluate_splits(task, config, spec, n_jobs=n_jobs, on_split=watch, skipped=skipped)
+            splits = evaluate_splits(task, config, spec, n_jobs=n_jobs, on_split=watch, skipped=skipped, scales=scales)
         except optuna.TrialPruned:
+            _record_scales(trial, config, scales)
             raise
         except _Doomed as doomed:
-            return _failed(trial, f"{task.key}: {too_few} ({doomed})", level=logging.INFO)
+            _record_scales(trial, config, scales)
+            _prune_empty(trial, f"{task.key}: {too_few} ({doomed})")
         except Exception as err:  # noqa: BLE001 - a trial's failure is recorded, the study goes on
-            return _failed(trial, f"{task.key}: {type(err).__name__}: {' '.join(str(err).split())[:500]}", level=logging.WARNING)
+            return _failed(trial, f"{task.key}: {type(err).__name__}: {' '.join(str(err).split())[:500]}")
+        _record_scales(trial, config, scales)
         sm = symbol_metrics(splits, symbol=task.symbol, horizon=task.horizon, min_valid_splits=task.settings.min_valid_splits)
         if skipped:
             trial.set_user_attr("options_skipped", skipped)
@@ -106,7 +139,7 @@ def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, 
         trial.set_user_attr("model_metrics", sm["avg_model_metrics"])
         value = score(sm["avg_dirhit"], sm["avg_nrmse"], horizon=task.horizon)
         if value is None:
-            return _failed(trial, f"{task.key}: {too_few} ({sm['valid_splits']})", level=logging.INFO)
+            _prune_empty(trial, f"{task.key}: {too_few} ({sm['valid_splits']})")
         logger.debug(
             "trial %d: score %.3f, DirHit %.1f %% in %.1f s; %s with %s",
             trial.number,
@@ -201,20 +234,31 @@ def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return [t for t in study.get_trials(deepcopy=False) if _finished(t)]
 
 
+def _empty(t: optuna.trial.FrozenTrial) -> bool:
+    return t.state == optuna.trial.TrialState.PRUNED and t.user_attrs.get("prune_reason") == EMPTY_MASK
+
+
 @dataclass(frozen=True)
 class _Tally:
-    """A study's trials counted once: finished (complete or pruned), running, failed."""
+    """A study's trials counted once: finished (complete or stopped by the pruner), running,
+    failed (an exception) and empty (pruned for too few defined DirHits)."""
 
     finished: int
     running: int
     failed: int
+    empty: int = 0
 
     @classmethod
     def of(cls, study: optuna.Study, *, besides: int | None = None) -> "_Tally":
         trials = [t for t in study.get_trials(deepcopy=False) if t.number != besides]
         running = sum(t.state == optuna.trial.TrialState.RUNNING for t in trials)
         failed = sum(t.state == optuna.trial.TrialState.FAIL for t in trials)
-        return cls(sum(_finished(t) for t in trials), running, failed)
+        return cls(sum(_finished(t) for t in trials), running, failed, sum(_empty(t) for t in trials))
+
+    @property
+    def wasted(self) -> int:
+        """Trials that gave no score: failed ones and those pruned on empty masks."""
+        return self.failed + self.empty
 
 
 LIMIT_REASON = "trial limit reached"
@@ -271,7 +315,8 @@ def run_hpo(
         n_jobs: threads per model fit.
         warm_start: parameters enqueued as the first trial of a new study.
         stop: polled between trials; when it returns True, return after the current trial.
-        max_failed: give up after this many failed trials (default ``max(10, 2 * n_trials)``).
+        max_failed: give up after this many trials without a score, failed or pruned for too few
+            defined DirHits (default ``max(10, 2 * n_trials)``).
         poll_seconds: wait between checks while other processes finish the last trials.
         show_progress_bar: a tqdm bar of complete trials (notebooks).
         coverage: open a new study with :meth:`SearchSpace.coverage_params` (after the warm
@@ -308,7 +353,7 @@ def _open(study: optuna.Study, task: TaskData, space: SearchSpace, *, opening: l
 
 
 def _ended_or_tally(study: optuna.Study, key: str, *, n_trials: int, max_failed: int, stop: Callable[[], bool] | None, bar: Any) -> _Tally | None:
-    """``None`` when the study is done (enough finished trials, too many failed ones, or a stop
+    """``None`` when the study is done (enough finished trials, too many without a score, or a stop
     request), else its trials counted. Fails trials left running by dead processes first (heartbeats)."""
     if stop is not None and stop():
         logger.info("%s: stop requested; %d of %d trials finished", key, len(finished_trials(study)), n_trials)
@@ -318,8 +363,11 @@ def _ended_or_tally(study: optuna.Study, key: str, *, n_trials: int, max_failed:
     if bar is not None:
         bar.n = tally.finished
         bar.refresh()
-    if tally.failed >= max_failed and tally.finished < n_trials:
-        logger.warning("%s: %d failed trials; giving up with %d of %d finished", key, tally.failed, tally.finished, n_trials)
-    return None if tally.finished >= n_trials or tally.failed >= max_failed else tally
+    if tally.wasted >= max_failed and tally.finished < n_trials:
+        logger.warning(
+            "%s: %d trials without a score (%d failed, %d pruned for too few defined DirHits); giving up with %d of %d finished",
+            key, tally.wasted, tally.failed, tally.empty, tally.finished, n_trials,
+        )
+    return None if tally.finished >= n_trials or tally.wasted >= max_failed else tally
 
 

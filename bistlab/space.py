@@ -147,12 +147,13 @@ class SearchSpace:
 
     def _entry(self, choice: str, horizon: int, flags: dict[str, bool]) -> dict[str, Any]:
         """Partial parameters: ``choice`` and the flags that exist for it."""
-        inapplicable = {o.flag for o in self.options if o.applies(choice, horizon) is not None}
+        inapplicable = {o.flag for o in self.options if o.applies(choice, horizon) is not None or o.pinned(horizon)}
         return {"model_choice": choice, **{f: on for f, on in flags.items() if f not in inapplicable}}
 
 
 def suggest_config(trial: optuna.trial.BaseTrial, space: SearchSpace, *, horizon: int, seed: int = 0) -> TrialConfig:
-    """Draw one configuration: flags first, each piece's parameters only when its flag is on."""
+    """Draw one configuration: flags first, each piece's parameters only when its flag is on (an
+    option pinned at this horizon is on without a flag)."""
     enabled: dict[str, bool] = {}
     params: dict[str, dict[str, Any]] = {}
     for name, group in space.groups.items():
@@ -167,7 +168,7 @@ def suggest_config(trial: optuna.trial.BaseTrial, space: SearchSpace, *, horizon
     for option in space.options:
         if option.applies(choice, horizon) is not None:
             continue
-        on = bool(trial.suggest_categorical(option.flag, [True, False]))
+        on = option.pinned(horizon) or bool(trial.suggest_categorical(option.flag, [True, False]))
         enabled[option.name] = on
         if on:
             params[option.name] = option.suggest(trial, horizon)

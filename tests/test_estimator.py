@@ -7,7 +7,7 @@ import pytest
 
 from bistlab import models as models_pkg
 from bistlab.dataset import prepare_task
-from bistlab.estimator import Ensemble, TaskModel, meta_learner, oof_predictions
+from bistlab.estimator import MAX_PREDICTION_SCALE, Ensemble, TaskModel, meta_learner, oof_predictions, prediction_scale
 from bistlab.evaluation import fit_model
 from bistlab.models import ModelFamily
 from bistlab.models.objectives import directional_loss, directional_objective
@@ -21,6 +21,7 @@ ALL_ON = {
     "smart_ensemble": True,
     "meta_stacking": True,
     "stacked_short": True,
+    "prediction_scale": True,
 }
 ALL_PARAMS = {
     "core": {},
@@ -29,6 +30,7 @@ ALL_PARAMS = {
     "smart_ensemble": {"val_frac": 0.2},
     "meta_stacking": {"alpha": 1.0, "n_folds": 3},
     "stacked_short": {"which": "all"},
+    "prediction_scale": {"spread": 1.0},
 }
 
 
@@ -122,6 +124,7 @@ def test_fit_path_with_every_option_never_reads_prices_after_the_prediction_row(
         rows = np.arange(t - horizon + 1)  # labels known at t
         model = fit_model(task, config, X, rows)
         assert model.stacked_horizons == tuple(s for s in (1, 3, 7, 14) if s < horizon)
+        assert model.scale >= 1.0
         preds.append(model.predict(X[t : t + 1])[0])
     assert preds[0] == pytest.approx(preds[1], abs=0, rel=1e-12)
 
@@ -179,3 +182,80 @@ def test_meta_stacking_on_a_short_window_is_skipped_with_a_reason(recorder_famil
     reason = model.skipped["meta_stacking"]
     assert "meta stacking skipped" in reason and "out-of-fold rows" in reason and f"{n} training rows" in reason
     assert np.isfinite(model.predict(X[:5])).all()  # the plain ensemble predicts
+
+
+SHRUNK_LGB = {**LGB, "n_estimators": 50, "learning_rate": 0.01, "min_child_samples": 50, "reg_lambda": 10.0}
+
+
+def _scaled(on: bool, spread: float = 1.0, *, choice: str = "lgbm") -> TrialConfig:
+    params = {"lgbm": SHRUNK_LGB, "xgb": XGB} if choice == "all" else {"lgbm": SHRUNK_LGB}
+    return TrialConfig(
+        features_enabled={"prediction_scale": on},
+        feature_params={"core": {}, **({"prediction_scale": {"spread": spread}} if on else {})},
+        model_choice=choice,
+        model_params=params,
+    )
+
+
+@pytest.mark.parametrize(
+    ("y_size", "p_size", "spread", "expected"),
+    [(0.01, 0.001, 1.0, 10.0), (0.01, 0.001, 0.5, 5.0), (0.01, 0.02, 1.0, 1.0), (0.01, 1e-6, 1.0, MAX_PREDICTION_SCALE), (0.01, 0.0, 1.0, 1.0)],
+)
+def test_prediction_scale_matches_the_median_sizes_and_only_widens(y_size, p_size, spread, expected):
+    signs = np.resize([1.0, -1.0, 1.0, 1.0], 101)
+    assert prediction_scale(y_size * signs, p_size * signs, spread=spread) == pytest.approx(expected)
+
+
+def test_the_scaled_model_keeps_every_sign_and_calls_as_often_as_its_labels_move(make_market):
+    task = _task(make_market(700, seed=3), 1)
+    rows, test = np.arange(500), np.arange(501, 650)
+    plain = fit_model(task, _scaled(False), task.features(_scaled(False)), rows)
+    scaled = fit_model(task, _scaled(True), task.features(_scaled(True)), rows)
+    X = task.features(_scaled(True))
+    raw, out = plain.predict(X[test]), scaled.predict(X[test])
+    assert plain.scale == 1.0 and 1.0 < scaled.scale <= MAX_PREDICTION_SCALE
+    np.testing.assert_allclose(out, scaled.scale * raw, rtol=1e-12)
+    assert (np.sign(out) == np.sign(raw)).all()
+    # on its training rows the median |prediction| is the median |label| (spread 1)
+    assert np.median(np.abs(scaled.predict(X[rows]))) == pytest.approx(np.median(np.abs(task.labels[rows])), rel=1e-9)
+    thr = 0.005
+    assert np.mean(np.abs(raw) > thr) < 0.05 < 0.3 < np.mean(np.abs(out) > thr)
+
+
+def test_the_prediction_scale_is_fit_on_training_labels_only(make_market):
+    frame = make_market(700, seed=5)
+    rows, test = np.arange(480), np.arange(481, 600)
+    altered = frame.copy()
+    rng = np.random.default_rng(2)
+    # prices from row 481 on change: every label of a training row (r + 1 <= 480) stays, test labels change
+    altered.iloc[481:, :4] = altered.iloc[481:, :4].to_numpy() * np.exp(np.cumsum(rng.normal(0, 0.03, (len(frame) - 481, 1)), axis=0))
+    fits = []
+    for data in (frame, altered):
+        task = _task(data, 1)
+        X = task.features(_scaled(True))
+        fits.append((fit_model(task, _scaled(True), X, rows), task.labels[test]))
+    (first, y_first), (second, y_second) = fits
+    assert not np.allclose(y_first, y_second)  # the test labels did change
+    assert first.scale == second.scale > 1.0
+
+
+def test_each_ensemble_member_is_scaled_by_its_own_training_factor(make_market):
+    task = _task(make_market(700, seed=3), 1)
+    rows = np.arange(500)
+    config = _scaled(True, spread=0.8, choice="all")
+    X = task.features(config)
+    model = fit_model(task, config, X, rows)
+    target = 0.8 * np.median(np.abs(task.labels[rows]))
+    assert set(model.component_scales) == {"lgbm", "xgb"}
+    for family, pred in model.component_predictions(X[rows]).items():
+        scale = model.component_scales[family]
+        assert scale == 1.0 or np.median(np.abs(pred)) == pytest.approx(target, rel=1e-9), family
+
+
+def test_a_model_saved_before_the_prediction_scale_still_predicts(make_market):
+    task = _task(make_market(400, seed=1), 1)
+    X = task.features(_scaled(False))
+    model = fit_model(task, _scaled(False), X, np.arange(300))
+    expected = model.predict(X[300:310])
+    del model.scale, model.component_scales  # a pickle from before the option existed
+    np.testing.assert_array_equal(model.predict(X[300:310]), expected)

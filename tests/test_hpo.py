@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 
 import optuna
 import pytest
 
 from bistlab.evaluation import make_evaluation_spec
-from bistlab.hpo import LIMIT_REASON, open_study, run_hpo
+from bistlab.hpo import EMPTY_MASK, LIMIT_REASON, open_study, run_hpo
 from bistlab.universe import load_task
 from bistlab.space import SearchSpace
 from bistlab.storage import make_storage
@@ -103,12 +104,92 @@ def test_a_trial_that_can_no_longer_reach_enough_defined_splits_stops_early(work
     task = load_task(workspace, "AAA", 1, settings=settings)
     study = open_study(optuna.storages.InMemoryStorage(), "s")
     run_hpo(task, make_evaluation_spec(task), study=study, n_trials=1, space=SearchSpace.for_task(task.context, models=["lgbm"]), max_failed=2)
-    failed = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
-    assert len(failed) == 2
-    for t in failed:
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert len(pruned) == 2 == len(study.trials)  # pruned, not failed; they count towards max_failed, not the budget
+    for t in pruned:
+        assert t.user_attrs["prune_reason"] == EMPTY_MASK
         reason = t.user_attrs["fail_reason"]
         assert f"fewer than {min_valid} splits with a defined DirHit (0 in the first {evaluated} of {n_splits}" in reason
         assert f"the other {n_splits - evaluated} were not evaluated" in reason
+
+
+SHRINKING_LGBM = {
+    "model_choice": "lgbm",
+    "lgb_n_estimators": 50,
+    "lgb_learning_rate": 0.01,
+    "lgb_num_leaves": 8,
+    "lgb_max_depth": 3,
+    "lgb_min_child_samples": 50,
+    "lgb_subsample": 0.9,
+    "lgb_colsample_bytree": 0.9,
+    "lgb_reg_lambda": 10.0,
+}
+"""A heavily shrunk LightGBM: on AAA at h = 1 its |predictions| stay below the 0.005 threshold."""
+
+
+def _plain(space: SearchSpace, **on: bool) -> dict:
+    """Parameters of SHRINKING_LGBM on the core features, every flag off but those in ``on``."""
+    flags = [g.flag for g in space.groups.values() if g.flag is not None] + [o.flag for o in space.options if not o.pinned(1)]
+    return {**SHRINKING_LGBM, **{f: False for f in flags}, **on}
+
+
+@pytest.mark.parametrize("min_valid", [1, 2])  # 1: every split evaluated; 2: stopped early
+def test_a_trial_on_empty_masks_is_pruned_with_its_reason_and_no_warning(workspace, caplog, min_valid):
+    from bistlab.config import EvalSettings
+
+    task = load_task(workspace, "AAA", 1, settings=EvalSettings(dirhit_threshold=10.0, min_valid_splits=min_valid))
+    study = open_study(optuna.storages.InMemoryStorage(), "s")
+    optuna.logging.enable_propagation()
+    try:
+        with caplog.at_level("DEBUG"):
+            run_hpo(task, make_evaluation_spec(task), study=study, n_trials=1, space=SearchSpace.for_task(task.context, models=["lgbm"]), max_failed=1)
+    finally:
+        optuna.logging.disable_propagation()
+    (trial,) = study.trials
+    assert trial.state == optuna.trial.TrialState.PRUNED
+    assert trial.user_attrs["prune_reason"] == EMPTY_MASK and "pruned_at_split" not in trial.user_attrs
+    assert f"AAA_1d: fewer than {min_valid} splits with a defined DirHit" in trial.user_attrs["fail_reason"]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING and "trial" in r.getMessage().lower() and "giving up" not in r.getMessage()]
+    assert any(r.levelno == logging.DEBUG and "pruned" in r.getMessage() for r in caplog.records)
+
+
+def test_a_trial_that_raises_is_still_failed_with_a_warning(workspace, caplog, monkeypatch):
+    import bistlab.hpo as hpo
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("the model blew up")
+
+    monkeypatch.setattr(hpo, "evaluate_splits", boom)
+    task = load_task(workspace, "AAA", 1)
+    study = open_study(optuna.storages.InMemoryStorage(), "s")
+    with caplog.at_level("INFO", logger="bistlab.hpo"):
+        run_hpo(task, make_evaluation_spec(task), study=study, n_trials=1, space=SearchSpace.for_task(task.context, models=["lgbm"]), max_failed=1)
+    (trial,) = study.trials
+    assert trial.state == optuna.trial.TrialState.FAIL and "prune_reason" not in trial.user_attrs
+    assert "RuntimeError: the model blew up" in trial.user_attrs["fail_reason"]
+    assert any(r.levelno == logging.WARNING and "the model blew up" in r.getMessage() for r in caplog.records)
+
+
+def test_the_prediction_scale_turns_an_empty_mask_trial_into_a_complete_one(workspace):
+    from dataclasses import replace
+
+    task = load_task(workspace, "AAA", 1)
+    pinned = SearchSpace.for_task(task.context, models=["lgbm"])  # at h = 1 the scale is always on
+    searched = replace(pinned, options=tuple(replace(o, pinned=lambda h: False) for o in pinned.options))
+    trials = {}
+    for name, space, extra in (("off", searched, {"enable_prediction_scale": False}), ("on", pinned, {"prediction_scale_spread": 1.0})):
+        study = open_study(optuna.storages.InMemoryStorage(), "s")
+        run_hpo(task, make_evaluation_spec(task), study=study, n_trials=1, space=space, warm_start=_plain(space, **extra), coverage=False, max_failed=1)
+        trials[name] = study.trials[0]
+    off, on = trials["off"], trials["on"]
+    assert off.state == optuna.trial.TrialState.PRUNED and off.user_attrs["prune_reason"] == EMPTY_MASK
+    assert "prediction_scales" not in off.user_attrs  # recorded only when the option is on
+    assert on.state == optuna.trial.TrialState.COMPLETE and "enable_prediction_scale" not in on.params
+    assert on.user_attrs["config"]["features_enabled"]["prediction_scale"] is True
+    assert on.user_attrs["config"]["feature_params"]["prediction_scale"] == {"spread": 1.0}
+    scales = on.user_attrs["prediction_scales"]
+    assert len(scales) == 4 and all(1.0 < s <= 50.0 for s in scales)
+    assert all(s["mask_count"] >= 5 for s in on.user_attrs["symbol_metrics"]["AAA_1d"]["split_metrics"])
 
 
 def test_prices_changed_between_a_kill_and_a_resume_never_mix_trials(workspace, tmp_path):

@@ -25,7 +25,7 @@ def test_the_opening_design_visits_every_choice_and_every_flag_both_ways(workspa
             if k != "model_choice":
                 seen.setdefault(k, set()).add(v)
     group_flags = {g.flag for g in space.groups.values() if g.flag}
-    option_flags = {o.flag for o in space.options if any(o.applies(c, horizon) is None for c in space.model_choices)}
+    option_flags = {o.flag for o in space.options if not o.pinned(horizon) and any(o.applies(c, horizon) is None for c in space.model_choices)}
     assert set(seen) == group_flags | option_flags
     assert all(values == {True, False} for values in seen.values()), seen
     first = design[0]
@@ -52,3 +52,23 @@ def test_the_design_never_queues_more_trials_than_asked(workspace):
     study = open_study(optuna.storages.InMemoryStorage(), "s")
     run_hpo(task, make_evaluation_spec(task), study=study, n_trials=1, space=SearchSpace.for_task(task.context, models=["lgbm", "xgb"]))
     assert not study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+
+
+@pytest.mark.parametrize(("horizon", "searched"), [(1, False), (3, False), (7, True), (14, True)])
+def test_the_prediction_scale_is_always_on_at_short_horizons_and_searched_beyond(workspace, horizon, searched):
+    from bistlab.space import suggest_config
+
+    task = load_task(workspace, "AAA", horizon)
+    space = SearchSpace.for_task(task.context, models=["lgbm"])
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    states = set()
+    for _ in range(12):
+        trial = study.ask()
+        config = suggest_config(trial, space, horizon=horizon)
+        states.add(config.features_enabled["prediction_scale"])
+        assert ("enable_prediction_scale" in trial.params) is searched
+        if config.features_enabled["prediction_scale"]:
+            assert 0.5 <= config.feature_params["prediction_scale"]["spread"] <= 1.0
+        study.tell(trial, 0.0)
+    assert states == ({True, False} if searched else {True})
+    assert all("enable_prediction_scale" not in d for d in space.coverage_params(horizon)) is not searched
