@@ -24,9 +24,12 @@ def duration_text(seconds: float | None) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-def trials_text(finished: int, requested: int | None, *, complete: int, pruned: int | None = None, failed: int | None = None, total: int | None = None) -> str:
-    """``"12 of 12 (8 complete, 4 pruned, 2 failed)"``: the finished trials (complete or pruned,
-    what a cycle's trial budget counts) of those requested, then each kind (zeros left out).
+def trials_text(
+    finished: int, requested: int | None, *, complete: int, pruned: int | None = None, failed: int | None = None, empty: int | None = None, total: int | None = None
+) -> str:
+    """``"12 of 12 (8 complete, 4 pruned, 2 failed, 1 empty mask)"``: the finished trials (complete or
+    pruned, what a cycle's trial budget counts) of those requested, then each kind (zeros left out;
+    ``empty``: pruned for too few defined DirHits, outside the budget).
 
     ``pruned`` / ``failed`` unknown (older records): the trials run beyond the complete ones are
     said as such, ``"8 of 12 (8 complete, 14 run)"``.
@@ -37,5 +40,5 @@ def trials_text(finished: int, requested: int | None, *, complete: int, pruned: 
         if total is not None and total > complete:
             parts.append(f"{total} run")
     else:
-        parts += [f"{n} {word}" for n, word in ((pruned, "pruned"), (failed, "failed")) if n]
+        parts += [f"{n} {word}" for n, word in ((pruned, "pruned"), (failed, "failed"), (empty, "empty mask")) if n]
     return f"{head} ({', '.join(parts)})"

@@ -395,6 +395,8 @@ class BestParams(Record):
         options_skipped: options the selected trial's fits could not apply, with the reason.
         n_pruned, n_failed: trials of the study stopped by the pruner and failed (``None`` in
             records written before they were kept).
+        n_empty: trials pruned with fewer than ``min_valid_splits`` defined DirHits (empty masks;
+            ``None`` in older records).
         n_requested: the trials the cycle asked for (finished: complete or pruned).
     """
 
@@ -430,6 +432,7 @@ class BestParams(Record):
     n_pruned: int | None = None
     n_failed: int | None = None
     n_requested: int | None = None
+    n_empty: int | None = None
 
     @property
     def key(self) -> str:
@@ -438,7 +441,7 @@ class BestParams(Record):
     def trials_text(self) -> str:
         """The study's trials as :func:`bistlab.textfmt.trials_text` says them."""
         finished = self.n_complete + (self.n_pruned or 0)
-        return trials_text(finished, self.n_requested, complete=self.n_complete, pruned=self.n_pruned, failed=self.n_failed, total=self.n_trials)
+        return trials_text(finished, self.n_requested, complete=self.n_complete, pruned=self.n_pruned, failed=self.n_failed, empty=self.n_empty, total=self.n_trials)
 
     @property
     def splits(self) -> list[dict[str, Any]]:

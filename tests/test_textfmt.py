@@ -22,6 +22,7 @@ def test_duration_text(seconds, text):
     [
         ((12, 12), {"complete": 8, "pruned": 4, "failed": 2}, "12 of 12 (8 complete, 4 pruned, 2 failed)"),
         ((12, 12), {"complete": 12, "pruned": 0, "failed": 0}, "12 of 12 (12 complete)"),
+        ((12, 12), {"complete": 9, "pruned": 3, "failed": 0, "empty": 2}, "12 of 12 (9 complete, 3 pruned, 2 empty mask)"),
         ((5, None), {"complete": 5, "failed": 2}, "5 (5 complete, 2 failed)"),
         ((8, 12), {"complete": 8, "total": 14}, "8 of 12 (8 complete, 14 run)"),  # an older record: no states kept
     ],
