@@ -6,11 +6,12 @@ trial with the same DirHit / nRMSE / score as bistlab, and scores its best trial
 holdout rows (one fit on the development rows); one thread per fit, as bistlab's default (at these
 data sizes a second thread per fit is slower: bench/bench_parallel.py). bistlab runs the same budget on the same symbol,
 once with ``--models lgbm`` on its core features, once with its default search space (and once
-more each with pruning when ``--pruner`` is given); bistlab's studies live in a SQLite file as in
-a cycle (what lets a study resume after a crash), and one more row keeps the lgbm study in memory
-as the peer does, to show what the file costs. One table, measured side by side in one run:
+more each with pruning when ``--pruner`` is given); bistlab's studies live in a journal file as in
+a cycle (what lets a study resume after a ``kill -9``), one row keeps the lgbm study in the SQLite
+file a cycle used before, and one keeps it in memory as the peer does, to show what the file
+costs. One table, measured side by side in one run, ``--seeds`` runs per row:
 
-    python bench/peer_plain_optuna.py [--symbol THYAO] [--horizon 1] [--trials 30] [--pruner cannot-win]
+    python bench/peer_plain_optuna.py [--symbol THYAO] [--horizon 1] [--trials 30] [--seeds 3] [--pruner cannot-win]
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def run_peer(frame: pd.DataFrame, *, h: int, n_trials: int, holdout: tuple[int, 
 # ---------------------------------------------------------------- bistlab beside it
 
 
-def run_bistlab(task, *, n_trials: int, space, seed: int, pruner: str, storage: str = "sqlite") -> dict[str, float]:
+def run_bistlab(task, *, n_trials: int, space, seed: int, pruner: str, storage: str = "journal") -> dict[str, float]:
     run = run_study(task, n_trials=n_trials, space=space, seed=seed, pruner=pruner, coverage=space is None, storage=storage)
     hold = best_holdout(run)
     busy = run.timers.fit_seconds + run.timers.seconds["predict"]
@@ -154,10 +155,12 @@ def main() -> None:
     seeds = range(args.seeds)
     runs: dict[str, list[dict[str, float]]] = {}
     runs["peer: plain Optuna + LightGBM, 16 features"] = [run_peer(task.frame, h=args.horizon, n_trials=args.trials, holdout=(p.holdout_start, p.holdout_end), dev_end=p.dev_end, seed=s) for s in seeds]
-    runs["bistlab --models lgbm, core features"] = [run_bistlab(task, n_trials=args.trials, space=core_lgbm_space(task), seed=s, pruner="none") for s in seeds]
+    core = core_lgbm_space(task)
+    runs["bistlab --models lgbm, core features (journal file: survives kill -9)"] = [run_bistlab(task, n_trials=args.trials, space=core, seed=s, pruner="none") for s in seeds]
     if args.pruner != "none":
-        runs[f"bistlab --models lgbm, core features, pruner {args.pruner}"] = [run_bistlab(task, n_trials=args.trials, space=core_lgbm_space(task), seed=s, pruner=args.pruner) for s in seeds]
-    runs["(what the study file costs) the same, study in memory: no resume"] = [run_bistlab(task, n_trials=args.trials, space=core_lgbm_space(task), seed=s, pruner="none", storage="memory") for s in seeds]
+        runs[f"bistlab --models lgbm, core features, pruner {args.pruner} (journal file)"] = [run_bistlab(task, n_trials=args.trials, space=core, seed=s, pruner=args.pruner) for s in seeds]
+    runs["(before) the same, SQLite study file"] = [run_bistlab(task, n_trials=args.trials, space=core, seed=s, pruner="none", storage="sqlite") for s in seeds]
+    runs["(what the study file costs) the same, study in memory: no resume"] = [run_bistlab(task, n_trials=args.trials, space=core, seed=s, pruner="none", storage="memory") for s in seeds]
     if not args.skip_default_space:
         runs["bistlab default space"] = [run_bistlab(task, n_trials=args.trials, space=None, seed=s, pruner="none") for s in seeds]
         if args.pruner != "none":
