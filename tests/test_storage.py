@@ -174,3 +174,27 @@ def test_a_journal_whose_last_line_was_torn_by_a_kill_opens_and_goes_on(tmp_path
     fresh = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
     assert len(optuna.load_study(study_name="s", storage=fresh).trials) == 5
     assert repair_journal(path) == 0  # a whole file is left as it is
+
+
+def _write_trials_forever(url: str) -> None:
+    study = optuna.create_study(storage=make_storage(url), study_name="s", direction="maximize")
+    record = {"symbol_metrics": {"AAA_1d": {"split_metrics": [{"dirhit": 50.0, "mask_count": 40, "pad": "x" * 4000}] * 4}}}
+    study.optimize(lambda t: (t.set_user_attr("record", record), t.suggest_float("x", 0, 1))[1], n_trials=100_000)
+
+
+def test_a_journal_killed_while_writing_opens_and_takes_more_trials(tmp_path):
+    import os
+    import signal
+    import time
+
+    url = storage_url(tmp_path / "AAA_1d.log")
+    writer = mp.get_context("fork").Process(target=_write_trials_forever, args=(url,))
+    writer.start()
+    time.sleep(1.5)
+    os.kill(writer.pid, signal.SIGKILL)  # wherever it is: maybe in the middle of a line
+    writer.join(30)
+    study = optuna.load_study(study_name="s", storage=make_storage(url))
+    before = len(study.trials)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    fresh = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "AAA_1d.log")))
+    assert before > 0 and len(optuna.load_study(study_name="s", storage=fresh).trials) == before + 1
