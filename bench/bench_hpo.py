@@ -17,13 +17,18 @@ from pathlib import Path
 
 import optuna
 
-from bistlab.workspace import Workspace
+from bistlab.workspace import Workspace, storage_url
 from bistlab.evaluation import make_evaluation_spec
-from bistlab.hpo import open_study, run_hpo
+from bistlab.hpo import open_study, run_hpo, trial_attrs
 from bistlab.importers import import_paths, load_demo
 from bistlab.universe import load_task
 from bistlab.space import SearchSpace
 from bistlab.store import PriceStore
+
+
+def _reason(text: str) -> str:
+    """A fail_reason without its task key (``AAA_1d: <reason>: <detail>`` -> ``<reason>``)."""
+    return text.split(":")[1].strip() if ":" in text else text
 
 
 def main() -> None:
@@ -51,7 +56,7 @@ def main() -> None:
     for h in (int(v) for v in args.horizons.split(",")):
         task = load_task(ws, args.symbol, h)
         spec = make_evaluation_spec(task)
-        study = open_study(f"sqlite:///{ws.root}/bench_{h}.db", f"bench_{h}")  # a SQLite file, as a cycle keeps its studies
+        study = open_study(storage_url(ws.root / f"bench_{h}.log"), f"bench_{h}")  # a journal file, as a cycle keeps its studies
         started = time.perf_counter()
         run_hpo(task, spec, study=study, n_trials=args.trials, space=SearchSpace.for_task(task.context, models=models), n_jobs=args.jobs)
         total = time.perf_counter() - started
@@ -69,9 +74,9 @@ def main() -> None:
             print(f"  {choice:5s} n={len(secs):3d} median {statistics.median(secs):6.2f} s  max {max(secs):6.2f} s")
         print(f"  feature cache: {task.cache.misses} computed, {task.cache.hits} reused")
         print("  flags visited: " + ", ".join(f"{k[7:]}={'/'.join(sorted(map(str, v)))}" for k, v in sorted(flags.items())))
-        unexplained = [t.number for t in study.trials if t.state.name == "FAIL" and "fail_reason" not in t.user_attrs]
+        unexplained = [t.number for t in study.trials if t.state.name == "FAIL" and "fail_reason" not in trial_attrs(t)]
         print(f"  failed trials without fail_reason: {unexplained or 'none'}")
-        reasons = collections.Counter(t.user_attrs.get("fail_reason", "?").split(":")[1].strip() if ":" in t.user_attrs.get("fail_reason", "") else t.user_attrs.get("fail_reason", "?") for t in study.trials if t.state.name != "COMPLETE")
+        reasons = collections.Counter(_reason(trial_attrs(t).get("fail_reason", "?")) for t in study.trials if t.state.name != "COMPLETE")
         print(f"  not complete, by reason: {dict(reasons) or 'none'}")
         failed_by = collections.Counter(t.params.get("model_choice", "?") for t in study.trials if t.state.name == "FAIL")
         tried_by = collections.Counter(t.params.get("model_choice", "?") for t in study.trials)

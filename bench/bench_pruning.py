@@ -23,6 +23,7 @@ import optuna
 from common import best_holdout, run_study, universe_of, workspace_with
 
 from bistlab.config import PRUNER_NAMES
+from bistlab.hpo import trial_attrs
 
 
 def _mean_sd(values: list[float | None], fmt: str = "{:.1f}") -> str:
@@ -52,7 +53,7 @@ def main() -> None:
             for pruner in pruners:
                 run = run_study(task, n_trials=args.trials, seed=seed, pruner=pruner)
                 hold = best_holdout(run)
-                pruned = sum(t.state == optuna.trial.TrialState.PRUNED and "pruned_at_split" in t.user_attrs for t in run.study.trials)
+                pruned = sum(t.state == optuna.trial.TrialState.PRUNED and "pruned_at_split" in trial_attrs(t) for t in run.study.trials)
                 results[pruner].append({"model": run.timers.model_seconds, "fits": sum(run.timers.fits.values()), "wall": run.wall_seconds, "pruned": pruned, **hold})
                 print(f"  {sym} seed {seed} {pruner:>10}: wall {run.wall_seconds:5.1f} s, model {run.timers.model_seconds:5.1f} s, pruned {pruned:2d}, holdout DirHit {hold['dirhit']}", flush=True)
     base = results.get("none")

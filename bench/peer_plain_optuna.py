@@ -6,17 +6,19 @@ trial with the same DirHit / nRMSE / score as bistlab, and scores its best trial
 holdout rows (one fit on the development rows); one thread per fit, as bistlab's default (at these
 data sizes a second thread per fit is slower: bench/bench_parallel.py). bistlab runs the same budget on the same symbol,
 once with ``--models lgbm`` on its core features, once with its default search space (and once
-more each with pruning when ``--pruner`` is given); bistlab's studies live in a SQLite file as in
-a cycle (what lets a study resume after a crash), and one more row keeps the lgbm study in memory
-as the peer does, to show what the file costs. One table, measured side by side in one run:
+more each with pruning when ``--pruner`` is given); bistlab's studies live in a journal file as in
+a cycle (what lets a study resume after a ``kill -9``), one row keeps the lgbm study in the SQLite
+file a cycle used before, and one keeps it in memory as the peer does, to show what the file
+costs. One table, measured side by side in one run, ``--seeds`` runs per row:
 
-    python bench/peer_plain_optuna.py [--symbol THYAO] [--horizon 1] [--trials 30] [--pruner cannot-win]
+    python bench/peer_plain_optuna.py [--symbol THYAO] [--horizon 1] [--trials 30] [--seeds 3] [--pruner cannot-win]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 import lightgbm as lgb
 import numpy as np
@@ -119,7 +121,7 @@ def run_peer(frame: pd.DataFrame, *, h: int, n_trials: int, holdout: tuple[int, 
 # ---------------------------------------------------------------- bistlab beside it
 
 
-def run_bistlab(task, *, n_trials: int, space, seed: int, pruner: str, storage: str = "sqlite") -> dict[str, float]:
+def run_bistlab(task, *, n_trials: int, space, seed: int, pruner: str, storage: str = "journal") -> dict[str, float]:
     run = run_study(task, n_trials=n_trials, space=space, seed=seed, pruner=pruner, coverage=space is None, storage=storage)
     hold = best_holdout(run)
     busy = run.timers.fit_seconds + run.timers.seconds["predict"]
@@ -140,6 +142,24 @@ def _summary(name: str, runs: list[dict[str, float]]) -> tuple[str, float]:
     return line, float(np.mean(tpm))
 
 
+def _rows(task, args: argparse.Namespace) -> dict[str, Callable[[int], dict[str, float]]]:
+    """The table's rows: each a run of one seed."""
+    p, n, core = task.plan, args.trials, core_lgbm_space(task)
+    rows: dict[str, Callable[[int], dict[str, float]]] = {
+        "peer: plain Optuna + LightGBM, 16 features": lambda s: run_peer(task.frame, h=args.horizon, n_trials=n, holdout=(p.holdout_start, p.holdout_end), dev_end=p.dev_end, seed=s),
+        "bistlab --models lgbm, core features (journal file: survives kill -9)": lambda s: run_bistlab(task, n_trials=n, space=core, seed=s, pruner="none"),
+    }
+    if args.pruner != "none":
+        rows[f"bistlab --models lgbm, core features, pruner {args.pruner} (journal file)"] = lambda s: run_bistlab(task, n_trials=n, space=core, seed=s, pruner=args.pruner)
+    rows["(before) the same, SQLite study file"] = lambda s: run_bistlab(task, n_trials=n, space=core, seed=s, pruner="none", storage="sqlite")
+    rows["(what the study file costs) the same, study in memory: no resume"] = lambda s: run_bistlab(task, n_trials=n, space=core, seed=s, pruner="none", storage="memory")
+    if not args.skip_default_space:
+        rows["bistlab default space"] = lambda s: run_bistlab(task, n_trials=n, space=None, seed=s, pruner="none")
+        if args.pruner != "none":
+            rows[f"bistlab default space, pruner {args.pruner}"] = lambda s: run_bistlab(task, n_trials=n, space=None, seed=s, pruner=args.pruner)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--symbol", default="THYAO")
@@ -150,18 +170,12 @@ def main() -> None:
     ap.add_argument("--skip-default-space", action="store_true")
     args = ap.parse_args()
     task = universe_of(workspace_with([args.symbol])).task(args.symbol, args.horizon)
-    p = task.plan
     seeds = range(args.seeds)
-    runs: dict[str, list[dict[str, float]]] = {}
-    runs["peer: plain Optuna + LightGBM, 16 features"] = [run_peer(task.frame, h=args.horizon, n_trials=args.trials, holdout=(p.holdout_start, p.holdout_end), dev_end=p.dev_end, seed=s) for s in seeds]
-    runs["bistlab --models lgbm, core features"] = [run_bistlab(task, n_trials=args.trials, space=core_lgbm_space(task), seed=s, pruner="none") for s in seeds]
-    if args.pruner != "none":
-        runs[f"bistlab --models lgbm, core features, pruner {args.pruner}"] = [run_bistlab(task, n_trials=args.trials, space=core_lgbm_space(task), seed=s, pruner=args.pruner) for s in seeds]
-    runs["(what the study file costs) the same, study in memory: no resume"] = [run_bistlab(task, n_trials=args.trials, space=core_lgbm_space(task), seed=s, pruner="none", storage="memory") for s in seeds]
-    if not args.skip_default_space:
-        runs["bistlab default space"] = [run_bistlab(task, n_trials=args.trials, space=None, seed=s, pruner="none") for s in seeds]
-        if args.pruner != "none":
-            runs[f"bistlab default space, pruner {args.pruner}"] = [run_bistlab(task, n_trials=args.trials, space=None, seed=s, pruner=args.pruner) for s in seeds]
+    rows = _rows(task, args)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in rows}
+    for s in seeds:  # seed by seed, every row in turn: a machine's load drifting during the run weighs on every row alike
+        for name, run in rows.items():
+            runs[name].append(run(s))
     print(f"{args.symbol} h={args.horizon}, {args.trials} trials per run, seeds {list(seeds)} (cells: one value per seed)")
     print("| run | trials/min (mean ± sd) | in fit/predict | median trial | best trial's holdout DirHit | its holdout score |")
     print("|---|---|---|---|---|---|")

@@ -20,7 +20,6 @@ import logging
 import os
 import socket
 import threading
-from pathlib import Path
 from typing import Any
 
 from bistlab.errors import BistlabError, ConfigError
@@ -29,7 +28,7 @@ from bistlab.looks import holdout_looks
 from bistlab.metrics import DirHit, split_figures
 from bistlab.state import StateFile, TaskState, tasks_of_cycle
 from bistlab.summary import panel_figures
-from bistlab.workspace import Evaluation, Workspace
+from bistlab.workspace import Evaluation, Workspace, storage_path
 
 __all__ = ["VERDICTS", "cycle_holder", "cycle_status"]
 
@@ -94,8 +93,8 @@ def _task_row(t: TaskState, ev: Evaluation | None) -> dict[str, Any]:
 
 
 def _ledger_exists(ws: Workspace) -> bool:
-    url = ws.ledger_url
-    return not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists()
+    path = storage_path(ws.ledger_url)
+    return path is None or path.exists()
 
 
 def _control(ws: Workspace, cycle: int, evaluations: dict[str, Evaluation]) -> CycleControl:
@@ -114,8 +113,8 @@ def _control(ws: Workspace, cycle: int, evaluations: dict[str, Evaluation]) -> C
 def _signature(ws: Workspace, cycle: int, keys: list[str]) -> tuple[Any, ...]:
     """What the tasks' answer depends on: the files' modification times."""
     paths = [ws.state_file, *(ws.task(cycle, k).find(Evaluation.FILE) for k in keys)]
-    if ws.ledger_url.startswith("sqlite:///"):
-        paths.append(Path(ws.ledger_url.removeprefix("sqlite:///")))
+    if (ledger := storage_path(ws.ledger_url)) is not None:
+        paths.append(ledger)
     return tuple((str(p), p.stat().st_mtime_ns) if p is not None and p.exists() else (str(p), None) for p in paths)
 
 

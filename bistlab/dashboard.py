@@ -1,8 +1,9 @@
 """One optuna-dashboard for every study bistlab keeps: every cycle's task studies and every LSTM
 hyperopt job's group studies, live, read-only, with stable URLs.
 
-bistlab keeps one SQLite file per cycle study (``studies/cycle_<N>/<task>.db``, or all of them in
-the RDB named by ``BISTLAB_OPTUNA_URL``) and one per hyperopt group study
+bistlab keeps one study file per cycle study (a journal file ``studies/cycle_<N>/<task>.log``, or
+the SQLite file ``<task>.db`` of an older cycle; or all of them in the storage named by
+``BISTLAB_OPTUNA_URL``) and one per hyperopt group study
 (``runs/hyperopt/<job_id>/<study_name>_<group>.db``); optuna-dashboard shows one storage.
 :class:`CombinedStorage` is a live, read-only union of them: no copy is made, a trial finished a
 second ago is there on the next refresh, and studies that appear later (the next task of a running
@@ -51,7 +52,7 @@ from bistlab.lstm.files import job_ids, read_state
 from bistlab.objectives import METRIC_NAMES_ATTR, cycle_study_metric_name, lstm_metric_name
 from bistlab.state import StateFile
 from bistlab.storage import make_storage
-from bistlab.workspace import Workspace
+from bistlab.workspace import JOURNAL_SUFFIX, Workspace, storage_url
 
 __all__ = [
     "ID_SPACE",
@@ -78,7 +79,7 @@ TRIAL_SPACE = 2**21
 """Trial ids of the union are ``study id * TRIAL_SPACE + trial number`` (below 2**52: exact in JavaScript)."""
 READ_ONLY_REASON = (
     "this optuna-dashboard is bistlab's read-only view of its studies: creating, renaming or deleting a study, "
-    "notes and trial changes are refused; open a study's own storage (e.g. optuna-dashboard sqlite:///studies/cycle_1/SP500_1d.db) to change it"
+    "notes and trial changes are refused; open a study's own storage (e.g. optuna-dashboard studies/cycle_1/SP500_1d.log) to change it"
 )
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 BANNER_SCRIPT = Path(__file__).resolve().parent / "api" / "static" / "dashboard-readonly.js"
@@ -254,8 +255,8 @@ def sources_of_cycle(ws: Workspace, cycle: int | None = None, *, task: str | Non
         return [StudySource(ws.optuna_url, keep, metric=cycle_study_metric_name)]
     folders = sorted((n, f) for n, f in ws.cycle_folders() if f.parent == ws.studies and (cycle is None or n == cycle))
     return [
-        StudySource(f"sqlite:///{path}", keep, metric=cycle_study_metric_name)
-        for _, folder in folders for path in sorted(folder.glob("*.db")) if task is None or path.stem == task
+        StudySource(storage_url(path), keep, metric=cycle_study_metric_name)
+        for _, folder in folders for path in sorted([*folder.glob("*.db"), *folder.glob(f"*{JOURNAL_SUFFIX}")]) if task is None or path.stem == task
     ]
 
 
@@ -273,7 +274,7 @@ def job_sources(ws: Workspace, job_id: str) -> list[StudySource]:
     for group in (state.get("progress") or {}).get("groups_planned") or []:
         path = ws.job(job_id).study(name, group)
         if path.exists():
-            out.append(StudySource(f"sqlite:///{path}", lambda n, wanted=f"{name}_{group}": n == wanted, f" [job {job_id}]", lambda _n, m=metric: m))
+            out.append(StudySource(storage_url(path), lambda n, wanted=f"{name}_{group}": n == wanted, f" [job {job_id}]", lambda _n, m=metric: m))
     return out
 
 

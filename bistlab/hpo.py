@@ -1,12 +1,15 @@
 """HPO: one Optuna study per (symbol, horizon, cycle), its objective and its trial record.
 
 Each trial draws a :class:`~bistlab.space.TrialConfig`, evaluates it on the task's purged
-walk-forward splits and records, in ``trial.user_attrs``: ``config`` (features_enabled,
-feature_params, model_choice, model_params, seed), ``features_enabled``, ``feature_params``,
-``model_choice``, ``model_metrics`` (an ensemble's per-family averages),
-``symbol_metrics[<SYMBOL>_<h>d]`` (per-split list and averages),
-``avg_dirhit`` and ``avg_nrmse``, and with the prediction scale on, ``prediction_scales`` (the
-factor each split's model learnt on its training rows). The value is the score.
+walk-forward splits and keeps its record in ONE user attribute, ``record`` (one write a trial,
+where each attribute was its own write before), read with :func:`trial_attrs`: ``config``
+(features_enabled, feature_params, model_choice, model_params, seed), ``features_enabled``,
+``feature_params``, ``model_choice``, ``spec_id``, ``model_metrics`` (an ensemble's per-family
+averages), ``symbol_metrics[<SYMBOL>_<h>d]`` (per-split list and averages), ``avg_dirhit`` and
+``avg_nrmse``, and with the prediction scale on, ``prediction_scales`` (the factor each split's
+model learnt on its training rows); a trial that did not complete has ``fail_reason`` (and
+``prune_reason``, ``pruned_at_split``) there. The value is the score. Studies written before
+keep these as separate attributes; :func:`trial_attrs` reads both.
 
 A trial with fewer than ``min_valid_splits`` splits with a defined DirHit (empty masks: its
 predictions never went beyond the threshold on rows whose label did) is PRUNED, not failed, with
@@ -35,9 +38,20 @@ from bistlab.evaluation import EvaluationSpec, evaluate_splits, spec_id
 from bistlab.metrics import SplitMetrics, score, symbol_metrics
 from bistlab.pruning import DEFAULT_PRUNER, make_pruner, split_score
 from bistlab.space import SearchSpace, TrialConfig, suggest_config
-from bistlab.storage import fail_stale_trials, make_storage
+from bistlab.storage import fail_orphaned_trials, fail_stale_trials, make_storage
 
-__all__ = ["make_objective", "open_study", "open_task_study", "run_hpo", "complete_trials", "finished_trials", "LIMIT_REASON", "EMPTY_MASK"]
+__all__ = [
+    "make_objective",
+    "open_study",
+    "open_task_study",
+    "run_hpo",
+    "complete_trials",
+    "finished_trials",
+    "trial_attrs",
+    "LIMIT_REASON",
+    "EMPTY_MASK",
+    "RECORD",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -45,15 +59,37 @@ EMPTY_MASK = "empty_mask"
 """``prune_reason`` of a trial pruned for having fewer than ``min_valid_splits`` defined DirHits."""
 
 
+RECORD = "record"
+"""The user attribute holding a trial's whole record (:func:`trial_attrs`)."""
+
+
+def trial_attrs(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """A trial's record as one dict: ``config``, ``symbol_metrics``, ``fail_reason``, ...
+
+    Reads the one ``record`` attribute of new trials and the separate attributes of trials
+    written before it (or written apart: the ``fail_reason`` of a trial failed for its killed
+    process), the latter winning where both hold a key.
+
+    Args:
+        trial: a trial of a bistlab study, in any state.
+
+    Returns:
+        A new dict (changing it changes nothing stored).
+    """
+    attrs = dict(trial.user_attrs)
+    record = attrs.pop(RECORD, None)
+    return {**record, **attrs} if isinstance(record, dict) else attrs
+
+
 class _Doomed(Exception):
     """So many splits had no defined DirHit that the trial cannot reach ``min_valid_splits``."""
 
 
-def _split_watch(trial: optuna.Trial, *, n_splits: int, min_valid: int, horizon: int) -> Callable[[int, SplitMetrics], None]:
+def _split_watch(trial: optuna.Trial, record: dict[str, Any], *, n_splits: int, min_valid: int, horizon: int) -> Callable[[int, SplitMetrics], None]:
     """Called after each split: the fault point of the resilience tests; the split's score reported
-    to the study's pruner, which may stop the trial; and an early stop for a trial whose remaining
-    splits could no longer give it ``min_valid`` defined DirHits (it would fail with exactly that
-    reason after paying for them)."""
+    to the study's pruner, which may stop the trial (said in ``record``); and an early stop for a
+    trial whose remaining splits could no longer give it ``min_valid`` defined DirHits (it would
+    fail with exactly that reason after paying for them)."""
     defined = 0
 
     def watch(index: int, metrics: SplitMetrics) -> None:
@@ -69,89 +105,98 @@ def _split_watch(trial: optuna.Trial, *, n_splits: int, min_valid: int, horizon:
             return
         trial.report(value, step=index)  # the last split's too: pruners read complete trials' split scores
         if left and trial.should_prune():
-            trial.set_user_attr("pruned_at_split", index)
-            trial.set_user_attr("fail_reason", f"pruned after split {index + 1} of {n_splits}: it could no longer reach the study's best")
+            record["pruned_at_split"] = index
+            record["fail_reason"] = f"pruned after split {index + 1} of {n_splits}: it could no longer reach the study's best"
             raise optuna.TrialPruned(f"pruned after split {index + 1} of {n_splits}")
 
     return watch
 
 
-def _failed(trial: optuna.Trial, reason: str) -> float:
+def _failed(trial: optuna.Trial, record: dict[str, Any], reason: str) -> float:
     """Record why the trial failed (an exception); the NaN it returns makes Optuna mark it FAIL."""
-    trial.set_user_attr("fail_reason", reason)
+    record["fail_reason"] = reason
     logger.warning("trial %d failed: %s", trial.number, reason)
     return math.nan
 
 
-def _prune_empty(trial: optuna.Trial, reason: str) -> NoReturn:
+def _prune_empty(trial: optuna.Trial, record: dict[str, Any], reason: str) -> NoReturn:
     """Record that the trial has too few defined DirHits and prune it (Optuna marks it PRUNED).
 
     Raises:
         optuna.TrialPruned: always.
     """
-    trial.set_user_attr("prune_reason", EMPTY_MASK)
-    trial.set_user_attr("fail_reason", reason)
+    record.update(prune_reason=EMPTY_MASK, fail_reason=reason)
     logger.debug("trial %d pruned: %s", trial.number, reason)
     raise optuna.TrialPruned(reason)
 
 
-def _record_scales(trial: optuna.Trial, config: TrialConfig, scales: list[float]) -> None:
+def _record_scales(record: dict[str, Any], config: TrialConfig, scales: list[float]) -> None:
     """Keep the prediction scale each evaluated split's model learnt (dimensionless factors ≥ 1),
     when the option is on."""
     if scales and config.option("prediction_scale") is not None:
-        trial.set_user_attr("prediction_scales", scales)
+        record["prediction_scales"] = scales
 
 
 def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, seed: int = 0, n_jobs: int = 1):
-    """The objective of ``task``'s study: maximize the score on the spec's splits."""
-
-    too_few = f"fewer than {task.settings.min_valid_splits} splits with a defined DirHit"
-    spec_id = spec.spec_id
+    """The objective of ``task``'s study: maximize the score on the spec's splits. Each trial's
+    record is written once, as the trial ends whichever way (:data:`RECORD`, :func:`trial_attrs`)."""
 
     def objective(trial: optuna.Trial) -> float:
-        started = time.perf_counter()
         config = suggest_config(trial, space, horizon=task.horizon, seed=seed)
-        trial.set_user_attr("config", config.to_dict())
-        trial.set_user_attr("features_enabled", config.features_enabled)
-        trial.set_user_attr("feature_params", config.feature_params)
-        trial.set_user_attr("model_choice", config.model_choice)
-        trial.set_user_attr("spec_id", spec_id)
-        watch = _split_watch(trial, n_splits=len(spec.splits), min_valid=task.settings.min_valid_splits, horizon=task.horizon)
-        skipped: dict[str, dict[str, Any]] = {}
-        scales: list[float] = []
+        record: dict[str, Any] = {
+            "config": config.to_dict(),
+            "features_enabled": config.features_enabled,
+            "feature_params": config.feature_params,
+            "model_choice": config.model_choice,
+            "spec_id": spec.spec_id,
+        }
         try:
-            splits = evaluate_splits(task, config, spec, n_jobs=n_jobs, on_split=watch, skipped=skipped, scales=scales)
-        except optuna.TrialPruned:
-            _record_scales(trial, config, scales)
-            raise
-        except _Doomed as doomed:
-            _record_scales(trial, config, scales)
-            _prune_empty(trial, f"{task.key}: {too_few} ({doomed})")
-        except Exception as err:  # noqa: BLE001 - a trial's failure is recorded, the study goes on
-            return _failed(trial, f"{task.key}: {type(err).__name__}: {' '.join(str(err).split())[:500]}")
-        _record_scales(trial, config, scales)
-        sm = symbol_metrics(splits, symbol=task.symbol, horizon=task.horizon, min_valid_splits=task.settings.min_valid_splits)
-        if skipped:
-            trial.set_user_attr("options_skipped", skipped)
-        trial.set_user_attr("symbol_metrics", {task.key: sm})
-        trial.set_user_attr("avg_dirhit", sm["avg_dirhit"])
-        trial.set_user_attr("avg_nrmse", sm["avg_nrmse"])
-        trial.set_user_attr("model_metrics", sm["avg_model_metrics"])
-        value = score(sm["avg_dirhit"], sm["avg_nrmse"], horizon=task.horizon)
-        if value is None:
-            _prune_empty(trial, f"{task.key}: {too_few} ({sm['valid_splits']})")
-        logger.debug(
-            "trial %d: score %.3f, DirHit %.1f %% in %.1f s; %s with %s",
-            trial.number,
-            value,
-            sm["avg_dirhit"],
-            time.perf_counter() - started,
-            config.model_choice,
-            ", ".join(k for k, on in config.features_enabled.items() if on) or "core only",
-        )
-        return value
+            return _evaluated(trial, record, task, spec, config, n_jobs=n_jobs)
+        finally:
+            trial.set_user_attr(RECORD, record)
 
     return objective
+
+
+def _evaluated(trial: optuna.Trial, record: dict[str, Any], task: TaskData, spec: EvaluationSpec, config: TrialConfig, *, n_jobs: int) -> float:
+    """The trial's score on the spec's splits, its figures kept in ``record``.
+
+    Raises:
+        optuna.TrialPruned: stopped by the pruner, or too few defined DirHits.
+    """
+    started = time.perf_counter()
+    too_few = f"fewer than {task.settings.min_valid_splits} splits with a defined DirHit"
+    watch = _split_watch(trial, record, n_splits=len(spec.splits), min_valid=task.settings.min_valid_splits, horizon=task.horizon)
+    skipped: dict[str, dict[str, Any]] = {}
+    scales: list[float] = []
+    try:
+        splits = evaluate_splits(task, config, spec, n_jobs=n_jobs, on_split=watch, skipped=skipped, scales=scales)
+    except optuna.TrialPruned:
+        _record_scales(record, config, scales)
+        raise
+    except _Doomed as doomed:
+        _record_scales(record, config, scales)
+        _prune_empty(trial, record, f"{task.key}: {too_few} ({doomed})")
+    except Exception as err:  # noqa: BLE001 - a trial's failure is recorded, the study goes on
+        return _failed(trial, record, f"{task.key}: {type(err).__name__}: {' '.join(str(err).split())[:500]}")
+    _record_scales(record, config, scales)
+    sm = symbol_metrics(splits, symbol=task.symbol, horizon=task.horizon, min_valid_splits=task.settings.min_valid_splits)
+    if skipped:
+        record["options_skipped"] = skipped
+    record.update(symbol_metrics={task.key: sm}, avg_dirhit=sm["avg_dirhit"], avg_nrmse=sm["avg_nrmse"], model_metrics=sm["avg_model_metrics"])
+    value = score(sm["avg_dirhit"], sm["avg_nrmse"], horizon=task.horizon)
+    if value is None:
+        _prune_empty(trial, record, f"{task.key}: {too_few} ({sm['valid_splits']})")
+    logger.debug(
+        "trial %d: score %.3f, DirHit %.1f %% in %.1f s; %s with %s",
+        trial.number,
+        value,
+        sm["avg_dirhit"],
+        time.perf_counter() - started,
+        config.model_choice,
+        ", ".join(k for k, on in config.features_enabled.items() if on) or "core only",
+    )
+    return value
 
 
 def open_study(storage: str | optuna.storages.BaseStorage, study_name: str, *, seed: int = 0, pruner: optuna.pruners.BasePruner | None = None) -> optuna.Study:
@@ -188,7 +233,9 @@ def open_task_study(storage: str, name: str, spec: EvaluationSpec, *, seed: int 
     The study records the evaluation_spec it was started with. When a resume finds that the prices
     (or the settings) changed since, so that the stored spec differs, the old study is kept as it is
     and a fresh one, ``<name>_v<k>``, is started for the new spec; every later resume opens the newest.
-    ``pruner`` names the :mod:`bistlab.pruning` pruner of its trials.
+    ``pruner`` names the :mod:`bistlab.pruning` pruner of its trials. The caller is the study's one
+    owner: in a storage without heartbeats (a journal file), trials a killed owner left RUNNING are
+    failed here (:func:`bistlab.storage.fail_orphaned_trials`).
 
     Returns:
         The study, and a sentence saying why a fresh study was started (kept in the study, so a
@@ -199,6 +246,7 @@ def open_task_study(storage: str, name: str, spec: EvaluationSpec, *, seed: int 
     latest = versions[-1][1] if versions else name
     stopper = make_pruner(pruner, n_steps=len(spec.splits))
     study = open_study(backend, latest, seed=seed, pruner=stopper)
+    fail_orphaned_trials(study)
     stored = study.user_attrs.get("evaluation_spec")
     if stored is None:
         study.set_user_attr("evaluation_spec", spec.to_dict())
@@ -225,7 +273,7 @@ def complete_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 
 def _finished(t: optuna.trial.FrozenTrial) -> bool:
-    return t.state == optuna.trial.TrialState.COMPLETE or (t.state == optuna.trial.TrialState.PRUNED and "pruned_at_split" in t.user_attrs)
+    return t.state == optuna.trial.TrialState.COMPLETE or (t.state == optuna.trial.TrialState.PRUNED and "pruned_at_split" in trial_attrs(t))
 
 
 def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -235,7 +283,7 @@ def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 
 def _empty(t: optuna.trial.FrozenTrial) -> bool:
-    return t.state == optuna.trial.TrialState.PRUNED and t.user_attrs.get("prune_reason") == EMPTY_MASK
+    return t.state == optuna.trial.TrialState.PRUNED and trial_attrs(t).get("prune_reason") == EMPTY_MASK
 
 
 @dataclass(frozen=True)
@@ -275,7 +323,7 @@ def _guarded(objective, study: optuna.Study, n_trials: int):
         tally = _Tally.of(study, besides=trial.number)
         taken = tally.finished + tally.running
         if taken >= n_trials:
-            trial.set_user_attr("fail_reason", f"{LIMIT_REASON}: {taken} of {n_trials} finished or running")
+            trial.set_user_attr(RECORD, {"fail_reason": f"{LIMIT_REASON}: {taken} of {n_trials} finished or running"})
             raise optuna.TrialPruned(LIMIT_REASON)
         return objective(trial)
 
@@ -303,7 +351,8 @@ def run_hpo(
 
     Safe with several processes on one study (each calls this): finished trials never exceed
     ``n_trials``. Trials left RUNNING by a killed process are failed by the storage's heartbeat
-    (see :mod:`bistlab.storage`); until then this waits for them rather than overrunning.
+    (SQLite, PostgreSQL; see :mod:`bistlab.storage`), or in a journal file as its owner reopens the
+    task (:func:`open_task_study`); until then this waits for them rather than overrunning.
 
     Args:
         task: the task's data.

@@ -21,7 +21,6 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +29,7 @@ from sqlalchemy import Boolean, Column, Date, Float, Integer, MetaData, String, 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from bistlab.workspace import Workspace
+from bistlab.workspace import Workspace, storage_path
 from bistlab.errors import DataError
 from bistlab.metrics import DirHit, effective_count, majority_direction
 from bistlab.panel import PanelSettings, calendar_targets
@@ -90,8 +89,8 @@ def open_tables(url: str, metadata: MetaData, *, what: str) -> Engine:
     """
     engine: Engine | None = None
     try:
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if (path := storage_path(url)) is not None:
+            path.expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
         metadata.create_all(engine, checkfirst=True)
         return engine

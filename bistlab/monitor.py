@@ -5,14 +5,13 @@ retries, errors)."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import optuna
 from sqlalchemy.exc import SQLAlchemyError
 
 from bistlab.errors import BistlabError
-from bistlab.workspace import BestParams, TaskPaths, Workspace, study_name, task_key
+from bistlab.workspace import BestParams, TaskPaths, Workspace, storage_path, study_name, task_key
 from bistlab.state import CycleState, StateFile, TaskStatus
 from bistlab.storage import make_storage
 
@@ -26,7 +25,7 @@ def study_progress(ws: Workspace, cycle: int, symbol: str, horizon: int) -> dict
     key = task_key(symbol, horizon)
     url = ws.study_storage(cycle, key)
     out = {"complete": 0, "running": 0, "failed": 0, "pruned": 0}
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+    if (path := storage_path(url)) is not None and not path.exists():
         return out
     try:
         study = optuna.load_study(study_name=study_name(symbol, horizon, cycle), storage=make_storage(url))

@@ -28,6 +28,7 @@ import plotly.graph_objects as go
 from IPython.display import HTML, display
 from plotly.offline import get_plotlyjs
 
+from bistlab.hpo import trial_attrs
 from bistlab.metrics import split_figures
 
 __all__ = [
@@ -140,7 +141,7 @@ def _trial_points(trials: Sequence[optuna.trial.FrozenTrial | dict[str, Any]], k
             if t.get("state", "COMPLETE") == "COMPLETE":
                 out.append((int(t["number"]), t.get("value"), t.get("avg_dirhit")))
         elif t.state == optuna.trial.TrialState.COMPLETE:
-            out.append((t.number, t.value, ((t.user_attrs.get("symbol_metrics") or {}).get(key) or {}).get("avg_dirhit")))
+            out.append((t.number, t.value, ((trial_attrs(t).get("symbol_metrics") or {}).get(key) or {}).get("avg_dirhit")))
     return out
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import optuna
 
 from bistlab.errors import SelectionError
+from bistlab.hpo import trial_attrs
 from bistlab.workspace import task_key
 
 __all__ = ["SupportFilter", "Selection", "filtered_dirhit", "select_best_trial"]
@@ -87,9 +88,10 @@ def _candidates(
     for t in trials:
         if t.state != optuna.trial.TrialState.COMPLETE:
             continue
-        if spec_id is not None and t.user_attrs.get("spec_id", spec_id) != spec_id:
+        attrs = trial_attrs(t)
+        if spec_id is not None and attrs.get("spec_id", spec_id) != spec_id:
             continue  # scored on other splits or other prices: never ranked with these
-        entry = (t.user_attrs.get("symbol_metrics") or {}).get(key)
+        entry = (attrs.get("symbol_metrics") or {}).get(key)
         if not entry:
             continue
         res = filtered_dirhit(entry.get("split_metrics") or [], flt)
@@ -127,7 +129,7 @@ def select_best_trial(
     """
     flt = flt or SupportFilter()
     key = task_key(symbol, horizon)
-    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and (spec_id is None or t.user_attrs.get("spec_id", spec_id) == spec_id)]
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and (spec_id is None or trial_attrs(t).get("spec_id", spec_id) == spec_id)]
     qualified = _candidates(trials, key, flt, spec_id)
     low_support = not qualified
     used = flt
@@ -151,5 +153,5 @@ def select_best_trial(
         filter_used=asdict(used),
         n_complete=len(complete),
         n_qualified=len(qualified),
-        user_attrs=dict(best.user_attrs),
+        user_attrs=trial_attrs(best),
     )

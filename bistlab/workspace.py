@@ -18,7 +18,8 @@ directory unless ``BISTLAB_WORKSPACE`` names another one. Every path under it is
     runs/hyperopt/<job_id>/                  an LSTM hyperopt job: state.json, results.json, best_params.json,
                                              STOP, worker.log, <study>_<group>.db, mlflow.db, mlruns/
     runs/hyperopt/.lock                      held by the job that runs
-    studies/cycle_<N>/<SYMBOL>_<h>d.db       a task's Optuna study (unless one RDB storage is set)
+    studies/cycle_<N>/<SYMBOL>_<h>d.log      a task's Optuna study, a journal file (unless one storage is set);
+                                             <SYMBOL>_<h>d.db, a SQLite study of an older cycle, is read and resumed
     reports/cycle_<N>.html                   the cycle report
     reports/cycle_<N>/                       its task pages, shared assets, predictions.csv, tasks.json
     reports/cycle_<N>/<SYMBOL>_<h>d/         a task's page, exported notebooks and copies of its results
@@ -67,6 +68,9 @@ __all__ = [
     "study_name",
     "check_task_key",
     "check_job_id",
+    "storage_url",
+    "storage_path",
+    "JOURNAL_SUFFIX",
 ]
 
 R = TypeVar("R", bound="Record")
@@ -106,6 +110,31 @@ def check_job_id(job_id: str) -> str:
     return job_id
 
 
+JOURNAL_SUFFIX = ".log"
+"""The ending of an Optuna journal file (:func:`storage_url`)."""
+
+
+def storage_url(path: str | Path) -> str:
+    """The storage URL of a study file: ``journal:<path>`` for an Optuna journal file (ending in
+    :data:`JOURNAL_SUFFIX`), else ``sqlite:///<path>`` (a SQLite file: ``.db``, ``.sqlite``).
+    :func:`storage_path` gives the path back."""
+    path = Path(path)
+    return f"journal:{path}" if path.suffix == JOURNAL_SUFFIX else f"sqlite:///{path}"
+
+
+def storage_path(url: str) -> Path | None:
+    """The file behind a storage URL (``sqlite:///<path>``, ``journal:<path>`` or a bare path
+    ending in :data:`JOURNAL_SUFFIX`); ``None`` for a server's (PostgreSQL, MySQL) or an
+    in-memory SQLite database. The inverse of :func:`storage_url`."""
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///"))
+    if url.startswith("journal:"):
+        return Path(url.removeprefix("journal:"))
+    if url.endswith(JOURNAL_SUFFIX) and "://" not in url:
+        return Path(url)
+    return None
+
+
 def study_name(symbol: str, horizon: int, cycle: int) -> str:
     """``"<SYMBOL>_<h>d_c<N>"``: the name of a task's Optuna study in a cycle."""
     return f"{task_key(symbol, horizon)}_c{cycle}"
@@ -119,7 +148,8 @@ class Workspace:
         root: the workspace folder.
         db_url: SQLAlchemy URL of the price store; ``None`` means ``runs/prices.sqlite``.
         optuna_url: one Optuna storage for every study (PostgreSQL, for several machines);
-            ``None`` means one SQLite file per study under ``studies/cycle_<N>/``.
+            ``None`` means one journal file per study under ``studies/cycle_<N>/``
+            (:meth:`study_storage`).
         price_table: the price table; another than ``"prices"`` (bistlab's own) is an existing
             table or view read in place, read-only (``"market.daily_prices"`` with a schema).
         price_columns: bistlab name -> column name of ``price_table`` (a volume of ``None``: no
@@ -232,13 +262,13 @@ class Workspace:
     @property
     def price_url(self) -> str:
         """The price store's SQLAlchemy URL."""
-        return self.db_url or f"sqlite:///{self.runs / 'prices.sqlite'}"
+        return self.db_url or storage_url(self.runs / "prices.sqlite")
 
     @property
     def ledger_url(self) -> str:
         """The forecast ledger's database: the price store's own, or ``runs/forecasts.sqlite``
         beside a price table read in place (which bistlab never writes)."""
-        return self.price_url if self.own_price_table else f"sqlite:///{self.runs / 'forecasts.sqlite'}"
+        return self.price_url if self.own_price_table else storage_url(self.runs / "forecasts.sqlite")
 
     @property
     def mlflow_db(self) -> Path:
@@ -258,7 +288,7 @@ class Workspace:
         return self.runs / _CYCLE.format(cycle)
 
     def cycle_studies_dir(self, cycle: int) -> Path:
-        """``studies/cycle_<N>/``: one SQLite study per task (unless ``optuna_url`` is set)."""
+        """``studies/cycle_<N>/``: one study file per task (unless ``optuna_url`` is set)."""
         return self.studies / _CYCLE.format(cycle)
 
     def cycle_folders(self) -> list[tuple[int, Path]]:
@@ -283,11 +313,14 @@ class Workspace:
         return TaskPaths(self, cycle, key)
 
     def study_storage(self, cycle: int, task_key: str) -> str:
-        """Optuna storage URL of one task's study: ``optuna_url`` if set, else one SQLite file per
-        study (one writer per file)."""
+        """Optuna storage URL of one task's study: ``optuna_url`` if set (PostgreSQL for several
+        machines), else the task's own study file under ``studies/cycle_<N>/``: an Optuna journal
+        file ``<task>.log`` (one owner process per file: :func:`bistlab.storage.fail_orphaned_trials`),
+        or the SQLite file ``<task>.db`` where an older bistlab began the study, read and resumed."""
         if self.optuna_url:
             return self.optuna_url
-        return f"sqlite:///{self.cycle_studies_dir(cycle) / f'{check_task_key(task_key)}.db'}"
+        sqlite = self.cycle_studies_dir(cycle) / f"{check_task_key(task_key)}.db"
+        return storage_url(sqlite if sqlite.exists() else sqlite.with_suffix(JOURNAL_SUFFIX))
 
     def universe_snapshot(self, cycle: int) -> Path:
         """``runs/cycle_<N>/universe.pkl``: the prices as the cycle read them, for its notebooks."""

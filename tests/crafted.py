@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -24,7 +23,8 @@ from bistlab.jsonio import write_json_atomic
 from bistlab.metrics import symbol_metrics, usable_verdict, wilson_interval
 from bistlab.pipeline import train_step, write_best_params
 from bistlab.universe import load_task
-from bistlab.workspace import TaskPaths, study_name
+from bistlab.workspace import TaskPaths, storage_path, study_name
+from bistlab.storage import make_storage
 from bistlab.space import SearchSpace, suggest_config
 from bistlab.state import CycleState, StateFile, TaskState, TaskStatus
 from bistlab.store import PriceStore
@@ -103,8 +103,8 @@ def _craft_task(ws: Workspace, c: Crafted, cycle: int) -> None:
     spec = make_evaluation_spec(task)
     space = SearchSpace.for_task(task.context, models=["lgbm"])
     storage = ws.study_storage(cycle, task.key)
-    Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    study = optuna.create_study(storage=storage, study_name=study_name(c.symbol, c.horizon, cycle), direction="maximize", sampler=optuna.samplers.RandomSampler(seed=1))
+    storage_path(storage).parent.mkdir(parents=True, exist_ok=True)
+    study = optuna.create_study(storage=make_storage(storage), study_name=study_name(c.symbol, c.horizon, cycle), direction="maximize", sampler=optuna.samplers.RandomSampler(seed=1))
     for row in c.trial_dirhits:
         trial = study.ask()
         config = suggest_config(trial, space, horizon=c.horizon, seed=0)

@@ -26,6 +26,7 @@ from bistlab.errors import ConfigError, JobNotFoundError, ReadOnlyStorageError
 from bistlab.jsonio import write_json_atomic
 from bistlab.objectives import cycle_metric_name, cycle_study_metric_name, lstm_metric_name, name_metric
 from bistlab.state import StateFile
+from bistlab.storage import make_storage
 from bistlab.workspace import Workspace
 from tests.conftest import _free_port
 from tests.test_control_page import chromium  # noqa: F401 (the fixture)
@@ -192,7 +193,7 @@ def test_a_cycle_task_study_names_its_metric(workspace):
     from bistlab.pipeline import hpo_step
 
     hpo_step(workspace, "AAA", 7, cycle=1, n_trials=1, models=("lgbm",))
-    study = optuna.load_study(study_name="AAA_7d_c1", storage=workspace.study_storage(1, "AAA_7d"))
+    study = optuna.load_study(study_name="AAA_7d_c1", storage=make_storage(workspace.study_storage(1, "AAA_7d")))
     assert study.metric_names == ["score (0.7·DirHit − 6·nRMSE)"]
 
 

@@ -9,7 +9,7 @@ import optuna
 import pytest
 
 from bistlab.evaluation import make_evaluation_spec
-from bistlab.hpo import EMPTY_MASK, LIMIT_REASON, open_study, run_hpo
+from bistlab.hpo import EMPTY_MASK, LIMIT_REASON, RECORD, open_study, run_hpo, trial_attrs
 from bistlab.universe import load_task
 from bistlab.space import SearchSpace
 from bistlab.storage import make_storage
@@ -40,7 +40,7 @@ def test_workers_on_one_journal_study_never_exceed_the_trial_limit(workspace, tm
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == 6
     extra = [t for t in study.trials if t.state != optuna.trial.TrialState.COMPLETE]
-    assert all(LIMIT_REASON in t.user_attrs.get("fail_reason", "") or "fail_reason" in t.user_attrs for t in extra)
+    assert all(LIMIT_REASON in trial_attrs(t).get("fail_reason", "") or "fail_reason" in trial_attrs(t) for t in extra)
 
 
 @pytest.mark.parametrize("n_workers", [2, 4])
@@ -73,12 +73,12 @@ def test_every_trial_records_its_configuration_and_metrics(workspace):
     run_hpo(task, make_evaluation_spec(task), study=study, n_trials=3, space=SearchSpace.for_task(task.context, models=["lgbm", "xgb"]))
     for t in study.trials:
         if t.state == optuna.trial.TrialState.COMPLETE:
-            attrs = t.user_attrs
+            attrs = trial_attrs(t)
             assert {"config", "features_enabled", "feature_params", "model_choice", "symbol_metrics", "avg_dirhit", "avg_nrmse", "model_metrics"} <= set(attrs)
             assert attrs["config"]["model_choice"] == t.params["model_choice"]
             assert len(attrs["symbol_metrics"]["AAA_7d"]["split_metrics"]) == 4
         else:
-            assert "fail_reason" in t.user_attrs
+            assert "fail_reason" in trial_attrs(t)
 
 
 def test_the_feature_cache_computes_each_parameter_setting_once(workspace):
@@ -87,7 +87,7 @@ def test_the_feature_cache_computes_each_parameter_setting_once(workspace):
     run_hpo(task, make_evaluation_spec(task), study=study, n_trials=4, space=SearchSpace.for_task(task.context, models=["lgbm"]))
     settings = set()
     for t in study.trials:
-        cfg = t.user_attrs["config"]
+        cfg = trial_attrs(t)["config"]
         for group, params in cfg["feature_params"].items():
             if group == "core" or cfg["features_enabled"].get(group):
                 settings.add((group, repr(sorted(params.items()))))
@@ -107,8 +107,8 @@ def test_a_trial_that_can_no_longer_reach_enough_defined_splits_stops_early(work
     pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
     assert len(pruned) == 2 == len(study.trials)  # pruned, not failed; they count towards max_failed, not the budget
     for t in pruned:
-        assert t.user_attrs["prune_reason"] == EMPTY_MASK
-        reason = t.user_attrs["fail_reason"]
+        assert trial_attrs(t)["prune_reason"] == EMPTY_MASK
+        reason = trial_attrs(t)["fail_reason"]
         assert f"fewer than {min_valid} splits with a defined DirHit (0 in the first {evaluated} of {n_splits}" in reason
         assert f"the other {n_splits - evaluated} were not evaluated" in reason
 
@@ -147,8 +147,8 @@ def test_a_trial_on_empty_masks_is_pruned_with_its_reason_and_no_warning(workspa
         optuna.logging.disable_propagation()
     (trial,) = study.trials
     assert trial.state == optuna.trial.TrialState.PRUNED
-    assert trial.user_attrs["prune_reason"] == EMPTY_MASK and "pruned_at_split" not in trial.user_attrs
-    assert f"AAA_1d: fewer than {min_valid} splits with a defined DirHit" in trial.user_attrs["fail_reason"]
+    assert trial_attrs(trial)["prune_reason"] == EMPTY_MASK and "pruned_at_split" not in trial_attrs(trial)
+    assert f"AAA_1d: fewer than {min_valid} splits with a defined DirHit" in trial_attrs(trial)["fail_reason"]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING and "trial" in r.getMessage().lower() and "giving up" not in r.getMessage()]
     assert any(r.levelno == logging.DEBUG and "pruned" in r.getMessage() for r in caplog.records)
 
@@ -165,8 +165,8 @@ def test_a_trial_that_raises_is_still_failed_with_a_warning(workspace, caplog, m
     with caplog.at_level("INFO", logger="bistlab.hpo"):
         run_hpo(task, make_evaluation_spec(task), study=study, n_trials=1, space=SearchSpace.for_task(task.context, models=["lgbm"]), max_failed=1)
     (trial,) = study.trials
-    assert trial.state == optuna.trial.TrialState.FAIL and "prune_reason" not in trial.user_attrs
-    assert "RuntimeError: the model blew up" in trial.user_attrs["fail_reason"]
+    assert trial.state == optuna.trial.TrialState.FAIL and "prune_reason" not in trial_attrs(trial)
+    assert "RuntimeError: the model blew up" in trial_attrs(trial)["fail_reason"]
     assert any(r.levelno == logging.WARNING and "the model blew up" in r.getMessage() for r in caplog.records)
 
 
@@ -182,14 +182,14 @@ def test_the_prediction_scale_turns_an_empty_mask_trial_into_a_complete_one(work
         run_hpo(task, make_evaluation_spec(task), study=study, n_trials=1, space=space, warm_start=_plain(space, **extra), coverage=False, max_failed=1)
         trials[name] = study.trials[0]
     off, on = trials["off"], trials["on"]
-    assert off.state == optuna.trial.TrialState.PRUNED and off.user_attrs["prune_reason"] == EMPTY_MASK
-    assert "prediction_scales" not in off.user_attrs  # recorded only when the option is on
+    assert off.state == optuna.trial.TrialState.PRUNED and trial_attrs(off)["prune_reason"] == EMPTY_MASK
+    assert "prediction_scales" not in trial_attrs(off)  # recorded only when the option is on
     assert on.state == optuna.trial.TrialState.COMPLETE and "enable_prediction_scale" not in on.params
-    assert on.user_attrs["config"]["features_enabled"]["prediction_scale"] is True
-    assert on.user_attrs["config"]["feature_params"]["prediction_scale"] == {"spread": 1.0}
-    scales = on.user_attrs["prediction_scales"]
+    assert trial_attrs(on)["config"]["features_enabled"]["prediction_scale"] is True
+    assert trial_attrs(on)["config"]["feature_params"]["prediction_scale"] == {"spread": 1.0}
+    scales = trial_attrs(on)["prediction_scales"]
     assert len(scales) == 4 and all(1.0 < s <= 50.0 for s in scales)
-    assert all(s["mask_count"] >= 5 for s in on.user_attrs["symbol_metrics"]["AAA_1d"]["split_metrics"])
+    assert all(s["mask_count"] >= 5 for s in trial_attrs(on)["symbol_metrics"]["AAA_1d"]["split_metrics"])
 
 
 def test_prices_changed_between_a_kill_and_a_resume_never_mix_trials(workspace, tmp_path):
@@ -228,8 +228,8 @@ def test_prices_changed_between_a_kill_and_a_resume_never_mix_trials(workspace, 
     note = best.study_restart_note
     assert "prices changed since study AAA_1d_c1 began" in note and "its 3 complete trials" in note and "never ranked with these" in note
     fresh = optuna.load_study(study_name="AAA_1d_c1_v2", storage=storage)
-    new_ids = {t.user_attrs["spec_id"] for t in fresh.trials}
-    old_ids = {t.user_attrs["spec_id"] for t in old_complete}
+    new_ids = {trial_attrs(t)["spec_id"] for t in fresh.trials}
+    old_ids = {trial_attrs(t)["spec_id"] for t in old_complete}
     assert len(new_ids) == 1 and new_ids.isdisjoint(old_ids)
     assert best.evaluation_spec["fingerprint"] != old.user_attrs["evaluation_spec"]["fingerprint"]
     assert len([t for t in fresh.trials if t.state == optuna.trial.TrialState.COMPLETE]) == 3
@@ -249,3 +249,21 @@ def test_prices_changed_between_a_kill_and_a_resume_never_mix_trials(workspace, 
 def read_json_spec(study: optuna.Study) -> dict:
     """The spec a study was opened with, read back from its storage."""
     return optuna.load_study(study_name=study.study_name, storage=study._storage).user_attrs["evaluation_spec"]
+
+
+def test_a_trial_writes_its_record_once_and_one_accessor_reads_old_and_new_trials(workspace):
+    task = load_task(workspace, "AAA", 1)
+    study = open_study(optuna.storages.InMemoryStorage(), "s")
+    run_hpo(task, make_evaluation_spec(task), study=study, n_trials=2, space=SearchSpace.for_task(task.context, models=["lgbm"]), coverage=False)
+    new = study.trials[0]
+    assert set(new.user_attrs) == {RECORD}  # one write, where each attribute was its own
+    attrs = trial_attrs(new)
+    assert {"config", "features_enabled", "feature_params", "model_choice", "spec_id", "symbol_metrics", "avg_dirhit", "avg_nrmse", "model_metrics"} <= set(attrs)
+    # a trial of an older study: the same attributes, each on its own
+    old = optuna.trial.create_trial(params={}, distributions={}, value=1.0, user_attrs={k: v for k, v in attrs.items()})
+    assert trial_attrs(old) == attrs
+    # a reason written apart (a trial failed for its killed process) is read the same way
+    failed = optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={RECORD: {"config": {}}, "fail_reason": "killed"})
+    assert trial_attrs(failed) == {"config": {}, "fail_reason": "killed"}
+    trial_attrs(new)["config"] = None
+    assert trial_attrs(new)["config"] is not None  # a copy

@@ -17,6 +17,7 @@ import optuna
 import pytest
 from sqlalchemy import create_engine, text
 
+from bistlab.hpo import trial_attrs
 from bistlab.state import StateFile
 from bistlab.storage import make_storage
 from bistlab.workspace import study_name
@@ -93,5 +94,5 @@ def test_a_connection_lost_mid_statement_fails_the_attempt_and_the_retry_finishe
         # "Should not reach" when the cut trial's state could not be recorded)
         assert task.retry_count == 1 and "AAA_1d attempt 1 failed: TaskError: AAA h=1d [hpo]:" in flat, flat[-3000:]
     else:  # the cut landed inside a trial's evaluation (its pruner reads the study): that trial failed, recorded why
-        reasons = [t.user_attrs.get("fail_reason", "") for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
+        reasons = [trial_attrs(t).get("fail_reason", "") for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
         assert any("OperationalError" in r or "StorageInternalError" in r for r in reasons), reasons

@@ -7,12 +7,14 @@ import optuna
 import pytest
 
 from bistlab.errors import DataError, InsufficientDataError
+from bistlab.hpo import trial_attrs
 from bistlab.jsonio import read_json
 from bistlab.pipeline import evaluate_step, hpo_step, train_step
 from bistlab.universe import load_task
 from bistlab.workspace import TaskPaths
 from bistlab.space import SearchSpace, TrialConfig, suggest_config
 from bistlab.store import PriceStore
+from bistlab.storage import make_storage
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -34,15 +36,15 @@ def test_wfv_dirhit_after_training_equals_hpo_dirhit(workspace, horizon):
 
 def test_training_reproduces_the_selected_trial(workspace):
     best = hpo_step(workspace, "AAA", 3, cycle=1, n_trials=4, seed=0, models=("lgbm",))
-    study = optuna.load_study(study_name=best.study_name, storage=best.storage)
+    study = optuna.load_study(study_name=best.study_name, storage=make_storage(best.storage))
     trial = study.trials[best.best_trial_number]
     task = load_task(workspace, "AAA", 3)
     rebuilt = suggest_config(optuna.trial.FixedTrial(trial.params), SearchSpace.for_task(task.context, models=["lgbm"]), horizon=3, seed=0)
 
     assert rebuilt == TrialConfig.from_dict(best.config)
     assert best.best_params == trial.params
-    assert best.features_enabled == trial.user_attrs["features_enabled"]
-    assert best.model_choice == trial.user_attrs["model_choice"]
+    assert best.features_enabled == trial_attrs(trial)["features_enabled"]
+    assert best.model_choice == trial_attrs(trial)["model_choice"]
 
 
 def test_model_is_trained_on_rows_before_the_holdout_only(workspace):

@@ -11,7 +11,7 @@ import pytest
 from bistlab.config import PRUNER_NAMES, CycleConfig
 from bistlab.errors import ConfigError
 from bistlab.evaluation import make_evaluation_spec
-from bistlab.hpo import EMPTY_MASK, finished_trials, open_study, run_hpo
+from bistlab.hpo import EMPTY_MASK, finished_trials, open_study, run_hpo, trial_attrs
 from bistlab.metrics import split_metrics
 from bistlab.pruning import PRUNERS, CannotWinPruner, make_pruner, split_score
 from bistlab.selection import select_best_trial
@@ -106,11 +106,11 @@ def test_pruned_trials_count_towards_the_budget_and_are_never_selected(workspace
     run_hpo(task, spec, study=study, n_trials=6, space=SearchSpace.for_task(task.context, models=["lgbm"]), coverage=False)
     pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    stopped = [t for t in pruned if "pruned_at_split" in t.user_attrs]
-    empty = [t for t in pruned if t.user_attrs.get("prune_reason") == EMPTY_MASK]  # too few defined DirHits: not counted
+    stopped = [t for t in pruned if "pruned_at_split" in trial_attrs(t)]
+    empty = [t for t in pruned if trial_attrs(t).get("prune_reason") == EMPTY_MASK]  # too few defined DirHits: not counted
     assert len(finished_trials(study)) == 6 and len(complete) == 3 and len(stopped) + len(empty) == len(pruned)
     # stopped at the first split with a DirHit to report (the first, unless its mask was empty)
-    assert len(stopped) == 3 and all(f"pruned after split {t.user_attrs['pruned_at_split'] + 1} of 4" in t.user_attrs["fail_reason"] for t in stopped)
-    assert all(t.user_attrs["pruned_at_split"] == min(t.intermediate_values) for t in stopped)
+    assert len(stopped) == 3 and all(f"pruned after split {trial_attrs(t)['pruned_at_split'] + 1} of 4" in trial_attrs(t)["fail_reason"] for t in stopped)
+    assert all(trial_attrs(t)["pruned_at_split"] == min(t.intermediate_values) for t in stopped)
     sel = select_best_trial(study.trials, symbol="AAA", horizon=1)
     assert sel.trial_number not in {t.number for t in pruned} and sel.n_complete == 3

@@ -56,7 +56,7 @@ from bistlab.lstm.metrics import collapse_warning
 from bistlab.lstm.training import COLLAPSE_SHARE, TrainSettings, TrialOutcome, train_splits
 from bistlab.objectives import lstm_metric_name, name_metric
 from bistlab.storage import make_storage
-from bistlab.workspace import JobPaths
+from bistlab.workspace import JobPaths, storage_url
 
 __all__ = [
     "PRECISION_FLOOR",
@@ -146,7 +146,7 @@ def open_group_study(job_dir: Path, config: OptimizationConfig, group: str) -> o
     index = GROUP_ORDER.index(group) if group in GROUP_ORDER else len(GROUP_ORDER)
     study = optuna.create_study(
         study_name=f"{config.study_name}_{group}",
-        storage=make_storage(f"sqlite:///{JobPaths(job_dir).study(config.study_name, group)}"),
+        storage=make_storage(storage_url(JobPaths(job_dir).study(config.study_name, group))),
         direction="maximize",
         sampler=TrialSeededSampler(config.seed + 1000 * index, n_startup_trials=config.n_startup_trials),
         pruner=optuna.pruners.PercentilePruner(

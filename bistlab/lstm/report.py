@@ -19,7 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from bistlab.workspace import Workspace
+from bistlab.workspace import Workspace, storage_url
 from bistlab.htmlfmt import esc, html_table, num, page
 from bistlab.lstm import files
 from bistlab.lstm.barriers import CLASS_NAMES
@@ -46,7 +46,7 @@ def trial_records(ws: Workspace, job_id: str) -> dict[str, list[dict[str, Any]]]
         if not path.exists():
             continue
         try:
-            study = optuna.load_study(study_name=f"{cfg['study_name']}_{group}", storage=make_storage(f"sqlite:///{path}"))
+            study = optuna.load_study(study_name=f"{cfg['study_name']}_{group}", storage=make_storage(storage_url(path)))
         except KeyError:  # the file is there, the study not yet
             continue
         out[group] = [_record(t) for t in study.get_trials(deepcopy=False) if t.state.name != "WAITING"]

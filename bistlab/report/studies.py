@@ -7,13 +7,14 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from pathlib import Path
 from typing import Any
 
 import optuna
 
+from bistlab.hpo import trial_attrs
 from bistlab.jsonio import read_json_or_none, write_json_atomic
-from bistlab.workspace import BestParams, Workspace
+from bistlab.storage import make_storage
+from bistlab.workspace import BestParams, Workspace, storage_path
 
 __all__ = ["MIN_TRIALS_FOR_IMPORTANCE", "study_record", "cached_study_record", "flag_effects"]
 
@@ -30,7 +31,7 @@ def _study_storages(ws: Workspace, cycle: int, best: BestParams) -> list[str]:
     urls = [ws.study_storage(cycle, best.key)]
     if best.storage and best.storage not in urls:
         urls.append(best.storage)
-    return [u for u in urls if not (u.startswith("sqlite:///") and not Path(u.removeprefix("sqlite:///")).exists())]  # loading would create an empty file
+    return [u for u in urls if (p := storage_path(u)) is None or p.exists()]  # loading would create an empty file
 
 
 def _importances(study: optuna.Study, n_complete: int) -> tuple[dict[str, float], str]:
@@ -54,14 +55,15 @@ def _importances(study: optuna.Study, n_complete: int) -> tuple[dict[str, float]
 
 
 def _trial_entry(t: optuna.trial.FrozenTrial, key: str) -> dict[str, Any]:
-    sm = (t.user_attrs.get("symbol_metrics") or {}).get(key) or {}
+    attrs = trial_attrs(t)
+    sm = (attrs.get("symbol_metrics") or {}).get(key) or {}
     return {
         "number": t.number,
         "state": "COMPLETE",
         "value": t.value,
         "avg_dirhit": sm.get("avg_dirhit"),
-        "model_choice": t.user_attrs.get("model_choice"),
-        "features_enabled": t.user_attrs.get("features_enabled") or {},
+        "model_choice": attrs.get("model_choice"),
+        "features_enabled": attrs.get("features_enabled") or {},
         "splits": [{k: s.get(k) for k in ("dirhit", "dirhit_hits", "mask_count", "mask_pct")} for s in sm.get("split_metrics") or []],
         "duration_seconds": t.duration.total_seconds() if t.duration else None,
     }
@@ -75,7 +77,7 @@ def _other_states(trials: list[optuna.trial.FrozenTrial]) -> dict[str, dict[str,
             continue
         entry = other.setdefault(t.state.name, {"count": 0, "reasons": {}})
         entry["count"] += 1
-        reason = (t.user_attrs.get("fail_reason") or "")[:160]
+        reason = (trial_attrs(t).get("fail_reason") or "")[:160]
         if reason:
             entry["reasons"][reason] = entry["reasons"].get(reason, 0) + 1
     return other
@@ -90,7 +92,7 @@ def study_record(ws: Workspace, cycle: int, *, best: BestParams) -> dict[str, An
     """
     for url in _study_storages(ws, cycle, best):
         try:
-            study = optuna.load_study(study_name=best.study_name, storage=url)
+            study = optuna.load_study(study_name=best.study_name, storage=make_storage(url))
         except Exception as err:  # noqa: BLE001 - a missing, unreachable or unreadable study
             logger.info("%s: study %s not loadable from %s: %s", best.key, best.study_name, url, err)
             continue
