@@ -41,6 +41,7 @@ from bistlab.space import SearchSpace, TrialConfig, suggest_config
 from bistlab.storage import fail_orphaned_trials, fail_stale_trials, make_storage
 
 __all__ = [
+    "trial_counts",
     "make_objective",
     "open_study",
     "open_task_study",
@@ -284,6 +285,25 @@ def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 def _empty(t: optuna.trial.FrozenTrial) -> bool:
     return t.state == optuna.trial.TrialState.PRUNED and trial_attrs(t).get("prune_reason") == EMPTY_MASK
+
+
+def trial_counts(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
+    """How a study's trials ended, each counted once: ``complete``, ``pruned`` (stopped by the
+    pruner), ``empty`` (pruned for too few defined DirHits), ``failed`` (an exception or a killed
+    process) and ``other`` (running, or refused for the trial limit)."""
+    counts = {"complete": 0, "pruned": 0, "empty": 0, "failed": 0, "other": 0}
+    for t in trials:
+        if t.state == optuna.trial.TrialState.COMPLETE:
+            counts["complete"] += 1
+        elif _empty(t):
+            counts["empty"] += 1
+        elif _finished(t):
+            counts["pruned"] += 1
+        elif t.state == optuna.trial.TrialState.FAIL:
+            counts["failed"] += 1
+        else:
+            counts["other"] += 1
+    return counts
 
 
 @dataclass(frozen=True)

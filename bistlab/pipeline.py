@@ -31,7 +31,7 @@ from bistlab.evaluation import (
     make_evaluation_spec,
     settings_from_spec,
 )
-from bistlab.hpo import EMPTY_MASK, finished_trials, open_task_study, run_hpo
+from bistlab.hpo import finished_trials, open_task_study, run_hpo, trial_counts
 from bistlab.predict import forecast_task
 from bistlab.pruning import DEFAULT_PRUNER
 from bistlab.metrics import DirHit, majority_direction, split_metrics, symbol_metrics, usable_verdict
@@ -143,6 +143,7 @@ def write_best_params(
     sel = select_best_trial(study.trials, symbol=task.symbol, horizon=task.horizon, flt=flt, study_name=study.study_name, spec_id=spec.spec_id)
     attrs = sel.user_attrs
     sm = attrs["symbol_metrics"][task.key]
+    counts = trial_counts(study.trials)
     best = BestParams(
         symbol=task.symbol,
         horizon=task.horizon,
@@ -151,9 +152,9 @@ def write_best_params(
         storage=ws.study_storage(cycle, task.key),
         n_trials=len(study.trials),
         n_complete=sel.n_complete,
-        n_pruned=sum(t.state == optuna.trial.TrialState.PRUNED and "pruned_at_split" in t.user_attrs for t in study.trials),
-        n_failed=sum(t.state == optuna.trial.TrialState.FAIL for t in study.trials),
-        n_empty=sum(t.state == optuna.trial.TrialState.PRUNED and t.user_attrs.get("prune_reason") == EMPTY_MASK for t in study.trials),
+        n_pruned=counts["pruned"],
+        n_failed=counts["failed"],
+        n_empty=counts["empty"],
         n_requested=n_requested,
         n_qualified=sel.n_qualified,
         best_trial_number=sel.trial_number,

@@ -9,7 +9,7 @@ import optuna
 import pytest
 
 from bistlab.evaluation import make_evaluation_spec
-from bistlab.hpo import EMPTY_MASK, LIMIT_REASON, RECORD, open_study, run_hpo, trial_attrs
+from bistlab.hpo import EMPTY_MASK, LIMIT_REASON, RECORD, open_study, run_hpo, trial_attrs, trial_counts
 from bistlab.universe import load_task
 from bistlab.space import SearchSpace
 from bistlab.storage import make_storage
@@ -267,3 +267,22 @@ def test_a_trial_writes_its_record_once_and_one_accessor_reads_old_and_new_trial
     assert trial_attrs(failed) == {"config": {}, "fail_reason": "killed"}
     trial_attrs(new)["config"] = None
     assert trial_attrs(new)["config"] is not None  # a copy
+
+
+@pytest.mark.parametrize("as_record", [True, False])  # new trials keep one record; older ones separate attributes
+def test_trial_counts_tell_the_pruner_s_stops_from_empty_masks_failures_and_refusals(as_record):
+    State = optuna.trial.TrialState
+
+    def trial(state, **attrs):
+        stored = {RECORD: attrs} if as_record else attrs
+        return optuna.trial.create_trial(state=state, value=1.0 if state == State.COMPLETE else None, user_attrs=stored)
+
+    trials = [
+        trial(State.COMPLETE),
+        trial(State.COMPLETE),
+        trial(State.PRUNED, pruned_at_split=1),
+        trial(State.PRUNED, prune_reason=EMPTY_MASK, fail_reason="AAA_1d: fewer than 2 splits with a defined DirHit"),
+        trial(State.PRUNED, fail_reason=f"{LIMIT_REASON}: 3 of 3 finished or running"),
+        trial(State.FAIL, fail_reason="RuntimeError"),
+    ]
+    assert trial_counts(trials) == {"complete": 2, "pruned": 1, "empty": 1, "failed": 1, "other": 1}
