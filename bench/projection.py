@@ -118,8 +118,8 @@ def schedule_hours(task_seconds: list[float], cores: int, efficiency: float) -> 
 def print_projection(args: argparse.Namespace, per_task: float, report_per_task: float) -> None:
     horizons = list(DEFAULT_HORIZONS)
     symbol_tasks = [per_task] * (args.symbols_target * len(horizons))
-    universe = [universe_seconds(h, args.symbols_target, args.universe_trials) for h in horizons]
-    print(f"\nUniverse tasks at {args.symbols_target} symbols (HPO + training + evaluation, {args.universe_trials} lgbm trials), h {horizons}: " + ", ".join(f"{s / 60:.1f} min" for s in universe))
+    universe = [args.universe_cost_factor * universe_seconds(h, args.symbols_target, args.universe_trials) for h in horizons]
+    print(f"\nUniverse tasks at {args.symbols_target} symbols (HPO + training + evaluation, {args.universe_trials} lgbm trials, × {args.universe_cost_factor:g}), h {horizons}: " + ", ".join(f"{s / 60:.1f} min" for s in universe))
     print(f"Projection: {args.symbols_target} symbols × {len(horizons)} horizons, {args.trials} trials per per-symbol task, Dask, one worker per core at {args.efficiency:.0%} efficiency, longest tasks first")
     print("| night | cores | tasks | tasks (hours) | report (minutes) | total (hours) |")
     print("|---|---|---|---|---|---|")
@@ -141,6 +141,7 @@ def main() -> None:
     ap.add_argument("--report-per-task", type=float, default=0.62, help="with --per-task-seconds: the report's seconds per task")
     ap.add_argument("--universe-measure", default="", help="symbol counts at which to measure a universe task first, e.g. 40,80")
     ap.add_argument("--universe-horizon", type=int, default=7)
+    ap.add_argument("--universe-cost-factor", type=float, default=1.0, help="universe tasks cost this many times the scaled 190-symbol figures (sensitivity)")
     ap.add_argument("--universe-trials", type=int, default=UNIVERSE_MEASURED_TRIALS, help="lgbm trials per universe task (measured: 10; HPO scales in proportion)")
     args = ap.parse_args()
     for n in [int(x) for x in args.universe_measure.split(",") if x]:
