@@ -24,15 +24,16 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import optuna
 from scipy import stats
 
 from common import StudyRun, run_study, universe_of, workspace_with
 
 import bistlab.estimator as estimator
-from bistlab.evaluation import fit_model
+from bistlab.evaluation import evaluate_splits, fit_model, make_evaluation_spec
 from bistlab.metrics import score, split_metrics
 from bistlab.selection import select_best_trial
-from bistlab.space import TrialConfig
+from bistlab.space import TrialConfig, suggest_config
 
 ROLES = {"_fit_meta": "meta out-of-fold fits", "_smart_weights": "smart-weight fits", "fit": "whole ensemble fit"}
 """Ensemble methods timed (their seconds include the fits inside them)."""
@@ -140,14 +141,68 @@ def print_holdout(keys: list[str], arms: dict[str, list[dict[str, Any]]]) -> Non
         print(f"after − before, {name}: {_interval([a[name] - b[name] for a, b in zip(after, before) if a[name] is not None and b[name] is not None])}")
 
 
+def ensemble_configs(task, n: int, seed: int = 0) -> list[TrialConfig]:
+    """``n`` random ensemble configurations of the default space at the task's horizon."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    space = task.search_space()
+    out = []
+    for _ in range(n):
+        study.enqueue_trial({"model_choice": "all"})
+        trial = study.ask()
+        out.append(suggest_config(trial, space, horizon=task.horizon, seed=seed))
+        study.tell(trial, 0.0)
+    return out
+
+
+def same_configs(universe, symbols: list[str], horizon: int, n: int) -> None:
+    """The same random ensemble configurations on every walk-forward split, without and with the cap:
+    seconds, pooled DirHit (hits of count) and mean nRMSE, paired per (symbol, configuration)."""
+    cap = estimator.ENSEMBLE_MAX_ROUNDS
+    seconds = {None: 0.0, cap: 0.0}
+    pooled = {None: [0, 0], cap: [0, 0]}
+    diffs: dict[str, list[float]] = {"dirhit": [], "nrmse": []}
+    for sym in symbols:
+        task = universe.task(sym, horizon)
+        spec = make_evaluation_spec(task)
+        for config in ensemble_configs(task, n):
+            got = {}
+            for arm in (None, cap):
+                estimator.ENSEMBLE_MAX_ROUNDS = arm
+                started = time.perf_counter()
+                splits = evaluate_splits(task, config, spec)
+                seconds[arm] += time.perf_counter() - started
+                hits, count = sum(m.dirhit_hits or 0 for m in splits), sum(m.mask_count for m in splits)
+                pooled[arm][0] += hits
+                pooled[arm][1] += count
+                got[arm] = (100 * hits / max(count, 1), float(np.mean([m.nrmse for m in splits if m.nrmse is not None])))
+            estimator.ENSEMBLE_MAX_ROUNDS = cap
+            diffs["dirhit"].append(got[cap][0] - got[None][0])
+            diffs["nrmse"].append(got[cap][1] - got[None][1])
+    print("| arm | evaluations | seconds | pooled walk-forward DirHit |")
+    print("|---|---|---|---|")
+    for arm, name in ((None, "no cap (before)"), (cap, f"rounds cap {cap} (now)")):
+        print(f"| {name} | {len(diffs['dirhit'])} | {seconds[arm]:.1f} s | {100 * pooled[arm][0] / max(pooled[arm][1], 1):.1f} % of {pooled[arm][1]} |")
+    print(f"cost, before / after: {seconds[None] / seconds[cap]:.2f}x")
+    for name, d in diffs.items():
+        print(f"after − before per (symbol, configuration), {name}: {_interval(d)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tasks", default="THYAO:0,THYAO:1,GARAN:0,ASELS:0,EREGL:0", help="symbol:seed, comma-separated")
     ap.add_argument("--horizon", type=int, default=7)
     ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--same-configs", type=int, default=0, help="also: this many random ensemble configurations per symbol, both arms, on the walk-forward splits")
+    ap.add_argument("--only-same-configs", action="store_true", help="skip the studies")
     args = ap.parse_args()
     tasks = [(s.split(":")[0], int(s.split(":")[1])) for s in args.tasks.split(",")]
     universe = universe_of(workspace_with(sorted({s for s, _ in tasks})))
+    if args.same_configs:
+        symbols = sorted({s for s, _ in tasks})
+        print(f"\nSame {args.same_configs} random ensemble configurations per symbol ({', '.join(symbols)}), h = {args.horizon}, every walk-forward split, 1 thread per fit")
+        same_configs(universe, symbols, args.horizon, args.same_configs)
+    if args.only_same_configs:
+        return
     cap = estimator.ENSEMBLE_MAX_ROUNDS
     arms: dict[str, list[dict[str, Any]]] = {"no cap (before)": [], f"rounds cap {cap} (now)": []}
     for symbol, seed in tasks:

@@ -12,6 +12,10 @@
 - stacked short-horizon predictions: out-of-fold predictions of shorter-horizon models, trained
   on the same rows, appended as features (full-fit predictions for rows to predict); to bound
   the cost a short model is the trial's first family with its loss, one seed, no ensemble;
+- from h = 7 on, every fit inside the ensemble and every stacked short-horizon model caps its
+  boosting rounds at :data:`ENSEMBLE_MAX_ROUNDS`, the learning rate raised in proportion (cost:
+  an ensemble trial fits each family 6 to 30 times per split); a single family's own model is
+  fit as drawn;
 - the prediction scale: every prediction times one factor ≥ 1 fit on the training rows
   (:func:`prediction_scale`), so a model that shrinks towards the mean still makes calls beyond
   the DirHit threshold; signs are kept.
@@ -254,6 +258,7 @@ class Ensemble:
     def _fit_meta(self, X: np.ndarray, y: np.ndarray, *, n_folds: int, alpha: float) -> None:
         """Fit the meta-learner on the base models' out-of-fold predictions, or skip meta stacking
         (recorded in ``info["skipped"]``) when the window is too short to form enough of them."""
+
         def member(family: str) -> Regressor:
             return build_base(self.config, family, n_jobs=self.n_jobs, bagging=False, max_rounds=self.max_rounds)
 
