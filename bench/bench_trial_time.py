@@ -31,6 +31,7 @@ import numpy as np
 from common import StudyRun, best_holdout, run_study, trials_per_minute, universe_of, workspace_with
 
 from bistlab.evaluation import fit_model, make_evaluation_spec
+from bistlab.hpo import trial_attrs
 from bistlab.metrics import split_metrics
 from bistlab.models import cat, lgbm, xgb
 from bistlab.options import OPTIONS
@@ -100,10 +101,11 @@ def _trial_rows(runs: list[StudyRun]) -> list[dict[str, Any]]:
     for run in runs:
         for t in run.study.trials:
             spent = run.timers.per_trial.get(t.number)
-            if spent is None or "model_choice" not in t.user_attrs:
+            attrs = trial_attrs(t)
+            if spent is None or "model_choice" not in attrs:
                 continue
-            flags = t.user_attrs.get("features_enabled", {})
-            rows.append({**spent, "model": spent["model"], "choice": t.user_attrs["model_choice"], "options": [o.name for o in OPTIONS if flags.get(o.name)]})
+            flags = attrs.get("features_enabled", {})
+            rows.append({**spent, "model": spent["model"], "choice": attrs["model_choice"], "options": [o.name for o in OPTIONS if flags.get(o.name)]})
     return rows
 
 

@@ -25,6 +25,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "peer": (["peer_plain_optuna.py", "--trials", "30", "--seeds", "3"], ["peer_plain_optuna.py", "--trials", "8", "--seeds", "1"]),
     "trial_time": (["bench_trial_time.py", "--trials", "20", "--seeds", "2"], ["bench_trial_time.py", "--trials", "6", "--seeds", "1", "--horizons", "1", "--fit-symbols", "THYAO", "--configs", "1"]),
     "storage": (["bench_storage.py"], ["bench_storage.py", "--trials", "5", "--repeats", "1"]),
+    "ensemble_cost": (["bench_ensemble_cost.py"], ["bench_ensemble_cost.py", "--tasks", "THYAO:1", "--trials", "4"]),
     "pruning": (["bench_pruning.py", "--trials", "20", "--seeds", "3"], ["bench_pruning.py", "--trials", "6", "--seeds", "1", "--symbols", "THYAO,GARAN"]),
     "parallel": (["bench_parallel.py"], ["bench_parallel.py", "--trials", "2", "--horizons", "1", "--study-trials", "6"]),
     "papermill": (["bench_papermill.py"], ["bench_papermill.py", "--trials", "2", "--repeats", "1"]),

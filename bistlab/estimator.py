@@ -12,6 +12,10 @@
 - stacked short-horizon predictions: out-of-fold predictions of shorter-horizon models, trained
   on the same rows, appended as features (full-fit predictions for rows to predict); to bound
   the cost a short model is the trial's first family with its loss, one seed, no ensemble;
+- from h = 7 on, every fit inside the ensemble and every stacked short-horizon model caps its
+  boosting rounds at :data:`ENSEMBLE_MAX_ROUNDS`, the learning rate raised in proportion (cost:
+  an ensemble trial fits each family 6 to 30 times per split); a single family's own model is
+  fit as drawn;
 - the prediction scale: every prediction times one factor ≥ 1 fit on the training rows
   (:func:`prediction_scale`), so a model that shrinks towards the mean still makes calls beyond
   the DirHit threshold; signs are kept.
@@ -39,7 +43,21 @@ from bistlab.options import shorter_horizons
 from bistlab.space import TrialConfig
 from bistlab.splits import PurgedWalkForward
 
-__all__ = ["TaskModel", "SeedBag", "Ensemble", "oof_predictions", "build_base", "meta_learner", "prediction_scale", "MAX_PREDICTION_SCALE"]
+__all__ = [
+    "TaskModel",
+    "SeedBag",
+    "Ensemble",
+    "oof_predictions",
+    "build_base",
+    "meta_learner",
+    "prediction_scale",
+    "MAX_PREDICTION_SCALE",
+    "ENSEMBLE_MAX_ROUNDS",
+    "CAPPED_FROM_HORIZON",
+    "MAX_CAPPED_LEARNING_RATE",
+    "rounds_cap",
+    "capped_params",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +67,20 @@ MIN_META_ROWS = 30
 MAX_PREDICTION_SCALE = 50.0
 """Largest factor :func:`prediction_scale` applies: a model whose predictions are 50× smaller than
 its labels is close to a constant, and a larger factor would only turn its noise into calls."""
+ENSEMBLE_MAX_ROUNDS: int | None = 50
+"""Most boosting rounds (trees, iterations) of a fit inside the ensemble (its members, their
+out-of-fold and smart-weight fits) and of a stacked short-horizon model, from
+:data:`CAPPED_FROM_HORIZON` on; a drawn count above it is cut to it with the learning rate raised
+in proportion (:func:`capped_params`). ``None``: no cap. At h = 7 an ensemble trial fits each
+family 6 to 30 times per split (seed bagging, out-of-fold folds, smart weights, short models);
+drawn rounds are log-uniform in 50..400 (50..300 for CatBoost). Measured on 5 BIST studies at
+h = 7 (``bench/bench_ensemble_cost.py``): model fit seconds 2.6× fewer, the median ensemble
+trial 6.5 → 3.2 s, the selected trials' holdout DirHit +2.8 points (95 % CI −3.6 .. +9.1) and
+nRMSE −0.04 (−0.10 .. +0.03): no measurable loss (docs/performance.md, "Ensemble cost at h ≥ 7")."""
+CAPPED_FROM_HORIZON = 7
+"""Shortest horizon (trading days) at which :data:`ENSEMBLE_MAX_ROUNDS` applies (measured at h = 7)."""
+MAX_CAPPED_LEARNING_RATE = 0.3
+"""Highest learning rate a capped fit is given (the search draws up to 0.2)."""
 
 
 class SeedBag:
@@ -66,17 +98,47 @@ class SeedBag:
         return np.mean([np.asarray(m.predict(X), dtype=float) for m in self.models], axis=0)
 
 
-def build_base(config: TrialConfig, family: str, *, n_jobs: int = 1, seed_offset: int = 0, bagging: bool = True) -> Regressor:
-    """One family's model with the directional loss and (unless ``bagging`` is False) seed bagging."""
+def rounds_cap(horizon: int) -> int | None:
+    """The cap on boosting rounds of ensemble and stacked short-horizon fits at ``horizon`` (trading
+    days): :data:`ENSEMBLE_MAX_ROUNDS` from :data:`CAPPED_FROM_HORIZON` on, else ``None``."""
+    return ENSEMBLE_MAX_ROUNDS if horizon >= CAPPED_FROM_HORIZON else None
+
+
+def capped_params(family: str, params: dict[str, Any], max_rounds: int | None) -> dict[str, Any]:
+    """``params`` with the boosting rounds cut to ``max_rounds`` and the learning rate raised by the
+    same factor (at most :data:`MAX_CAPPED_LEARNING_RATE`), so the fit keeps about the same total
+    shrinkage (rounds × learning rate) in fewer rounds.
+
+    Args:
+        family: the model family's name; a family without ``rounds`` is returned unchanged.
+        params: its hyperparameters (as drawn by the search).
+        max_rounds: the cap (rounds); ``None``: no cap.
+
+    Returns:
+        A new dict when capped, else ``params`` itself.
+    """
+    key = model_registry()[family].rounds
+    if max_rounds is None or key is None or int(params.get(key, 0)) <= max_rounds:
+        return params
+    factor = int(params[key]) / max_rounds
+    out = {**params, key: max_rounds}
+    if "learning_rate" in params:
+        out["learning_rate"] = min(MAX_CAPPED_LEARNING_RATE, max(float(params["learning_rate"]), float(params["learning_rate"]) * factor))
+    return out
+
+
+def build_base(
+    config: TrialConfig, family: str, *, n_jobs: int = 1, seed_offset: int = 0, bagging: bool = True, max_rounds: int | None = None
+) -> Regressor:
+    """One family's model with the directional loss and (unless ``bagging`` is False) seed bagging;
+    with ``max_rounds``, its boosting rounds capped (:func:`capped_params`)."""
     fam = model_registry()[family]
     directional = config.option("directional_loss")
     weight = directional["weight"] if directional else None
     seeds = config.option("seed_bagging") if bagging else None
     n_seeds = int(seeds["n_seeds"]) if seeds else 1
-    models = [
-        fam.build(config.model_params[family], seed=config.seed + seed_offset + i, n_jobs=n_jobs, directional_weight=weight)
-        for i in range(n_seeds)
-    ]
+    params = capped_params(family, config.model_params[family], max_rounds)
+    models = [fam.build(params, seed=config.seed + seed_offset + i, n_jobs=n_jobs, directional_weight=weight) for i in range(n_seeds)]
     return models[0] if n_seeds == 1 else SeedBag(models)
 
 
@@ -149,7 +211,8 @@ class Ensemble:
 
     Args:
         config: the trial's configuration (``model_choice == "all"``).
-        horizon: the label horizon h in trading days (purge of the inner validation).
+        horizon: the label horizon h in trading days (purge of the inner validation; from
+            :data:`CAPPED_FROM_HORIZON` on, every fit's rounds are capped: :func:`rounds_cap`).
         n_jobs: threads per fit.
     """
 
@@ -157,6 +220,7 @@ class Ensemble:
         self.config = config
         self.horizon = horizon
         self.n_jobs = n_jobs
+        self.max_rounds = rounds_cap(horizon)
         self.families = config.families
         self.models: dict[str, Regressor] = {}
         self.weights: np.ndarray = np.full(len(self.families), 1.0 / len(self.families))
@@ -171,7 +235,7 @@ class Ensemble:
             return self.weights
         scores = []
         for f in self.families:
-            m = build_base(self.config, f, n_jobs=self.n_jobs, bagging=False).fit(X[:train_end], y[:train_end])
+            m = build_base(self.config, f, n_jobs=self.n_jobs, bagging=False, max_rounds=self.max_rounds).fit(X[:train_end], y[:train_end])
             scores.append(_dirhit(y[start:], m.predict(X[start:])))
         edge = np.clip(np.array(scores) - 0.5, 0.0, None) + 1e-3
         return edge / edge.sum()
@@ -188,19 +252,18 @@ class Ensemble:
         if meta:
             self._fit_meta(X, y, n_folds=int(meta["n_folds"]), alpha=float(meta["alpha"]))
         for f in self.families:
-            self.models[f] = build_base(self.config, f, n_jobs=self.n_jobs).fit(X, y)
+            self.models[f] = build_base(self.config, f, n_jobs=self.n_jobs, max_rounds=self.max_rounds).fit(X, y)
         return self
 
     def _fit_meta(self, X: np.ndarray, y: np.ndarray, *, n_folds: int, alpha: float) -> None:
         """Fit the meta-learner on the base models' out-of-fold predictions, or skip meta stacking
         (recorded in ``info["skipped"]``) when the window is too short to form enough of them."""
+
+        def member(family: str) -> Regressor:
+            return build_base(self.config, family, n_jobs=self.n_jobs, bagging=False, max_rounds=self.max_rounds)
+
         try:
-            oof = np.column_stack(
-                [
-                    oof_predictions(lambda f=f: build_base(self.config, f, n_jobs=self.n_jobs, bagging=False), X, y, n_folds=n_folds, gap=self.horizon)
-                    for f in self.families
-                ]
-            )
+            oof = np.column_stack([oof_predictions(lambda f=f: member(f), X, y, n_folds=n_folds, gap=self.horizon) for f in self.families])
         except InsufficientDataError:
             oof = np.full((len(y), len(self.families)), np.nan)
         rows = ~np.isnan(oof).any(axis=1)
@@ -257,13 +320,14 @@ class TaskModel:
             return ()
         return shorter[-1:] if stacked.get("which") == "nearest" else shorter
 
-    def _make_core(self, config: TrialConfig, horizon: int) -> Regressor:
+    def _make_core(self, config: TrialConfig, horizon: int, *, max_rounds: int | None = None) -> Regressor:
         if len(config.families) > 1:
             return Ensemble(config, horizon=horizon, n_jobs=self.n_jobs)
-        return build_base(config, config.families[0], n_jobs=self.n_jobs)
+        return build_base(config, config.families[0], n_jobs=self.n_jobs, max_rounds=max_rounds)
 
     def _short_config(self) -> TrialConfig:
-        """Short-horizon models: the trial's first family with its loss, one seed, no ensemble (cost)."""
+        """Short-horizon models: the trial's first family with its loss, one seed, no ensemble, its
+        rounds capped from :data:`CAPPED_FROM_HORIZON` on (cost)."""
         off = ("stacked_short", "seed_bagging", "smart_ensemble", "meta_stacking")
         enabled = {**self.config.features_enabled, **{name: False for name in off}}
         family = self.config.families[0]
@@ -280,16 +344,17 @@ class TaskModel:
         """
         columns = []
         short_config = self._short_config()
+        cap = rounds_cap(self.horizon)
         for hs in self.stacked_horizons:
             if short_labels is None or hs not in short_labels:
                 raise ValueError(f"`short_labels` must hold horizon {hs} for stacked_short but got {sorted(short_labels or {})}")
             ys = short_labels[hs]
             try:
-                oof = oof_predictions(lambda hs=hs: self._make_core(short_config, hs), X, ys, n_folds=3, gap=hs)
+                oof = oof_predictions(lambda hs=hs: self._make_core(short_config, hs, max_rounds=cap), X, ys, n_folds=3, gap=hs)
             except InsufficientDataError:
                 oof = np.full(len(ys), np.nan)
             columns.append(oof)
-            self.short_models[hs] = self._make_core(short_config, hs).fit(X, ys)
+            self.short_models[hs] = self._make_core(short_config, hs, max_rounds=cap).fit(X, ys)
         X_fit = np.column_stack([X, *columns]) if columns else X
         self.core = self._make_core(self.config, self.horizon).fit(X_fit, y)
         self._fit_scale(X_fit, y)

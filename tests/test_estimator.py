@@ -7,7 +7,17 @@ import pytest
 
 from bistlab import models as models_pkg
 from bistlab.dataset import prepare_task
-from bistlab.estimator import MAX_PREDICTION_SCALE, Ensemble, TaskModel, meta_learner, oof_predictions, prediction_scale
+from bistlab.estimator import (
+    ENSEMBLE_MAX_ROUNDS,
+    MAX_CAPPED_LEARNING_RATE,
+    MAX_PREDICTION_SCALE,
+    Ensemble,
+    TaskModel,
+    capped_params,
+    meta_learner,
+    oof_predictions,
+    prediction_scale,
+)
 from bistlab.evaluation import fit_model
 from bistlab.models import ModelFamily
 from bistlab.models.objectives import directional_loss, directional_objective
@@ -259,3 +269,78 @@ def test_a_model_saved_before_the_prediction_scale_still_predicts(make_market):
     expected = model.predict(X[300:310])
     del model.scale, model.component_scales  # a pickle from before the option existed
     np.testing.assert_array_equal(model.predict(X[300:310]), expected)
+
+
+@pytest.mark.parametrize(
+    "family,params,cap,expected",
+    [
+        ("lgbm", {"n_estimators": 200, "learning_rate": 0.05}, 50, {"n_estimators": 50, "learning_rate": 0.2}),
+        ("xgb", {"n_estimators": 400, "learning_rate": 0.1}, 50, {"n_estimators": 50, "learning_rate": MAX_CAPPED_LEARNING_RATE}),
+        ("cat", {"iterations": 100, "learning_rate": 0.02}, 50, {"iterations": 50, "learning_rate": 0.04}),
+        ("lgbm", {"n_estimators": 50, "learning_rate": 0.05}, 50, {"n_estimators": 50, "learning_rate": 0.05}),
+        ("lgbm", {"n_estimators": 300, "learning_rate": 0.05}, None, {"n_estimators": 300, "learning_rate": 0.05}),
+    ],
+)
+def test_capped_params_cut_the_rounds_and_raise_the_learning_rate_in_proportion(family, params, cap, expected):
+    drawn = dict(params)
+    out = capped_params(family, params, cap)
+    assert out.keys() == expected.keys()
+    for key, value in expected.items():
+        assert out[key] == pytest.approx(value)
+    assert params == drawn  # the drawn params are not changed in place
+
+
+class ParamRecorder(Recorder):
+    """A Recorder that remembers the hyperparameters it was built with."""
+
+    built: list[dict] = []
+
+    def __init__(self, params=None, **kwargs) -> None:
+        ParamRecorder.built.append(dict(params or {}))
+
+
+@pytest.fixture
+def round_families(monkeypatch):
+    fams = dict(models_pkg.registry())
+    for name in ("rnd_a", "rnd_b"):
+        fams[name] = ModelFamily(name=name, suggest=lambda t, h: {}, build=lambda p, **k: ParamRecorder(p), rounds="n_estimators")
+    monkeypatch.setattr(models_pkg, "_REGISTRY", fams)
+    ParamRecorder.built = []
+    return ParamRecorder
+
+
+@pytest.mark.parametrize("horizon,capped", [(3, False), (7, True), (30, True)])
+def test_every_ensemble_fit_is_capped_from_h7_and_none_below(round_families, horizon, capped):
+    n = 800
+    X = np.column_stack([np.arange(n), np.random.default_rng(0).normal(size=n)])
+    y = np.random.default_rng(1).normal(0, 0.01, n)
+    params = {"n_estimators": 300, "learning_rate": 0.01}
+    on = {"seed_bagging": True, "smart_ensemble": True, "meta_stacking": True}
+    config = TrialConfig(
+        features_enabled=on,
+        feature_params={"seed_bagging": {"n_seeds": 2}, "smart_ensemble": {"val_frac": 0.2}, "meta_stacking": {"alpha": 1.0, "n_folds": 3}},
+        model_choice="all",
+        model_params={"rnd_a": dict(params), "rnd_b": dict(params)},
+    )
+    Ensemble(config, horizon=horizon).fit(X, y)
+    built = round_families.built
+    assert len(built) == 2 * 1 + 2 * 3 + 2 * 2  # smart weights, out-of-fold folds, 2 seeds of each member
+    rounds = {b["n_estimators"] for b in built}
+    assert rounds == ({ENSEMBLE_MAX_ROUNDS} if capped else {300})
+    if capped:
+        assert all(b["learning_rate"] == pytest.approx(0.01 * 300 / ENSEMBLE_MAX_ROUNDS) for b in built)
+
+
+def test_at_h7_short_models_are_capped_and_a_single_family_main_model_is_not(round_families):
+    n = 700
+    X = np.column_stack([np.arange(n), np.random.default_rng(0).normal(size=n)])
+    y = np.random.default_rng(1).normal(0, 0.01, n)
+    config = TrialConfig(
+        features_enabled={"stacked_short": True},
+        feature_params={"stacked_short": {"which": "nearest"}},
+        model_choice="rnd_a",
+        model_params={"rnd_a": {"n_estimators": 200, "learning_rate": 0.05}},
+    )
+    TaskModel(config, horizon=7).fit(X, y, short_labels={3: y})
+    built = [b["n_estimators"] for b in round_families.built]
+    assert built == [ENSEMBLE_MAX_ROUNDS] * 4 + [200]  # 3 out-of-fold folds and the full short model, then the main model

@@ -35,12 +35,16 @@ class ModelFamily:
         build: ``(params, *, seed, n_jobs, directional_weight=None) -> Regressor``; with a
             directional weight the model is trained on the directional loss.
         unavailable: ``() -> reason or None``; a family with a reason is left out of the space.
+        rounds: the hyperparameter holding the number of boosting rounds (trees), e.g.
+            ``"n_estimators"``; ``None`` when the family has none. Used to cap the rounds of
+            ensemble members (:func:`bistlab.estimator.capped_params`).
     """
 
     name: str
     suggest: Callable[[optuna.trial.BaseTrial, int], dict[str, Any]]
     build: Callable[..., Regressor]
     unavailable: Callable[[], str | None] = field(default=lambda: None)
+    rounds: str | None = None
 
 
 _REGISTRY: dict[str, ModelFamily] | None = None

@@ -83,4 +83,4 @@ def _unavailable() -> str | None:
     return None if importlib.util.find_spec("catboost") else "catboost is not installed"
 
 
-MODEL = ModelFamily(name="cat", suggest=suggest, build=build, unavailable=_unavailable)
+MODEL = ModelFamily(name="cat", suggest=suggest, build=build, unavailable=_unavailable, rounds="iterations")

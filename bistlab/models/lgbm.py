@@ -59,4 +59,4 @@ def _unavailable() -> str | None:
     return None if importlib.util.find_spec("lightgbm") else "lightgbm is not installed"
 
 
-MODEL = ModelFamily(name="lgbm", suggest=suggest, build=build, unavailable=_unavailable)
+MODEL = ModelFamily(name="lgbm", suggest=suggest, build=build, unavailable=_unavailable, rounds="n_estimators")

@@ -45,4 +45,4 @@ def _unavailable() -> str | None:
     return None if importlib.util.find_spec("xgboost") else "xgboost is not installed"
 
 
-MODEL = ModelFamily(name="xgb", suggest=suggest, build=build, unavailable=_unavailable)
+MODEL = ModelFamily(name="xgb", suggest=suggest, build=build, unavailable=_unavailable, rounds="n_estimators")
