@@ -8,7 +8,7 @@ Three tables, one run:
    bistlab's (CatBoost plain boosting on 32 borders, XGBoost 64, LightGBM 63): trials per minute,
    the median trial, and each seed's best trial scored on the holdout (DirHit with its count, score).
 2. **Where the time goes** (bistlab's settings), per model choice and per option switched on:
-   model fit/predict, feature computation, and everything else (Optuna, the SQLite study,
+   model fit/predict, feature computation, and everything else (Optuna, the study file,
    metrics, bookkeeping: the rest of the study's wall time).
 3. **Same fits**: fixed random configurations of each family fit on the walk-forward splits of
    several BIST symbols with both settings: fit seconds and pooled DirHit of each.
@@ -141,7 +141,7 @@ def print_breakdown(runs: list[StudyRun]) -> None:
     print(
         f"Study wall {wall:.1f} s: model fit/predict {100 * model / wall:.1f} %, features {100 * feats / wall:.1f} %, "
         f"everything else {100 * (wall - model - feats) / wall:.1f} % (of which outside the objective — Optuna's sampler, "
-        f"the SQLite study, the trial loop — {100 * (wall - inside) / wall:.1f} %)"
+        f"the study file, the trial loop — {100 * (wall - inside) / wall:.1f} %)"
     )
 
 
