@@ -145,8 +145,9 @@ def build_base(
 def oof_predictions(make_model, X: np.ndarray, y: np.ndarray, *, n_folds: int, gap: int) -> np.ndarray:
     """Out-of-fold predictions over rows ``0..n-1`` (time order) from purged expanding folds.
 
-    Rows of a fold with fewer than ``MIN_INNER_TRAIN_ROWS`` earlier rows stay NaN. A fold's model is fit only on rows that
-    end ``gap`` rows before the fold starts, so no label it learns from reaches the fold.
+    Rows of a fold with fewer than ``MIN_INNER_TRAIN_ROWS`` earlier labelled rows stay NaN. A fold's model is fit only on
+    rows that end ``gap`` rows before the fold starts, so no label it learns from reaches the fold, and only on rows
+    whose label is known (a universe task's shorter-horizon label is missing where a symbol lacks a session).
 
     Raises:
         InsufficientDataError: too few rows for ``n_folds`` folds.
@@ -155,8 +156,11 @@ def oof_predictions(make_model, X: np.ndarray, y: np.ndarray, *, n_folds: int, g
     for train_end, start, end in PurgedWalkForward(n_folds, horizon=gap).boundaries(len(y)):
         if train_end < MIN_INNER_TRAIN_ROWS:
             continue
+        known = np.flatnonzero(np.isfinite(y[:train_end]))
+        if len(known) < MIN_INNER_TRAIN_ROWS:
+            continue
         model = make_model()
-        model.fit(X[:train_end], y[:train_end])
+        model.fit(X[known], y[known])
         out[start:end] = model.predict(X[start:end])
     return out
 
@@ -354,7 +358,8 @@ class TaskModel:
             except InsufficientDataError:
                 oof = np.full(len(ys), np.nan)
             columns.append(oof)
-            self.short_models[hs] = self._make_core(short_config, hs, max_rounds=cap).fit(X, ys)
+            known = np.isfinite(ys)  # a universe task's short label is missing where a symbol lacks a session
+            self.short_models[hs] = self._make_core(short_config, hs, max_rounds=cap).fit(X[known], ys[known])
         X_fit = np.column_stack([X, *columns]) if columns else X
         self.core = self._make_core(self.config, self.horizon).fit(X_fit, y)
         self._fit_scale(X_fit, y)

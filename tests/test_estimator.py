@@ -88,6 +88,20 @@ def test_oof_predictions_come_from_models_fit_before_each_fold_less_the_gap(reco
     assert np.isnan(oof[: starts[0]]).all()
 
 
+def test_oof_predictions_learn_only_from_known_labels(recorder_family):
+    # a universe task's shorter-horizon label is missing where a symbol lacks a session
+    n = 900
+    X = np.column_stack([np.arange(n), np.random.default_rng(0).normal(size=n)])
+    y = np.random.default_rng(1).normal(0, 0.01, n)
+    missing = np.arange(50, n, 7)
+    y[missing] = np.nan
+    oof = oof_predictions(lambda: Recorder(), X, y, n_folds=3, gap=3)
+    assert recorder_family.fitted_rows
+    for rows in recorder_family.fitted_rows:
+        assert not np.isin(rows, missing).any()
+    assert np.isfinite(oof[-225:]).all()
+
+
 def test_meta_stacking_fits_its_learner_on_out_of_fold_predictions_only(recorder_family):
     n, h = 800, 3
     X = np.column_stack([np.arange(n), np.random.default_rng(0).normal(size=n)])
