@@ -17,6 +17,8 @@ Prices
     importers         CSV / Parquet files and the embedded demo data into the store
     store             the price store: bistlab's own ``prices`` table (SQLite or PostgreSQL)
     store_mapped      a price table of one's own, read in place, read-only
+    stores            which store a URL and table get (``open_store``, ``workspace_store``)
+    db_urls           database URLs in messages: the SQLite file, passwords masked
     sentiment_table   the optional ``sentiment`` table
     universe          every stored symbol read and validated once; a task prepared with its peers
 

@@ -46,6 +46,7 @@ predict_cycle, update_predictions, write_predictions = (lazy("bistlab.predict", 
 render_report = lazy("bistlab.report", "render_report")
 StateFile, TaskStatus = lazy("bistlab.state", "StateFile"), lazy("bistlab.state", "TaskStatus")
 PriceStore = lazy("bistlab.store", "PriceStore")
+workspace_store = lazy("bistlab.stores", "workspace_store")
 normalize_symbol, too_short = lazy("bistlab.validate", "normalize_symbol"), lazy("bistlab.validate", "too_short")
 Workspace = lazy("bistlab.workspace", "Workspace")
 
@@ -79,7 +80,7 @@ def _root(
 
 
 def _store() -> PriceStore:
-    return PriceStore.from_workspace(current_workspace().ensure())
+    return workspace_store(current_workspace().ensure())
 
 
 def _print_import(report: ImportReport) -> None:

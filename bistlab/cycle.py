@@ -61,7 +61,7 @@ from bistlab.report.render import render_report
 from bistlab.space import ENSEMBLE
 from bistlab.state import CycleLock, CycleState, StateFile, TaskState, TaskStatus, utcnow
 from bistlab.storage import make_storage
-from bistlab.store import PriceStore
+from bistlab.stores import workspace_store
 from bistlab.universe import load_universe
 from bistlab.validate import MIN_ROWS, check_symbol
 from bistlab.workspace import BestParams, Workspace
@@ -104,7 +104,7 @@ def wants_universe(ws: Workspace, config: CycleConfig) -> bool:
     at least :data:`~bistlab.config.UNIVERSE_MIN_SYMBOLS` symbols under the symbol rule."""
     if config.universe is not None:
         return config.universe
-    store = PriceStore.from_workspace(ws)
+    store = workspace_store(ws)
     try:
         stored = [s for s in store.summary()["symbol"] if _named_by_the_rule(s)]
     finally:
@@ -207,7 +207,7 @@ def check_runnable(ws: Workspace, config: CycleConfig, *, resume: bool = False) 
 
 def _cycle_symbols(ws: Workspace, config: CycleConfig) -> list[str]:
     """The symbols to run, each stored and under the symbol rule, with horizons their data can hold."""
-    store = PriceStore.from_workspace(ws)
+    store = workspace_store(ws)
     try:
         summary = store.summary()
     finally:

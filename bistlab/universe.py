@@ -26,6 +26,7 @@ from bistlab.errors import DataError, SymbolNotFoundError
 from bistlab.jsonio import atomic_file
 from bistlab.panel import PanelSettings, PanelTask, build_panel, is_universe
 from bistlab.store import LoadedPrices, PriceStore
+from bistlab.stores import workspace_store
 from bistlab.validate import fingerprint, validate_ohlcv
 from bistlab.workspace import Workspace
 
@@ -133,7 +134,7 @@ def load_universe(ws: Workspace, *, only: str | None = None, as_of: str | None =
         ConfigError: ``as_of`` is not a date.
     """
     cut = pd.Timestamp(parse_as_of(as_of)) if as_of is not None else None
-    store = PriceStore.from_workspace(ws)
+    store = workspace_store(ws)
     try:
         loaded: dict[str, LoadedPrices] = {}
         errors: dict[str, DataError] = {}
