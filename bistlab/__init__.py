@@ -6,8 +6,10 @@ evaluation → cycle → report → forecasts); each module owns what its line s
 Foundations
     errors            the exception root ``BistlabError`` and its subclasses (fields: symbol, horizon, stage, job)
     config            shared settings: default horizons, ``EvalSettings``, ``CycleConfig``, the score's k, price-column mapping
-    workspace         where every file lives (``Workspace``, ``TaskPaths``) and the typed result records
-                      (``BestParams``, ``ModelMeta``, ``Evaluation``, ``FinalModelMeta``)
+    names             task keys, job ids, a task's study name, an LSTM group's study name
+    workspace         where every file lives (``Workspace``, ``TaskPaths``, ``JobPaths``)
+    records           the typed result records (``BestParams``, ``ModelMeta``, ``Evaluation``, ``FinalModelMeta``,
+                      ``ForwardScore``) and the forecasts' columns
     jsonio            atomic files (temp file + rename) and JSON reading
     faults            fault points for the crash and fault tests (``BISTLAB_FAULT``, ``BISTLAB_STEP_FAULT``)
 

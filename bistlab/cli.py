@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # names in annotations only
     from bistlab.forward import ForwardGroup
     from bistlab.importers import ImportReport
     from bistlab.state import CycleState, TaskState
-    from bistlab.workspace import ForwardScore
+    from bistlab.records import ForwardScore
 
 # imported on first use: `bistlab --help` starts without pandas, optuna or the models
 pd = lazy("pandas")

@@ -64,7 +64,8 @@ from bistlab.storage import make_storage
 from bistlab.stores import workspace_store
 from bistlab.universe import load_universe
 from bistlab.validate import MIN_ROWS, check_symbol
-from bistlab.workspace import BestParams, Workspace
+from bistlab.workspace import Workspace
+from bistlab.records import BestParams
 
 __all__ = [
     "CycleResult",

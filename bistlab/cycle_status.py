@@ -29,7 +29,8 @@ from bistlab.looks import holdout_looks
 from bistlab.metrics import DirHit, split_figures
 from bistlab.state import StateFile, TaskState, tasks_of_cycle
 from bistlab.summary import panel_figures
-from bistlab.workspace import Evaluation, Workspace
+from bistlab.workspace import Workspace
+from bistlab.records import Evaluation
 
 __all__ = ["VERDICTS", "cycle_holder", "cycle_status"]
 

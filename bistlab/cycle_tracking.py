@@ -56,7 +56,8 @@ from bistlab.looks import holdout_looks
 from bistlab.metrics import split_figures
 from bistlab.state import CycleTasks, TaskState, TaskStatus, tasks_of_cycle
 from bistlab.summary import edge_of, panel_figures
-from bistlab.workspace import BestParams, Evaluation, ModelMeta, Workspace
+from bistlab.workspace import Workspace
+from bistlab.records import BestParams, Evaluation, ModelMeta
 
 __all__ = ["EXPERIMENT", "RunRecord", "CycleRecord", "tracking_uri", "cycle_record", "track_cycle", "track_cycle_safely"]
 

@@ -48,6 +48,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from bistlab.errors import BistlabError, ConfigError, ReadOnlyStorageError
 from bistlab.lstm.files import job_ids, read_state
+from bistlab.names import group_study_name
 from bistlab.objectives import METRIC_NAMES_ATTR, cycle_study_metric_name, lstm_metric_name
 from bistlab.state import StateFile
 from bistlab.storage import make_storage
@@ -273,7 +274,7 @@ def job_sources(ws: Workspace, job_id: str) -> list[StudySource]:
     for group in (state.get("progress") or {}).get("groups_planned") or []:
         path = ws.job(job_id).study(name, group)
         if path.exists():
-            out.append(StudySource(f"sqlite:///{path}", lambda n, wanted=f"{name}_{group}": n == wanted, f" [job {job_id}]", lambda _n, m=metric: m))
+            out.append(StudySource(f"sqlite:///{path}", lambda n, wanted=group_study_name(name, group): n == wanted, f" [job {job_id}]", lambda _n, m=metric: m))
     return out
 
 

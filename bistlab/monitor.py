@@ -12,7 +12,9 @@ import optuna
 from sqlalchemy.exc import SQLAlchemyError
 
 from bistlab.errors import BistlabError
-from bistlab.workspace import BestParams, TaskPaths, Workspace, study_name, task_key
+from bistlab.workspace import TaskPaths, Workspace, task_key
+from bistlab.names import study_name
+from bistlab.records import BestParams
 from bistlab.state import CycleState, StateFile, TaskStatus
 from bistlab.storage import make_storage
 

@@ -2,8 +2,8 @@
 
 The notebooks, the CLI and the tests call these. Each step reads what the previous one wrote in
 the task's run folder (:class:`~bistlab.workspace.TaskPaths`) and writes its own record there:
-:class:`~bistlab.workspace.BestParams` (HPO), ``model.pkl`` + :class:`~bistlab.workspace.ModelMeta`
-(training), :class:`~bistlab.workspace.Evaluation`.
+:class:`~bistlab.records.BestParams` (HPO), ``model.pkl`` + :class:`~bistlab.records.ModelMeta`
+(training), :class:`~bistlab.records.Evaluation`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ from bistlab.panel import PanelSettings, PanelTask, is_universe
 from bistlab.panel_metrics import panel_metrics, universe_verdict
 from bistlab.universe import Universe, load_task
 from bistlab.validate import task_key
-from bistlab.workspace import BestParams, Evaluation, ModelMeta, TaskPaths, Workspace, study_name
+from bistlab.workspace import TaskPaths, Workspace
+from bistlab.names import study_name
+from bistlab.records import BestParams, Evaluation, ModelMeta
 
 __all__ = ["hpo_step", "write_best_params", "train_step", "evaluate_step", "read_step_input"]
 

@@ -21,7 +21,8 @@ from bistlab.errors import BistlabError, DataError, NotebookError, StateFileErro
 from bistlab.state import TaskState, TaskStatus, utcnow
 from bistlab.universe import Universe, load_task
 from bistlab.validate import constant_close
-from bistlab.workspace import BestParams, Evaluation, TaskPaths, Workspace
+from bistlab.workspace import TaskPaths, Workspace
+from bistlab.records import BestParams, Evaluation
 
 __all__ = ["Outcome", "Stage", "STAGES", "execute_task", "attempt_task", "Update"]
 

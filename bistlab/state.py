@@ -32,7 +32,8 @@ from typing import Any
 
 from bistlab.errors import CycleLockedError, StateFileError, WorkspaceError
 from bistlab.jsonio import read_json, read_json_or_none, write_json_atomic
-from bistlab.workspace import BestParams, Evaluation, Workspace, task_key
+from bistlab.workspace import Workspace, task_key
+from bistlab.records import BestParams, Evaluation
 
 __all__ = ["TaskStatus", "TaskState", "CycleState", "StateFile", "CycleLock", "CycleTasks", "tasks_of_cycle", "write_tasks_snapshot", "utcnow"]
 

@@ -24,7 +24,8 @@ from bistlab.jsonio import write_json_atomic
 from bistlab.metrics import symbol_metrics, usable_verdict, wilson_interval
 from bistlab.pipeline import train_step, write_best_params
 from bistlab.universe import load_task
-from bistlab.workspace import TaskPaths, study_name
+from bistlab.workspace import TaskPaths
+from bistlab.names import study_name
 from bistlab.space import SearchSpace, suggest_config
 from bistlab.state import CycleState, StateFile, TaskState, TaskStatus
 from bistlab.store import PriceStore

@@ -18,7 +18,7 @@ from bistlab import summary
 from bistlab.jsonio import write_json_atomic
 from bistlab.metrics import DirHit, split_metrics, usable_verdict
 from bistlab.panel_metrics import panel_metrics, universe_verdict
-from bistlab.predict import PREDICTION_COLUMNS
+from bistlab.records import PREDICTION_COLUMNS
 from bistlab.report import (
     changes_html,
     heatmap_figure,
@@ -41,7 +41,8 @@ from bistlab.report import (
     verdict_words,
 )
 from bistlab.state import CycleState, StateFile, TaskState, TaskStatus
-from bistlab.workspace import Evaluation, Workspace
+from bistlab.workspace import Workspace
+from bistlab.records import Evaluation
 from tests.reportcheck import dirhit_texts, intervals_beside_figures
 
 THR = 0.005

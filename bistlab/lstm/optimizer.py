@@ -54,6 +54,7 @@ from bistlab.lstm.samples import LstmData
 from bistlab.lstm.tracking import Tracker
 from bistlab.lstm.metrics import collapse_warning
 from bistlab.lstm.training import COLLAPSE_SHARE, TrainSettings, TrialOutcome, train_splits
+from bistlab.names import group_study_name
 from bistlab.objectives import lstm_metric_name, name_metric
 from bistlab.storage import make_storage
 from bistlab.workspace import JobPaths
@@ -145,7 +146,7 @@ def open_group_study(job_dir: Path, config: OptimizationConfig, group: str) -> o
     metric is named (:func:`bistlab.objectives.lstm_metric_name`, e.g. ``val_f1 (penalized)``)."""
     index = GROUP_ORDER.index(group) if group in GROUP_ORDER else len(GROUP_ORDER)
     study = optuna.create_study(
-        study_name=f"{config.study_name}_{group}",
+        study_name=group_study_name(config.study_name, group),
         storage=make_storage(f"sqlite:///{JobPaths(job_dir).study(config.study_name, group)}"),
         direction="maximize",
         sampler=TrialSeededSampler(config.seed + 1000 * index, n_startup_trials=config.n_startup_trials),

@@ -27,6 +27,7 @@ from bistlab.lstm.groups import DEFAULT_PARAMS, GROUPS
 from bistlab.lstm.metrics import LSTM_RULE, verdict_text
 from bistlab.lstm.optimizer import PENALTY_FACTOR, PRECISION_FLOOR
 from bistlab.metrics import INTERVAL_METHOD, DirHit
+from bistlab.names import group_study_name
 from bistlab.plots import figure_html
 from bistlab.storage import make_storage
 
@@ -46,7 +47,7 @@ def trial_records(ws: Workspace, job_id: str) -> dict[str, list[dict[str, Any]]]
         if not path.exists():
             continue
         try:
-            study = optuna.load_study(study_name=f"{cfg['study_name']}_{group}", storage=make_storage(f"sqlite:///{path}"))
+            study = optuna.load_study(study_name=group_study_name(cfg["study_name"], group), storage=make_storage(f"sqlite:///{path}"))
         except KeyError:  # the file is there, the study not yet
             continue
         out[group] = [_record(t) for t in study.get_trials(deepcopy=False) if t.state.name != "WAITING"]

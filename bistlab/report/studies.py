@@ -13,7 +13,8 @@ from typing import Any
 import optuna
 
 from bistlab.jsonio import read_json_or_none, write_json_atomic
-from bistlab.workspace import BestParams, Workspace
+from bistlab.workspace import Workspace
+from bistlab.records import BestParams
 
 __all__ = ["MIN_TRIALS_FOR_IMPORTANCE", "study_record", "cached_study_record", "flag_effects"]
 

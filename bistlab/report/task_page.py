@@ -34,7 +34,8 @@ from bistlab.report.words import low_support_text, method_html, rule_text, task_
 from bistlab.summary import PANEL_SPLIT_CAVEAT
 from bistlab.selection import SupportFilter
 from bistlab.state import TaskStatus
-from bistlab.workspace import BestParams, Evaluation, ModelMeta, Workspace
+from bistlab.workspace import Workspace
+from bistlab.records import BestParams, Evaluation, ModelMeta
 
 __all__ = ["task_page_html", "write_task_page", "split_rows", "SPLIT_COLUMNS"]
 
