@@ -22,7 +22,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from bistlab.metrics import wilson_interval
+from bistlab.intervals import wilson_interval
 from bistlab.panel_metrics import SKILLS, simulate_universe_rule
 
 NO_SKILL_MAX = 2.5

@@ -33,7 +33,9 @@ One (symbol, horizon) task
     options           model-side options (directional loss, seed bagging, smart ensemble, meta stacking, stacked short horizons)
     space             the search space and a trial's ``TrialConfig``
     estimator         ``TaskModel``: families composed with the options, out-of-fold inputs
-    metrics           split and symbol metrics, the score, DirHit figures with intervals at effective counts, the usable rule
+    metrics           split and symbol metrics, the score, effective counts of overlapping labels
+    intervals         intervals and exact tests of a hit rate (Wilson, Clopper-Pearson), the smallest certifiable DirHit
+    dirhit            DirHit figures with count and interval, the baselines, the edge, the usable rule
     evaluation        the ``EvaluationSpec``, walk-forward evaluation, the online holdout
     storage           Optuna storages with heartbeats
     hpo               a task's Optuna study, its objective, resumes that never mix specs

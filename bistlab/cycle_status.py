@@ -26,7 +26,7 @@ from typing import Any
 from bistlab.errors import BistlabError, ConfigError
 from bistlab.honesty import CycleControl, fdr_control
 from bistlab.looks import holdout_looks
-from bistlab.metrics import DirHit, split_figures
+from bistlab.dirhit import DirHit, split_figures
 from bistlab.state import StateFile, TaskState, tasks_of_cycle
 from bistlab.summary import panel_figures
 from bistlab.workspace import Workspace

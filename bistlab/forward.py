@@ -46,7 +46,9 @@ from bistlab.errors import BistlabError, DataError, NoTrainedCycleError
 from bistlab.evaluation import settings_from_spec
 from bistlab.jsonio import write_json_atomic
 from bistlab.looks import control_cycle
-from bistlab.metrics import INTERVAL_METHOD, DirHit, effective_count, split_figures, split_metrics
+from bistlab.metrics import effective_count, split_metrics
+from bistlab.dirhit import DirHit, split_figures
+from bistlab.intervals import INTERVAL_METHOD
 from bistlab.panel import PanelSettings, PanelTask, is_universe
 from bistlab.panel_metrics import BOOTSTRAP_METHOD, panel_metrics
 from bistlab.predict import forecast_task

@@ -32,7 +32,8 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bistlab.workspace import Workspace
 from bistlab.errors import DataError
-from bistlab.metrics import DirHit, effective_count, majority_direction
+from bistlab.metrics import effective_count, majority_direction
+from bistlab.dirhit import DirHit
 from bistlab.panel import PanelSettings, calendar_targets
 from bistlab.universe import load_universe
 

@@ -34,7 +34,8 @@ from bistlab.evaluation import (
 from bistlab.hpo import finished_trials, open_task_study, run_hpo
 from bistlab.predict import forecast_task
 from bistlab.pruning import DEFAULT_PRUNER
-from bistlab.metrics import DirHit, majority_direction, split_metrics, symbol_metrics, usable_verdict
+from bistlab.metrics import majority_direction, split_metrics, symbol_metrics
+from bistlab.dirhit import DirHit, usable_verdict
 from bistlab.objectives import cycle_metric_name, name_metric
 from bistlab.repro import package_versions
 from bistlab.selection import SupportFilter, filtered_dirhit, select_best_trial

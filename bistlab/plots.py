@@ -28,7 +28,7 @@ import plotly.graph_objects as go
 from IPython.display import HTML, display
 from plotly.offline import get_plotlyjs
 
-from bistlab.metrics import split_figures
+from bistlab.dirhit import split_figures
 
 __all__ = [
     "PLOTLY_MIMETYPE",

@@ -45,7 +45,7 @@ from bistlab.honesty import CycleControl
 from bistlab.looks import control_cycle
 from bistlab.jsonio import atomic_file
 from bistlab.ledger import ForecastLedger
-from bistlab.metrics import split_figures
+from bistlab.dirhit import split_figures
 from bistlab.space import TrialConfig
 from bistlab.state import StateFile, TaskState, TaskStatus, tasks_of_cycle
 from bistlab.panel import PanelSettings, PanelTask

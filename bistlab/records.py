@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, TypeVar
 
-from bistlab.metrics import DirHit, SplitMetrics, usable_verdict
+from bistlab.metrics import SplitMetrics
+from bistlab.dirhit import DirHit, usable_verdict
 from bistlab.names import study_name
 from bistlab.textfmt import trials_text
 from bistlab.validate import task_key

@@ -10,11 +10,12 @@ import pytest
 
 from bistlab.report import collect_cycle
 from bistlab.workspace import Workspace
-from bistlab.metrics import usable_verdict
+from bistlab.dirhit import usable_verdict
 from bistlab.predict import update_predictions
 from bistlab.report import changes_html, task_table, forward_html, honesty_html, load_report, predictions_html, reproducibility_html, summary_html, table_html, tasks_html, usable_html
 from bistlab.state import TaskStatus
 from bistlab.report import task_page_html
+
 from tests.conftest import _market
 from tests.crafted import Crafted, craft_cycle
 from tests.reportcheck import intervals_beside_figures

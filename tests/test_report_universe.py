@@ -16,7 +16,8 @@ import pytest
 
 from bistlab import summary
 from bistlab.jsonio import write_json_atomic
-from bistlab.metrics import DirHit, split_metrics, usable_verdict
+from bistlab.metrics import split_metrics
+from bistlab.dirhit import DirHit, usable_verdict
 from bistlab.panel_metrics import panel_metrics, universe_verdict
 from bistlab.records import PREDICTION_COLUMNS
 from bistlab.report import (
@@ -43,6 +44,7 @@ from bistlab.report import (
 from bistlab.state import CycleState, StateFile, TaskState, TaskStatus
 from bistlab.workspace import Workspace
 from bistlab.records import Evaluation
+
 from tests.reportcheck import dirhit_texts, intervals_beside_figures
 
 THR = 0.005

@@ -26,7 +26,8 @@ from bistlab.lstm.barriers import CLASS_NAMES
 from bistlab.lstm.groups import DEFAULT_PARAMS, GROUPS
 from bistlab.lstm.metrics import LSTM_RULE, verdict_text
 from bistlab.lstm.optimizer import PENALTY_FACTOR, PRECISION_FLOOR
-from bistlab.metrics import INTERVAL_METHOD, DirHit
+from bistlab.dirhit import DirHit
+from bistlab.intervals import INTERVAL_METHOD
 from bistlab.names import group_study_name
 from bistlab.plots import figure_html
 from bistlab.storage import make_storage

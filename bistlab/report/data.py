@@ -24,7 +24,8 @@ from typing import Any
 
 from bistlab.honesty import CycleControl, StudyHonesty, study_honesty
 from bistlab.looks import HoldoutLooks, control_cycle
-from bistlab.metrics import DirHit, Edge, SplitMetrics, baseline_figures, difference_interval, split_figures
+from bistlab.metrics import SplitMetrics
+from bistlab.dirhit import DirHit, Edge, baseline_figures, difference_interval, split_figures
 from bistlab.report.studies import cached_study_record
 from bistlab.selection import SupportFilter, filtered_dirhit
 from bistlab.state import CycleTasks, TaskState, tasks_of_cycle, write_tasks_snapshot

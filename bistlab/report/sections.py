@@ -16,7 +16,9 @@ import plotly.graph_objects as go
 from bistlab import plots
 from bistlab.forward import forward_groups, read_forward
 from bistlab.htmlfmt import REPORT_CSS, dirhit_html, dirhit_text, edge_html, esc, html_table, link, num, pct
-from bistlab.metrics import INTERVAL_METHOD, USABLE_RULE, DirHit, effective_count, min_passing_dirhit
+from bistlab.metrics import effective_count
+from bistlab.dirhit import USABLE_RULE, DirHit
+from bistlab.intervals import INTERVAL_METHOD, min_passing_dirhit
 from bistlab.panel_metrics import BOOTSTRAP_METHOD
 from bistlab.report.assemble import CycleReport
 from bistlab.report.data import TaskRecord

@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 
 from bistlab import plots
 from bistlab.htmlfmt import dirhit_html, esc, html_table, link, num, page, pct
-from bistlab.metrics import DirHit, split_figures
+from bistlab.dirhit import DirHit, split_figures
 from bistlab.options import OPTIONS
 from bistlab.report.assemble import CycleReport
 from bistlab.report.data import TaskRecord

@@ -13,7 +13,7 @@ from typing import Any
 
 from bistlab.honesty import FDR_Q, METHOD_ITEMS
 from bistlab.htmlfmt import dirhit_html, edge_html, esc, num, pct
-from bistlab.metrics import USABLE_RULE
+from bistlab.dirhit import USABLE_RULE
 from bistlab.report.data import TaskRecord
 from bistlab.state import TaskStatus
 from bistlab.summary import PANEL_SPLIT_CAVEAT, target_words
