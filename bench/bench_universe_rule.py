@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from bistlab.intervals import wilson_interval
-from bistlab.panel_metrics import SKILLS, simulate_universe_rule
+from bistlab.universe_simulation import SKILLS, simulate_universe_rule
 
 NO_SKILL_MAX = 2.5
 SKILLED_MIN = 80.0

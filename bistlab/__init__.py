@@ -44,7 +44,10 @@ One (symbol, horizon) task
 
 Universe tasks (one model per horizon over every symbol)
     panel             ``PanelTask``: the panel of every symbol, the excess target, corporate-action cuts, splits by date
-    panel_metrics     pooled DirHit, rank IC, quintile spread with date-block bootstrap intervals; the universe verdict
+    panel_metrics     pooled DirHit, rank IC, quintile spread of a universe holdout
+    date_bootstrap    the circular block bootstrap over dates behind those intervals
+    universe_rule     the universe verdict (``USABLE_RULE_UNIVERSE``)
+    universe_simulation  simulated panels: the universe rule's yardstick
 
 Cycles
     state             ``runs/state.json``: the cycle and its tasks, locked and atomic; the one-cycle-per-workspace lock

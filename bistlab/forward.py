@@ -50,7 +50,8 @@ from bistlab.metrics import effective_count, split_metrics
 from bistlab.dirhit import DirHit, split_figures
 from bistlab.intervals import INTERVAL_METHOD
 from bistlab.panel import PanelSettings, PanelTask, is_universe
-from bistlab.panel_metrics import BOOTSTRAP_METHOD, panel_metrics
+from bistlab.panel_metrics import panel_metrics
+from bistlab.date_bootstrap import BOOTSTRAP_METHOD
 from bistlab.predict import forecast_task
 from bistlab.space import TrialConfig
 from bistlab.state import StateFile, TaskState, TaskStatus, tasks_of_cycle

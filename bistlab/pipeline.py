@@ -41,7 +41,8 @@ from bistlab.repro import package_versions
 from bistlab.selection import SupportFilter, filtered_dirhit, select_best_trial
 from bistlab.space import SearchSpace, TrialConfig
 from bistlab.panel import PanelSettings, PanelTask, is_universe
-from bistlab.panel_metrics import panel_metrics, universe_verdict
+from bistlab.panel_metrics import panel_metrics
+from bistlab.universe_rule import universe_verdict
 from bistlab.universe import Universe, load_task
 from bistlab.validate import task_key
 from bistlab.workspace import TaskPaths, Workspace

@@ -18,7 +18,8 @@ from bistlab import summary
 from bistlab.jsonio import write_json_atomic
 from bistlab.metrics import split_metrics
 from bistlab.dirhit import DirHit, usable_verdict
-from bistlab.panel_metrics import panel_metrics, universe_verdict
+from bistlab.panel_metrics import panel_metrics
+from bistlab.universe_rule import universe_verdict
 from bistlab.records import PREDICTION_COLUMNS
 from bistlab.report import (
     changes_html,

@@ -19,7 +19,7 @@ from bistlab.htmlfmt import REPORT_CSS, dirhit_html, dirhit_text, edge_html, esc
 from bistlab.metrics import effective_count
 from bistlab.dirhit import USABLE_RULE, DirHit
 from bistlab.intervals import INTERVAL_METHOD, min_passing_dirhit
-from bistlab.panel_metrics import BOOTSTRAP_METHOD
+from bistlab.date_bootstrap import BOOTSTRAP_METHOD
 from bistlab.report.assemble import CycleReport
 from bistlab.report.data import TaskRecord
 from bistlab.report.words import baseline_html, disguise_words, hold_html, hpo_html, method_html, task_sentences, verdict_words
