@@ -217,7 +217,7 @@ class Evaluation(Record):
 
     def rule_verdict(self) -> dict[str, Any]:
         """The usable rule's verdict: a universe task's as evaluated (its pooled rule,
-        :func:`bistlab.panel_metrics.universe_verdict`); a per-symbol task's recomputed from its
+        :func:`bistlab.universe_rule.universe_verdict`); a per-symbol task's recomputed from its
         holdout numbers with today's rule (:func:`bistlab.metrics.usable_verdict`)."""
         if self.is_universe:
             return dict(self.verdict)

@@ -1,6 +1,6 @@
 """The universe models in the cycle report, on a crafted cycle: a universe task (a synthetic panel
 measured by the real :func:`bistlab.panel_metrics.panel_metrics` and judged by the real
-:func:`bistlab.panel_metrics.universe_verdict`) beside a per-symbol task whose holdout overlaps it
+:func:`bistlab.universe_rule.universe_verdict`) beside a per-symbol task whose holdout overlaps it
 only in part. The report names the target, shows every DirHit with the interval of that very
 number, compares the two models on their common dates only, and says nothing of universes when a
 cycle has none."""
