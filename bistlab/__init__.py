@@ -6,7 +6,7 @@ evaluation → cycle → report → forecasts); each module owns what its line s
 Foundations
     errors            the exception root ``BistlabError`` and its subclasses (fields: symbol, horizon, stage, job)
     config            shared settings: default horizons, ``EvalSettings``, ``CycleConfig``, the score's k, price-column mapping
-    names             task keys, job ids, a task's study name, an LSTM group's study name
+    names             the symbol rule, task keys, job ids, a task's study name, an LSTM group's study name
     workspace         where every file lives (``Workspace``, ``TaskPaths``, ``JobPaths``)
     records           the typed result records (``BestParams``, ``ModelMeta``, ``Evaluation``, ``FinalModelMeta``,
                       ``ForwardScore``) and the forecasts' columns
@@ -14,7 +14,8 @@ Foundations
     faults            fault points for the crash and fault tests (``BISTLAB_FAULT``, ``BISTLAB_STEP_FAULT``)
 
 Prices
-    validate          raw OHLCV frames: standard columns, defects repaired and listed, fingerprints; the symbol rule
+    price_frames      raw OHLCV frames: standard columns, wall-clock dates, numbers, the data fingerprint
+    validate          defects of a raw frame repaired and listed: the clean frame
     sessions          exchange calendars (XIST by default): missing sessions, rows on non-trading days, long gaps
     importers         CSV / Parquet files and the embedded demo data into the store
     store             the price store: bistlab's own ``prices`` table (SQLite or PostgreSQL)

@@ -222,7 +222,7 @@ def _cycle(config: CycleConfig, *, resume: bool) -> None:
 
 
 def _parse_symbols(text: str | None) -> tuple[str, ...] | None:
-    """``--symbols``: comma-separated, each under the one symbol rule (:func:`bistlab.validate.normalize_symbol`)."""
+    """``--symbols``: comma-separated, each under the one symbol rule (:func:`bistlab.names.normalize_symbol`)."""
     if text is None:
         return None
     symbols = tuple(normalize_symbol(s) for s in text.split(",") if s.strip())

@@ -63,7 +63,8 @@ from bistlab.state import CycleLock, CycleState, StateFile, TaskState, TaskStatu
 from bistlab.storage import make_storage
 from bistlab.stores import workspace_store
 from bistlab.universe import load_universe
-from bistlab.validate import MIN_ROWS, check_symbol
+from bistlab.validate import MIN_ROWS
+from bistlab.names import check_symbol
 from bistlab.workspace import Workspace
 from bistlab.records import BestParams
 

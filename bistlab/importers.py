@@ -33,7 +33,9 @@ from bistlab.dialects import EN, TR, Dialect, check_dialect, date_order, number_
 from bistlab.errors import DataError, MalformedFileError
 from bistlab.price_files import RawTable, TickerColumns, read_csv_table, read_parquet_table
 from bistlab.store import PriceStore
-from bistlab.validate import UNIVERSE_SYMBOL, COLUMNS, MIN_ROWS, Defect, normalize_symbol, to_raw_frame, too_short, validate_ohlcv, wall_clock_dates
+from bistlab.validate import MIN_ROWS, Defect, too_short, validate_ohlcv
+from bistlab.price_frames import COLUMNS, to_raw_frame, wall_clock_dates
+from bistlab.names import UNIVERSE_SYMBOL, normalize_symbol
 
 __all__ = [
     "DEMO_STOCKS_START",
@@ -188,7 +190,7 @@ def _symbol_of(text: str) -> str:
 
 def symbol_from_path(path: Path) -> str:
     """The symbol a file holds: its stem upper-cased, without Yahoo's ``.IS`` suffix, under the one
-    symbol rule (:func:`bistlab.validate.normalize_symbol`).
+    symbol rule (:func:`bistlab.names.normalize_symbol`).
 
     Raises:
         DataError: the name breaks the rule (the message names the file).

@@ -1,5 +1,5 @@
-"""The names every part of bistlab shares, each spelled once: a task key's check, a task's study name,
-an LSTM group's study name and a hyperopt job's id.
+"""The names every part of bistlab shares, each spelled once: the symbol rule, a task's key and its
+check, a task's study name, an LSTM group's study name and a hyperopt job's id.
 """
 
 from __future__ import annotations
@@ -7,9 +7,21 @@ from __future__ import annotations
 import re
 
 from bistlab.errors import ConfigError, DataError
-from bistlab.validate import check_symbol, task_key
 
-__all__ = ["check_job_id", "check_task_key", "group_study_name", "study_name"]
+__all__ = [
+    "check_job_id",
+    "check_task_key",
+    "group_study_name",
+    "study_name",
+    "SYMBOL_MAX_LENGTH",
+    "SYMBOL_PATTERN",
+    "UNIVERSE_SYMBOL",
+    "RESERVED_NAMES",
+    "SYMBOL_RULE",
+    "check_symbol",
+    "task_key",
+    "normalize_symbol",
+]
 
 
 _TASK_KEY = re.compile(r"(?P<symbol>.+)_(?P<horizon>[1-9][0-9]{0,4})d")
@@ -53,3 +65,63 @@ def study_name(symbol: str, horizon: int, cycle: int) -> str:
 def group_study_name(study_name: str, group: str) -> str:
     """``"<study_name>_<group>"``: the Optuna study of one group of an LSTM hyperopt job (and its SQLite file's stem)."""
     return f"{study_name}_{group}"
+
+
+SYMBOL_MAX_LENGTH = 32  # the store's symbol column is String(32)
+
+
+SYMBOL_PATTERN: re.Pattern[str] = re.compile(r"^[A-Z0-9](?:[A-Z0-9._-]{0,30}[A-Z0-9])?$")
+
+
+UNIVERSE_SYMBOL = "UNIVERSE"
+"""The symbol of the universe tasks (``UNIVERSE_<h>d``, :mod:`bistlab.panel`): no stored series may take it."""
+
+
+RESERVED_NAMES: frozenset[str] = frozenset(
+    ["CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))]
+)
+"""Windows device names: no file may be called so, with or without an extension."""
+
+
+SYMBOL_RULE = (
+    f"match {SYMBOL_PATTERN.pattern} (1 to {SYMBOL_MAX_LENGTH} of A-Z, 0-9, '.', '_', '-', first and last a letter "
+    "or digit) and not be a reserved device name (CON, PRN, AUX, NUL, COM0-9, LPT0-9)"
+)
+
+
+def check_symbol(symbol: str) -> str:
+    """The one rule every symbol meets before it names a row, a file or a folder.
+
+    Returns ``symbol`` unchanged if it matches :data:`SYMBOL_PATTERN` and is not one of
+    :data:`RESERVED_NAMES` (before its first dot), so it can never leave a folder (``..``, ``/``),
+    start a hidden file, or name a device; see :func:`normalize_symbol` for what a user types.
+
+    Raises:
+        DataError: naming the symbol and the rule.
+    """
+    ok = isinstance(symbol, str) and SYMBOL_PATTERN.fullmatch(symbol) is not None
+    if not ok or symbol.split(".")[0] in RESERVED_NAMES:
+        raise DataError(f"`symbol` must {SYMBOL_RULE} but got {symbol!r}", symbol=symbol if isinstance(symbol, str) else None)
+    return symbol
+
+
+def task_key(symbol: str, horizon: int) -> str:
+    """``"<SYMBOL>_<h>d"``, the key of a task everywhere (state, studies, runs, symbol_metrics).
+
+    Raises:
+        DataError: ``symbol`` breaks the symbol rule (:func:`check_symbol`).
+    """
+    return f"{check_symbol(symbol)}_{horizon}d"
+
+
+def normalize_symbol(text: str) -> str:
+    """A symbol as a user types it (``" thyao "``), normalized: surrounding spaces stripped, ASCII
+    letters upper-cased; then :func:`check_symbol`. Anything else (spaces inside, non-ASCII
+    letters, path separators, shell characters) is refused, never rewritten.
+
+    Raises:
+        DataError: the normalized text breaks the rule.
+    """
+    if not isinstance(text, str) or not text.isascii():
+        raise DataError(f"`symbol` must {SYMBOL_RULE} but got {text!r}", symbol=text if isinstance(text, str) else None)
+    return check_symbol(text.strip().upper())

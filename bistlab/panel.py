@@ -49,7 +49,8 @@ from bistlab.errors import ConfigError, InsufficientDataError
 from bistlab.features import FeatureCache, FeatureContext, build_feature_matrix, registry as feature_registry
 from bistlab.space import SearchSpace, TrialConfig
 from bistlab.splits import HoldoutPlan, SessionPlan, plan_sessions
-from bistlab.validate import UNIVERSE_SYMBOL, corporate_actions, task_key
+from bistlab.validate import corporate_actions
+from bistlab.names import UNIVERSE_SYMBOL, task_key
 
 __all__ = [
     "UNIVERSE_SYMBOL",

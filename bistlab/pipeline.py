@@ -44,7 +44,7 @@ from bistlab.panel import PanelSettings, PanelTask, is_universe
 from bistlab.panel_metrics import panel_metrics
 from bistlab.universe_rule import universe_verdict
 from bistlab.universe import Universe, load_task
-from bistlab.validate import task_key
+from bistlab.names import task_key
 from bistlab.workspace import TaskPaths, Workspace
 from bistlab.names import study_name
 from bistlab.records import BestParams, Evaluation, ModelMeta

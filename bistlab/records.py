@@ -15,7 +15,7 @@ from bistlab.metrics import SplitMetrics
 from bistlab.dirhit import DirHit, usable_verdict
 from bistlab.names import study_name
 from bistlab.textfmt import trials_text
-from bistlab.validate import task_key
+from bistlab.names import task_key
 
 __all__ = [
     "R",

@@ -12,7 +12,7 @@ Prices already kept in a table of one's own are read where they are, read-only, 
 
 Beside the rows, table ``price_imports`` keeps one import record per symbol: the price basis
 (``close``, or ``adj_close`` for a series scaled to yfinance's Adj Close, see
-:data:`bistlab.validate.PRICE_BASES`) and where the rows came from. The basis enters the data
+:data:`bistlab.price_frames.PRICE_BASES`) and where the rows came from. The basis enters the data
 fingerprint (:meth:`PriceStore.load`); a symbol without a record is on ``close``.
 """
 
@@ -49,16 +49,9 @@ from bistlab.config import PRICE_FIELDS
 from bistlab.db_urls import cannot_open, masked_url, scrubbed, sqlite_file
 from bistlab.errors import DataError, SymbolNotFoundError
 from bistlab.sentiment_table import SentimentTable
-from bistlab.validate import (
-    COLUMNS,
-    PRICE_BASES,
-    Defect,
-    check_symbol,
-    fingerprint,
-    to_raw_frame,
-    validate_ohlcv,
-    wall_clock_dates,
-)
+from bistlab.validate import Defect, validate_ohlcv
+from bistlab.price_frames import COLUMNS, PRICE_BASES, fingerprint, to_raw_frame, wall_clock_dates
+from bistlab.names import check_symbol
 
 __all__ = ["OWN_TABLE", "LoadedPrices", "PriceStore", "imports_table", "prices_table", "masked_url", "scrubbed"]
 
@@ -97,8 +90,8 @@ class LoadedPrices:
         symbol: the symbol.
         frame: the clean frame (see :func:`bistlab.validate.validate_ohlcv`).
         defects: the defects found in the stored rows.
-        fingerprint: :func:`bistlab.validate.fingerprint` of ``frame`` on ``basis``.
-        basis: what the prices are (:data:`bistlab.validate.PRICE_BASES`): ``close`` unless
+        fingerprint: :func:`bistlab.price_frames.fingerprint` of ``frame`` on ``basis``.
+        basis: what the prices are (:data:`bistlab.price_frames.PRICE_BASES`): ``close`` unless
             imported scaled to an Adj Close.
     """
 
@@ -123,7 +116,7 @@ def _nullable(values: np.ndarray) -> list[float | None]:
 
 def _as_dates(values: Sequence[object]) -> pd.DatetimeIndex:
     """Dates, datetimes (naive, or aware: their wall-clock date) or date text -> a tz-naive,
-    midnight, ns ``DatetimeIndex`` named ``date`` (NULL -> NaT): :func:`bistlab.validate.wall_clock_dates`.
+    midnight, ns ``DatetimeIndex`` named ``date`` (NULL -> NaT): :func:`bistlab.price_frames.wall_clock_dates`.
 
     Raises:
         ValueError, TypeError: a value is not a date.
@@ -245,12 +238,12 @@ class PriceStore:
         """Store one symbol's rows in one transaction, with its import record.
 
         Args:
-            symbol: the symbol (see :func:`bistlab.validate.check_symbol`).
-            frame: raw daily OHLCV (see :func:`bistlab.validate.to_raw_frame`); rows on a date
+            symbol: the symbol (see :func:`bistlab.names.check_symbol`).
+            frame: raw daily OHLCV (see :func:`bistlab.price_frames.to_raw_frame`); rows on a date
                 that occurs again later in ``frame`` are dropped (last kept).
             replace: delete all of the symbol's stored rows first; otherwise merge (stored rows
                 on the dates of ``frame`` are overwritten, others kept).
-            basis: what the prices are (:data:`bistlab.validate.PRICE_BASES`). ``None``: a
+            basis: what the prices are (:data:`bistlab.price_frames.PRICE_BASES`). ``None``: a
                 replace stores the symbol on ``close``, a merge keeps the stored basis; a merge
                 on another basis than the stored one is refused (one series, one basis).
             source: where the rows come from, kept in the import record.
@@ -290,7 +283,7 @@ class PriceStore:
         return len(rows)
 
     def price_basis(self, symbol: str) -> str:
-        """What a symbol's stored prices are (:data:`bistlab.validate.PRICE_BASES`): its import
+        """What a symbol's stored prices are (:data:`bistlab.price_frames.PRICE_BASES`): its import
         record's basis, ``close`` without one."""
         query = select(imports_table.c.basis).where(imports_table.c.symbol == symbol)
         try:

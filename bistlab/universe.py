@@ -27,7 +27,8 @@ from bistlab.jsonio import atomic_file
 from bistlab.panel import PanelSettings, PanelTask, build_panel, is_universe
 from bistlab.store import LoadedPrices, PriceStore
 from bistlab.stores import workspace_store
-from bistlab.validate import fingerprint, validate_ohlcv
+from bistlab.validate import validate_ohlcv
+from bistlab.price_frames import fingerprint
 from bistlab.workspace import Workspace
 
 __all__ = ["Universe", "load_universe", "load_task"]

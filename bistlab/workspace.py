@@ -49,7 +49,7 @@ from bistlab.errors import ConfigError, WorkspaceError
 from bistlab.jsonio import read_json_or_none, write_json_atomic
 from bistlab.names import check_job_id, check_task_key, group_study_name, study_name
 from bistlab.records import BestParams, Evaluation, FinalModelMeta, ForwardScore, ModelMeta, R, Record
-from bistlab.validate import task_key
+from bistlab.names import task_key
 
 __all__ = ["Workspace", "TaskPaths", "JobPaths", "task_key"]
 

@@ -22,7 +22,7 @@ from bistlab.labels import forward_log_return
 from bistlab.state import StateFile, TaskStatus
 from bistlab.store import PriceStore
 from bistlab.universe import Universe, load_universe
-from bistlab.validate import fingerprint
+from bistlab.price_frames import fingerprint
 from bistlab.workspace import Workspace
 from bistlab.records import BestParams, FinalModelMeta, ForwardScore, ModelMeta
 from tests.conftest import _market, market_workspace

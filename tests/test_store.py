@@ -11,7 +11,8 @@ from bistlab.workspace import Workspace
 from bistlab.errors import DataError, SymbolNotFoundError
 from bistlab.store import PriceStore
 from bistlab.stores import workspace_store
-from bistlab.validate import fingerprint, validate_ohlcv
+from bistlab.validate import validate_ohlcv
+from bistlab.price_frames import fingerprint
 
 
 def test_write_read_roundtrip_keeps_raw_rows(store: PriceStore, make_ohlcv) -> None:

@@ -19,7 +19,8 @@ from bistlab.errors import ConfigError, DataError, SymbolNotFoundError
 from bistlab.store import PriceStore
 from bistlab.store_mapped import MappedPriceStore
 from bistlab.stores import open_store, workspace_store
-from bistlab.validate import fingerprint, validate_ohlcv
+from bistlab.validate import validate_ohlcv
+from bistlab.price_frames import fingerprint
 
 MAPPING = {
     "symbol": "ticker",

@@ -30,7 +30,7 @@ from bistlab.report.studies import cached_study_record
 from bistlab.selection import SupportFilter, filtered_dirhit
 from bistlab.state import CycleTasks, TaskState, tasks_of_cycle, write_tasks_snapshot
 from bistlab.summary import edge_of, panel_figures
-from bistlab.validate import UNIVERSE_SYMBOL
+from bistlab.names import UNIVERSE_SYMBOL
 from bistlab.workspace import TaskPaths, Workspace
 from bistlab.records import BestParams, Evaluation, ModelMeta, Record
 

@@ -26,7 +26,7 @@ from bistlab.report.words import baseline_html, disguise_words, hold_html, hpo_h
 from bistlab.repro import report_versions, source_revision
 from bistlab.state import TaskStatus
 from bistlab.textfmt import TRIALS_MEANING
-from bistlab.validate import UNIVERSE_SYMBOL
+from bistlab.names import UNIVERSE_SYMBOL
 
 __all__ = [
     "summary_html",
