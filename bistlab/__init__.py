@@ -17,7 +17,8 @@ Prices
     price_frames      raw OHLCV frames: standard columns, wall-clock dates, numbers, the data fingerprint
     validate          defects of a raw frame repaired and listed: the clean frame
     sessions          exchange calendars (XIST by default): missing sessions, rows on non-trading days, long gaps
-    importers         CSV / Parquet files and the embedded demo data into the store
+    price_tables      a CSV / Parquet price file read into one table per symbol
+    importers         those tables and the embedded demo data into the store, validated on the way
     store             the price store: bistlab's own ``prices`` table (SQLite or PostgreSQL)
     store_mapped      a price table of one's own, read in place, read-only
     stores            which store a URL and table get (``open_store``, ``workspace_store``)

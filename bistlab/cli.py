@@ -47,7 +47,7 @@ render_report = lazy("bistlab.report", "render_report")
 StateFile, TaskStatus = lazy("bistlab.state", "StateFile"), lazy("bistlab.state", "TaskStatus")
 PriceStore = lazy("bistlab.store", "PriceStore")
 workspace_store = lazy("bistlab.stores", "workspace_store")
-normalize_symbol, too_short = lazy("bistlab.validate", "normalize_symbol"), lazy("bistlab.validate", "too_short")
+normalize_symbol, too_short = lazy("bistlab.names", "normalize_symbol"), lazy("bistlab.validate", "too_short")
 Workspace = lazy("bistlab.workspace", "Workspace")
 
 __all__ = ["app", "main"]

@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bistlab.errors import ConfigError, DataError, MalformedFileError
-from bistlab.importers import import_paths, iter_price_files, load_demo, read_price_file, read_price_tables
+from bistlab.importers import import_paths, load_demo
+from bistlab.price_tables import iter_price_files, read_price_file, read_price_tables
 from bistlab.store import PriceStore
 from bistlab.price_frames import fingerprint
 
