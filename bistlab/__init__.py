@@ -45,7 +45,8 @@ One (symbol, horizon) task
     pipeline          a task's steps: HPO + selection, training, evaluation (records in, records out)
 
 Universe tasks (one model per horizon over every symbol)
-    panel             ``PanelTask``: the panel of every symbol, the excess target, corporate-action cuts, splits by date
+    panel_calendar    the panel's settings, members cut at corporate actions, the union calendar, the excess target
+    panel             ``PanelTask``: the panel of every symbol, its features and splits by date
     panel_metrics     pooled DirHit, rank IC, quintile spread of a universe holdout
     date_bootstrap    the circular block bootstrap over dates behind those intervals
     universe_rule     the universe verdict (``USABLE_RULE_UNIVERSE``)

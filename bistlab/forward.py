@@ -49,7 +49,8 @@ from bistlab.looks import control_cycle
 from bistlab.metrics import effective_count, split_metrics
 from bistlab.dirhit import DirHit, split_figures
 from bistlab.intervals import INTERVAL_METHOD
-from bistlab.panel import PanelSettings, PanelTask, is_universe
+from bistlab.panel import PanelTask, is_universe
+from bistlab.panel_calendar import PanelSettings
 from bistlab.panel_metrics import panel_metrics
 from bistlab.date_bootstrap import BOOTSTRAP_METHOD
 from bistlab.predict import forecast_task

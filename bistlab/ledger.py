@@ -34,7 +34,7 @@ from bistlab.workspace import Workspace
 from bistlab.errors import DataError
 from bistlab.metrics import effective_count, majority_direction
 from bistlab.dirhit import DirHit
-from bistlab.panel import PanelSettings, calendar_targets
+from bistlab.panel_calendar import PanelSettings, calendar_targets
 from bistlab.universe import load_universe
 
 __all__ = [

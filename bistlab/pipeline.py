@@ -40,7 +40,8 @@ from bistlab.objectives import cycle_metric_name, name_metric
 from bistlab.repro import package_versions
 from bistlab.selection import SupportFilter, filtered_dirhit, select_best_trial
 from bistlab.space import SearchSpace, TrialConfig
-from bistlab.panel import PanelSettings, PanelTask, is_universe
+from bistlab.panel import PanelTask, is_universe
+from bistlab.panel_calendar import PanelSettings
 from bistlab.panel_metrics import panel_metrics
 from bistlab.universe_rule import universe_verdict
 from bistlab.universe import Universe, load_task

@@ -48,7 +48,8 @@ from bistlab.ledger import ForecastLedger
 from bistlab.dirhit import split_figures
 from bistlab.space import TrialConfig
 from bistlab.state import StateFile, TaskState, TaskStatus, tasks_of_cycle
-from bistlab.panel import PanelSettings, PanelTask
+from bistlab.panel import PanelTask
+from bistlab.panel_calendar import PanelSettings
 from bistlab.universe import Universe, load_universe
 from bistlab.workspace import TaskPaths, Workspace, task_key
 from bistlab.records import BestParams, Evaluation, FinalModelMeta, ModelMeta, PREDICTION_COLUMNS

@@ -24,7 +24,8 @@ from bistlab.config import EvalSettings, parse_as_of
 from bistlab.dataset import TaskData, prepare_task
 from bistlab.errors import DataError, SymbolNotFoundError
 from bistlab.jsonio import atomic_file
-from bistlab.panel import PanelSettings, PanelTask, build_panel, is_universe
+from bistlab.panel import PanelTask, build_panel, is_universe
+from bistlab.panel_calendar import PanelSettings
 from bistlab.store import LoadedPrices, PriceStore
 from bistlab.stores import workspace_store
 from bistlab.validate import validate_ohlcv
