@@ -79,7 +79,8 @@ The LSTM hyperopt module (second specification)
 
 Command line
     cli_common        the consoles, the chosen workspace, the one-line error
-    cli               ``bistlab``: data, cycle, status, dashboard, report, predict, forward
+    cli               ``bistlab``: data, cycle, status, dashboard, report
+    cli_forecasts     ``bistlab predict`` and ``bistlab forward``
     cli_hyperopt      ``bistlab hyperopt``: start, stop, resume, status, results
 """
 
