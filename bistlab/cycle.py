@@ -64,7 +64,7 @@ from bistlab.storage import make_storage
 from bistlab.stores import workspace_store
 from bistlab.universe import load_universe
 from bistlab.validate import MIN_ROWS
-from bistlab.names import check_symbol
+from bistlab.names import check_symbol, parse_study_name
 from bistlab.workspace import Workspace
 from bistlab.records import BestParams
 
@@ -152,7 +152,7 @@ def cleanup_cycles(ws: Workspace, current: int, *, keep: int) -> list[int]:
     if ws.optuna_url and removed:
         storage = make_storage(ws.optuna_url)
         for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
-            if any(summary.study_name.endswith(f"_c{n}") for n in removed):
+            if (parse_study_name(summary.study_name) or ("", 0))[1] in removed:
                 optuna.delete_study(study_name=summary.study_name, storage=storage)
     if removed:
         logger.info("cleaned up cycles %s (keeping %d before cycle %d)", sorted(removed), keep, current)

@@ -12,6 +12,8 @@ __all__ = [
     "check_job_id",
     "check_task_key",
     "group_study_name",
+    "key_horizon",
+    "parse_study_name",
     "study_name",
     "SYMBOL_MAX_LENGTH",
     "SYMBOL_PATTERN",
@@ -125,3 +127,19 @@ def normalize_symbol(text: str) -> str:
     if not isinstance(text, str) or not text.isascii():
         raise DataError(f"`symbol` must {SYMBOL_RULE} but got {text!r}", symbol=text if isinstance(text, str) else None)
     return check_symbol(text.strip().upper())
+
+
+_STUDY_NAME = re.compile(r"(?P<task>.+)_c(?P<cycle>\d+)(?:_v\d+)?")
+
+
+def parse_study_name(name: str) -> tuple[str, int] | None:
+    """The task key and cycle of a task's study name (:func:`study_name`, ``..._v<k>`` after a restart
+    with another evaluation spec); ``None`` for any other name."""
+    found = _STUDY_NAME.fullmatch(name)
+    return (found["task"], int(found["cycle"])) if found else None
+
+
+def key_horizon(key: str) -> int | None:
+    """The horizon h (trading days) of a task key ``"<SYMBOL>_<h>d"``; ``None`` for another name."""
+    found = _TASK_KEY.fullmatch(key)
+    return int(found["horizon"]) if found else None

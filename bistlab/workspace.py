@@ -51,10 +51,16 @@ from bistlab.names import check_job_id, check_task_key, group_study_name, study_
 from bistlab.records import BestParams, Evaluation, FinalModelMeta, ForwardScore, ModelMeta, R, Record
 from bistlab.names import task_key
 
-__all__ = ["Workspace", "TaskPaths", "JobPaths", "task_key"]
+__all__ = ["Workspace", "TaskPaths", "JobPaths", "task_key", "ASSET_HREF", "PLOTLY_JS", "NOTEBOOK_CSS"]
 
 
 _CYCLE = "cycle_{}"
+PLOTLY_JS = "plotly.min.js"
+"""The cycle's one shared local plotly.js, in ``reports/cycle_<N>/``."""
+NOTEBOOK_CSS = "notebook.css"
+"""The cycle's one shared stylesheet of the exported notebooks, in ``reports/cycle_<N>/``."""
+ASSET_HREF = "../{}"
+"""The link from a task page (or an exported notebook) to a shared asset of its cycle."""
 _CYCLE_NUMBER = re.compile(r"cycle_(\d+)")
 
 
@@ -254,6 +260,14 @@ class Workspace:
         """``reports/cycle_<N>/``: task pages, shared assets, copies of the results."""
         return self.reports / _CYCLE.format(cycle)
 
+    def report_asset(self, cycle: int, name: str) -> Path:
+        """A shared asset of the cycle's pages (:data:`PLOTLY_JS`, :data:`NOTEBOOK_CSS`) in ``reports/cycle_<N>/``."""
+        return self.report_dir(cycle) / name
+
+    def report_cache(self, cycle: int) -> Path:
+        """``reports/cycle_<N>/report.pkl``: the driver's loaded report, kept while the ``report`` notebook runs."""
+        return self.report_dir(cycle) / "report.pkl"
+
     def task_report_dir(self, cycle: int, key: str) -> Path:
         """``reports/cycle_<N>/<SYMBOL>_<h>d/`` (keys come from the state, made by :func:`task_key`)."""
         return self.report_dir(cycle) / key
@@ -325,7 +339,7 @@ class JobPaths:
     @property
     def best_params(self) -> Path:
         """``best_params.json``: the best parameters only."""
-        return self.folder / "best_params.json"
+        return self.folder / BestParams.FILE  # named as a task's best parameters
 
     @property
     def stop(self) -> Path:
@@ -339,7 +353,12 @@ class JobPaths:
 
     def study(self, study_name: str, group: str) -> Path:
         """The SQLite file of a group's study: ``<study_name>_<group>.db``."""
-        return self.folder / f"{group_study_name(study_name, group)}.db"
+        return self.folder / self.study_file(group_study_name(study_name, group))
+
+    @staticmethod
+    def study_file(study: str) -> str:
+        """The name of a study's SQLite file in the job folder: ``<study>.db``."""
+        return f"{study}.db"
 
     @property
     def mlflow_db(self) -> Path:

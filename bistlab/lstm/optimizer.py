@@ -396,7 +396,7 @@ def group_result(
     return to_jsonable({
         "group": group,
         "study_name": study.study_name,
-        "storage": f"{study.study_name}.db",
+        "storage": JobPaths.study_file(study.study_name),
         "best_value": best.value if best else None,
         "best_trial_number": best.number if best else None,
         "search_best_value": top.value if top else None,
