@@ -11,6 +11,8 @@ Foundations
     records           the typed result records (``BestParams``, ``ModelMeta``, ``Evaluation``, ``FinalModelMeta``,
                       ``ForwardScore``) and the forecasts' columns
     jsonio            atomic files (temp file + rename) and JSON reading
+    clock             the one clock of every record: UTC now as ISO 8601
+    locks             the one exclusive file lock (a cycle, a hyperopt job, a state file's read-modify-write)
     faults            fault points for the crash and fault tests (``BISTLAB_FAULT``, ``BISTLAB_STEP_FAULT``)
 
 Prices

@@ -48,6 +48,7 @@ import optuna
 import pandas as pd
 
 from bistlab import sessions
+from bistlab.clock import utcnow
 from bistlab.config import UNIVERSE_MIN_SYMBOLS, CycleConfig
 from bistlab.cycle_tracking import track_cycle_safely
 from bistlab.errors import BistlabError, ConfigError
@@ -59,7 +60,7 @@ from bistlab.panel import UNIVERSE_SYMBOL, is_universe
 from bistlab.predict import update_predictions
 from bistlab.report.render import render_report
 from bistlab.space import ENSEMBLE
-from bistlab.state import CycleLock, CycleState, StateFile, TaskState, TaskStatus, utcnow
+from bistlab.state import CycleLock, CycleState, StateFile, TaskState, TaskStatus
 from bistlab.storage import make_storage
 from bistlab.stores import workspace_store
 from bistlab.universe import load_universe
