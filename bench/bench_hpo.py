@@ -17,7 +17,8 @@ from pathlib import Path
 
 import optuna
 
-from bistlab.workspace import Workspace, storage_url
+from bistlab.db_urls import storage_url
+from bistlab.workspace import Workspace
 from bistlab.evaluation import make_evaluation_spec
 from bistlab.hpo import open_study, run_hpo, trial_attrs
 from bistlab.importers import import_paths, load_demo

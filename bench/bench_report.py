@@ -26,7 +26,9 @@ import time
 from pathlib import Path
 
 from bistlab.config import EvalSettings
-from bistlab.workspace import Evaluation, Workspace, study_name, task_key
+from bistlab.workspace import Workspace, task_key
+from bistlab.names import study_name
+from bistlab.records import Evaluation
 from bistlab.predict import update_predictions
 from bistlab.report import load_report, render, render_report
 from bistlab.state import StateFile, TaskState, TaskStatus

@@ -22,7 +22,7 @@ from pathlib import Path
 import optuna
 
 from bistlab.storage import make_storage
-from bistlab.workspace import storage_url
+from bistlab.db_urls import storage_url
 
 SPLIT = {"dirhit": 51.0, "mask_count": 40, "mask_pct": 12.5, "nrmse": 1.01, "dirhit_hits": 20, "extra": list(range(10))}
 ATTRIBUTE = {"split_metrics": [SPLIT] * 4}

@@ -6,17 +6,25 @@ evaluation → cycle → report → forecasts); each module owns what its line s
 Foundations
     errors            the exception root ``BistlabError`` and its subclasses (fields: symbol, horizon, stage, job)
     config            shared settings: default horizons, ``EvalSettings``, ``CycleConfig``, the score's k, price-column mapping
-    workspace         where every file lives (``Workspace``, ``TaskPaths``) and the typed result records
-                      (``BestParams``, ``ModelMeta``, ``Evaluation``, ``FinalModelMeta``)
+    names             the symbol rule, task keys, job ids, a task's study name, an LSTM group's study name
+    workspace         where every file lives (``Workspace``, ``TaskPaths``, ``JobPaths``)
+    records           the typed result records (``BestParams``, ``ModelMeta``, ``Evaluation``, ``FinalModelMeta``,
+                      ``ForwardScore``) and the forecasts' columns
     jsonio            atomic files (temp file + rename) and JSON reading
+    clock             the one clock of every record: UTC now as ISO 8601
+    locks             the one exclusive file lock (a cycle, a hyperopt job, a state file's read-modify-write)
     faults            fault points for the crash and fault tests (``BISTLAB_FAULT``, ``BISTLAB_STEP_FAULT``)
 
 Prices
-    validate          raw OHLCV frames: standard columns, defects repaired and listed, fingerprints; the symbol rule
+    price_frames      raw OHLCV frames: standard columns, wall-clock dates, numbers, the data fingerprint
+    validate          defects of a raw frame repaired and listed: the clean frame
     sessions          exchange calendars (XIST by default): missing sessions, rows on non-trading days, long gaps
-    importers         CSV / Parquet files and the embedded demo data into the store
+    price_tables      a CSV / Parquet price file read into one table per symbol
+    importers         those tables and the embedded demo data into the store, validated on the way
     store             the price store: bistlab's own ``prices`` table (SQLite or PostgreSQL)
     store_mapped      a price table of one's own, read in place, read-only
+    stores            which store a URL and table get (``open_store``, ``workspace_store``)
+    db_urls           database URLs in messages: the SQLite file, passwords masked
     sentiment_table   the optional ``sentiment`` table
     universe          every stored symbol read and validated once; a task prepared with its peers
 
@@ -29,7 +37,9 @@ One (symbol, horizon) task
     options           model-side options (directional loss, seed bagging, smart ensemble, meta stacking, stacked short horizons)
     space             the search space and a trial's ``TrialConfig``
     estimator         ``TaskModel``: families composed with the options, out-of-fold inputs
-    metrics           split and symbol metrics, the score, DirHit figures with intervals at effective counts, the usable rule
+    metrics           split and symbol metrics, the score, effective counts of overlapping labels
+    intervals         intervals and exact tests of a hit rate (Wilson, Clopper-Pearson), the smallest certifiable DirHit
+    dirhit            DirHit figures with count and interval, the baselines, the edge, the usable rule
     evaluation        the ``EvaluationSpec``, walk-forward evaluation, the online holdout
     storage           Optuna storages with heartbeats
     hpo               a task's Optuna study, its objective, resumes that never mix specs
@@ -37,8 +47,12 @@ One (symbol, horizon) task
     pipeline          a task's steps: HPO + selection, training, evaluation (records in, records out)
 
 Universe tasks (one model per horizon over every symbol)
-    panel             ``PanelTask``: the panel of every symbol, the excess target, corporate-action cuts, splits by date
-    panel_metrics     pooled DirHit, rank IC, quintile spread with date-block bootstrap intervals; the universe verdict
+    panel_calendar    the panel's settings, members cut at corporate actions, the union calendar, the excess target
+    panel             ``PanelTask``: the panel of every symbol, its features and splits by date
+    panel_metrics     pooled DirHit, rank IC, quintile spread of a universe holdout
+    date_bootstrap    the circular block bootstrap over dates behind those intervals
+    universe_rule     the universe verdict (``USABLE_RULE_UNIVERSE``)
+    universe_simulation  simulated panels: the universe rule's yardstick
 
 Cycles
     state             ``runs/state.json``: the cycle and its tasks, locked and atomic; the one-cycle-per-workspace lock
@@ -67,7 +81,8 @@ The LSTM hyperopt module (second specification)
 
 Command line
     cli_common        the consoles, the chosen workspace, the one-line error
-    cli               ``bistlab``: data, cycle, status, dashboard, report, predict, forward
+    cli               ``bistlab``: data, cycle, status, dashboard, report
+    cli_forecasts     ``bistlab predict`` and ``bistlab forward``
     cli_hyperopt      ``bistlab hyperopt``: start, stop, resume, status, results
 """
 

@@ -29,7 +29,9 @@ from typing import Any
 import numpy as np
 from scipy import signal, special
 
-from bistlab.metrics import split_metrics, usable_verdict, wilson_interval
+from bistlab.metrics import split_metrics
+from bistlab.dirhit import usable_verdict
+from bistlab.intervals import wilson_interval
 
 __all__ = [
     "CallModel",

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bistlab.cli_common import console, current_workspace, err_console, fail, set_workspace
+from bistlab.cli_forecasts import forward, predict
 from bistlab.cli_hyperopt import hyperopt_app
 from bistlab.cli_serve import serve_command
 from bistlab.config import DEFAULT_HORIZONS, DEFAULT_PRUNER, PRUNER_NAMES, CycleConfig, default_workers
@@ -28,25 +29,23 @@ from bistlab.textfmt import TRIALS_MEANING, trials_text
 
 if TYPE_CHECKING:  # names in annotations only
     from bistlab.cycle import CycleResult
-    from bistlab.forward import ForwardGroup
     from bistlab.importers import ImportReport
     from bistlab.state import CycleState, TaskState
-    from bistlab.workspace import ForwardScore
 
 # imported on first use: `bistlab --help` starts without pandas, optuna or the models
 pd = lazy("pandas")
 optuna = lazy("optuna")
 check_runnable, request_stop, run_cycle = (lazy("bistlab.cycle", n) for n in ("check_runnable", "request_stop", "run_cycle"))
 combined_storage = lazy("bistlab.dashboard", "combined_storage")
-cycle_as_of, default_forward_cycle, forward_cycle, forward_groups = (lazy("bistlab.forward", n) for n in ("cycle_as_of", "default_forward_cycle", "forward_cycle", "forward_groups"))
+cycle_as_of = lazy("bistlab.forward", "cycle_as_of")
 import_paths, load_demo = lazy("bistlab.importers", "import_paths"), lazy("bistlab.importers", "load_demo")
-load_forward = lazy("bistlab.ledger", "load_forward")
 task_rows = lazy("bistlab.monitor", "task_rows")
-predict_cycle, update_predictions, write_predictions = (lazy("bistlab.predict", n) for n in ("predict_cycle", "update_predictions", "write_predictions"))
+update_predictions = lazy("bistlab.predict", "update_predictions")
 render_report = lazy("bistlab.report", "render_report")
 StateFile, TaskStatus = lazy("bistlab.state", "StateFile"), lazy("bistlab.state", "TaskStatus")
 PriceStore = lazy("bistlab.store", "PriceStore")
-normalize_symbol, too_short = lazy("bistlab.validate", "normalize_symbol"), lazy("bistlab.validate", "too_short")
+workspace_store = lazy("bistlab.stores", "workspace_store")
+normalize_symbol, too_short = lazy("bistlab.names", "normalize_symbol"), lazy("bistlab.validate", "too_short")
 Workspace = lazy("bistlab.workspace", "Workspace")
 
 __all__ = ["app", "main"]
@@ -58,7 +57,6 @@ app.add_typer(data_app, name="data")
 app.add_typer(cycle_app, name="cycle")
 app.add_typer(hyperopt_app, name="hyperopt")
 app.command("serve")(serve_command)
-
 
 
 @app.callback()
@@ -79,7 +77,7 @@ def _root(
 
 
 def _store() -> PriceStore:
-    return PriceStore.from_workspace(current_workspace().ensure())
+    return workspace_store(current_workspace().ensure())
 
 
 def _print_import(report: ImportReport) -> None:
@@ -221,7 +219,7 @@ def _cycle(config: CycleConfig, *, resume: bool) -> None:
 
 
 def _parse_symbols(text: str | None) -> tuple[str, ...] | None:
-    """``--symbols``: comma-separated, each under the one symbol rule (:func:`bistlab.validate.normalize_symbol`)."""
+    """``--symbols``: comma-separated, each under the one symbol rule (:func:`bistlab.names.normalize_symbol`)."""
     if text is None:
         return None
     symbols = tuple(normalize_symbol(s) for s in text.split(",") if s.strip())
@@ -466,127 +464,8 @@ def report(cycle: Annotated[Optional[int], typer.Option(help="Cycle number (defa
     console.print(f"report: {path}", highlight=False, soft_wrap=True)
 
 
-@app.command("predict")
-def predict(
-    cycle: Annotated[Optional[int], typer.Option(help="Cycle whose models forecast (default: the latest trained one).")] = None,
-    output: Annotated[Optional[Path], typer.Option(help="CSV file to write (default: reports/cycle_<N>/predictions.csv, the table the report shows).")] = None,
-    refit: Annotated[bool, typer.Option(help="Refit the final models even when the prices have not changed.")] = False,
-    jobs: Annotated[int, typer.Option(help="Threads per refit.")] = 1,
-) -> None:
-    """The latest forecast per symbol-horizon: direction, expected log return, holdout DirHit, usable flag."""
-    ws = current_workspace()
-    try:
-        frame = predict_cycle(ws, cycle=cycle, n_jobs=jobs, refit=refit)
-        path = write_predictions(frame, output or ws.predictions_file(frame.attrs["cycle"]))
-    except BistlabError as err:
-        fail(err)
-    _print_predictions(frame, path)
-    _print_forward(ws)
-
-
-_PREDICTION_HEADER = ("task", "as of", "direction", "expected log return", "holdout DirHit", "usable", "note")
-
-
-def _prediction_cells(r: Any) -> tuple[str, ...]:
-    """One forecast (a row of :func:`bistlab.predict.predict_cycle`) as the cells of :data:`_PREDICTION_HEADER`."""
-    elr = "–" if pd.isna(r.expected_log_return) else f"{r.expected_log_return:+.4f}"
-    usable = "USABLE" if r.usable is True else "no"
-    task = f"{r.task} {r.symbol}" if str(r.task).startswith("UNIVERSE_") else str(r.task)  # a universe task forecasts every symbol
-    return (task, _text(r.as_of), _text(r.direction), elr, _text(r.holdout_dirhit_text), usable, _text(r.note, empty=""))
-
-
-def _text(value: object, *, empty: str = "–") -> str:
-    """A cell's text; a missing value (None, NaN, "") is ``empty``."""
-    return empty if value is None or (isinstance(value, float) and value != value) or value == "" else str(value)
-
-
-def _print_predictions(frame: pd.DataFrame, path: Path) -> None:
-    """The forecasts: a table on a terminal; elsewhere (a log file, a pipe: no width to fit) one
-    line per task with aligned columns that never wrap, and the CSV that holds every column."""
-    rows = [_prediction_cells(r) for r in frame.itertuples(index=False)]
-    _print_rows(f"forecasts from cycle {frame.attrs['cycle']}", _PREDICTION_HEADER, rows, count=f"{len(rows)} tasks; every column is in the CSV below")
-    console.print(f"predictions: {path}", highlight=False, soft_wrap=True)
-
-
-def _print_rows(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]], *, count: str) -> None:
-    """A table on a terminal; elsewhere (a log file, a pipe: no width to fit) the title with
-    ``count`` and one line per row with aligned columns that never wrap."""
-    if console.is_terminal:
-        table = Table(title=title)
-        for col in header:
-            table.add_column(col, overflow="fold")
-        for row in rows:
-            table.add_row(*map(escape, row))
-        console.print(table)
-        return
-    widths = [max(len(c) for c in column) for column in zip(header, *rows)]
-    console.print(f"{title} ({count}):", highlight=False, soft_wrap=True)
-    for row in (header, *rows):
-        console.print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), highlight=False, soft_wrap=True, markup=False)
-
-
-def _print_forward(ws: Workspace) -> None:
-    """The forward record of the ledger: recorded forecasts scored against the prices that followed."""
-    try:
-        view = load_forward(ws)
-    except BistlabError as err:
-        fail(err)
-    console.print(f"forward record: {view.note}", highlight=False, soft_wrap=True)
-    for g in view.groups:
-        if g.n_forecasts:
-            console.print(
-                f"  {g.label}: forward DirHit {g.dirhit.text()}; persistence {g.persistence.text()}; majority {g.majority.text()}",
-                highlight=False,
-                soft_wrap=True,
-            )
-
-
-@app.command("forward")
-def forward(
-    cycle: Annotated[Optional[int], typer.Option(help="The as-of cycle to score (default: the latest cycle run with --as-of, else the latest cycle).")] = None,
-    render: Annotated[bool, typer.Option("--report/--no-report", help="Render the cycle's report again with the forward record.")] = True,
-) -> None:
-    """Score an as-of cycle's frozen models on every session after its as-of date: forward DirHit per
-    task with count, interval and baselines on the same rows, and usable against not-usable models."""
-    ws = current_workspace()
-    try:
-        number = cycle or default_forward_cycle(ws)
-        scores = forward_cycle(ws, number)
-    except BistlabError as err:
-        fail(err)
-    _print_forward_scores(number, cycle_as_of(ws, number) or "?", scores, forward_groups(scores))
-    if not render:
-        console.print(f"report not rendered: `bistlab report --cycle {number}` renders it with the forward record", highlight=False, soft_wrap=True)
-        return
-    try:
-        console.print(f"report: {render_report(ws.ensure(), number)}", highlight=False, soft_wrap=True)
-    except BistlabError as err:
-        fail(err)
-
-
-_FORWARD_HEADER = ("task", "usable at the cycle", "sessions scored", "forward DirHit", "persistence (same rows)", "majority (same rows)")
-
-
-def _forward_cells(s: ForwardScore) -> tuple[str, ...]:
-    """One task's forward record as the cells of :data:`_FORWARD_HEADER`."""
-    usable = {True: "USABLE", False: "no", None: "–"}[s.usable]
-    span = f"{s.sessions} ({s.first_date} … {s.last_date})" if s.sessions else "0"
-    task = f"{s.key} ({s.target}, {s.rows} rows pooled)" if s.target != "raw" else s.key
-    return (task, usable, span, s.figure("model").text(), s.figure("persistence").text(), s.figure("majority").text())
-
-
-def _print_forward_scores(cycle: int, as_of: str, scores: list[ForwardScore], groups: list[ForwardGroup]) -> None:
-    """The forward record: a table on a terminal, else one unwrapped line per task; then the groups."""
-    rows = [_forward_cells(s) for s in scores]
-    title = f"forward record of cycle {cycle} (as of {as_of}): frozen models on every later session with a known label"
-    _print_rows(title, _FORWARD_HEADER, rows, count=f"{len(rows)} tasks")
-    for g in groups:
-        if g.n_tasks:
-            console.print(
-                f"  {g.label} ({g.n_tasks} per-symbol task{'s' if g.n_tasks != 1 else ''}, {g.sessions} sessions): forward DirHit {g.dirhit.text()}; "
-                f"persistence {g.persistence.text()}; majority {g.majority.text()}",
-                highlight=False, soft_wrap=True, markup=False,
-            )
+app.command("predict")(predict)
+app.command("forward")(forward)
 
 
 def main() -> None:

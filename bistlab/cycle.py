@@ -48,6 +48,7 @@ import optuna
 import pandas as pd
 
 from bistlab import sessions
+from bistlab.clock import utcnow
 from bistlab.config import UNIVERSE_MIN_SYMBOLS, CycleConfig
 from bistlab.cycle_tracking import track_cycle_safely
 from bistlab.errors import BistlabError, ConfigError
@@ -59,12 +60,14 @@ from bistlab.panel import UNIVERSE_SYMBOL, is_universe
 from bistlab.predict import update_predictions
 from bistlab.report.render import render_report
 from bistlab.space import ENSEMBLE
-from bistlab.state import CycleLock, CycleState, StateFile, TaskState, TaskStatus, utcnow
+from bistlab.state import CycleLock, CycleState, StateFile, TaskState, TaskStatus
 from bistlab.storage import make_storage
-from bistlab.store import PriceStore
+from bistlab.stores import workspace_store
 from bistlab.universe import load_universe
-from bistlab.validate import MIN_ROWS, check_symbol
-from bistlab.workspace import BestParams, Workspace
+from bistlab.validate import MIN_ROWS
+from bistlab.names import check_symbol, parse_study_name
+from bistlab.workspace import Workspace
+from bistlab.records import BestParams
 
 __all__ = [
     "CycleResult",
@@ -104,7 +107,7 @@ def wants_universe(ws: Workspace, config: CycleConfig) -> bool:
     at least :data:`~bistlab.config.UNIVERSE_MIN_SYMBOLS` symbols under the symbol rule."""
     if config.universe is not None:
         return config.universe
-    store = PriceStore.from_workspace(ws)
+    store = workspace_store(ws)
     try:
         stored = [s for s in store.summary()["symbol"] if _named_by_the_rule(s)]
     finally:
@@ -150,7 +153,7 @@ def cleanup_cycles(ws: Workspace, current: int, *, keep: int) -> list[int]:
     if ws.optuna_url and removed:
         storage = make_storage(ws.optuna_url)
         for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
-            if any(summary.study_name.endswith(f"_c{n}") for n in removed):
+            if (parse_study_name(summary.study_name) or ("", 0))[1] in removed:
                 optuna.delete_study(study_name=summary.study_name, storage=storage)
     if removed:
         logger.info("cleaned up cycles %s (keeping %d before cycle %d)", sorted(removed), keep, current)
@@ -207,7 +210,7 @@ def check_runnable(ws: Workspace, config: CycleConfig, *, resume: bool = False) 
 
 def _cycle_symbols(ws: Workspace, config: CycleConfig) -> list[str]:
     """The symbols to run, each stored and under the symbol rule, with horizons their data can hold."""
-    store = PriceStore.from_workspace(ws)
+    store = workspace_store(ws)
     try:
         summary = store.summary()
     finally:

@@ -25,10 +25,12 @@ from typing import Any
 from bistlab.errors import BistlabError, ConfigError
 from bistlab.honesty import CycleControl, fdr_control
 from bistlab.looks import holdout_looks
-from bistlab.metrics import DirHit, split_figures
+from bistlab.dirhit import DirHit, split_figures
 from bistlab.state import StateFile, TaskState, tasks_of_cycle
 from bistlab.summary import panel_figures
-from bistlab.workspace import Evaluation, Workspace, storage_path
+from bistlab.db_urls import storage_path
+from bistlab.workspace import Workspace
+from bistlab.records import Evaluation
 
 __all__ = ["VERDICTS", "cycle_holder", "cycle_status"]
 

@@ -32,7 +32,6 @@ import copy
 import hashlib
 import json
 import logging
-import re
 import socket
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -49,10 +48,12 @@ from optuna.trial import FrozenTrial, TrialState
 
 from bistlab.errors import BistlabError, ConfigError, ReadOnlyStorageError
 from bistlab.lstm.files import job_ids, read_state
+from bistlab.names import group_study_name, parse_study_name
 from bistlab.objectives import METRIC_NAMES_ATTR, cycle_study_metric_name, lstm_metric_name
 from bistlab.state import StateFile
 from bistlab.storage import make_storage
-from bistlab.workspace import JOURNAL_SUFFIX, Workspace, storage_url
+from bistlab.db_urls import JOURNAL_SUFFIX, storage_url
+from bistlab.workspace import Workspace
 
 __all__ = [
     "ID_SPACE",
@@ -244,12 +245,10 @@ def current_cycle(ws: Workspace) -> int:
 def sources_of_cycle(ws: Workspace, cycle: int | None = None, *, task: str | None = None) -> list[StudySource]:
     """The task studies (``<task>_c<N>``, ``..._v<k>`` after a restart) of ``cycle``, or of every
     cycle (``None``, by cycle number), optionally of one task only."""
-    number = r"\d+" if cycle is None else str(int(cycle))
-    pattern = re.compile(rf"(?P<task>.+)_c{number}(_v\d+)?")
 
     def keep(name: str) -> bool:
-        found = pattern.fullmatch(name)
-        return bool(found) and (task is None or found.group("task") == task)
+        found = parse_study_name(name)
+        return found is not None and (cycle is None or found[1] == int(cycle)) and (task is None or found[0] == task)
 
     if ws.optuna_url:
         return [StudySource(ws.optuna_url, keep, metric=cycle_study_metric_name)]
@@ -274,7 +273,7 @@ def job_sources(ws: Workspace, job_id: str) -> list[StudySource]:
     for group in (state.get("progress") or {}).get("groups_planned") or []:
         path = ws.job(job_id).study(name, group)
         if path.exists():
-            out.append(StudySource(storage_url(path), lambda n, wanted=f"{name}_{group}": n == wanted, f" [job {job_id}]", lambda _n, m=metric: m))
+            out.append(StudySource(storage_url(path), lambda n, wanted=group_study_name(name, group): n == wanted, f" [job {job_id}]", lambda _n, m=metric: m))
     return out
 
 
@@ -315,7 +314,7 @@ def combined_storage(ws: Workspace, *, cycle: int | None = None, job_id: str | N
 
     storage = CombinedStorage(sources)
     names = [s.study_name for s in storage.get_all_studies()]
-    if task is not None and not any(re.fullmatch(rf"{re.escape(task)}_c\d+(_v\d+)?", n) for n in names):
+    if task is not None and not any((parse_study_name(n) or ("",))[0] == task for n in names):
         where = "any cycle" if cycle is None else f"cycle {cycle}"
         raise ConfigError("task", f"a task with a study in {where}", task)
     return storage, names

@@ -14,7 +14,7 @@ from bistlab.features import FeatureCache, FeatureContext, build_feature_matrix
 from bistlab.labels import forward_log_return, past_log_return
 from bistlab.space import SearchSpace, TrialConfig
 from bistlab.splits import HoldoutPlan, PurgedWalkForward, plan_holdout
-from bistlab.validate import fingerprint
+from bistlab.price_frames import fingerprint
 from bistlab.workspace import task_key
 
 __all__ = ["TaskData", "prepare_task"]

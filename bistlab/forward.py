@@ -4,7 +4,7 @@ An **as-of cycle** (``bistlab cycle run --as-of DATE``, ``CycleConfig.as_of``) r
 store as it stood on DATE (:func:`bistlab.universe.load_universe`): HPO, selection, training and
 the holdout evaluation see no row after it. Each completed task's **frozen final model** is the
 selected configuration refit on every row whose label was realised by DATE
-(``model_final.pkl`` with its :class:`~bistlab.workspace.FinalModelMeta`, made by
+(``model_final.pkl`` with its :class:`~bistlab.records.FinalModelMeta`, made by
 :func:`freeze_final_models` from the cycle's prices). :func:`forward_cycle` then scores it on
 every later session whose label the store knows now, as the forecast ledger scores forecasts
 (:mod:`bistlab.ledger`), but at once for every session:
@@ -20,7 +20,7 @@ every later session whose label the store knows now, as the forecast ledger scor
   (intervals at the effective count of overlapping labels, :data:`~bistlab.metrics.INTERVAL_METHOD`);
   a universe task's from :func:`bistlab.panel_metrics.panel_metrics` (pooled over every symbol,
   intervals from a block bootstrap over dates).
-- **Record.** One :class:`~bistlab.workspace.ForwardScore` (``forward.json``) per task, in its run
+- **Record.** One :class:`~bistlab.records.ForwardScore` (``forward.json``) per task, in its run
   folder and as a copy in the report folder, with the task's usable flag at the cycle.
   :func:`forward_groups` pools the per-symbol tasks into usable against not-usable models (tasks
   treated as independent, effective counts summed), as :func:`bistlab.ledger.forward_record` does.
@@ -46,15 +46,20 @@ from bistlab.errors import BistlabError, DataError, NoTrainedCycleError
 from bistlab.evaluation import settings_from_spec
 from bistlab.jsonio import write_json_atomic
 from bistlab.looks import control_cycle
-from bistlab.metrics import INTERVAL_METHOD, DirHit, effective_count, split_figures, split_metrics
-from bistlab.panel import PanelSettings, PanelTask, is_universe
-from bistlab.panel_metrics import BOOTSTRAP_METHOD, panel_metrics
+from bistlab.metrics import effective_count, split_metrics
+from bistlab.dirhit import DirHit, split_figures
+from bistlab.intervals import INTERVAL_METHOD
+from bistlab.panel import PanelTask, is_universe
+from bistlab.panel_calendar import PanelSettings
+from bistlab.panel_metrics import panel_metrics
+from bistlab.date_bootstrap import BOOTSTRAP_METHOD
 from bistlab.predict import forecast_task
 from bistlab.space import TrialConfig
 from bistlab.state import StateFile, TaskState, TaskStatus, tasks_of_cycle
 from bistlab.summary import panel_figures
 from bistlab.universe import Universe, load_universe
-from bistlab.workspace import BestParams, Evaluation, FinalModelMeta, ForwardScore, ModelMeta, TaskPaths, Workspace
+from bistlab.workspace import TaskPaths, Workspace
+from bistlab.records import BestParams, Evaluation, FinalModelMeta, ForwardScore, ModelMeta
 
 __all__ = [
     "ForwardGroup",
@@ -275,7 +280,7 @@ def _write(paths: TaskPaths, score: ForwardScore) -> None:
 
 def forward_cycle(ws: Workspace, cycle: int | None = None) -> list[ForwardScore]:
     """Score every completed task of an as-of cycle on every session after its as-of date, with the
-    prices the store holds now; write each task's :class:`~bistlab.workspace.ForwardScore`.
+    prices the store holds now; write each task's :class:`~bistlab.records.ForwardScore`.
 
     Args:
         ws: the workspace.

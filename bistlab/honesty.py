@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from bistlab.metrics import RULE_ALPHA
+from bistlab.intervals import RULE_ALPHA
 
 __all__ = [
     "PBOResult",

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-import warnings
 from dataclasses import dataclass
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -32,7 +31,7 @@ from typing import Any, NoReturn
 import optuna
 from tqdm.auto import tqdm
 
-from bistlab import faults
+from bistlab import faults, studies
 from bistlab.dataset import TaskData
 from bistlab.evaluation import EvaluationSpec, evaluate_splits, spec_id
 from bistlab.metrics import SplitMetrics, score, symbol_metrics
@@ -206,19 +205,7 @@ def open_study(storage: str | optuna.storages.BaseStorage, study_name: str, *, s
     ``storage`` may be a URL (see :func:`bistlab.storage.make_storage`) or a storage object;
     ``pruner`` stops trials after a split (:mod:`bistlab.pruning`; ``None``: never).
     """
-    if isinstance(storage, str):
-        storage = make_storage(storage)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(seed=seed, group=True, n_startup_trials=5)
-    return optuna.create_study(
-        storage=storage,
-        study_name=study_name,
-        direction="maximize",
-        sampler=sampler,
-        pruner=pruner or optuna.pruners.NopPruner(),
-        load_if_exists=True,
-    )
+    return studies.open_study(storage, study_name, sampler=studies.tpe_sampler(seed), pruner=pruner)
 
 
 def _version(name: str, base: str) -> int | None:

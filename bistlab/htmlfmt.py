@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from bistlab.metrics import DirHit, Edge
+from bistlab.dirhit import DirHit, Edge
 
 __all__ = [
     "REPORT_CSS",

@@ -29,10 +29,12 @@ from sqlalchemy import Boolean, Column, Date, Float, Integer, MetaData, String, 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from bistlab.workspace import Workspace, storage_path
+from bistlab.db_urls import storage_path
+from bistlab.workspace import Workspace
 from bistlab.errors import DataError
-from bistlab.metrics import DirHit, effective_count, majority_direction
-from bistlab.panel import PanelSettings, calendar_targets
+from bistlab.metrics import effective_count, majority_direction
+from bistlab.dirhit import DirHit
+from bistlab.panel_calendar import PanelSettings, calendar_targets
 from bistlab.universe import load_universe
 
 __all__ = [

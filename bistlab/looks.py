@@ -36,7 +36,8 @@ from sqlalchemy.exc import IntegrityError
 
 from bistlab.ledger import open_tables
 from bistlab.honesty import CycleControl, fdr_control
-from bistlab.workspace import Evaluation, Workspace
+from bistlab.workspace import Workspace
+from bistlab.records import Evaluation
 
 __all__ = [
     "LOOK_COLUMNS",

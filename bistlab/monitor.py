@@ -11,7 +11,10 @@ import optuna
 from sqlalchemy.exc import SQLAlchemyError
 
 from bistlab.errors import BistlabError
-from bistlab.workspace import BestParams, TaskPaths, Workspace, storage_path, study_name, task_key
+from bistlab.db_urls import storage_path
+from bistlab.workspace import TaskPaths, Workspace, task_key
+from bistlab.names import study_name
+from bistlab.records import BestParams
 from bistlab.state import CycleState, StateFile, TaskStatus
 from bistlab.storage import make_storage
 

@@ -14,20 +14,17 @@ with a study (``study.set_metric_names``) and that optuna-dashboard shows instea
 
 from __future__ import annotations
 
-import re
 import warnings
 
 import optuna
 
 from bistlab.config import k_for_horizon
+from bistlab.names import key_horizon, parse_study_name
 
 __all__ = ["METRIC_NAMES_ATTR", "cycle_metric_name", "cycle_study_metric_name", "lstm_metric_name", "name_metric"]
 
 METRIC_NAMES_ATTR = "study:metric_names"
 """The study system attribute in which Optuna keeps ``set_metric_names``' names."""
-
-_CYCLE_STUDY = re.compile(r"(?P<symbol>.+)_(?P<horizon>[1-9][0-9]{0,4})d_c\d+(_v\d+)?")
-
 
 def cycle_metric_name(horizon: int | None = None) -> str:
     """The objective of a cycle's task study, e.g. ``"score (0.7·DirHit − 6·nRMSE)"``.
@@ -43,8 +40,8 @@ def cycle_metric_name(horizon: int | None = None) -> str:
 def cycle_study_metric_name(study_name: str) -> str:
     """:func:`cycle_metric_name` for a task study's name (``SP500_7d_c3``; the generic name when
     the name carries no horizon)."""
-    found = _CYCLE_STUDY.fullmatch(study_name)
-    return cycle_metric_name(int(found.group("horizon")) if found else None)
+    found = parse_study_name(study_name)
+    return cycle_metric_name(key_horizon(found[0]) if found else None)
 
 
 def lstm_metric_name(primary_metric: str = "val_f1") -> str:

@@ -2,8 +2,8 @@
 
 The notebooks, the CLI and the tests call these. Each step reads what the previous one wrote in
 the task's run folder (:class:`~bistlab.workspace.TaskPaths`) and writes its own record there:
-:class:`~bistlab.workspace.BestParams` (HPO), ``model.pkl`` + :class:`~bistlab.workspace.ModelMeta`
-(training), :class:`~bistlab.workspace.Evaluation`.
+:class:`~bistlab.records.BestParams` (HPO), ``model.pkl`` + :class:`~bistlab.records.ModelMeta`
+(training), :class:`~bistlab.records.Evaluation`.
 """
 
 from __future__ import annotations
@@ -34,16 +34,21 @@ from bistlab.evaluation import (
 from bistlab.hpo import finished_trials, open_task_study, run_hpo, trial_counts
 from bistlab.predict import forecast_task
 from bistlab.pruning import DEFAULT_PRUNER
-from bistlab.metrics import DirHit, majority_direction, split_metrics, symbol_metrics, usable_verdict
+from bistlab.metrics import majority_direction, split_metrics, symbol_metrics
+from bistlab.dirhit import DirHit, usable_verdict
 from bistlab.objectives import cycle_metric_name, name_metric
 from bistlab.repro import package_versions
 from bistlab.selection import SupportFilter, filtered_dirhit, select_best_trial
 from bistlab.space import SearchSpace, TrialConfig
-from bistlab.panel import PanelSettings, PanelTask, is_universe
-from bistlab.panel_metrics import panel_metrics, universe_verdict
+from bistlab.panel import PanelTask, is_universe
+from bistlab.panel_calendar import PanelSettings
+from bistlab.panel_metrics import panel_metrics
+from bistlab.universe_rule import universe_verdict
 from bistlab.universe import Universe, load_task
-from bistlab.validate import task_key
-from bistlab.workspace import BestParams, Evaluation, ModelMeta, TaskPaths, Workspace, study_name
+from bistlab.names import task_key
+from bistlab.workspace import TaskPaths, Workspace
+from bistlab.names import study_name
+from bistlab.records import BestParams, Evaluation, ModelMeta
 
 __all__ = ["hpo_step", "write_best_params", "train_step", "evaluate_step", "read_step_input"]
 

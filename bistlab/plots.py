@@ -29,7 +29,7 @@ from IPython.display import HTML, display
 from plotly.offline import get_plotlyjs
 
 from bistlab.hpo import trial_attrs
-from bistlab.metrics import split_figures
+from bistlab.dirhit import split_figures
 
 __all__ = [
     "PLOTLY_MIMETYPE",

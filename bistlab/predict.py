@@ -6,7 +6,7 @@ today. A forecast therefore comes from the **same configuration** (the selected 
 ``config`` in ``best_params.json``: feature groups, feature parameters, model choice, model-side
 options, hyperparameters, seed) **refit on every labelled row** of the symbol as the price store
 holds it now, i.e. every row t whose label ``log(close[t+h] / close[t])`` is known. The refit is
-stored once, as ``model_final.pkl`` beside :class:`~bistlab.workspace.FinalModelMeta` in the
+stored once, as ``model_final.pkl`` beside :class:`~bistlab.records.FinalModelMeta` in the
 task's run folder (trained rows, the last label date, the data fingerprint, wall time), and
 reused while the prices' fingerprint is unchanged; new prices trigger a new refit with the same
 configuration. The forecast is that model's prediction for the last row of the store (features
@@ -45,15 +45,16 @@ from bistlab.honesty import CycleControl
 from bistlab.looks import control_cycle
 from bistlab.jsonio import atomic_file
 from bistlab.ledger import ForecastLedger
-from bistlab.metrics import split_figures
+from bistlab.dirhit import split_figures
 from bistlab.space import TrialConfig
 from bistlab.state import StateFile, TaskState, TaskStatus, tasks_of_cycle
-from bistlab.panel import PanelSettings, PanelTask
+from bistlab.panel import PanelTask
+from bistlab.panel_calendar import PanelSettings
 from bistlab.universe import Universe, load_universe
-from bistlab.workspace import BestParams, Evaluation, FinalModelMeta, ModelMeta, TaskPaths, Workspace, task_key
+from bistlab.workspace import TaskPaths, Workspace, task_key
+from bistlab.records import BestParams, Evaluation, FinalModelMeta, ModelMeta, PREDICTION_COLUMNS
 
 __all__ = [
-    "PREDICTION_COLUMNS",
     "Forecast",
     "predict_cycle",
     "write_predictions",
@@ -66,42 +67,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-PREDICTION_COLUMNS = [
-    "task",
-    "symbol",
-    "horizon",
-    "cycle",
-    "status",
-    "as_of",
-    "last_label_date",
-    "direction",
-    "expected_log_return",
-    "expected_return_pct",
-    "dirhit_threshold",
-    "holdout_dirhit",
-    "holdout_count",
-    "holdout_ci_low",
-    "holdout_ci_high",
-    "holdout_n_eff",
-    "holdout_dirhit_text",
-    "passes_rule",
-    "usable",
-    "low_support",
-    "model_choice",
-    "data_changed",
-    "data_fingerprint",
-    "target",
-    "note",
-]
-"""Columns of :func:`predict_cycle`'s frame. ``as_of``: last price date the forecast uses;
-``direction``: up / down / flat (``|expected_log_return| <= dirhit_threshold``);
-``expected_return_pct``: ``100 * (exp(expected_log_return) - 1)`` over h trading days;
-``data_changed``: the prices changed since the cycle's HPO (the refit used the newer rows);
-``target``: what the forecast and the holdout DirHit are about (``raw``: the h-day log return;
-``excess``: over the date's cross-sectional median, a universe task's forecast per symbol, task
-``UNIVERSE_<h>d``); ``passes_rule``: the holdout's usable test of the task alone; ``usable``: after the cycle-wide
-false-discovery control (:func:`bistlab.honesty.fdr_control`); the holdout interval is at the
-effective count ``holdout_n_eff`` of overlapping h-day labels."""
 
 Loader = Callable[..., "TaskData | PanelTask"]
 
@@ -425,7 +390,7 @@ def predict_cycle(ws: Workspace, *, cycle: int | None = None, n_jobs: int = 1, r
         record: append the forecasts to the forecast ledger (:mod:`bistlab.ledger`).
 
     Returns:
-        One row per task of the cycle, horizon-first, columns :data:`PREDICTION_COLUMNS`;
+        One row per task of the cycle, horizon-first, columns :data:`bistlab.records.PREDICTION_COLUMNS`;
         ``frame.attrs["cycle"]`` is the cycle used.
 
     Raises:

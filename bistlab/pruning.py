@@ -33,7 +33,7 @@ from bistlab.config import DEFAULT_PRUNER, k_for_horizon
 from bistlab.errors import ConfigError
 from bistlab.metrics import NONFINITE_NRMSE, SplitMetrics
 
-__all__ = ["PRUNERS", "DEFAULT_PRUNER", "CannotWinPruner", "make_pruner", "split_score"]
+__all__ = ["PRUNERS", "DEFAULT_PRUNER", "CannotWinPruner", "make_pruner", "percentile_pruner", "split_score"]
 
 MIN_COMPLETE = 5
 """Complete trials a pruner waits for before it stops any trial."""
@@ -123,6 +123,13 @@ PRUNERS: dict[str, Callable[[int], BasePruner | None]] = {
 }
 """Pruner name (:data:`bistlab.config.PRUNER_NAMES`) -> ``(splits per trial) -> pruner`` (``None``: no pruning)."""
 
+
+
+def percentile_pruner(percentile: float, *, n_startup_trials: int, n_warmup_steps: int) -> BasePruner:
+    """Optuna's :class:`~optuna.pruners.PercentilePruner`: stop a trial whose value at a step is below
+    ``percentile`` (0..100) of the other trials' values at that step, after ``n_startup_trials``
+    trials and ``n_warmup_steps`` steps (an LSTM hyperopt trial reports after every epoch)."""
+    return optuna.pruners.PercentilePruner(percentile, n_startup_trials=n_startup_trials, n_warmup_steps=n_warmup_steps)
 
 
 def make_pruner(name: str, *, n_steps: int) -> Any:

@@ -16,7 +16,7 @@ from sqlalchemy import Column, Date, Float, MetaData, String, Table, delete, ins
 from sqlalchemy.engine import Engine
 
 from bistlab.errors import DataError
-from bistlab.validate import check_symbol
+from bistlab.names import check_symbol
 
 __all__ = ["SentimentTable", "sentiment_table"]
 
@@ -44,7 +44,7 @@ def _check_fields(frame: pd.DataFrame) -> None:
 
 
 def _symbols(frame: pd.DataFrame) -> list[str]:
-    """Column ``symbol`` as text, each one checked (:func:`bistlab.validate.check_symbol`)."""
+    """Column ``symbol`` as text, each one checked (:func:`bistlab.names.check_symbol`)."""
     symbols = [str(s) for s in frame["symbol"].tolist()]
     for symbol in dict.fromkeys(symbols):
         check_symbol(symbol)

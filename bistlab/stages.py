@@ -16,12 +16,14 @@ from enum import Enum
 from typing import Any
 
 from bistlab import faults, notebooks
+from bistlab.clock import utcnow
 from bistlab.config import CycleConfig
 from bistlab.errors import BistlabError, DataError, NotebookError, StateFileError, StopRequested, TaskError, WorkspaceError
-from bistlab.state import TaskState, TaskStatus, utcnow
+from bistlab.state import TaskState, TaskStatus
 from bistlab.universe import Universe, load_task
 from bistlab.validate import constant_close
-from bistlab.workspace import BestParams, Evaluation, TaskPaths, Workspace
+from bistlab.workspace import TaskPaths, Workspace
+from bistlab.records import BestParams, Evaluation
 
 __all__ = ["Outcome", "Stage", "STAGES", "execute_task", "attempt_task", "Update"]
 

@@ -9,8 +9,8 @@ naming it and how to recover (:class:`~bistlab.errors.StateFileError`), never an
 one that cannot be written (a read-only or full disk) is left as it was
 (:class:`~bistlab.errors.WorkspaceError`).
 
-One cycle runs per workspace at a time: :class:`CycleLock` (``runs/cycle.lock``, an ``fcntl``
-lock released by the kernel when its process ends, however it ends) holds the running cycle's
+One cycle runs per workspace at a time: :class:`CycleLock` (``runs/cycle.lock``, a
+:class:`~bistlab.locks.FileLock` released by the kernel when its process ends, however it ends) holds the running cycle's
 process id, host and start time, and a second cycle is refused with them
 (:class:`~bistlab.errors.CycleLockedError`).
 """
@@ -18,23 +18,23 @@ process id, host and start time, and a second cycle is refused with them
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
 import shutil
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from bistlab.clock import utcnow
 from bistlab.errors import CycleLockedError, StateFileError, WorkspaceError
 from bistlab.jsonio import read_json, read_json_or_none, write_json_atomic
-from bistlab.workspace import BestParams, Evaluation, Workspace, task_key
+from bistlab.locks import FileLock, waiting_lock
+from bistlab.workspace import Workspace, task_key
+from bistlab.records import BestParams, Evaluation
 
-__all__ = ["TaskStatus", "TaskState", "CycleState", "StateFile", "CycleLock", "CycleTasks", "tasks_of_cycle", "write_tasks_snapshot", "utcnow"]
+__all__ = ["TaskStatus", "TaskState", "CycleState", "StateFile", "CycleLock", "CycleTasks", "tasks_of_cycle", "write_tasks_snapshot"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +50,6 @@ class TaskStatus:
     SKIPPED = "skipped"
     ALL = (PENDING, HPO, TRAINING, COMPLETED, FAILED, SKIPPED)
     ENDED = (COMPLETED, FAILED, SKIPPED)
-
-
-def utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -167,17 +163,8 @@ class StateFile:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            lock = open(self.path.with_name(self.path.name + ".lock"), "a+")
-        except OSError as err:
-            raise self._unwritable(err) from err
-        with lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with waiting_lock(self.path.with_name(self.path.name + ".lock"), unwritable=self._unwritable):
+            yield
 
     def read(self) -> CycleState:
         """The current state (empty if the file does not exist yet).
@@ -260,50 +247,20 @@ class StateFile:
         return self.update(change).tasks[key]
 
 
-class CycleLock:
-    """The workspace's cycle lock: ``runs/cycle.lock``, held by the process that runs a cycle.
-
-    The lock is an exclusive ``fcntl`` lock on the file, so the kernel releases it when its process
-    ends, however it ends (a lock left by a killed cycle is simply taken over); the file holds the
-    holder's ``pid``, ``host`` and ``since`` for the message that refuses a second cycle.
+class CycleLock(FileLock):
+    """The workspace's cycle lock: ``runs/cycle.lock``, held by the process that runs a cycle
+    (a :class:`~bistlab.locks.FileLock`: released by the kernel when its process ends, however it
+    ends; the file holds the holder's ``pid``, ``host`` and ``since`` for the message that refuses a
+    second cycle).
 
     Args:
         ws: the workspace.
     """
 
     def __init__(self, ws: Workspace) -> None:
-        self.path = ws.cycle_lock
-        self._handle: Any = None
+        super().__init__(ws.cycle_lock)
 
-    def acquire(self) -> "CycleLock":
-        """Take the lock (without waiting).
-
-        Raises:
-            CycleLockedError: another process holds it (naming it).
-            WorkspaceError: the lock file cannot be written.
-        """
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(self.path, "a+", encoding="utf-8")
-        except OSError as err:
-            raise WorkspaceError(f"`{self.path}` must be writable but got {type(err).__name__}: {err}", path=self.path) from err
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as err:
-            handle.close()
-            raise self._locked_error() from err
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": utcnow()}))
-        handle.flush()
-        self._handle = handle
-        return self
-
-    def _locked_error(self) -> CycleLockedError:
-        try:
-            holder = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            holder = {}
+    def refused(self, holder: dict[str, Any]) -> CycleLockedError:
         pid, host, since = holder.get("pid"), holder.get("host"), holder.get("since")
         who = f"process {pid} on {host} since {since}" if pid else "another process (still writing its details)"
         return CycleLockedError(
@@ -312,24 +269,9 @@ class CycleLock:
             pid=pid, host=host, since=since,
         )
 
-    def release(self) -> None:
-        """Let the lock go (its file stays, emptied)."""
-        if self._handle is None:
-            return
-        self._handle.truncate(0)
-        fcntl.flock(self._handle, fcntl.LOCK_UN)
-        self._handle.close()
-        self._handle = None
-
     def check_free(self) -> None:
         """Raise :class:`~bistlab.errors.CycleLockedError` now if a cycle runs (a probe: take and release)."""
         self.acquire().release()
-
-    def __enter__(self) -> "CycleLock":
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
 
 
 @dataclass(frozen=True)

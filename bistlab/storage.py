@@ -47,7 +47,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bistlab.errors import ConfigError, StorageLockedError
 from bistlab.store import masked_url, scrubbed
-from bistlab.workspace import storage_path
+from bistlab.db_urls import storage_path
 
 __all__ = [
     "make_storage",

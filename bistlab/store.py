@@ -5,15 +5,14 @@ visible); only duplicate dates within one write are resolved (last kept), since 
 ``(symbol, date)`` forbids them. Any SQLAlchemy URL works: a SQLite file by default
 (``Workspace.price_url``), PostgreSQL for a shared store.
 
-Prices already kept in a table of one's own are read where they are, read-only:
-``PriceStore(url, table=..., columns=..., symbol_suffix=...)`` (or :meth:`PriceStore.from_workspace`
-with ``BISTLAB_PRICE_TABLE`` / ``BISTLAB_PRICE_COLUMNS``) gives a
-:class:`bistlab.store_mapped.MappedPriceStore`, see :mod:`bistlab.store_mapped`. The optional
+Prices already kept in a table of one's own are read where they are, read-only, by a
+:class:`bistlab.store_mapped.MappedPriceStore`; :func:`bistlab.stores.open_store` (or
+:func:`bistlab.stores.workspace_store` with ``BISTLAB_PRICE_TABLE`` / ``BISTLAB_PRICE_COLUMNS``) picks the kind. The optional
 ``sentiment`` table is :mod:`bistlab.sentiment_table`.
 
 Beside the rows, table ``price_imports`` keeps one import record per symbol: the price basis
 (``close``, or ``adj_close`` for a series scaled to yfinance's Adj Close, see
-:data:`bistlab.validate.PRICE_BASES`) and where the rows came from. The basis enters the data
+:data:`bistlab.price_frames.PRICE_BASES`) and where the rows came from. The basis enters the data
 fingerprint (:meth:`PriceStore.load`); a symbol without a record is on ``close``.
 """
 
@@ -21,11 +20,8 @@ from __future__ import annotations
 
 import logging
 import math
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import quote, quote_plus
 
 import numpy as np
 import pandas as pd
@@ -44,27 +40,20 @@ from sqlalchemy import (
     inspect,
     select,
 )
-from sqlalchemy.engine import Connection, Engine, Row, make_url
+from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import TableClause
 
 from bistlab.config import PRICE_FIELDS
-from bistlab.workspace import Workspace
+from bistlab.db_urls import cannot_open, masked_url, scrubbed, sqlite_file
 from bistlab.errors import DataError, SymbolNotFoundError
 from bistlab.sentiment_table import SentimentTable
-from bistlab.validate import (
-    COLUMNS,
-    PRICE_BASES,
-    Defect,
-    check_symbol,
-    fingerprint,
-    to_raw_frame,
-    validate_ohlcv,
-    wall_clock_dates,
-)
+from bistlab.validate import Defect, validate_ohlcv
+from bistlab.price_frames import COLUMNS, PRICE_BASES, fingerprint, to_raw_frame, wall_clock_dates
+from bistlab.names import check_symbol
 
-__all__ = ["LoadedPrices", "PriceStore", "imports_table", "prices_table", "masked_url", "scrubbed"]
+__all__ = ["OWN_TABLE", "LoadedPrices", "PriceStore", "imports_table", "prices_table", "masked_url", "scrubbed"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +78,8 @@ imports_table = Table(
 )
 """One import record per symbol: its price basis and where its rows came from."""
 _DELETE_CHUNK = 500  # dates per IN (...) list when merging
-_DEFAULT_TABLE = "prices"
+OWN_TABLE = "prices"
+"""The name of bistlab's own price table (read/write)."""
 
 
 @dataclass(frozen=True)
@@ -100,8 +90,8 @@ class LoadedPrices:
         symbol: the symbol.
         frame: the clean frame (see :func:`bistlab.validate.validate_ohlcv`).
         defects: the defects found in the stored rows.
-        fingerprint: :func:`bistlab.validate.fingerprint` of ``frame`` on ``basis``.
-        basis: what the prices are (:data:`bistlab.validate.PRICE_BASES`): ``close`` unless
+        fingerprint: :func:`bistlab.price_frames.fingerprint` of ``frame`` on ``basis``.
+        basis: what the prices are (:data:`bistlab.price_frames.PRICE_BASES`): ``close`` unless
             imported scaled to an Adj Close.
     """
 
@@ -110,53 +100,6 @@ class LoadedPrices:
     defects: tuple[Defect, ...]
     fingerprint: str
     basis: str = "close"
-
-
-def _sqlite_file(url: str) -> Path | None:
-    """The file of a SQLite URL naming a plain file, else ``None`` (another backend, memory, a URI).
-
-    Raises:
-        ArgumentError: the URL cannot be parsed.
-    """
-    parsed = make_url(url)
-    database = parsed.database
-    plain_file = bool(database) and database != ":memory:" and not database.startswith("file:")
-    if parsed.get_backend_name() == "sqlite" and plain_file:
-        return Path(database).expanduser()
-    return None
-
-
-def masked_url(url: str) -> str:
-    """``url`` with its password masked, for messages and logs."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        return "<unparseable URL>"
-
-
-def scrubbed(text: str, url: str) -> str:
-    """``text`` on one line, without ``url`` or its password.
-
-    The password is masked where it stands as a word of its own (between characters that are not
-    letters or digits: ``:pw@``, ``password=pw``, quoted), so a short one such as ``p`` never eats
-    into the rest of the message ("port 1 failed" stays readable).
-    """
-    text = " ".join(text.split()).replace(url, masked_url(url))
-    try:
-        password = make_url(url).password
-    except (ArgumentError, ValueError):
-        password = None
-    if not password:
-        return text
-    for form in sorted({password, quote(password, safe=""), quote_plus(password)}, key=len, reverse=True):
-        text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])", "***", text)
-    return text
-
-
-def _cannot_open(err: SQLAlchemyError, *, shown: str, url: str) -> DataError:
-    """The one-line error of a database that cannot be reached or inspected."""
-    cause = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
-    return DataError(f"price store {shown} cannot be opened: {type(err).__name__}: {scrubbed(cause, url)}")
 
 
 def _is_number(value: object) -> bool:
@@ -173,7 +116,7 @@ def _nullable(values: np.ndarray) -> list[float | None]:
 
 def _as_dates(values: Sequence[object]) -> pd.DatetimeIndex:
     """Dates, datetimes (naive, or aware: their wall-clock date) or date text -> a tz-naive,
-    midnight, ns ``DatetimeIndex`` named ``date`` (NULL -> NaT): :func:`bistlab.validate.wall_clock_dates`.
+    midnight, ns ``DatetimeIndex`` named ``date`` (NULL -> NaT): :func:`bistlab.price_frames.wall_clock_dates`.
 
     Raises:
         ValueError, TypeError: a value is not a date.
@@ -206,62 +149,26 @@ def _write_record(conn: Connection, symbol: str, *, replace: bool, basis: str | 
     conn.execute(insert(imports_table), [{"symbol": symbol, "basis": basis or "close", "source": source}])
 
 
-def _is_own_table(table: object, columns: object, symbol_suffix: object) -> bool:
-    """Whether :class:`PriceStore`'s arguments name bistlab's own table (read/write)."""
-    own_name = isinstance(table, str) and table.strip() == _DEFAULT_TABLE
-    return own_name and columns is None and isinstance(symbol_suffix, str) and symbol_suffix == ""
-
-
 class PriceStore:
-    """Daily OHLCV of many symbols in table ``prices`` of one database, or read-only in a table of
-    one's own (then the instance is a :class:`bistlab.store_mapped.MappedPriceStore`).
+    """Daily OHLCV of many symbols in bistlab's own table ``prices`` of one database (read/write).
+
+    A table of one's own is read by the subclass :class:`bistlab.store_mapped.MappedPriceStore`;
+    :func:`bistlab.stores.open_store` picks the class from the arguments.
 
     Args:
         url: SQLAlchemy URL, e.g. ``sqlite:///runs/prices.sqlite`` or
-            ``postgresql+psycopg2://user@host/bist``. For bistlab's own table the parent folder
-            of a SQLite file is created and so is table ``prices`` if absent.
-        table: the table; ``"prices"`` is bistlab's own (read/write). Another name is an
-            existing table or view, read in place (see :class:`~bistlab.store_mapped.MappedPriceStore`).
-        columns: bistlab name -> the table's column name. Given (even ``{}``), the table is an
-            existing one, read in place, whatever its name.
-        symbol_suffix: a suffix the table's symbols carry (``".IS"``). Non-empty, the table is an
-            existing one, read in place.
+            ``postgresql+psycopg2://user@host/bist``. The parent folder of a SQLite file is
+            created and so is table ``prices`` if absent.
 
     Raises:
-        ConfigError: ``table`` or ``columns`` is malformed (an unknown key, an empty name).
-        DataError: the URL is unusable or the database cannot be reached; for an existing
-            table: the table, or a mapped column, does not exist.
+        DataError: the URL is unusable or the database cannot be reached.
     """
 
     read_only: bool = False
-    table_name: str = _DEFAULT_TABLE
+    table_name: str = OWN_TABLE
     symbol_suffix: str = ""
 
-    def __new__(
-        cls,
-        url: str = "",  # a default so that copy and pickle can call cls.__new__(cls)
-        *,
-        table: str = _DEFAULT_TABLE,
-        columns: Mapping[str, str | None] | None = None,
-        symbol_suffix: str = "",
-    ) -> PriceStore:
-        if cls is PriceStore and not _is_own_table(table, columns, symbol_suffix):
-            # MappedPriceStore subclasses PriceStore: importing it at the top would be circular
-            from bistlab.store_mapped import MappedPriceStore
-
-            cls = MappedPriceStore
-        return super().__new__(cls)
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        table: str = _DEFAULT_TABLE,
-        columns: Mapping[str, str | None] | None = None,
-        symbol_suffix: str = "",
-    ) -> None:
-        # Only bistlab's own table gets here: __new__ gives a MappedPriceStore for any other.
-        del table, columns, symbol_suffix
+    def __init__(self, url: str) -> None:
         self._connect(url)
         self._table: TableClause = prices_table
         self._cols: dict[str, ColumnElement | None] = {f: prices_table.c[f] for f in PRICE_FIELDS}
@@ -270,7 +177,7 @@ class PriceStore:
         except SQLAlchemyError as err:
             if self._has_table():  # another process created it meanwhile
                 return
-            raise _cannot_open(err, shown=masked_url(url), url=url) from err
+            raise cannot_open(err, shown=masked_url(url), url=url) from err
 
     def _connect(self, url: str) -> None:
         """Set ``engine``, ``url`` and the sentiment table of the database at ``url``.
@@ -290,7 +197,7 @@ class PriceStore:
 
     def _prepare_file(self, url: str) -> None:
         """Create the parent folder of a SQLite file."""
-        path = _sqlite_file(url)
+        path = sqlite_file(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -313,11 +220,6 @@ class PriceStore:
         """The bistlab name of a stored symbol, or ``None`` for a NULL."""
         return None if stored is None else str(stored)
 
-    @classmethod
-    def from_workspace(cls, ws: Workspace) -> PriceStore:
-        """The store of a workspace: ``ws.price_url``, ``ws.price_table``, ``ws.price_columns``."""
-        return cls(ws.price_url, table=ws.price_table, columns=ws.price_columns)
-
     @property
     def safe_url(self) -> str:
         """The URL with any password masked, for messages and logs."""
@@ -336,12 +238,12 @@ class PriceStore:
         """Store one symbol's rows in one transaction, with its import record.
 
         Args:
-            symbol: the symbol (see :func:`bistlab.validate.check_symbol`).
-            frame: raw daily OHLCV (see :func:`bistlab.validate.to_raw_frame`); rows on a date
+            symbol: the symbol (see :func:`bistlab.names.check_symbol`).
+            frame: raw daily OHLCV (see :func:`bistlab.price_frames.to_raw_frame`); rows on a date
                 that occurs again later in ``frame`` are dropped (last kept).
             replace: delete all of the symbol's stored rows first; otherwise merge (stored rows
                 on the dates of ``frame`` are overwritten, others kept).
-            basis: what the prices are (:data:`bistlab.validate.PRICE_BASES`). ``None``: a
+            basis: what the prices are (:data:`bistlab.price_frames.PRICE_BASES`). ``None``: a
                 replace stores the symbol on ``close``, a merge keeps the stored basis; a merge
                 on another basis than the stored one is refused (one series, one basis).
             source: where the rows come from, kept in the import record.
@@ -381,7 +283,7 @@ class PriceStore:
         return len(rows)
 
     def price_basis(self, symbol: str) -> str:
-        """What a symbol's stored prices are (:data:`bistlab.validate.PRICE_BASES`): its import
+        """What a symbol's stored prices are (:data:`bistlab.price_frames.PRICE_BASES`): its import
         record's basis, ``close`` without one."""
         query = select(imports_table.c.basis).where(imports_table.c.symbol == symbol)
         try:

@@ -1,10 +1,10 @@
 """A price table of one's own, read in place, read-only: :class:`MappedPriceStore`.
 
 Prices already kept in a table of one's own (the original system read them from its own
-PostgreSQL table) are read where they are: ``PriceStore(url, table="market.daily_prices",
+PostgreSQL table) are read where they are: ``open_store(url, table="market.daily_prices",
 columns={"symbol": "ticker", "date": "trade_date", "close": "px_close", ...})`` (which gives a
-:class:`MappedPriceStore`), or ``BISTLAB_PRICE_TABLE`` / ``BISTLAB_PRICE_COLUMNS`` with
-:meth:`bistlab.store.PriceStore.from_workspace`. Such a store is read-only: it checks that the
+:class:`MappedPriceStore`, see :mod:`bistlab.stores`), or ``BISTLAB_PRICE_TABLE`` / ``BISTLAB_PRICE_COLUMNS`` with
+:func:`bistlab.stores.workspace_store`. Such a store is read-only: it checks that the
 table (or view) and every mapped column exist, never creates, alters or writes anything, and
 :meth:`~MappedPriceStore.write`, :meth:`~MappedPriceStore.delete` and
 :meth:`~MappedPriceStore.write_sentiment` raise :class:`DataError`. What it reads goes through the
@@ -39,7 +39,8 @@ from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from bistlab.config import PRICE_FIELDS
 from bistlab.errors import ConfigError, DataError
-from bistlab.store import _DEFAULT_TABLE, PriceStore, _cannot_open, _sqlite_file, masked_url
+from bistlab.db_urls import cannot_open, masked_url, sqlite_file
+from bistlab.store import OWN_TABLE, PriceStore
 
 __all__ = ["MappedPriceStore"]
 
@@ -115,8 +116,8 @@ def _relations(inspector: Inspector, schema: str | None) -> list[str]:
 class MappedPriceStore(PriceStore):
     """Daily OHLCV read in place, read-only, from an existing table or view (see the module docstring).
 
-    ``PriceStore(url, table=..., columns=..., symbol_suffix=...)`` gives one whenever the arguments
-    name anything but bistlab's own table; constructed directly it always reads in place.
+    :func:`bistlab.stores.open_store` gives one whenever the arguments name anything but
+    bistlab's own table; constructed directly it always reads in place.
 
     Args:
         url: SQLAlchemy URL of an existing database (a SQLite file must exist).
@@ -141,7 +142,7 @@ class MappedPriceStore(PriceStore):
         self,
         url: str,
         *,
-        table: str = _DEFAULT_TABLE,
+        table: str = OWN_TABLE,
         columns: Mapping[str, str | None] | None = None,
         symbol_suffix: str = "",
     ) -> None:
@@ -156,7 +157,7 @@ class MappedPriceStore(PriceStore):
 
     def _prepare_file(self, url: str) -> None:
         """A read-only store must not create an empty SQLite file where none is."""
-        path = _sqlite_file(url)
+        path = sqlite_file(url)
         if path is not None and not path.is_file():
             raise DataError(
                 f"`url` must name an existing SQLite file for a read-only price store but got "
@@ -170,7 +171,7 @@ class MappedPriceStore(PriceStore):
             schema = self._find_schema(inspector, schema)
             name, available = self._find_table(inspector, schema, name)
         except SQLAlchemyError as err:
-            raise _cannot_open(err, shown=self.safe_url, url=self.url) from err
+            raise cannot_open(err, shown=self.safe_url, url=self.url) from err
         found = self._find_columns(mapping, available)
         names = list(dict.fromkeys(c for c in found.values() if c is not None))
         self._table = lightweight_table(name, *(column(c) for c in names), schema=schema)

@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from bistlab.metrics import DirHit, Edge, edge_figure, split_figures
-from bistlab.workspace import BestParams, Evaluation, ModelMeta
+from bistlab.dirhit import DirHit, Edge, edge_figure, split_figures
+from bistlab.records import BestParams, Evaluation, ModelMeta
 
 __all__ = ["hpo_summary", "training_summary", "evaluation_summary", "universe_summary", "panel_figures", "edge_of", "target_words", "TARGET_WORDS", "PANEL_SPLIT_CAVEAT"]
 

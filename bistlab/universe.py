@@ -24,9 +24,12 @@ from bistlab.config import EvalSettings, parse_as_of
 from bistlab.dataset import TaskData, prepare_task
 from bistlab.errors import DataError, SymbolNotFoundError
 from bistlab.jsonio import atomic_file
-from bistlab.panel import PanelSettings, PanelTask, build_panel, is_universe
+from bistlab.panel import PanelTask, build_panel, is_universe
+from bistlab.panel_calendar import PanelSettings
 from bistlab.store import LoadedPrices, PriceStore
-from bistlab.validate import fingerprint, validate_ohlcv
+from bistlab.stores import workspace_store
+from bistlab.validate import validate_ohlcv
+from bistlab.price_frames import fingerprint
 from bistlab.workspace import Workspace
 
 __all__ = ["Universe", "load_universe", "load_task"]
@@ -133,7 +136,7 @@ def load_universe(ws: Workspace, *, only: str | None = None, as_of: str | None =
         ConfigError: ``as_of`` is not a date.
     """
     cut = pd.Timestamp(parse_as_of(as_of)) if as_of is not None else None
-    store = PriceStore.from_workspace(ws)
+    store = workspace_store(ws)
     try:
         loaded: dict[str, LoadedPrices] = {}
         errors: dict[str, DataError] = {}

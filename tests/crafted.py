@@ -20,11 +20,15 @@ import optuna
 from bistlab.workspace import Workspace
 from bistlab.evaluation import make_evaluation_spec
 from bistlab.jsonio import write_json_atomic
-from bistlab.metrics import symbol_metrics, usable_verdict, wilson_interval
+from bistlab.metrics import symbol_metrics
+from bistlab.dirhit import usable_verdict
+from bistlab.intervals import wilson_interval
 from bistlab.pipeline import train_step, write_best_params
 from bistlab.universe import load_task
-from bistlab.workspace import TaskPaths, storage_path, study_name
+from bistlab.db_urls import storage_path
 from bistlab.storage import make_storage
+from bistlab.workspace import TaskPaths
+from bistlab.names import study_name
 from bistlab.space import SearchSpace, suggest_config
 from bistlab.state import CycleState, StateFile, TaskState, TaskStatus
 from bistlab.store import PriceStore

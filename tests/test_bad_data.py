@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from bistlab.errors import DataError, MalformedFileError
-from bistlab.importers import import_paths, read_price_file, read_price_tables
+from bistlab.importers import import_paths
+from bistlab.price_tables import read_price_file, read_price_tables
 from bistlab.store import PriceStore
 from bistlab.validate import MIN_ROWS, validate_ohlcv
 from tests.badcorpus import BadCase, cases, write_corpus

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from bistlab.calibration import CLUSTERED, EVERY_ROW, NO_SKILL_MODELS, PLANTED_65, CallModel, simulate_holdout, simulate_rule
-from bistlab.metrics import usable_verdict, wilson_interval
+from bistlab.dirhit import usable_verdict
+from bistlab.intervals import wilson_interval
 
 
 @pytest.mark.parametrize("horizon", [1, 3, 7, 14, 30])

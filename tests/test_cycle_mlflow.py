@@ -15,7 +15,7 @@ from bistlab.cycle_tracking import EXPERIMENT, track_cycle, tracking_uri
 from bistlab.errors import ConfigError
 from bistlab.looks import control_cycle
 from bistlab.state import StateFile
-from bistlab.workspace import BestParams, Evaluation
+from bistlab.records import BestParams, Evaluation
 from tests.conftest import market_workspace
 
 pytest.importorskip("mlflow")

@@ -22,8 +22,9 @@ from bistlab.labels import forward_log_return
 from bistlab.state import StateFile, TaskStatus
 from bistlab.store import PriceStore
 from bistlab.universe import Universe, load_universe
-from bistlab.validate import fingerprint
-from bistlab.workspace import BestParams, FinalModelMeta, ForwardScore, ModelMeta, Workspace
+from bistlab.price_frames import fingerprint
+from bistlab.workspace import Workspace
+from bistlab.records import BestParams, FinalModelMeta, ForwardScore, ModelMeta
 from tests.conftest import _market, market_workspace
 from tests.crafted import Crafted, craft_cycle
 

@@ -8,9 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from bistlab.errors import ConfigError, DataError, MalformedFileError
-from bistlab.importers import import_paths, iter_price_files, load_demo, read_price_file, read_price_tables
+from bistlab.importers import import_paths, load_demo
+from bistlab.price_tables import iter_price_files, read_price_file, read_price_tables
 from bistlab.store import PriceStore
-from bistlab.validate import fingerprint
+from bistlab.price_frames import fingerprint
 
 YAHOO = """Date,Close,High,Low,Open,Volume
 2024-01-02,10.5,11.0,9.0,10.0,100

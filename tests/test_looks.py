@@ -10,7 +10,8 @@ import pytest
 
 from bistlab.honesty import fdr_control
 from bistlab.looks import VerdictLooks, family, holdout_looks, record_looks
-from bistlab.workspace import Evaluation, Workspace
+from bistlab.workspace import Workspace
+from bistlab.records import Evaluation
 from tests.conftest import market_workspace
 from tests.crafted import craft_holdout_cycle
 

@@ -10,7 +10,7 @@ import pytest
 from bistlab.dataset import prepare_task
 from bistlab.lstm.barriers import UNLABELLED
 from bistlab.lstm.samples import prepare_data
-from bistlab.validate import fingerprint
+from bistlab.price_frames import fingerprint
 from tests.conftest import _market
 
 H = 5

@@ -13,8 +13,9 @@ from bistlab.cli import app
 from bistlab.errors import BistlabError, ConfigError, DataError
 from bistlab.importers import import_paths
 from bistlab.store import PriceStore
-from bistlab.validate import check_symbol, normalize_symbol
-from bistlab.workspace import Workspace, check_job_id, task_key
+from bistlab.names import check_symbol, normalize_symbol
+from bistlab.workspace import Workspace, task_key
+from bistlab.names import check_job_id
 from tests.conftest import _market
 
 HOSTILE = [

@@ -14,7 +14,8 @@ from bistlab.errors import InsufficientDataError
 from bistlab.evaluation import evaluate_holdout_online, make_evaluation_spec
 from bistlab.features import FeatureContext, build_feature_matrix
 from bistlab.features.core import DEFAULT_PARAMS as CORE_PARAMS
-from bistlab.panel import PanelSettings, build_panel, calendar_targets
+from bistlab.panel import build_panel
+from bistlab.panel_calendar import PanelSettings, calendar_targets
 from bistlab.space import TrialConfig
 
 CORE = TrialConfig(features_enabled={}, feature_params={"core": dict(CORE_PARAMS)}, model_choice="lgbm", model_params={"lgbm": {}})

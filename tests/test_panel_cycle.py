@@ -28,7 +28,9 @@ from bistlab.predict import predict_cycle
 from bistlab.state import StateFile
 from bistlab.storage import make_storage
 from bistlab.store import PriceStore
-from bistlab.workspace import Evaluation, Workspace, study_name
+from bistlab.workspace import Workspace
+from bistlab.names import study_name
+from bistlab.records import Evaluation
 from tests.conftest import _market, market_workspace
 
 END = "2023-06-30"

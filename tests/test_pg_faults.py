@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 from bistlab.hpo import trial_attrs
 from bistlab.state import StateFile
 from bistlab.storage import make_storage
-from bistlab.workspace import study_name
+from bistlab.names import study_name
 from tests.conftest import market_workspace
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,8 @@ import pytest
 from bistlab.workspace import Workspace
 from bistlab.errors import NoTrainedCycleError
 from bistlab.jsonio import read_json
-from bistlab.predict import PREDICTION_COLUMNS, direction_of, latest_trained_cycle, predict_cycle, write_predictions
+from bistlab.predict import direction_of, latest_trained_cycle, predict_cycle, write_predictions
+from bistlab.records import PREDICTION_COLUMNS
 from bistlab.state import TaskStatus
 from bistlab.store import PriceStore
 from tests.conftest import _market

@@ -27,7 +27,8 @@ import pytest
 
 from bistlab.state import StateFile
 from bistlab.storage import make_storage
-from bistlab.workspace import Workspace, study_name
+from bistlab.workspace import Workspace
+from bistlab.names import study_name
 from tests.badcorpus import BadCase, cases, good, table_rows
 from tests.conftest import market_workspace
 

@@ -10,10 +10,12 @@ import pytest
 
 from bistlab.report import collect_cycle
 from bistlab.workspace import Workspace
-from bistlab.metrics import usable_verdict
+from bistlab.dirhit import usable_verdict
+from bistlab.predict import update_predictions
 from bistlab.report import changes_html, task_table, forward_html, honesty_html, load_report, predictions_html, reproducibility_html, summary_html, table_html, tasks_html, usable_html
 from bistlab.state import TaskStatus
 from bistlab.report import task_page_html
+
 from tests.conftest import _market
 from tests.crafted import Crafted, craft_cycle
 from tests.reportcheck import intervals_beside_figures
@@ -41,7 +43,8 @@ def crafted_ws(tmp_path_factory) -> Workspace:
 
 @pytest.fixture(scope="module")
 def rep(crafted_ws):
-    return load_report(crafted_ws, 1, archive=True, compute_predictions=True)
+    update_predictions(crafted_ws, 1)  # the report only reads the forecasts: make them first
+    return load_report(crafted_ws, 1, archive=True)
 
 
 class _Cells(HTMLParser):
@@ -223,7 +226,8 @@ def test_report_survives_cleanup_of_runs_and_studies(rep, crafted_ws, tmp_path):
     assert set(by_key) == {"AAA_1d", "AAA_7d", "BBB_1d", "SHORT_1d", "BBB_7d"}
     assert by_key["AAA_1d"].source == "reports copy" and by_key["AAA_1d"].honesty is not None
     assert by_key["SHORT_1d"].status == TaskStatus.SKIPPED
-    again = load_report(clone, 1, compute_predictions=True)
+    update_predictions(clone, 1)
+    again = load_report(clone, 1)
     assert not clone.cycle_dir(1).exists(), "a cleaned-up cycle's runs must not come back"
     assert again.predictions is not None and list(again.predictions["task"]) == list(rep.predictions["task"])
     page = task_page_html(again, again.record("AAA_1d"))
@@ -236,7 +240,7 @@ def test_previous_cycle_comparison_and_its_absence(crafted_ws, tmp_path):
     from dataclasses import replace
 
     from bistlab.report import compare_previous
-    from bistlab.workspace import BestParams, Evaluation
+    from bistlab.records import BestParams, Evaluation
 
     paths = crafted_ws.task(1, "AAA_1d")
     best, ev = paths.read(BestParams), paths.read(Evaluation)

@@ -1,6 +1,6 @@
 """The universe models in the cycle report, on a crafted cycle: a universe task (a synthetic panel
 measured by the real :func:`bistlab.panel_metrics.panel_metrics` and judged by the real
-:func:`bistlab.panel_metrics.universe_verdict`) beside a per-symbol task whose holdout overlaps it
+:func:`bistlab.universe_rule.universe_verdict`) beside a per-symbol task whose holdout overlaps it
 only in part. The report names the target, shows every DirHit with the interval of that very
 number, compares the two models on their common dates only, and says nothing of universes when a
 cycle has none."""
@@ -16,9 +16,11 @@ import pytest
 
 from bistlab import summary
 from bistlab.jsonio import write_json_atomic
-from bistlab.metrics import DirHit, split_metrics, usable_verdict
-from bistlab.panel_metrics import panel_metrics, universe_verdict
-from bistlab.predict import PREDICTION_COLUMNS
+from bistlab.metrics import split_metrics
+from bistlab.dirhit import DirHit, usable_verdict
+from bistlab.panel_metrics import panel_metrics
+from bistlab.universe_rule import universe_verdict
+from bistlab.records import PREDICTION_COLUMNS
 from bistlab.report import (
     changes_html,
     heatmap_figure,
@@ -41,7 +43,9 @@ from bistlab.report import (
     verdict_words,
 )
 from bistlab.state import CycleState, StateFile, TaskState, TaskStatus
-from bistlab.workspace import Evaluation, Workspace
+from bistlab.workspace import Workspace
+from bistlab.records import Evaluation
+
 from tests.reportcheck import dirhit_texts, intervals_beside_figures
 
 THR = 0.005

@@ -14,7 +14,7 @@ import optuna
 import pytest
 
 from bistlab.workspace import Workspace
-from bistlab.workspace import study_name
+from bistlab.names import study_name
 from bistlab.state import StateFile
 from bistlab.storage import make_storage
 from tests.conftest import market_workspace

@@ -14,7 +14,8 @@ from bistlab import storage
 from bistlab import storage as storage_module
 from bistlab.errors import ConfigError, StorageLockedError
 from bistlab.storage import fail_orphaned_trials, make_storage, repair_journal
-from bistlab.workspace import JOURNAL_SUFFIX, Workspace, storage_path, storage_url
+from bistlab.db_urls import JOURNAL_SUFFIX, storage_path, storage_url
+from bistlab.workspace import Workspace
 
 
 def _lock_database(path: str, ready, release) -> None:

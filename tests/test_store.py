@@ -10,7 +10,9 @@ from sqlalchemy import event
 from bistlab.workspace import Workspace
 from bistlab.errors import DataError, SymbolNotFoundError
 from bistlab.store import PriceStore
-from bistlab.validate import fingerprint, validate_ohlcv
+from bistlab.stores import workspace_store
+from bistlab.validate import validate_ohlcv
+from bistlab.price_frames import fingerprint
 
 
 def test_write_read_roundtrip_keeps_raw_rows(store: PriceStore, make_ohlcv) -> None:
@@ -124,7 +126,7 @@ def test_sqlite_parent_folder_is_created_and_workspace_default(tmp_path: Path, m
     nested = PriceStore(f"sqlite:///{tmp_path / 'a' / 'b' / 'p.sqlite'}")
     nested.write("X", make_ohlcv(2))
     assert (tmp_path / "a" / "b" / "p.sqlite").is_file()
-    ws_store = PriceStore.from_workspace(Workspace(root=tmp_path / "ws"))
+    ws_store = workspace_store(Workspace(root=tmp_path / "ws"))
     ws_store.write("X", make_ohlcv(2))
     assert (tmp_path / "ws" / "runs" / "prices.sqlite").is_file()
     assert ws_store.symbols() == ["X"]

@@ -18,7 +18,9 @@ from bistlab.workspace import Workspace
 from bistlab.errors import ConfigError, DataError, SymbolNotFoundError
 from bistlab.store import PriceStore
 from bistlab.store_mapped import MappedPriceStore
-from bistlab.validate import fingerprint, validate_ohlcv
+from bistlab.stores import open_store, workspace_store
+from bistlab.validate import validate_ohlcv
+from bistlab.price_frames import fingerprint
 
 MAPPING = {
     "symbol": "ticker",
@@ -114,7 +116,7 @@ def _fill(backend: Backend, make_ohlcv, **create) -> dict[str, pd.DataFrame]:
 
 def test_reads_a_foreign_table_through_the_mapping(backend: Backend, make_ohlcv) -> None:
     data = _fill(backend, make_ohlcv)
-    store = PriceStore(backend.url, table=backend.table, columns=MAPPING)
+    store = open_store(backend.url, table=backend.table, columns=MAPPING)
     assert store.read_only
     assert store.symbols() == ["AKBNK", "THYAO"]
     for symbol, expected in data.items():
@@ -138,7 +140,7 @@ def test_reading_creates_and_alters_nothing(backend: Backend, make_ohlcv) -> Non
     schema = "market" if backend.name == "postgresql" else None
     before = inspect(backend.engine).get_columns("daily_prices", schema=schema)
     tables_before = set(inspect(backend.engine).get_table_names())
-    store = PriceStore(backend.url, table=backend.table, columns=MAPPING)
+    store = open_store(backend.url, table=backend.table, columns=MAPPING)
     store.load("THYAO")
     store.summary()
     inspector = inspect(backend.engine)
@@ -148,7 +150,7 @@ def test_reading_creates_and_alters_nothing(backend: Backend, make_ohlcv) -> Non
 
 def test_the_store_of_a_foreign_table_is_read_only(backend: Backend, make_ohlcv) -> None:
     data = _fill(backend, make_ohlcv)
-    store = PriceStore(backend.url, table=backend.table, columns=MAPPING)
+    store = open_store(backend.url, table=backend.table, columns=MAPPING)
     with pytest.raises(DataError, match="is read-only") as info:
         store.write("THYAO", data["THYAO"])
     assert backend.table in str(info.value) and "\n" not in str(info.value)
@@ -166,7 +168,7 @@ def test_a_missing_column_is_one_line_naming_it(backend: Backend, make_ohlcv) ->
     if backend.name == "postgresql":  # trust authentication: a password is accepted, and must not show
         url = make_url(url).set(password="s3cret").render_as_string(hide_password=False)
     with pytest.raises(DataError) as info:
-        PriceStore(url, table=backend.table, columns={**MAPPING, "close": "px_last", "low": "px_min"})
+        open_store(url, table=backend.table, columns={**MAPPING, "close": "px_last", "low": "px_min"})
     message = str(info.value)
     assert message.startswith(f"`columns` must name columns of table {backend.table} ")
     assert "but got low=px_min, close=px_last (missing; the table has ticker, trade_date" in message
@@ -177,9 +179,9 @@ def test_a_missing_column_is_one_line_naming_it(backend: Backend, make_ohlcv) ->
 
 def test_a_missing_table_or_schema_is_named(backend: Backend) -> None:
     with pytest.raises(DataError, match=r"`table` must name an existing table or view .* but got 'daily_prices' \(missing"):
-        PriceStore(backend.url, table="daily_prices", columns=MAPPING)
+        open_store(backend.url, table="daily_prices", columns=MAPPING)
     with pytest.raises(DataError, match=r"but got 'nowhere.daily_prices' \(no schema nowhere; the database has"):
-        PriceStore(backend.url, table="nowhere.daily_prices", columns=MAPPING)
+        open_store(backend.url, table="nowhere.daily_prices", columns=MAPPING)
     assert not inspect(backend.engine).has_table("prices")
 
 
@@ -193,7 +195,7 @@ def test_unmapped_names_map_to_themselves_and_case_is_forgiven(backend: Backend,
         conn.execute(
             text("INSERT INTO Quotes VALUES (:ticker, :trade_date, :px_open, :px_high, :px_low, :px_close, :vol)"), rows
         )
-    store = PriceStore(backend.url, table="QUOTES", columns={"symbol": "SYMBOL"})
+    store = open_store(backend.url, table="QUOTES", columns={"symbol": "SYMBOL"})
     pd.testing.assert_frame_equal(store.read("SISE"), frame, check_freq=False)
 
 
@@ -201,7 +203,7 @@ def test_timestamp_dates_become_midnight(backend: Backend, make_ohlcv) -> None:
     backend.create(date_type="timestamp")
     frame = _expected(make_ohlcv, 4, seed=6)
     backend.insert(_shuffled(_rows("EREGL", frame, backend, time=" 18:30:00")))
-    read = PriceStore(backend.url, table=backend.table, columns=MAPPING).read("EREGL")
+    read = open_store(backend.url, table=backend.table, columns=MAPPING).read("EREGL")
     pd.testing.assert_frame_equal(read, frame, check_freq=False)
     assert read.index.tz is None and str(read.index.dtype) == "datetime64[ns]"
 
@@ -213,15 +215,15 @@ def test_timestamptz_dates_are_the_session_time_zone_wall_clock_date(backend: Ba
     frame = _expected(make_ohlcv, 3, seed=7)
     backend.insert(_rows("KCHOL", frame, backend, time=" 00:00:00+03"))  # midnight in Istanbul: 21:00 UTC the day before
     istanbul = f"{backend.url}?options=-ctimezone%3DEurope/Istanbul"
-    read = PriceStore(istanbul, table=backend.table, columns=MAPPING).read("KCHOL")
+    read = open_store(istanbul, table=backend.table, columns=MAPPING).read("KCHOL")
     pd.testing.assert_frame_equal(read, frame, check_freq=False)
     utc = f"{backend.url}?options=-ctimezone%3DUTC"
-    assert PriceStore(utc, table=backend.table, columns=MAPPING).read("KCHOL").index[0] == frame.index[0] - pd.Timedelta(days=1)
+    assert open_store(utc, table=backend.table, columns=MAPPING).read("KCHOL").index[0] == frame.index[0] - pd.Timedelta(days=1)
 
 
 def test_a_table_without_volume(backend: Backend, make_ohlcv) -> None:
     data = _fill(backend, make_ohlcv)
-    store = PriceStore(backend.url, table=backend.table, columns={**MAPPING, "volume": None})
+    store = open_store(backend.url, table=backend.table, columns={**MAPPING, "volume": None})
     read = store.read("THYAO")
     assert read["volume"].isna().all()
     pd.testing.assert_frame_equal(read.drop(columns="volume"), data["THYAO"].drop(columns="volume"), check_freq=False)
@@ -235,7 +237,7 @@ def test_symbol_suffix_is_stripped_and_added(backend: Backend, make_ohlcv) -> No
     backend.create()
     frame = _expected(make_ohlcv, 3, seed=8)
     backend.insert(_rows("THYAO.IS", frame, backend) + _rows("XU100", frame, backend))
-    store = PriceStore(backend.url, table=backend.table, columns=MAPPING, symbol_suffix=".IS")
+    store = open_store(backend.url, table=backend.table, columns=MAPPING, symbol_suffix=".IS")
     assert store.symbols() == ["THYAO"]
     assert store.summary()["symbol"].tolist() == ["THYAO"]
     pd.testing.assert_frame_equal(store.read("THYAO"), frame, check_freq=False)
@@ -251,13 +253,13 @@ def test_text_that_is_not_a_number_is_named(backend: Backend, make_ohlcv) -> Non
     rows[1]["px_close"] = "12,5"  # a decimal comma
     backend.insert(rows)
     with pytest.raises(DataError, match=r"TUPRS: column px_close of table daily_prices must hold numbers but got '12,5'"):
-        PriceStore(backend.url, table=backend.table, columns=MAPPING).read("TUPRS")
+        open_store(backend.url, table=backend.table, columns=MAPPING).read("TUPRS")
 
 
-def test_from_workspace_uses_the_price_table_and_columns(backend: Backend, make_ohlcv, tmp_path: Path) -> None:
+def test_workspace_store_uses_the_price_table_and_columns(backend: Backend, make_ohlcv, tmp_path: Path) -> None:
     data = _fill(backend, make_ohlcv)
     ws = Workspace(root=tmp_path / "ws", db_url=backend.url, price_table=backend.table, price_columns=dict(MAPPING))
-    store = PriceStore.from_workspace(ws)
+    store = workspace_store(ws)
     assert store.read_only
     pd.testing.assert_frame_equal(store.load("AKBNK").frame, data["AKBNK"], check_freq=False)
 
@@ -268,26 +270,26 @@ def test_from_workspace_uses_the_price_table_and_columns(backend: Backend, make_
 def test_a_read_only_store_does_not_create_a_sqlite_file(tmp_path: Path) -> None:
     path = tmp_path / "absent" / "prices.sqlite"
     with pytest.raises(DataError, match="must name an existing SQLite file"):
-        PriceStore(f"sqlite:///{path}", table="daily_prices", columns=MAPPING)
+        open_store(f"sqlite:///{path}", table="daily_prices", columns=MAPPING)
     assert not path.parent.exists()
 
 
 def test_default_table_without_mapping_stays_read_write(tmp_path: Path, make_ohlcv) -> None:
-    store = PriceStore(f"sqlite:///{tmp_path / 'p.sqlite'}", table="prices")
+    store = open_store(f"sqlite:///{tmp_path / 'p.sqlite'}", table="prices")
     assert not store.read_only
     assert store.write("THYAO", make_ohlcv(3)) == 3
     # an explicit mapping, even onto bistlab's own table, reads it in place, read-only
-    mapped = PriceStore(store.url, columns={})
+    mapped = open_store(store.url, columns={})
     assert mapped.read_only and mapped.symbols() == ["THYAO"]
     with pytest.raises(DataError, match="read-only"):
         mapped.delete("THYAO")
 
 
 def test_the_arguments_pick_the_kind_of_store(tmp_path: Path, make_ohlcv) -> None:
-    own = PriceStore(f"sqlite:///{tmp_path / 'p.sqlite'}", table=" prices ")
+    own = open_store(f"sqlite:///{tmp_path / 'p.sqlite'}", table=" prices ")
     assert type(own) is PriceStore and own.write("THYAO", make_ohlcv(2)) == 2
     for kwargs in ({"columns": {}}, {"table": "PRICES"}, {"symbol_suffix": ".IS"}):
-        assert type(PriceStore(own.url, **kwargs)) is MappedPriceStore
+        assert type(open_store(own.url, **kwargs)) is MappedPriceStore
     direct = MappedPriceStore(own.url)  # constructed directly, it reads in place even bistlab's own table
     assert direct.read_only and direct.symbols() == ["THYAO"]
 
@@ -304,7 +306,7 @@ def test_the_arguments_pick_the_kind_of_store(tmp_path: Path, make_ohlcv) -> Non
 )
 def test_malformed_arguments_are_config_errors(tmp_path: Path, kwargs: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        PriceStore(f"sqlite:///{tmp_path / 'p.sqlite'}", **kwargs)
+        open_store(f"sqlite:///{tmp_path / 'p.sqlite'}", **kwargs)
 
 
 # -- Workspace and environment ------------------------------------------------------------------
@@ -316,7 +318,7 @@ def test_workspace_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     ws = Workspace.from_env(tmp_path)
     assert ws.price_table == "prices" and ws.price_columns is None
     assert Workspace(root=tmp_path).price_table == "prices"
-    assert not PriceStore.from_workspace(ws).read_only
+    assert not workspace_store(ws).read_only
 
 
 def test_workspace_reads_the_price_table_and_columns_from_the_environment(

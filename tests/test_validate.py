@@ -11,11 +11,11 @@ from bistlab.validate import (
     CORPORATE_ACTION_MOVE,
     MIN_ROWS,
     corporate_actions,
-    fingerprint,
     is_close_only,
     too_short,
     validate_ohlcv,
 )
+from bistlab.price_frames import fingerprint
 
 NAN = float("nan")
 
@@ -267,7 +267,7 @@ def test_a_constant_series_long_enough_for_hpo_is_reported() -> None:
 
 
 def test_dates_with_mixed_utc_offsets_keep_their_wall_clock_day() -> None:
-    from bistlab.validate import wall_clock_dates
+    from bistlab.price_frames import wall_clock_dates
 
     dates = wall_clock_dates(["2024-01-02 00:00:00+03:00", "2024-01-03 00:00:00+02:00", None])
     assert list(dates[:2].strftime("%Y-%m-%d")) == ["2024-01-02", "2024-01-03"] and pd.isna(dates[2])

@@ -29,7 +29,6 @@ from __future__ import annotations
 import functools
 import html
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from importlib import metadata
 from pathlib import Path
@@ -254,10 +253,12 @@ def _add_page_routes(app: FastAPI, ws: Workspace, dashboard_url: str | None) -> 
         """No icon (204), so a browser opening a report directly logs no failed load."""
         return Response(status_code=204)
 
-    @app.get("/reports/{name}", include_in_schema=False)
-    def report(name: str) -> FileResponse:
-        found = re.fullmatch(r"hyperopt_(\d{8}_\d{6}(?:_\d+)?)\.html", name)
-        path = ws.hyperopt_report(found.group(1)) if found else None
+    @app.get(views.REPORT_ROUTE, include_in_schema=False)
+    def report(job_id: str) -> FileResponse:
+        try:
+            path = ws.hyperopt_report(job_id)
+        except ConfigError:  # not a job id (a path, a traversal): no such report
+            path = None
         if path is None or not path.is_file():
             raise StarletteHTTPException(404)
         return FileResponse(path, media_type="text/html")

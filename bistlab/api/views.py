@@ -22,7 +22,7 @@ from bistlab.lstm.jobs import job_results, job_status, latest_job, list_jobs
 from bistlab.lstm.metrics import verdict_text
 from bistlab.lstm.report import trial_records
 
-__all__ = ["report_url", "status_view", "results_view", "jobs_view", "epochs_view", "health_view", "cycle_view", "reap"]
+__all__ = ["REPORT_ROUTE", "report_url", "status_view", "results_view", "jobs_view", "epochs_view", "health_view", "cycle_view", "reap"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +30,13 @@ EPOCH_TRIALS = 8
 """How many of a group's latest trials the epoch chart shows."""
 
 
+REPORT_ROUTE = "/reports/hyperopt_{job_id}.html"
+"""The app's route of a job's report: :func:`report_url` fills it, :mod:`bistlab.api.app` serves it."""
+
+
 def report_url(ws: Workspace, job_id: str) -> str | None:
     """The app's URL of the job's report, or ``None`` before it is written (at the job's end or pause)."""
-    return f"/reports/hyperopt_{job_id}.html" if ws.hyperopt_report(job_id).exists() else None
+    return REPORT_ROUTE.format(job_id=job_id) if ws.hyperopt_report(job_id).exists() else None
 
 
 def reap(pid: int | None) -> None:

@@ -7,27 +7,27 @@ while a stop is requested), ``worker.log`` (a detached worker's log), the studie
 ``<study_name>_<group>.db`` and, with MLflow, ``mlflow.db`` and ``mlruns/``. Every JSON file is
 written atomically (:func:`bistlab.jsonio.write_json_atomic`).
 
-One job runs per workspace at a time: its process holds an exclusive ``flock`` on
-``runs/hyperopt/.lock`` (released by the kernel when the process ends, even by ``kill -9``).
+One job runs per workspace at a time: its process holds :class:`JobLock`, a
+:class:`~bistlab.locks.FileLock` on ``runs/hyperopt/.lock`` (released by the kernel when the process
+ends, even by ``kill -9``).
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from bistlab.workspace import Workspace
+from bistlab.clock import utcnow
 from bistlab.errors import JobConflictError, JobNotFoundError
 from bistlab.jsonio import read_json, write_json_atomic
+from bistlab.locks import FileLock
 
 __all__ = [
     "STATUSES",
     "JobLock",
-    "now_iso",
     "new_job_id",
     "job_id_text",
     "job_ids",
@@ -39,11 +39,6 @@ __all__ = [
 ]
 
 STATUSES: tuple[str, ...] = ("starting", "running", "paused", "completed", "failed")
-
-
-def now_iso() -> str:
-    """The current UTC time, ISO 8601 with seconds."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def job_ids(ws: Workspace) -> list[str]:
@@ -97,7 +92,7 @@ def read_state(ws: Workspace, job_id: str) -> dict[str, Any]:
 
 def write_state(ws: Workspace, state: dict[str, Any]) -> None:
     """Write state.json atomically, stamping ``updated_at``."""
-    state["updated_at"] = now_iso()
+    state["updated_at"] = utcnow()
     write_json_atomic(ws.job(state["job_id"]).state, state)
 
 
@@ -123,72 +118,31 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
-class JobLock:
-    """The workspace's job lock (``runs/hyperopt/.lock``), an exclusive ``flock``.
+class JobLock(FileLock):
+    """The workspace's job lock (``runs/hyperopt/.lock``): a :class:`~bistlab.locks.FileLock` whose
+    holder names its job.
 
     A worker started in the background inherits the open lock file (:attr:`fd`), so the lock
-    passes to it without a moment unlocked.
+    passes to it without a moment unlocked (:meth:`~bistlab.locks.FileLock.hand_over`).
+
+    Args:
+        ws: the workspace.
+        fd: an inherited descriptor that holds the lock.
     """
 
+    clear_on_release = False
+
     def __init__(self, ws: Workspace, *, fd: int | None = None) -> None:
-        self.path = ws.hyperopt_lock
-        self.fd = fd
+        super().__init__(ws.hyperopt_lock, fd=fd)
 
-    def acquire(self, *, wait_seconds: float = 0.0) -> "JobLock":
-        """Take the lock.
+    def mark(self, job_id: str | None = None, **details: Any) -> None:
+        """Write the holder's job id beside its pid, host and start (for conflict messages)."""
+        super().mark(**({"job_id": job_id} if job_id else {}), **details)
 
-        Raises:
-            JobConflictError: another process holds it (another job of the workspace runs).
-        """
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError as err:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    holder = self.holder()
-                    raise JobConflictError(
-                        f"another hyperopt job of this workspace is running ({holder or 'unknown job'}); "
-                        "stop it (`bistlab hyperopt stop`) or wait for it to end",
-                        job_id=holder.split()[0] if holder else None,
-                    ) from err
-                time.sleep(0.1)
-        self.fd = fd
-        return self
-
-    def mark(self, job_id: str) -> None:
-        """Write the holder's job id and pid into the lock file (for conflict messages)."""
-        if self.fd is not None:
-            os.ftruncate(self.fd, 0)
-            os.pwrite(self.fd, f"{job_id} (pid {os.getpid()})".encode(), 0)
-
-    def holder(self) -> str:
-        try:
-            return self.path.read_text().strip()
-        except OSError:
-            return ""
-
-    def held_elsewhere(self) -> bool:
-        """Whether some process holds the lock now (probes without keeping it)."""
-        if not self.path.exists():
-            return False
-        fd = os.open(self.path, os.O_RDWR)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return False
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
-
-    def release(self) -> None:
-        if self.fd is not None:
-            try:
-                os.close(self.fd)
-            finally:
-                self.fd = None
+    def refused(self, holder: dict[str, Any]) -> JobConflictError:
+        job_id = holder.get("job_id")
+        who = f"{job_id} (pid {holder.get('pid')})" if job_id else "unknown job"
+        return JobConflictError(
+            f"another hyperopt job of this workspace is running ({who}); stop it (`bistlab hyperopt stop`) or wait for it to end",
+            job_id=job_id,
+        )

@@ -36,7 +36,8 @@ from bistlab.jsonio import read_json
 from bistlab.faults import KERNEL_PARENT_ENV
 from bistlab.lstm import files
 from bistlab.lstm.config import OptimizationConfig
-from bistlab.lstm.files import JobLock, latest_job, now_iso, read_results, read_state, write_state
+from bistlab.clock import utcnow
+from bistlab.lstm.files import JobLock, latest_job, read_results, read_state, write_state
 from bistlab.lstm.groups import DEFAULT_PARAMS
 from bistlab.lstm.runner import estimate_time, run_job, settings_of
 from bistlab.lstm.samples import load_data
@@ -173,7 +174,7 @@ def _spawn(ws: Workspace, job_id: str, lock: JobLock, *, resume: bool) -> int:
     args = [sys.executable, "-m", "bistlab.lstm.worker", str(job_dir), "--lock-fd", str(lock.fd)] + (["--resume"] if resume else [])
     with open(JobPaths(job_dir).worker_log, "ab") as log:
         proc = subprocess.Popen(args, pass_fds=(lock.fd,), start_new_session=True, env=_worker_env(ws), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-    lock.release()
+    lock.hand_over()
     logger.info("job %s: worker pid %d", job_id, proc.pid)
     return proc.pid
 
@@ -182,7 +183,7 @@ def _initial_state(ws: Workspace, job_id: str, config: OptimizationConfig, *, ba
     return {
         "job_id": job_id,
         "status": "starting",
-        "created_at": now_iso(),
+        "created_at": utcnow(),
         "started_at": None,
         "finished_at": None,
         "config": config.to_dict(),
@@ -311,7 +312,7 @@ def stop_job(ws: Workspace, job_id: str | None = None) -> StopResponse:
     if status["status"] not in ("starting", "running"):
         message = f"job {job_id} is not running (status {status['status']})" + (f": {status['error']}" if status.get("error") else "")
         return StopResponse(False, status["status"], message, bool(status.get("resumable")), job_id)
-    ws.job(job_id).stop.write_text(now_iso())
+    ws.job(job_id).stop.write_text(utcnow())
     message = f"stop requested: job {job_id} pauses at the next epoch boundary; the interrupted trial runs again on resume"
     return StopResponse(True, "paused", message, True, job_id)
 

@@ -33,7 +33,8 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
 from bistlab.lstm.barriers import CLASS_NAMES, N_CLASSES, signed_calls
-from bistlab.metrics import DirHit, Edge, SplitMetrics, edge_figure, majority_direction, split_figures, split_metrics, usable_verdict
+from bistlab.metrics import SplitMetrics, majority_direction, split_metrics
+from bistlab.dirhit import DirHit, Edge, edge_figure, split_figures, usable_verdict
 
 if TYPE_CHECKING:
     from bistlab.lstm.samples import LstmData, Windows

@@ -54,9 +54,12 @@ from bistlab.lstm.samples import LstmData
 from bistlab.lstm.tracking import Tracker
 from bistlab.lstm.metrics import collapse_warning
 from bistlab.lstm.training import COLLAPSE_SHARE, TrainSettings, TrialOutcome, train_splits
-from bistlab.objectives import lstm_metric_name, name_metric
-from bistlab.storage import make_storage
-from bistlab.workspace import JobPaths, storage_url
+from bistlab.db_urls import storage_url
+from bistlab.names import group_study_name
+from bistlab.objectives import lstm_metric_name
+from bistlab.pruning import percentile_pruner
+from bistlab.studies import open_study
+from bistlab.workspace import JobPaths
 
 __all__ = [
     "PRECISION_FLOOR",
@@ -144,18 +147,13 @@ def open_group_study(job_dir: Path, config: OptimizationConfig, group: str) -> o
     """Create or load the study of ``group`` with its seeded sampler and percentile pruner; its
     metric is named (:func:`bistlab.objectives.lstm_metric_name`, e.g. ``val_f1 (penalized)``)."""
     index = GROUP_ORDER.index(group) if group in GROUP_ORDER else len(GROUP_ORDER)
-    study = optuna.create_study(
-        study_name=f"{config.study_name}_{group}",
-        storage=make_storage(storage_url(JobPaths(job_dir).study(config.study_name, group))),
-        direction="maximize",
+    return open_study(
+        storage_url(JobPaths(job_dir).study(config.study_name, group)),
+        group_study_name(config.study_name, group),
         sampler=TrialSeededSampler(config.seed + 1000 * index, n_startup_trials=config.n_startup_trials),
-        pruner=optuna.pruners.PercentilePruner(
-            config.pruning_percentile, n_startup_trials=config.n_startup_trials, n_warmup_steps=config.n_warmup_steps
-        ),
-        load_if_exists=True,
+        pruner=percentile_pruner(config.pruning_percentile, n_startup_trials=config.n_startup_trials, n_warmup_steps=config.n_warmup_steps),
+        metric_name=lstm_metric_name(config.primary_metric),
     )
-    name_metric(study, lstm_metric_name(config.primary_metric))
-    return study
 
 
 def _record(trial: optuna.Trial, outcome: TrialOutcome, config: OptimizationConfig) -> float:
@@ -395,7 +393,7 @@ def group_result(
     return to_jsonable({
         "group": group,
         "study_name": study.study_name,
-        "storage": f"{study.study_name}.db",
+        "storage": JobPaths.study_file(study.study_name),
         "best_value": best.value if best else None,
         "best_trial_number": best.number if best else None,
         "search_best_value": top.value if top else None,

@@ -19,14 +19,17 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from bistlab.workspace import Workspace, storage_url
+from bistlab.db_urls import storage_url
+from bistlab.workspace import Workspace
 from bistlab.htmlfmt import esc, html_table, num, page
 from bistlab.lstm import files
 from bistlab.lstm.barriers import CLASS_NAMES
 from bistlab.lstm.groups import DEFAULT_PARAMS, GROUPS
 from bistlab.lstm.metrics import LSTM_RULE, verdict_text
 from bistlab.lstm.optimizer import PENALTY_FACTOR, PRECISION_FLOOR
-from bistlab.metrics import INTERVAL_METHOD, DirHit
+from bistlab.dirhit import DirHit
+from bistlab.intervals import INTERVAL_METHOD
+from bistlab.names import group_study_name
 from bistlab.plots import figure_html
 from bistlab.storage import make_storage
 
@@ -46,7 +49,7 @@ def trial_records(ws: Workspace, job_id: str) -> dict[str, list[dict[str, Any]]]
         if not path.exists():
             continue
         try:
-            study = optuna.load_study(study_name=f"{cfg['study_name']}_{group}", storage=make_storage(storage_url(path)))
+            study = optuna.load_study(study_name=group_study_name(cfg["study_name"], group), storage=make_storage(storage_url(path)))
         except KeyError:  # the file is there, the study not yet
             continue
         out[group] = [_record(t) for t in study.get_trials(deepcopy=False) if t.state.name != "WAITING"]

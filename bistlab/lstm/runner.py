@@ -22,7 +22,8 @@ from bistlab.errors import StopRequested
 from bistlab.jsonio import write_json_atomic
 from bistlab.lstm import files
 from bistlab.lstm.config import OptimizationConfig
-from bistlab.lstm.files import JobLock, now_iso, read_state, write_state
+from bistlab.clock import utcnow
+from bistlab.lstm.files import JobLock, read_state, write_state
 from bistlab.lstm.groups import DEFAULT_PARAMS
 from bistlab.lstm.report import render_job_report
 from bistlab.lstm.optimizer import SearchContext, run_group
@@ -102,9 +103,9 @@ class _Job:
     def begin(self, *, resume: bool) -> None:
         s = self.state
         s.update(status="running", pid=os.getpid(), device=self.settings.device, error=None, stop_reason=None, torch_threads=self.config.num_threads)
-        s["started_at"] = s.get("started_at") or now_iso()
+        s["started_at"] = s.get("started_at") or utcnow()
         if resume:
-            s.setdefault("resumed_at", []).append(now_iso())
+            s.setdefault("resumed_at", []).append(utcnow())
         self.save()
         self.tracker = make_tracker(self.config.use_mlflow, self.job_dir)
         parent = self.tracker.start_job(
@@ -137,7 +138,7 @@ class _Job:
     def write_results(self) -> None:
         self.results["status"] = self.state["status"]
         self.results["device"] = self.settings.device
-        self.results["updated_at"] = now_iso()
+        self.results["updated_at"] = utcnow()
         write_json_atomic(self.ws.job(self.job_id).results, self.results)
         write_json_atomic(self.ws.job(self.job_id).best_params, self.results["best_params"])
 
@@ -175,7 +176,7 @@ class _Job:
         return {
             "remaining_trials": remaining, "mean_trial_seconds": mean, "trials_measured": len(durations),
             "remaining_hours": rest / 3600.0, "elapsed_hours": self.elapsed() / 3600.0,
-            "estimated_total_hours": (self.elapsed() + rest) / 3600.0, "updated_at": now_iso(),
+            "estimated_total_hours": (self.elapsed() + rest) / 3600.0, "updated_at": utcnow(),
         }
 
     def search(self, data: LstmData) -> None:
@@ -224,7 +225,7 @@ class _Job:
         started = time.monotonic()
         holdout = fit_final(data, r["best_params"], self.settings, seed=self.config.seed + 999_999, epochs=epochs)
         r["holdout"] = {**holdout, "params": dict(r["best_params"]), "fit_seconds": time.monotonic() - started}
-        self.state.update(status="completed", finished_at=now_iso(), stop_reason=None)
+        self.state.update(status="completed", finished_at=utcnow(), stop_reason=None)
         self.state["progress"]["current_group"] = None
         self.state["time_estimate_refined"] = {**self._refined(), "remaining_trials": 0, "remaining_hours": 0.0, "estimated_total_hours": self.elapsed() / 3600.0}
         self.write_results()
@@ -290,7 +291,7 @@ def run_job(
             job.write_results()
         logger.info("job %s paused: %s", job_id, err)
     except BaseException as err:
-        job.state.update(status="failed", error=f"{type(err).__name__}: {err}", finished_at=now_iso())
+        job.state.update(status="failed", error=f"{type(err).__name__}: {err}", finished_at=utcnow())
         if job.results:
             job.write_results()
         logger.error("job %s failed: %s", job_id, job.state["error"])

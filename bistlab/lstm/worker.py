@@ -18,7 +18,8 @@ import optuna
 
 from bistlab.workspace import Workspace
 from bistlab.errors import BistlabError
-from bistlab.lstm.files import JobLock, now_iso
+from bistlab.clock import utcnow
+from bistlab.lstm.files import JobLock
 from bistlab.lstm.runner import run_job
 
 __all__ = ["main"]
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     job_dir = args.job_dir.resolve()
     ws = Workspace.from_env(job_dir.parents[2])
     job_id = job_dir.name
-    signal.signal(signal.SIGTERM, lambda signum, frame: ws.job(job_id).stop.write_text(now_iso()))
+    signal.signal(signal.SIGTERM, lambda signum, frame: ws.job(job_id).stop.write_text(utcnow()))
     lock = JobLock(ws, fd=args.lock_fd) if args.lock_fd is not None else None
     try:
         state = run_job(ws, job_id, resume=args.resume, lock=lock)

@@ -1,7 +1,9 @@
 """The cycle report, in layers: what it knows (:mod:`~bistlab.report.data`,
 :mod:`~bistlab.report.studies`), what it says about a task (:mod:`~bistlab.report.words`), the
 task table (:mod:`~bistlab.report.table`), all of it assembled with the forecasts
-(:mod:`~bistlab.report.assemble`), its sections and figures (:mod:`~bistlab.report.sections`), each
+(:mod:`~bistlab.report.assemble`), its sections and figures (:mod:`~bistlab.report.sections`, the
+forecasts in :mod:`~bistlab.report.forecasts`, the facts to reproduce it in
+:mod:`~bistlab.report.reproducibility`), each
 task's page (:mod:`~bistlab.report.task_page`) and the rendering (:mod:`~bistlab.report.render`).
 Each layer imports only the ones before it.
 
@@ -12,17 +14,15 @@ from __future__ import annotations
 
 from bistlab.report.assemble import CycleReport, load_report
 from bistlab.report.data import CycleRecords, TaskRecord, collect_cycle, compare_previous
+from bistlab.report.forecasts import as_of_forward_html, forward_html, predictions_html
 from bistlab.report.render import render_report
+from bistlab.report.reproducibility import reproducibility_html
 from bistlab.report.sections import (
-    as_of_forward_html,
     changes_html,
-    forward_html,
     heatmap_figure,
     holdout_figure,
     honesty_html,
     hpo_vs_holdout_figure,
-    predictions_html,
-    reproducibility_html,
     summary_html,
     table_html,
     tasks_html,

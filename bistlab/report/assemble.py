@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from bistlab.ledger import ForwardView, load_forward
-from bistlab.predict import PREDICTION_COLUMNS, update_predictions
+from bistlab.records import PREDICTION_COLUMNS
 from bistlab.report.data import CycleRecords, TaskRecord, collect_cycle
 from bistlab.report.table import task_table
 from bistlab.workspace import Workspace
@@ -29,7 +29,7 @@ class CycleReport:
         cycle: the cycle number.
         records: per-task records (:func:`collect_cycle`).
         table: :func:`bistlab.report.table.task_table`.
-        predictions: :func:`bistlab.predict.predict_cycle`'s table, or ``None``.
+        predictions: the cycle's ``predictions.csv`` (:data:`bistlab.records.PREDICTION_COLUMNS`), or ``None``.
         predictions_note: why there are no predictions, or where they were written.
         rel: relative URL prefix from the main report to ``reports/cycle_<N>/``.
         forward: the forward record of the ledger's forecasts (:func:`bistlab.ledger.load_forward`).
@@ -48,12 +48,10 @@ class CycleReport:
         return next(r for r in self.records.tasks if r.key == key)
 
 
-def load_predictions(ws: Workspace, cycle: int, *, compute: bool = False) -> tuple[pd.DataFrame | None, str]:
-    """The cycle's predictions as ``reports/cycle_<N>/predictions.csv`` holds them (``compute``:
-    make them first, :func:`bistlab.predict.update_predictions`), and a note saying where they
-    come from or why there are none."""
-    if compute:
-        update_predictions(ws, cycle)
+def load_predictions(ws: Workspace, cycle: int) -> tuple[pd.DataFrame | None, str]:
+    """The cycle's predictions as ``reports/cycle_<N>/predictions.csv`` holds them (written by
+    :func:`bistlab.predict.update_predictions`; the report only reads them), and a note saying
+    where they come from or why there are none."""
     path = ws.predictions_file(cycle)
     if not path.exists():
         why = "the cycle's runs (its models) were cleaned up before any were made" if not ws.cycle_dir(cycle).exists() else "none made yet (`bistlab predict`)"
@@ -76,7 +74,7 @@ def save_report(rep: CycleReport, path: Path) -> Path:
     return path
 
 
-def load_report(ws: Workspace, cycle: int, *, archive: bool = False, compute_predictions: bool = False, cache: str | Path | None = None) -> CycleReport:
+def load_report(ws: Workspace, cycle: int, *, archive: bool = False, cache: str | Path | None = None) -> CycleReport:
     """Everything the report shows for ``cycle``; ``cache``: a report :func:`save_report` kept
     (the driver's, handed to the ``report`` notebook by :func:`bistlab.report.render.render_report`),
     read instead of collecting the cycle again when it exists."""
@@ -85,7 +83,7 @@ def load_report(ws: Workspace, cycle: int, *, archive: bool = False, compute_pre
         if isinstance(rep, CycleReport) and rep.cycle == cycle:
             return rep
     records = collect_cycle(ws, cycle, archive=archive)
-    predictions, note = load_predictions(ws, cycle, compute=compute_predictions)
+    predictions, note = load_predictions(ws, cycle)
     return CycleReport(
         ws=ws, cycle=cycle, records=records, table=task_table(records), predictions=predictions, predictions_note=note,
         rel=ws.report_dir_href(cycle), forward=load_forward(ws),

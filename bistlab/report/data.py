@@ -1,8 +1,8 @@
 """The report's data layer: what it knows about each task of a cycle.
 
 :func:`collect_cycle` gathers, for every task, the result records the pipeline wrote
-(:class:`~bistlab.workspace.BestParams`, :class:`~bistlab.workspace.ModelMeta`,
-:class:`~bistlab.workspace.Evaluation`), a compact record of its Optuna study
+(:class:`~bistlab.records.BestParams`, :class:`~bistlab.records.ModelMeta`,
+:class:`~bistlab.records.Evaluation`), a compact record of its Optuna study
 (:mod:`bistlab.report.studies`), the multiple-testing figures of :mod:`bistlab.honesty`, the
 comparison with the previous cycle, and the cycle-wide false-discovery control of the usable
 flags over every look at the same holdouts (:mod:`bistlab.looks`; reading a cycle records its
@@ -24,13 +24,15 @@ from typing import Any
 
 from bistlab.honesty import CycleControl, StudyHonesty, study_honesty
 from bistlab.looks import HoldoutLooks, control_cycle
-from bistlab.metrics import DirHit, Edge, SplitMetrics, baseline_figures, difference_interval, split_figures
+from bistlab.metrics import SplitMetrics
+from bistlab.dirhit import DirHit, Edge, baseline_figures, difference_interval, split_figures
 from bistlab.report.studies import cached_study_record
 from bistlab.selection import SupportFilter, filtered_dirhit
 from bistlab.state import CycleTasks, TaskState, tasks_of_cycle, write_tasks_snapshot
 from bistlab.summary import edge_of, panel_figures
-from bistlab.validate import UNIVERSE_SYMBOL
-from bistlab.workspace import BestParams, Evaluation, ModelMeta, Record, TaskPaths, Workspace
+from bistlab.names import UNIVERSE_SYMBOL
+from bistlab.workspace import TaskPaths, Workspace
+from bistlab.records import BestParams, Evaluation, ModelMeta, Record
 
 __all__ = ["RESULT_RECORDS", "TaskRecord", "CycleRecords", "collect_cycle", "compare_previous"]
 

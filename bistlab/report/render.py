@@ -31,7 +31,7 @@ from bistlab.plots import write_plotlyjs
 from bistlab.report.assemble import CycleReport, load_report, save_report
 from bistlab.report.data import TaskRecord
 from bistlab.report.task_page import write_task_page
-from bistlab.workspace import Workspace
+from bistlab.workspace import ASSET_HREF, NOTEBOOK_CSS, PLOTLY_JS, Workspace
 
 __all__ = ["render_report", "render_cycle_page", "NOTEBOOK_NAMES", "PAGES_PER_WORKER"]
 
@@ -39,9 +39,6 @@ logger = logging.getLogger(__name__)
 
 NOTEBOOK_NAMES = ("hpo", "train", "evaluate")
 """A task's notebooks, exported beside its page."""
-
-REPORT_CACHE = "report.pkl"
-"""The driver's loaded report, kept in the report folder while the ``report`` notebook runs."""
 
 PAGES_PER_WORKER = 4
 """Task pages are written by a process pool only when each worker gets at least this many
@@ -62,7 +59,7 @@ def _export_notebooks(ws: Workspace, rep: CycleReport, rec: TaskRecord) -> None:
         if not src.exists() or (dst.exists() and dst.stat().st_mtime >= src.stat().st_mtime):
             continue
         try:
-            notebooks.to_html(src, dst, exclude_input=False, plotly_src="../plotly.min.js", css_href="../notebook.css", banner=banner)
+            notebooks.to_html(src, dst, exclude_input=False, plotly_src=ASSET_HREF.format(PLOTLY_JS), css_href=ASSET_HREF.format(NOTEBOOK_CSS), banner=banner)
         except Exception as err:  # noqa: BLE001 - one broken notebook must not cost the report
             logger.warning("%s: %s notebook not exported: %s", rec.key, name, err)
 
@@ -78,10 +75,9 @@ def _write_page(rep: CycleReport, rec: TaskRecord) -> None:
 
 
 def _shared_assets(ws: Workspace, cycle: int) -> None:
-    folder = ws.report_dir(cycle)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_plotlyjs(folder / "plotly.min.js")
-    css = folder / "notebook.css"
+    ws.report_dir(cycle).mkdir(parents=True, exist_ok=True)
+    write_plotlyjs(ws.report_asset(cycle, PLOTLY_JS))
+    css = ws.report_asset(cycle, NOTEBOOK_CSS)
     if not css.exists():
         css.write_text(notebooks.notebook_css(), encoding="utf-8")
 
@@ -137,7 +133,7 @@ def render_report(ws: Workspace, cycle: int, *, workers: int | None = None) -> P
     _shared_assets(ws, cycle)
     _task_pages(rep, workers=default_workers() if workers is None else workers)
     logger.info("cycle %d: task pages written in %.1f s", cycle, time.time() - started)
-    cache = save_report(rep, ws.report_dir(cycle) / REPORT_CACHE)
+    cache = save_report(rep, ws.report_cache(cycle))
     try:
         out = render_cycle_page(ws, cycle, cache=cache)
     finally:

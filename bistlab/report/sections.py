@@ -1,30 +1,26 @@
 """The sections of the cycle report, as HTML and figures, built from a :class:`CycleReport`:
 the summary and how to read it, the usable models and what each horizon can judge, the table of
-all tasks, multiple testing, changes since the previous cycle, the forecasts, the forward record,
-a short section per task, and the reproducibility block; for an as-of cycle, the forward record
-of its frozen models on every session after its as-of date."""
+all tasks, multiple testing, changes since the previous cycle and a short section per task. The
+forecasts and the forward record are :mod:`bistlab.report.forecasts`, the reproducibility block
+:mod:`bistlab.report.reproducibility`."""
 
 from __future__ import annotations
 
-import math
 import time
-from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from bistlab import plots
-from bistlab.forward import forward_groups, read_forward
 from bistlab.htmlfmt import REPORT_CSS, dirhit_html, dirhit_text, edge_html, esc, html_table, link, num, pct
-from bistlab.metrics import INTERVAL_METHOD, USABLE_RULE, DirHit, effective_count, min_passing_dirhit
-from bistlab.panel_metrics import BOOTSTRAP_METHOD
+from bistlab.metrics import effective_count
+from bistlab.dirhit import USABLE_RULE, DirHit
+from bistlab.intervals import INTERVAL_METHOD, min_passing_dirhit
 from bistlab.report.assemble import CycleReport
 from bistlab.report.data import TaskRecord
 from bistlab.report.words import baseline_html, disguise_words, hold_html, hpo_html, method_html, task_sentences, verdict_words
-from bistlab.repro import report_versions, source_revision
 from bistlab.state import TaskStatus
 from bistlab.textfmt import TRIALS_MEANING
-from bistlab.validate import UNIVERSE_SYMBOL
 
 __all__ = [
     "summary_html",
@@ -35,11 +31,7 @@ __all__ = [
     "table_html",
     "honesty_html",
     "changes_html",
-    "predictions_html",
-    "forward_html",
-    "as_of_forward_html",
     "tasks_html",
-    "reproducibility_html",
 ]
 
 HOW_TO_READ = (
@@ -463,137 +455,6 @@ def changes_html(rep: CycleReport) -> str:
 # ---------------------------------------------------------------- forecasts
 
 
-def _missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
-
-
-def _prediction_figure(p: pd.Series) -> DirHit:
-    """The holdout DirHit of a predictions row, as :func:`bistlab.predict.predict_cycle` computed it."""
-    value = None if _missing(p["holdout_dirhit"]) else float(p["holdout_dirhit"])
-    n_eff = None if _missing(p.get("holdout_n_eff")) else float(p["holdout_n_eff"])
-    count = int(p["holdout_count"])
-    if value is None or _missing(p["holdout_ci_low"]):
-        return DirHit.of_percent(value, count, n_eff)
-    return DirHit(value, count, n_eff if n_eff is not None else float(count), float(p["holdout_ci_low"]), float(p["holdout_ci_high"]))
-
-
-def _prediction_row(p: pd.Series) -> list[str]:
-    usable = p["usable"]
-    usable_txt = "–" if usable is None or (isinstance(usable, float) and pd.isna(usable)) else ('<span class="usable">usable</span>' if str(usable) == "True" else "no")
-    return [
-        esc(p["task"]),
-        esc(p["as_of"] or "–"),
-        f"<b>{esc(p['direction'])}</b>",
-        num(p["expected_log_return"], "{:+.5f}"),
-        num(p["expected_return_pct"], "{:+.3f}"),
-        dirhit_html(_prediction_figure(p), inline=False) if not _missing(p["holdout_count"]) else "–",
-        usable_txt,
-        '<span class="lowsupport">LOW_SUPPORT</span>' if str(p["low_support"]) == "True" else "",
-        esc(p["note"] or ""),
-    ]
-
-
-def _universe_prediction_row(p: pd.Series, per_symbol: dict[str, Any]) -> list[str]:
-    mine = per_symbol.get(str(p["symbol"])) or {}
-    fig = DirHit.rate(mine.get("hits"), mine.get("count"), mine.get("n_eff")) if mine else None
-    return [
-        esc(p["symbol"]),
-        esc(p["as_of"] or "–"),
-        f"<b>{esc(p['direction'])}</b>",
-        num(p["expected_log_return"], "{:+.5f}"),
-        num(p["expected_return_pct"], "{:+.3f}"),
-        dirhit_html(fig, inline=False) if fig is not None else "–",
-        esc(p["note"] or ""),
-    ]
-
-
-def _universe_predictions_html(rep: CycleReport, key: str, frame: pd.DataFrame) -> str:
-    """A universe task's forecasts, one per symbol: counts by direction, the strongest calls, and
-    every forecast in a collapsed table."""
-    rec = next((r for r in rep.records.tasks if r.key == key), None)
-    horizon = int(frame["horizon"].iloc[0])
-    target = str(frame["target"].dropna().iloc[0]) if frame["target"].notna().any() else (rec.target if rec else "excess")
-    counts = frame["direction"].value_counts().to_dict()
-    per_symbol = ((rec.ev.universe or {}).get("per_symbol") or {}) if rec and rec.ev else {}
-    skill = (
-        f"Skill on the holdout, pooled over every symbol: {hold_html(rec)}; " + ("<b class=\"usable\">usable</b>." if rec.usable else "<b>not usable</b>: no demonstrated skill.")
-        if rec and rec.ev
-        else "Not evaluated on the holdout: skill unknown."
-    )
-    cols = ["symbol", "as of", "direction", "expected log return", "expected return %", "universe model's holdout DirHit on this symbol's rows", "note"]
-    ranked = frame.dropna(subset=["expected_log_return"]).sort_values("expected_log_return", ascending=False)
-    strongest = pd.concat([ranked.head(5), ranked.tail(5)]).drop_duplicates(subset=["symbol"]) if len(ranked) > 10 else ranked
-    words = "above the date's cross-sectional median (up) or below it (down)" if target == "excess" else "up or down"
-    missing = sorted(set(per_symbol) - set(frame["symbol"].astype(str)))
-    if missing:
-        skill += f" No forecast row for {len(missing)} symbol{'s' if len(missing) != 1 else ''} of its holdout: {esc(', '.join(missing))}."
-    return "\n".join(
-        [
-            f"<h3>{esc(key)}: one forecast per symbol ({len(frame)})</h3>",
-            f"<p>Target <b>{esc(target)}</b>: each forecast says whether the symbol ends the next {horizon} sessions {words}, "
-            f"flat within the threshold. {', '.join(f'{n} {esc(d)}' for d, n in sorted(counts.items()))}. {skill} "
-            "A symbol's own DirHit below rests on its few masked rows: read it with its interval.</p>",
-            "<p>The strongest calls (five highest and five lowest expected returns):</p>",
-            html_table(cols, [_universe_prediction_row(p, per_symbol) for _, p in strongest.iterrows()], table_id=f"predictions-{key}-strongest"),
-            f"<details><summary>All {len(frame)} forecasts of {esc(key)}</summary>",
-            html_table(cols, [_universe_prediction_row(p, per_symbol) for _, p in frame.sort_values("symbol").iterrows()], table_id=f"predictions-{key}"),
-            "</details>",
-        ]
-    )
-
-
-def _is_universe_row(rep: CycleReport, task: Any) -> bool:
-    keys = {r.key for r in rep.records.tasks if r.is_universe}
-    return str(task) in keys or str(task).startswith(f"{UNIVERSE_SYMBOL}_")
-
-
-def predictions_html(rep: CycleReport) -> str:
-    """The latest forecast per task (the table ``bistlab predict`` writes); a universe task's
-    forecasts (one per symbol) grouped under it."""
-    parts = [
-        '<div class="bistlab-report">',
-        "<h2>Predictions</h2>",
-        "<p>The latest forecast per task: the selected configuration refit on every labelled row (not the training "
-        "model, which stops before the holdout), predicting the log return over the next h trading days after the last "
-        "price. Direction: up / down, or flat within the DirHit threshold. Skill is the holdout's; a forecast from a model "
-        "that is not usable has no demonstrated skill.</p>",
-    ]
-    frame = rep.predictions
-    if frame is None or frame.empty:
-        parts.append(f"<p>{esc(rep.predictions_note)}</p></div>")
-        return "\n".join(parts)
-    parts.append(f"<p>{esc(rep.predictions_note)}.</p>")
-    universe = frame["task"].map(lambda t: _is_universe_row(rep, t))
-    cols = ["task", "as of", "direction", "expected log return", "expected return %", "holdout DirHit %", "usable", "LOW_SUPPORT", "note"]
-    parts.append(html_table(cols, [_prediction_row(p) for _, p in frame[~universe].iterrows()], table_id="predictions"))
-    for key, group in frame[universe].groupby("task", sort=True):
-        parts.append(_universe_predictions_html(rep, str(key), group))
-    parts.append("</div>")
-    return "\n".join(parts)
-
-
-def forward_html(rep: CycleReport) -> str:
-    """The forward record: forecasts scored against the prices that followed them."""
-    view = rep.forward
-    parts = [
-        '<div class="bistlab-report"><h2>Forward record: the forecasts against what followed</h2>',
-        "<p>Every forecast is kept in the forecast ledger when it is made and never rewritten; once its h trading days have "
-        "passed it is scored against the realised log return. This is the number that says whether the verdicts hold up: "
-        "a usable model's forward DirHit should stay above its baselines. Masked as the holdout (|realised| and |expected| "
-        "above the threshold); baselines known at the forecast's date on the same rows; intervals at the effective count of "
-        "overlapping h-day labels, tasks treated as independent when pooled.</p>",
-        f"<p>{esc(view.note if view else 'The forward record was not loaded.')}</p>",
-    ]
-    if not view or not view.tasks:
-        parts.append("</div>")
-        return "\n".join(parts)
-    cols = ["forecasts", "recorded", "scored", "forward DirHit %", "persistence % (same rows)", "majority % (same rows)"]
-    groups = [[esc(g.label), str(g.n_forecasts), str(g.n_scored), dirhit_html(g.dirhit), dirhit_html(g.persistence), dirhit_html(g.majority)] for g in view.groups]
-    tasks = [[esc(t.label), str(t.n_forecasts), str(t.n_scored), dirhit_html(t.dirhit), dirhit_html(t.persistence), dirhit_html(t.majority)] for t in view.tasks]
-    parts += [html_table(cols, groups, table_id="forward-groups"), "<h3>Per task</h3>", html_table(["task"] + cols[1:], tasks, table_id="forward-tasks"), "</div>"]
-    return "\n".join(parts)
-
-
 def _as_of_title(rep: CycleReport) -> str:
     """`` — as of DATE`` for an as-of cycle, else nothing."""
     as_of = rep.records.config.get("as_of")
@@ -610,57 +471,6 @@ def _as_of_banner(rep: CycleReport) -> str:
         "the holdout evaluation; its final models were frozen on the rows labelled by then and scored on every later session "
         "(section <i>Forward record of the as-of cycle</i>).</div>"
     )
-
-
-def _as_of_task_row(rep: CycleReport, s: Any) -> list[str]:
-    rec = next((r for r in rep.records.tasks if r.key == s.key), None)
-    usable = {True: '<span class="usable">usable</span>', False: "no", None: "–"}[s.usable]
-    model, pers, major = s.figure("model"), s.figure("persistence"), s.figure("majority")
-    bases = [f.value for f in (pers, major) if f.defined]
-    edge = model.value - max(bases) if model.defined and bases else None
-    span = f"{s.sessions}<br><small>{esc(s.first_date)} … {esc(s.last_date)}</small>" if s.sessions else "0"
-    target = f"<br><small>{esc(s.target)}, {s.rows} rows of every symbol pooled</small>" if s.target != "raw" else ""
-    return [
-        esc(s.key) + target,
-        usable,
-        dirhit_html(rec.holdout_figure()) if rec and rec.ev else "–",
-        span,
-        dirhit_html(model),
-        dirhit_html(pers),
-        dirhit_html(major),
-        num(edge, "{:+.1f}"),
-    ]
-
-
-def as_of_forward_html(rep: CycleReport) -> str:
-    """An as-of cycle's forward record (:mod:`bistlab.forward`): each task's frozen model on every
-    session after the as-of date, and the per-symbol tasks pooled into usable against not-usable
-    models; empty for a cycle without an as-of date and without a forward record."""
-    as_of = rep.records.config.get("as_of")
-    scores = read_forward(rep.ws, rep.cycle)
-    if not as_of and not scores:
-        return ""
-    parts = [
-        '<div class="bistlab-report"><h2>Forward record of the as-of cycle: the frozen models on every later session</h2>',
-        f"<p>This cycle saw the prices up to {esc(as_of or '?')} only. Each task's final model (its selected configuration refit "
-        "on every row whose label was realised by then) was kept frozen and has predicted every later session whose h-day label "
-        "is known now, with the full prices' features (causal). Masked as the holdout (|realised| and |predicted| above the "
-        "threshold), beside persistence and the majority direction known at the as-of date on the same rows. No search, no "
-        "refit, no choice saw these sessions: this is the record that says whether the cycle's verdicts hold up. Per-symbol "
-        f"intervals: the {esc(INTERVAL_METHOD)}; a universe task's: {esc(BOOTSTRAP_METHOD)}.</p>",
-    ]
-    if not scores:
-        parts.append(f"<p>No forward record yet: <code>bistlab forward --cycle {rep.cycle}</code> scores the frozen models.</p></div>")
-        return "\n".join(parts)
-    cols = ["models", "tasks", "sessions scored", "forward DirHit %", "persistence % (same rows)", "majority % (same rows)"]
-    groups = [[esc(g.label), str(g.n_tasks), str(g.sessions), dirhit_html(g.dirhit), dirhit_html(g.persistence), dirhit_html(g.majority)] for g in forward_groups(scores) if g.n_tasks]
-    if groups:
-        parts += ["<p>Per-symbol tasks pooled by their usable flag at the cycle (tasks treated as independent):</p>", html_table(cols, groups, table_id="as-of-forward-groups")]
-    task_cols = ["task", "usable at the cycle", "holdout DirHit % at the cycle", "sessions scored", "forward DirHit %", "persistence % (same rows)", "majority % (same rows)", "forward − best baseline (pts)"]
-    parts += ["<h3>Per task</h3>", html_table(task_cols, [_as_of_task_row(rep, s) for s in scores], table_id="as-of-forward-tasks")]
-    stamp = max(s.scored_at for s in scores)
-    parts.append(f"<p><small>Scored {esc(stamp)} UTC against the prices then stored; <code>bistlab forward --cycle {rep.cycle}</code> scores again as sessions are added.</small></p></div>")
-    return "\n".join(parts)
 
 
 def tasks_html(rep: CycleReport) -> str:
@@ -681,112 +491,3 @@ def tasks_html(rep: CycleReport) -> str:
 # ---------------------------------------------------------------- reproducibility
 
 
-def _kv(items: list[tuple[str, str]]) -> str:
-    return html_table(["item", "value"], [[esc(k), v] for k, v in items], classes="bl kv")
-
-
-def _evaluation_settings(spec: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "dirhit threshold (|log return|)": spec["dirhit_threshold"],
-        "walk-forward splits": len(spec["splits"]),
-        "purge": "h rows",
-        **{f"support filter {k}": v for k, v in spec["filter"].items()},
-        "holdout refit every (rows)": spec["refit_every"],
-    }
-
-
-def _removed_item(tasks: list[TaskRecord]) -> tuple[str, str]:
-    removed: dict[str, set[str]] = {}
-    for r in tasks:
-        for name, reason in (r.best.space_removed if r.best else {}).items():
-            removed.setdefault(f"{name}: {reason}", set()).add(r.key)
-    text = "; ".join(f"{what} ({'every task' if len(keys) == len(tasks) else ', '.join(sorted(keys))})" for what, keys in sorted(removed.items()))
-    return "left out of the search space", esc(text or "nothing")
-
-
-CONFIG_DEFAULT_WORDS: dict[str, str] = {
-    "symbols": "every stored symbol",
-    "models": "every available family",
-    "dask_address": "this machine",
-    "universe": "automatic (10 symbols or more)",
-    "as_of": "every stored row",
-    "holdout_rows": "10 % of the rows, 40 to 120",
-}
-"""What an unset (``None``) cycle setting means, in words: the report never prints Python's ``None``."""
-
-
-def config_text(config: dict[str, Any]) -> str:
-    """A cycle configuration as ``name=value`` pairs, unset values in words (:data:`CONFIG_DEFAULT_WORDS`)."""
-
-    def value(k: str, v: Any) -> str:
-        if v is None:
-            return CONFIG_DEFAULT_WORDS.get(k, "not set")
-        return ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
-
-    return "; ".join(f"{k}={value(k, v)}" for k, v in config.items())
-
-
-def _facts(rep: CycleReport) -> list[tuple[str, str]]:
-    """The key facts: versions, revision, configuration, seeds, settings, space, wall time."""
-    tasks = rep.records.tasks
-    rev = source_revision()
-    versions = next((r.meta.package_versions for r in reversed(tasks) if r.meta), {})
-    settings = next((_evaluation_settings(r.best.evaluation_spec) for r in reversed(tasks) if r.best), {})
-    seeds = sorted({r.best.config.get("seed") for r in tasks if r.best and r.best.config.get("seed") is not None})
-    walls = [r.wall_seconds() for r in tasks]
-    total = {k: sum(w[k] for w in walls if w[k]) for k in ("hpo", "train", "evaluate")}
-    return [
-        ("bistlab", f"{esc(rev['version'])}, source revision {esc(rev['commit'])}" + (" (uncommitted changes)" if rev.get("dirty") else "")),
-        ("packages at training", esc(", ".join(f"{k} {v}" for k, v in versions.items()) or "unknown")),
-        ("packages rendering this report", esc(", ".join(f"{k} {v}" for k, v in report_versions().items()))),
-        ("cycle configuration", "<code>" + esc(config_text(rep.records.config) or "not recorded") + "</code>"),
-        ("seeds", esc(f"sampler and model seed {rep.records.config.get('seed', '?')} (cycle config); trial configs use seed(s) {seeds or '–'}")),
-        ("evaluation settings", esc(", ".join(f"{k} = {v}" for k, v in settings.items()) or "none")),
-        _removed_item(tasks),
-        ("wall time, all tasks", esc(", ".join(f"{k} {v / 60:.1f} min" for k, v in total.items()))),
-    ]
-
-
-def _fingerprint_rows(tasks: list[TaskRecord]) -> list[list[str]]:
-    fingerprints: dict[str, tuple[str, Any, str]] = {}
-    for r in tasks:
-        if r.best:
-            spec = r.best.evaluation_spec
-            first = spec["splits"][0]["train_dates"][0] if spec.get("splits") else "?"
-            fingerprints[r.symbol] = (r.best.data_fingerprint, spec.get("n_rows"), f"{first} … {spec['holdout']['dates'][1]}")
-    return [[esc(s), f"<code>{esc(f)}</code>", esc(n), esc(span)] for s, (f, n, span) in sorted(fingerprints.items())]
-
-
-def _wall_row(r: TaskRecord) -> list[str]:
-    w = r.wall_seconds()
-    spec = r.best.evaluation_spec if r.best else {}
-    hold = spec.get("holdout") or {}
-    return [
-        esc(r.key),
-        num(w["hpo"], "{:.1f}"),
-        num(w["train"], "{:.1f}"),
-        num(w["evaluate"], "{:.1f}"),
-        esc(f"{len(spec.get('splits') or [])} splits; holdout rows {hold.get('start')}–{hold.get('end')} ({' … '.join(hold.get('dates') or [])})" if spec else "–"),
-        esc(r.timestamps.get("started") or "–"),
-        esc(r.timestamps.get("completed") or "–"),
-    ]
-
-
-def reproducibility_html(rep: CycleReport) -> str:
-    """Data fingerprints, evaluation settings, versions, commit, config, seeds, wall times."""
-    tasks = rep.records.tasks
-    copies = rep.ws.task_report_dir(rep.cycle, "<SYMBOL>_<h>d").relative_to(rep.ws.root)
-    return "\n".join(
-        [
-            '<div class="bistlab-report"><h2>Reproducibility</h2>',
-            _kv(_facts(rep)),
-            "<h3>Data fingerprints</h3>",
-            html_table(["symbol", "fingerprint", "rows", "first date … last holdout date"], _fingerprint_rows(tasks), table_id="fingerprints"),
-            "<details><summary>Wall times (seconds) and evaluation specs per task</summary>",
-            html_table(["task", "HPO", "training", "evaluation", "evaluation_spec", "started (UTC)", "completed (UTC)"], [_wall_row(r) for r in tasks], table_id="walltimes"),
-            "</details>",
-            f"<p>Each task's full evaluation_spec, configuration and executed notebooks are on its page; copies of its result "
-            f"files are kept under <code>{esc(copies)}/</code>, the run artifacts under "
-            f"<code>{esc(rep.ws.cycle_dir(rep.cycle).relative_to(rep.ws.root))}/</code> (until cleanup).</p></div>",
-        ]
-    )

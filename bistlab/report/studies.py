@@ -13,8 +13,10 @@ import optuna
 
 from bistlab.hpo import trial_attrs
 from bistlab.jsonio import read_json_or_none, write_json_atomic
+from bistlab.db_urls import storage_path
 from bistlab.storage import make_storage
-from bistlab.workspace import BestParams, Workspace, storage_path
+from bistlab.workspace import Workspace
+from bistlab.records import BestParams
 
 __all__ = ["MIN_TRIALS_FOR_IMPORTANCE", "study_record", "cached_study_record", "flag_effects"]
 

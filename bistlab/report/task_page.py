@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 
 from bistlab import plots
 from bistlab.htmlfmt import dirhit_html, esc, html_table, link, num, page, pct
-from bistlab.metrics import DirHit, split_figures
+from bistlab.dirhit import DirHit, split_figures
 from bistlab.options import OPTIONS
 from bistlab.report.assemble import CycleReport
 from bistlab.report.data import TaskRecord
@@ -34,7 +34,8 @@ from bistlab.report.words import low_support_text, method_html, rule_text, task_
 from bistlab.summary import PANEL_SPLIT_CAVEAT
 from bistlab.selection import SupportFilter
 from bistlab.state import TaskStatus
-from bistlab.workspace import BestParams, Evaluation, ModelMeta, Workspace
+from bistlab.workspace import ASSET_HREF, PLOTLY_JS, Workspace
+from bistlab.records import BestParams, Evaluation, ModelMeta
 
 __all__ = ["task_page_html", "write_task_page", "split_rows", "SPLIT_COLUMNS"]
 
@@ -373,14 +374,14 @@ def task_page_html(rep: CycleReport, rec: TaskRecord) -> str:
     universe = ["<h2>The universe holdout</h2>", universe_task_html(rep, rec, figures=True)] if rec.is_universe and rec.ev else []
     if not rec.best:
         body += universe + ["<p>No HPO result: nothing more to show.</p>"]
-        return page(_title(rep, rec), "\n".join(body), scripts=["../plotly.min.js"] if universe else [])
+        return page(_title(rep, rec), "\n".join(body), scripts=[ASSET_HREF.format(PLOTLY_JS)] if universe else [])
     body += _ladder_html(rec) + universe
     body += _splits_html(rec) + _search_html(rec) + _honesty_html(rec)
     body += ["<h2>Configuration of the selected trial</h2>", _config_html(rec.best)]
     body += [f"<h2>Since cycle {rep.cycle - 1}</h2>" if rep.cycle > 1 else "<h2>Previous cycle</h2>", _previous_html(rec)]
     body += ["<h2>Forecast</h2>", _prediction_html(rep, rec)]
     body += _reproducibility_html(rec)
-    return page(_title(rep, rec), "\n".join(body), scripts=["../plotly.min.js"])
+    return page(_title(rep, rec), "\n".join(body), scripts=[ASSET_HREF.format(PLOTLY_JS)])
 
 
 def write_task_page(rep: CycleReport, rec: TaskRecord) -> Path:

@@ -23,7 +23,8 @@ import plotly.graph_objects as go
 
 from bistlab import plots
 from bistlab.htmlfmt import dirhit_html, esc, html_table, num, pct
-from bistlab.metrics import DirHit, split_metrics
+from bistlab.metrics import split_metrics
+from bistlab.dirhit import DirHit
 from bistlab.report.assemble import CycleReport
 from bistlab.report.data import TaskRecord
 from bistlab.report.words import baseline_html, hold_html, target_html, universe_verdict_words

@@ -5,7 +5,7 @@ counts and intervals, the usable verdict with the rule's numbers, and the cautio
 Every DirHit goes through :func:`bistlab.htmlfmt.dirhit_html`, so it always carries its count and
 the interval of that very number. A universe task (``UNIVERSE_<h>d``) is said in its own words: its
 target, its pooled figures with their date-block bootstrap intervals, and the three parts of its
-rule (:func:`bistlab.panel_metrics.universe_verdict`)."""
+rule (:func:`bistlab.universe_rule.universe_verdict`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from bistlab.honesty import FDR_Q, METHOD_ITEMS
 from bistlab.htmlfmt import dirhit_html, edge_html, esc, num, pct
-from bistlab.metrics import USABLE_RULE
+from bistlab.dirhit import USABLE_RULE
 from bistlab.report.data import TaskRecord
 from bistlab.state import TaskStatus
 from bistlab.summary import PANEL_SPLIT_CAVEAT, target_words
