@@ -51,9 +51,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=40)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bistlab-bench-api-"))
-    subprocess.run([sys.executable, "-m", "bistlab.cli", "--workspace", str(root), "data", "demo"], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "bistlab.cli.main", "--workspace", str(root), "data", "demo"], check=True, capture_output=True)
     port = _port()
-    server = subprocess.Popen([sys.executable, "-m", "bistlab.cli", "--workspace", str(root), "serve", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen([sys.executable, "-m", "bistlab.cli.main", "--workspace", str(root), "serve", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120)
         while True:

@@ -29,12 +29,12 @@ from scipy import stats
 
 from common import StudyRun, run_study, universe_of, workspace_with
 
-import bistlab.estimator as estimator
-from bistlab.evaluation import evaluate_splits, fit_model, make_evaluation_spec
-from bistlab.hpo import trial_attrs
-from bistlab.metrics import score, split_metrics
-from bistlab.selection import select_best_trial
-from bistlab.space import TrialConfig, suggest_config
+import bistlab.models.estimator as estimator
+from bistlab.evaluation.walkforward import evaluate_splits, fit_model, make_evaluation_spec
+from bistlab.search.hpo import trial_attrs
+from bistlab.evaluation.metrics import score, split_metrics
+from bistlab.search.selection import select_best_trial
+from bistlab.models.space import TrialConfig, suggest_config
 
 ROLES = {"_fit_meta": "meta out-of-fold fits", "_smart_weights": "smart-weight fits", "fit": "whole ensemble fit"}
 """Ensemble methods timed (their seconds include the fits inside them)."""

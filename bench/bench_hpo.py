@@ -17,14 +17,14 @@ from pathlib import Path
 
 import optuna
 
-from bistlab.db_urls import storage_url
-from bistlab.workspace import Workspace
-from bistlab.evaluation import make_evaluation_spec
-from bistlab.hpo import open_study, run_hpo, trial_attrs
-from bistlab.importers import import_paths, load_demo
-from bistlab.universe import load_task
-from bistlab.space import SearchSpace
-from bistlab.store import PriceStore
+from bistlab.core.db_urls import storage_url
+from bistlab.core.workspace import Workspace
+from bistlab.evaluation.walkforward import make_evaluation_spec
+from bistlab.search.hpo import open_study, run_hpo, trial_attrs
+from bistlab.data.importers import import_paths, load_demo
+from bistlab.evaluation.universe import load_task
+from bistlab.models.space import SearchSpace
+from bistlab.data.store import PriceStore
 
 
 def _reason(text: str) -> str:
@@ -47,7 +47,7 @@ def main() -> None:
         import logging
 
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
-        logging.getLogger("bistlab.hpo").setLevel(logging.DEBUG)
+        logging.getLogger("bistlab.search.hpo").setLevel(logging.DEBUG)
     ws = Workspace(root=Path(tempfile.mkdtemp(prefix="bistlab-bench-"))).ensure()
     if args.data:
         import_paths(PriceStore(ws.price_url), [Path(args.data)])

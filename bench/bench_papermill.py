@@ -19,7 +19,7 @@ import numpy as np
 
 from common import universe_of, workspace_with
 
-from bistlab import notebooks, pipeline
+from bistlab.runs import notebooks, pipeline
 from bistlab.config import DEFAULT_PRUNER
 
 STAGES = ("hpo", "train", "evaluate")

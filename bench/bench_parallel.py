@@ -25,11 +25,11 @@ from pathlib import Path
 from common import study_url, universe_of, workspace_with
 
 from bistlab.config import CycleConfig
-from bistlab.cycle import run_cycle
-from bistlab.evaluation import make_evaluation_spec
-from bistlab.hpo import finished_trials, open_study, run_hpo
-from bistlab.state import StateFile, TaskStatus
-from bistlab.universe import Universe
+from bistlab.runs.cycle import run_cycle
+from bistlab.evaluation.walkforward import make_evaluation_spec
+from bistlab.search.hpo import finished_trials, open_study, run_hpo
+from bistlab.core.state import StateFile, TaskStatus
+from bistlab.evaluation.universe import Universe
 
 HERE = Path(__file__).resolve()
 

@@ -26,9 +26,9 @@ import optuna
 
 from common import workspace_with
 
-from bistlab.evaluation import fit_model, make_evaluation_spec
-from bistlab.space import SearchSpace, suggest_config
-from bistlab.universe import load_task
+from bistlab.evaluation.walkforward import fit_model, make_evaluation_spec
+from bistlab.models.space import SearchSpace, suggest_config
+from bistlab.evaluation.universe import load_task
 
 logger = logging.getLogger(__name__)
 

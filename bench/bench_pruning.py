@@ -1,7 +1,7 @@
 """Pruning across walk-forward splits: the same trial budget with each pruner, side by side.
 
 For every symbol × seed, one study of the default search space per pruner (none, Optuna's median
-and Wilcoxon pruners, bistlab's cannot-win rule; see :mod:`bistlab.pruning`), the same budget of
+and Wilcoxon pruners, bistlab's cannot-win rule; see :mod:`bistlab.search.pruning`), the same budget of
 finished trials. Per pruner: model fits (a count, which a busy machine does not distort) and
 fit/predict seconds, the share of seconds saved against no pruning,
 the trials pruned, and the best trial (as selection picks it) scored on the holdout: its DirHit
@@ -23,7 +23,7 @@ import optuna
 from common import best_holdout, run_study, universe_of, workspace_with
 
 from bistlab.config import PRUNER_NAMES
-from bistlab.hpo import trial_attrs
+from bistlab.search.hpo import trial_attrs
 
 
 def _mean_sd(values: list[float | None], fmt: str = "{:.1f}") -> str:

@@ -26,13 +26,13 @@ import time
 from pathlib import Path
 
 from bistlab.config import EvalSettings
-from bistlab.workspace import Workspace, task_key
-from bistlab.names import study_name
-from bistlab.records import Evaluation
-from bistlab.predict import update_predictions
+from bistlab.core.workspace import Workspace, task_key
+from bistlab.core.names import study_name
+from bistlab.core.records import Evaluation
+from bistlab.runs.predict import update_predictions
 from bistlab.report import load_report, render, render_report
-from bistlab.state import StateFile, TaskState, TaskStatus
-from bistlab.store import PriceStore
+from bistlab.core.state import StateFile, TaskState, TaskStatus
+from bistlab.data.store import PriceStore
 
 
 def synthesize(ws: Workspace, cycle: int, horizons: list[int]) -> int:

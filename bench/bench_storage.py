@@ -3,8 +3,8 @@
 A trial of a bistlab study writes its parameters, one value per walk-forward split (for the
 pruner) and its record; this times those writes alone (a random sampler, no model): 12
 parameters, 4 reported values and 9 attributes of the size bistlab's are, either as 9 separate
-attributes (as before) or as one record (:data:`bistlab.hpo.RECORD`), in a SQLite file (write-ahead
-log), a journal file (bistlab's default, :mod:`bistlab.storage`) and in memory. Milliseconds per
+attributes (as before) or as one record (:data:`bistlab.search.hpo.RECORD`), in a SQLite file (write-ahead
+log), a journal file (bistlab's default, :mod:`bistlab.search.storage`) and in memory. Milliseconds per
 trial, the median of ``--repeats`` runs:
 
     python bench/bench_storage.py [--trials 20] [--repeats 3]
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import optuna
 
-from bistlab.storage import make_storage
-from bistlab.db_urls import storage_url
+from bistlab.search.storage import make_storage
+from bistlab.core.db_urls import storage_url
 
 SPLIT = {"dirhit": 51.0, "mask_count": 40, "mask_pct": 12.5, "nrmse": 1.01, "dirhit_hits": 20, "extra": list(range(10))}
 ATTRIBUTE = {"split_metrics": [SPLIT] * 4}

@@ -30,12 +30,12 @@ import numpy as np
 
 from common import StudyRun, best_holdout, run_study, trials_per_minute, universe_of, workspace_with
 
-from bistlab.evaluation import fit_model, make_evaluation_spec
-from bistlab.hpo import trial_attrs
-from bistlab.metrics import split_metrics
+from bistlab.evaluation.walkforward import fit_model, make_evaluation_spec
+from bistlab.search.hpo import trial_attrs
+from bistlab.evaluation.metrics import split_metrics
 from bistlab.models import cat, lgbm, xgb
-from bistlab.options import OPTIONS
-from bistlab.space import TrialConfig
+from bistlab.models.options import OPTIONS
+from bistlab.models.space import TrialConfig
 
 LIBRARY_DEFAULTS = {(cat, "BORDER_COUNT"): 254, (cat, "BOOSTING_TYPE"): None, (xgb, "MAX_BIN"): 256, (lgbm, "MAX_BIN"): 255}
 """The settings before issue 13: each library's own default bins and CatBoost's own boosting type."""

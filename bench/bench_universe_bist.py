@@ -70,8 +70,8 @@ def _universe_rows(ws: Path, cycle: int, horizon: int) -> list[str]:
 
 
 def _per_symbol_rows(ws: Path, cycle: int, horizon: int) -> list[str]:
-    from bistlab.dirhit import usable_verdict
-    from bistlab.intervals import min_passing_dirhit
+    from bistlab.evaluation.dirhit import usable_verdict
+    from bistlab.evaluation.intervals import min_passing_dirhit
 
     smallest, usable, n = [], 0, 0
     for folder in sorted((ws / "runs" / f"cycle_{cycle}").glob(f"*_{horizon}d")):

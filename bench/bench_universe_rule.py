@@ -3,7 +3,7 @@
 For each horizon, simulates universe holdouts (100 symbols × 1,400 sessions of daily log returns,
 one market factor, mean pairwise correlation 0.3; target: the h-day return in excess of the date's
 cross-sectional median; holdout: the last 120 labelled sessions) and runs bistlab's real panel
-metrics and universe verdict on each (:func:`bistlab.universe_simulation.simulate_universe_rule`), for
+metrics and universe verdict on each (:func:`bistlab.evaluation.universe_simulation.simulate_universe_rule`), for
 three models without skill (``none``: a per-symbol AR(1), φ = 0.97; ``common``: half of it shared
 by every symbol; ``clustered``: persistent calls on the 20 % of rows a latent AR(1) picks) and one
 with skill (``skilled``: the right sign with probability 53 % at h = 1, 57 % beyond).
@@ -22,8 +22,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from bistlab.intervals import wilson_interval
-from bistlab.universe_simulation import SKILLS, simulate_universe_rule
+from bistlab.evaluation.intervals import wilson_interval
+from bistlab.evaluation.universe_simulation import SKILLS, simulate_universe_rule
 
 NO_SKILL_MAX = 2.5
 SKILLED_MIN = 80.0

@@ -1,7 +1,7 @@
 """The usable rule's yardstick (DESIGN.md "Statistical honesty": "Overlapping labels" and "Power").
 
 For each model and horizon, simulates holdouts of a random walk and runs bistlab's real split
-metrics and usable rule on each (:mod:`bistlab.calibration`):
+metrics and usable rule on each (:mod:`bistlab.evaluation.calibration`):
 
 - no skill, persistent calls (the signs of an AR(1), φ = 0.97) on every row, and the same calls on
   the 20 % of rows a latent AR(1) with φ = 0.8, 0.9 or 0.97 picks (clustered calls): the rule may
@@ -22,7 +22,7 @@ import argparse
 import sys
 import time
 
-from bistlab.calibration import NO_SKILL_MODELS, PLANTED_65, SimulationResult, simulate_rule
+from bistlab.evaluation.calibration import NO_SKILL_MODELS, PLANTED_65, SimulationResult, simulate_rule
 
 NO_SKILL_LIMIT = 0.025
 POWER_FLOOR = 0.80

@@ -19,21 +19,21 @@ from typing import Any
 import numpy as np
 import optuna
 
-import bistlab.dataset as dataset_module
-import bistlab.hpo as hpo_module
+import bistlab.evaluation.dataset as dataset_module
+import bistlab.search.hpo as hpo_module
 from bistlab import models as models_pkg
-from bistlab.dataset import TaskData
-from bistlab.evaluation import EvaluationSpec, fit_model, make_evaluation_spec
+from bistlab.evaluation.dataset import TaskData
+from bistlab.evaluation.walkforward import EvaluationSpec, fit_model, make_evaluation_spec
 from bistlab.features import registry as feature_registry
-from bistlab.hpo import finished_trials, open_study, run_hpo
-from bistlab.importers import import_paths, load_demo
-from bistlab.metrics import score, split_metrics
-from bistlab.pruning import make_pruner
-from bistlab.selection import select_best_trial
-from bistlab.space import SearchSpace, TrialConfig
-from bistlab.store import PriceStore
-from bistlab.universe import Universe, load_universe
-from bistlab.workspace import Workspace
+from bistlab.search.hpo import finished_trials, open_study, run_hpo
+from bistlab.data.importers import import_paths, load_demo
+from bistlab.evaluation.metrics import score, split_metrics
+from bistlab.search.pruning import make_pruner
+from bistlab.search.selection import select_best_trial
+from bistlab.models.space import SearchSpace, TrialConfig
+from bistlab.data.store import PriceStore
+from bistlab.evaluation.universe import Universe, load_universe
+from bistlab.core.workspace import Workspace
 
 SHARED_BIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "bist"
 DEMO_SYMBOLS = ("SP500", "NASDAQ", "GOOG")
@@ -160,7 +160,7 @@ class StudyRun:
 
 def study_url(kind: str = "sqlite") -> str:
     """A new study file: SQLite, as a cycle keeps one per task (write-ahead log, see
-    bistlab.storage), or an Optuna journal file (``kind="journal"``)."""
+    bistlab.search.storage), or an Optuna journal file (``kind="journal"``)."""
     folder = tempfile.mkdtemp(prefix="bistlab-bench-study-")
     return f"journal:{folder}/study.log" if kind == "journal" else f"sqlite:///{folder}/study.db"
 

@@ -44,11 +44,11 @@ from pathlib import Path
 from common import workspace_with
 
 from bistlab.config import DEFAULT_HORIZONS, CycleConfig
-from bistlab.cycle import run_cycle
-from bistlab.pipeline import evaluate_step, hpo_step, read_step_input, train_step
-from bistlab.predict import update_predictions
+from bistlab.runs.cycle import run_cycle
+from bistlab.runs.pipeline import evaluate_step, hpo_step, read_step_input, train_step
+from bistlab.runs.predict import update_predictions
 from bistlab.report import render_report
-from bistlab.state import StateFile, TaskStatus
+from bistlab.core.state import StateFile, TaskStatus
 
 SHARED_UNIVERSE = Path(__file__).resolve().parents[2] / "shared" / "data" / "bist_universe"
 UNIVERSE_190 = {1: (280.0, 71.0, 140.0), 7: (130.0, 9.0, 29.0), 30: (127.0, 9.0, 29.0)}

@@ -1,6 +1,6 @@
 """Shared settings and defaults: the default horizons, the evaluation settings every part shares
 (DESIGN.md "Definitions"), the score's nRMSE weight, and the price table's column mapping
-(``BISTLAB_PRICE_COLUMNS``). Where files live is :mod:`bistlab.workspace`'s."""
+(``BISTLAB_PRICE_COLUMNS``). Where files live is :mod:`bistlab.core.workspace`'s."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ __all__ = [
 
 DEFAULT_HORIZONS: tuple[int, ...] = (1, 3, 7, 14, 30)
 PRUNER_NAMES: tuple[str, ...] = ("none", "median", "wilcoxon", "cannot-win")
-"""The pruners of :mod:`bistlab.pruning` (``bench/bench_pruning.py`` compares them)."""
+"""The pruners of :mod:`bistlab.search.pruning` (``bench/bench_pruning.py`` compares them)."""
 DEFAULT_PRUNER = "cannot-win"
 UNIVERSE_MIN_SYMBOLS = 10
 """Fewest stored symbols for which a cycle runs universe tasks unless told (``CycleConfig.universe``)."""
@@ -185,19 +185,19 @@ class CycleConfig:
         workers: tasks run at once on this machine (processes).
         dask_address: run tasks on this Dask scheduler instead (needs ``Workspace.optuna_url``).
         keep_cycles: earlier cycles whose studies and runs are kept (reports are always kept).
-        pruner: the :mod:`bistlab.pruning` pruner that may stop a trial after a split.
+        pruner: the :mod:`bistlab.search.pruning` pruner that may stop a trial after a split.
         universe: run a universe task (``UNIVERSE_<h>d``, one model over every stored symbol) per
             horizon; ``None``: when the store holds at least :data:`UNIVERSE_MIN_SYMBOLS` symbols.
         universe_target: the universe tasks' target, ``excess`` (over the date's cross-sectional
             median) or ``raw``.
         as_of: an ISO date ``YYYY-MM-DD`` (an *as-of cycle*): every price row after it is hidden
             from HPO, selection, training and the holdout evaluation (the cycle reads the store
-            truncated at it, :func:`bistlab.universe.load_universe`), and its frozen final models
+            truncated at it, :func:`bistlab.evaluation.universe.load_universe`), and its frozen final models
             are scored on every later session afterwards (``bistlab forward``,
-            :mod:`bistlab.forward`). ``None``: every stored row.
+            :mod:`bistlab.runs.forward`). ``None``: every stored row.
         holdout_rows: every task's holdout rows (sessions for a universe task); ``None``: 10 %
             of the rows, 40 to 120 (:class:`EvalSettings`).
-        use_mlflow: when the cycle ends, record it in MLflow (:mod:`bistlab.cycle_tracking`): one
+        use_mlflow: when the cycle ends, record it in MLflow (:mod:`bistlab.runs.cycle_tracking`): one
             run per cycle, one nested run per task with its holdout figures and verdict, the
             report as an artifact; the store of ``MLFLOW_TRACKING_URI`` when set, else
             ``runs/mlflow.db``. Needs ``pip install 'bistlab[mlflow]'``. A resume keeps it.

@@ -112,7 +112,7 @@ class TaskError(BistlabError):
     Attributes:
         symbol: the task's symbol.
         horizon: horizon in trading days.
-        stage: the stage that failed (``"hpo"``, ``"train"`` or ``"evaluate"``, :data:`bistlab.stages.STAGES`).
+        stage: the stage that failed (``"hpo"``, ``"train"`` or ``"evaluate"``, :data:`bistlab.runs.stages.STAGES`).
     """
 
     def __init__(self, message: str, *, symbol: str, horizon: int, stage: str) -> None:

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from bistlab.workspace import Workspace
-from bistlab.jsonio import write_json_atomic
+from bistlab.core.workspace import Workspace
+from bistlab.core.jsonio import write_json_atomic
 from bistlab.lstm.config import OptimizationConfig
 from tests.conftest import _free_port, market_workspace
 
@@ -72,7 +72,7 @@ def process_server(ws: Workspace, *args: str, token: str | None = None) -> Itera
     env.pop("BISTLAB_API_TOKEN", None)
     if token:
         env["BISTLAB_API_TOKEN"] = token
-    cmd = [sys.executable, "-m", "bistlab.cli", "--workspace", str(ws.root), "serve", "--port", str(port), *args]
+    cmd = [sys.executable, "-m", "bistlab.cli.main", "--workspace", str(ws.root), "serve", "--port", str(port), *args]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bistlab.sessions import exchange_sessions
+from bistlab.data.sessions import exchange_sessions
 
 HEADER = ("Date", "Open", "High", "Low", "Close", "Volume")
 Row = tuple[str, str, str, str, str, str]

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import delete
 
-from bistlab.store import PriceStore, imports_table, prices_table
+from bistlab.data.store import PriceStore, imports_table, prices_table
 
 _PG_URL = os.environ.get("BISTLAB_TEST_PG_URL")
 
@@ -85,8 +85,8 @@ def make_market() -> Callable[..., pd.DataFrame]:
 def market_workspace(root: Path, rows: dict[str, int], **settings: object):
     """A workspace at ``root`` whose price store holds a synthetic series per symbol: ``rows`` maps
     each symbol to its row count; the i-th symbol's series has seed i + 1. ``settings``: more
-    :class:`~bistlab.workspace.Workspace` fields (``optuna_url``...)."""
-    from bistlab.workspace import Workspace
+    :class:`~bistlab.core.workspace.Workspace` fields (``optuna_url``...)."""
+    from bistlab.core.workspace import Workspace
 
     ws = Workspace(root=root, **settings).ensure()
     store = PriceStore(ws.price_url)

@@ -3,10 +3,10 @@ training, Optuna studies with chosen split DirHits and holdout numbers chosen by
 
 :func:`craft_cycle` writes what a finished cycle leaves: ``runs/state.json``, per task a study
 with crafted trials (``studies/cycle_<N>/<TASK>.db``), ``best_params.json`` written by the real
-:func:`bistlab.pipeline.write_best_params` (so LOW_SUPPORT comes from the real selection),
-``model.pkl`` / ``model.json`` from the real :func:`bistlab.pipeline.train_step`, and an
+:func:`bistlab.runs.pipeline.write_best_params` (so LOW_SUPPORT comes from the real selection),
+``model.pkl`` / ``model.json`` from the real :func:`bistlab.runs.pipeline.train_step`, and an
 ``evaluation.json`` whose holdout numbers are the test's, with the verdict of the real
-:func:`bistlab.metrics.usable_verdict`.
+:func:`bistlab.evaluation.metrics.usable_verdict`.
 """
 
 from __future__ import annotations
@@ -17,21 +17,21 @@ from typing import Any
 
 import optuna
 
-from bistlab.workspace import Workspace
-from bistlab.evaluation import make_evaluation_spec
-from bistlab.jsonio import write_json_atomic
-from bistlab.metrics import symbol_metrics
-from bistlab.dirhit import usable_verdict
-from bistlab.intervals import wilson_interval
-from bistlab.pipeline import train_step, write_best_params
-from bistlab.universe import load_task
-from bistlab.db_urls import storage_path
-from bistlab.storage import make_storage
-from bistlab.workspace import TaskPaths
-from bistlab.names import study_name
-from bistlab.space import SearchSpace, suggest_config
-from bistlab.state import CycleState, StateFile, TaskState, TaskStatus
-from bistlab.store import PriceStore
+from bistlab.core.workspace import Workspace
+from bistlab.evaluation.walkforward import make_evaluation_spec
+from bistlab.core.jsonio import write_json_atomic
+from bistlab.evaluation.metrics import symbol_metrics
+from bistlab.evaluation.dirhit import usable_verdict
+from bistlab.evaluation.intervals import wilson_interval
+from bistlab.runs.pipeline import train_step, write_best_params
+from bistlab.evaluation.universe import load_task
+from bistlab.core.db_urls import storage_path
+from bistlab.search.storage import make_storage
+from bistlab.core.workspace import TaskPaths
+from bistlab.core.names import study_name
+from bistlab.models.space import SearchSpace, suggest_config
+from bistlab.core.state import CycleState, StateFile, TaskState, TaskStatus
+from bistlab.data.store import PriceStore
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -272,7 +272,7 @@ def test_only_loopback_may_serve_without_a_token():
 
 
 def test_bistlab_serve_refuses_a_public_address_without_a_token(workspace, monkeypatch):
-    from bistlab.cli import app
+    from bistlab.cli.main import app
 
     monkeypatch.delenv("BISTLAB_API_TOKEN", raising=False)
     out = CliRunner().invoke(app, ["--workspace", str(workspace.root), "serve", "--host", "0.0.0.0", "--port", "1"])
@@ -328,7 +328,7 @@ def _holdout(hits: int, count: int, *, n_test: int, horizon: int) -> dict:
 
 
 def test_the_cycle_status_shows_every_task_with_its_holdout_and_verdict(client, workspace):
-    from bistlab.state import StateFile, TaskState, TaskStatus
+    from bistlab.core.state import StateFile, TaskState, TaskStatus
 
     idle = client.get("/api/cycle/status")
     assert idle.status_code == 200 and idle.json()["status"] == "idle" and idle.json()["cycle"] is None and idle.json()["tasks"] == []

@@ -30,7 +30,7 @@ TOKEN = "s3cret-token-for-tests-0123"
 @pytest.fixture(scope="module")
 def cli_reference(tmp_path_factory):
     """The same tiny full job run uninterrupted by `bistlab hyperopt start` (foreground)."""
-    from bistlab.cli import app
+    from bistlab.cli.main import app
 
     ws = price_workspace(tmp_path_factory.mktemp("cli_reference"))
     out = CliRunner().invoke(app, ["--workspace", str(ws.root), *TINY_FULL_CLI])

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from bistlab.errors import DataError, MalformedFileError
-from bistlab.importers import import_paths
-from bistlab.price_tables import read_price_file, read_price_tables
-from bistlab.store import PriceStore
-from bistlab.validate import MIN_ROWS, validate_ohlcv
+from bistlab.data.importers import import_paths
+from bistlab.data.price_tables import read_price_file, read_price_tables
+from bistlab.data.store import PriceStore
+from bistlab.data.validate import MIN_ROWS, validate_ohlcv
 from tests.badcorpus import BadCase, cases, write_corpus
 from tests.conftest import SHARED_BIST
 

@@ -10,9 +10,9 @@ import math
 import numpy as np
 import pytest
 
-from bistlab.calibration import CLUSTERED, EVERY_ROW, NO_SKILL_MODELS, PLANTED_65, CallModel, simulate_holdout, simulate_rule
-from bistlab.dirhit import usable_verdict
-from bistlab.intervals import wilson_interval
+from bistlab.evaluation.calibration import CLUSTERED, EVERY_ROW, NO_SKILL_MODELS, PLANTED_65, CallModel, simulate_holdout, simulate_rule
+from bistlab.evaluation.dirhit import usable_verdict
+from bistlab.evaluation.intervals import wilson_interval
 
 
 @pytest.mark.parametrize("horizon", [1, 3, 7, 14, 30])

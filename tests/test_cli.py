@@ -7,7 +7,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from bistlab.cli import app
+from bistlab.cli.main import app
 from tests.conftest import SHARED_BIST
 
 runner = CliRunner(env={"COLUMNS": "220"})
@@ -108,7 +108,7 @@ def test_bad_parameters_are_one_clear_line_before_any_work_starts(ready_ws, case
     root: list[str] = []
     if args[0] == "--optuna-url-root":
         root, args = ["--optuna-url", args[1]], []
-        monkeypatch.setattr("bistlab.storage.time.sleep", lambda seconds: None)  # (the retries' back-off)
+        monkeypatch.setattr("bistlab.search.storage.time.sleep", lambda seconds: None)  # (the retries' back-off)
     if args[:1] == ["--env"]:
         name, _, value = args[1].partition("=")
         monkeypatch.setenv(name, value)
@@ -138,8 +138,8 @@ def test_a_read_only_or_full_workspace_fails_cleanly_and_writes_no_state(ready_w
 
 @pytest.mark.parametrize("args", [["status"], ["report"], ["cycle", "resume"], ["cycle", "run", "--horizons", "1", "--trials", "1"]])
 def test_a_truncated_state_file_is_named_with_its_recovery_never_reset(ready_ws, args):
-    from bistlab.cycle import open_cycle
-    from bistlab.state import StateFile
+    from bistlab.runs.cycle import open_cycle
+    from bistlab.core.state import StateFile
 
     sf = StateFile(ready_ws.state_file)
     open_cycle(sf, [("AAA", 1)])
@@ -187,10 +187,10 @@ def test_bad_hyperopt_parameters_are_one_line_and_start_no_job(ready_ws, args, e
 
 
 def test_status_fits_80_columns_and_says_what_its_trial_count_means(tmp_path):
-    from bistlab.state import TaskStatus
+    from bistlab.core.state import TaskStatus
     from tests.conftest import _market
     from tests.crafted import Crafted, craft_cycle
-    from bistlab.workspace import Workspace
+    from bistlab.core.workspace import Workspace
 
     dirhits = [[55.0, 54.0, 56.0, 53.0], [45.0, 47.0, 46.0, 44.0]]
     tasks = [
@@ -210,8 +210,8 @@ def test_status_fits_80_columns_and_says_what_its_trial_count_means(tmp_path):
 
 
 def test_a_report_of_a_cycle_that_does_not_exist_is_refused(tmp_path):
-    from bistlab.state import TaskStatus
-    from bistlab.workspace import Workspace
+    from bistlab.core.state import TaskStatus
+    from bistlab.core.workspace import Workspace
     from tests.conftest import _market
     from tests.crafted import Crafted, craft_cycle
 
@@ -231,6 +231,6 @@ def test_the_command_line_starts_without_the_heavy_libraries():
     import subprocess
     import sys
 
-    code = "import sys, bistlab.cli; print(','.join(m for m in ('pandas', 'optuna', 'sklearn', 'lightgbm', 'torch', 'scipy') if m in sys.modules))"
+    code = "import sys, bistlab.cli.main; print(','.join(m for m in ('pandas', 'optuna', 'sklearn', 'lightgbm', 'torch', 'scipy') if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "", f"`bistlab --help` imports {loaded}: import them where they are used (bistlab.lazy)"

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from bistlab.api.app import create_app
-from bistlab.jsonio import read_json
+from bistlab.core.jsonio import read_json
 from tests.apiserver import end_workers, price_workspace, stop_process, thread_server
 from tests.conftest import _free_port, skip_or_fail
 
@@ -324,7 +324,7 @@ def _wait_cycle(dt: DevTools, done: Callable[[dict[str, Any]], bool], *, timeout
 
 
 def test_the_control_page_shows_the_cycles_tasks_and_verdicts_live_beside_the_jobs(tmp_path, chromium):
-    from bistlab.state import StateFile, TaskState, TaskStatus
+    from bistlab.core.state import StateFile, TaskState, TaskStatus
     from tests.apiserver import craft_job
     from tests.crafted import craft_holdout_cycle
 

@@ -7,9 +7,9 @@ import re
 import pytest
 
 from bistlab.config import CycleConfig
-from bistlab.cycle import run_cycle
-from bistlab.jsonio import read_json
-from bistlab.state import StateFile
+from bistlab.runs.cycle import run_cycle
+from bistlab.core.jsonio import read_json
+from bistlab.core.state import StateFile
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,12 @@ import sys
 import pytest
 
 from bistlab.config import CycleConfig
-from bistlab.cycle import check_runnable, open_cycle, run_cycle
-from bistlab.cycle_tracking import EXPERIMENT, track_cycle, tracking_uri
+from bistlab.runs.cycle import check_runnable, open_cycle, run_cycle
+from bistlab.runs.cycle_tracking import EXPERIMENT, track_cycle, tracking_uri
 from bistlab.errors import ConfigError
-from bistlab.looks import control_cycle
-from bistlab.state import StateFile
-from bistlab.records import BestParams, Evaluation
+from bistlab.evaluation.looks import control_cycle
+from bistlab.core.state import StateFile
+from bistlab.core.records import BestParams, Evaluation
 from tests.conftest import market_workspace
 
 pytest.importorskip("mlflow")
@@ -28,7 +28,7 @@ def _runs(uri: str, ws) -> list:
     experiment = client.get_experiment_by_name(EXPERIMENT)
     if experiment is None:
         return []
-    return [r for r in client.search_runs([experiment.experiment_id]) if r.data.tags.get("bistlab.workspace") == str(ws.root.resolve())]
+    return [r for r in client.search_runs([experiment.experiment_id]) if r.data.tags.get("bistlab.core.workspace") == str(ws.root.resolve())]
 
 
 def _split(runs: list) -> tuple[list, dict]:
@@ -55,7 +55,7 @@ def test_a_cycle_with_mlflow_records_a_run_per_cycle_and_per_task_with_the_verdi
     assert len(parents) == 1 and set(children) == {"AAA_1d", "SHORT_1d"}
     parent = parents[0]
     assert parent.info.status == "FINISHED" and parent.info.run_name == "cycle 1"
-    assert parent.data.tags["bistlab.cycle"] == "1" and parent.data.tags["bistlab.version"] and parent.data.tags["bistlab.data_fingerprint"]
+    assert parent.data.tags["bistlab.runs.cycle"] == "1" and parent.data.tags["bistlab.version"] and parent.data.tags["bistlab.data_fingerprint"]
     assert parent.data.params["n_trials"] == "2" and parent.data.params["use_mlflow"] == "True" and parent.data.params["symbols"] == "AAA,SHORT"
     ev = ws.task(1, "AAA_1d").read(Evaluation)
     control, _ = control_cycle(ws, 1, {"AAA_1d": ev})  # the report's control (idempotent)
@@ -95,7 +95,7 @@ def test_tracking_a_cycle_again_creates_no_duplicate(tracked, monkeypatch):
     # a stale copy (other parameters) and an orphan task run: removed, the cycle's runs kept
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
-    tags = {"bistlab.cycle": "1", "bistlab.workspace": str(ws.root.resolve())}
+    tags = {"bistlab.runs.cycle": "1", "bistlab.core.workspace": str(ws.root.resolve())}
     stale = client.create_run(experiment, tags={**tags, "bistlab.kind": "cycle"}, run_name="cycle 1").info.run_id
     client.log_param(stale, "n_trials", "99")
     client.create_run(experiment, tags={**tags, "bistlab.kind": "task", "bistlab.task": "AAA_1d", "mlflow.parentRunId": stale})
@@ -135,7 +135,7 @@ def test_no_run_when_tracking_is_off(short_ws, tmp_path, monkeypatch):
 
 def test_a_tracking_failure_never_fails_the_cycle(short_ws, monkeypatch, caplog):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "unknown-scheme://nowhere")
-    with caplog.at_level(logging.ERROR, logger="bistlab.cycle_tracking"):
+    with caplog.at_level(logging.ERROR, logger="bistlab.runs.cycle_tracking"):
         result = run_cycle(short_ws, CycleConfig(**SHORT, use_mlflow=True), report=False)
     assert result.tasks["SHORT_1d"].status == "skipped" and StateFile(short_ws.state_file).read().cycle_ended()
     assert "MLflow tracking failed" in caplog.text
@@ -144,7 +144,7 @@ def test_a_tracking_failure_never_fails_the_cycle(short_ws, monkeypatch, caplog)
 def test_cycle_resume_keeps_tracking_on(short_ws, monkeypatch):
     from typer.testing import CliRunner
 
-    from bistlab.cli import app
+    from bistlab.cli.main import app
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     open_cycle(StateFile(short_ws.state_file), [("SHORT", 1)], config=CycleConfig(**SHORT, use_mlflow=True).to_dict())  # a cycle stopped before it ran

@@ -21,13 +21,13 @@ from typing import Any
 import optuna
 import pytest
 
-from bistlab.dashboard import READ_ONLY_REASON, TRIAL_SPACE, combined_storage, dashboard_server, stable_study_id
+from bistlab.api.dashboard import READ_ONLY_REASON, TRIAL_SPACE, combined_storage, dashboard_server, stable_study_id
 from bistlab.errors import ConfigError, JobNotFoundError, ReadOnlyStorageError
-from bistlab.jsonio import write_json_atomic
-from bistlab.objectives import cycle_metric_name, cycle_study_metric_name, lstm_metric_name, name_metric
-from bistlab.state import StateFile
-from bistlab.storage import make_storage
-from bistlab.workspace import Workspace
+from bistlab.core.jsonio import write_json_atomic
+from bistlab.search.objectives import cycle_metric_name, cycle_study_metric_name, lstm_metric_name, name_metric
+from bistlab.core.state import StateFile
+from bistlab.search.storage import make_storage
+from bistlab.core.workspace import Workspace
 from tests.conftest import _free_port
 from tests.test_control_page import chromium  # noqa: F401 (the fixture)
 
@@ -190,7 +190,7 @@ def test_an_lstm_group_study_names_its_metric(tmp_path):
 
 
 def test_a_cycle_task_study_names_its_metric(workspace):
-    from bistlab.pipeline import hpo_step
+    from bistlab.runs.pipeline import hpo_step
 
     hpo_step(workspace, "AAA", 7, cycle=1, n_trials=1, models=("lgbm",))
     study = optuna.load_study(study_name="AAA_7d_c1", storage=make_storage(workspace.study_storage(1, "AAA_7d")))
@@ -215,7 +215,7 @@ def test_filters_and_errors(studies_ws):
 def test_bistlab_dashboard_lists_every_study_in_one_dashboard(studies_ws):
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-m", "bistlab.cli", "--workspace", str(studies_ws.root), "dashboard", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "bistlab.cli.main", "--workspace", str(studies_ws.root), "dashboard", "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
     base = f"http://127.0.0.1:{port}"
     try:

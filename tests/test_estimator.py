@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from bistlab import models as models_pkg
-from bistlab.dataset import prepare_task
-from bistlab.estimator import (
+from bistlab.evaluation.dataset import prepare_task
+from bistlab.models.estimator import (
     ENSEMBLE_MAX_ROUNDS,
     MAX_CAPPED_LEARNING_RATE,
     MAX_PREDICTION_SCALE,
@@ -18,10 +18,10 @@ from bistlab.estimator import (
     oof_predictions,
     prediction_scale,
 )
-from bistlab.evaluation import fit_model
+from bistlab.evaluation.walkforward import fit_model
 from bistlab.models import ModelFamily
 from bistlab.models.objectives import directional_loss, directional_objective
-from bistlab.space import TrialConfig
+from bistlab.models.space import TrialConfig
 
 LGB = {"n_estimators": 30, "learning_rate": 0.1, "num_leaves": 8, "max_depth": 3, "min_child_samples": 20, "subsample": 0.9, "colsample_bytree": 0.9, "reg_lambda": 1.0}
 XGB = {"n_estimators": 30, "learning_rate": 0.1, "max_depth": 3, "min_child_weight": 1.0, "subsample": 0.9, "colsample_bytree": 0.9, "reg_lambda": 1.0}

@@ -384,7 +384,7 @@ def test_sentiment_is_unavailable_without_a_table_or_scores() -> None:
 
 
 def test_the_search_space_removes_sentiment_and_says_why() -> None:
-    from bistlab.space import SearchSpace
+    from bistlab.models.space import SearchSpace
 
     frame, peers, _ = _inputs(seed=11)
     space = SearchSpace.for_task(_context(frame, peers, None))
@@ -404,7 +404,7 @@ def _close_only_context(seed: int, *, peers: bool = True) -> FeatureContext:
 
 
 def test_a_close_only_task_leaves_the_ohlc_groups_out_of_the_search_space_and_says_why() -> None:
-    from bistlab.space import SearchSpace
+    from bistlab.models.space import SearchSpace
 
     ctx = _close_only_context(13)
     space = SearchSpace.for_task(ctx)

@@ -13,18 +13,19 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from bistlab.cli import app
+from bistlab.cli.main import app
 from bistlab.config import CycleConfig
-from bistlab.cycle import check_runnable, run_cycle
+from bistlab.runs.cycle import check_runnable, run_cycle
 from bistlab.errors import BistlabError, ConfigError
-from bistlab.forward import cycle_as_of, default_forward_cycle, forward_cycle, forward_groups, read_forward
-from bistlab.labels import forward_log_return
-from bistlab.state import StateFile, TaskStatus
-from bistlab.store import PriceStore
-from bistlab.universe import Universe, load_universe
-from bistlab.price_frames import fingerprint
-from bistlab.workspace import Workspace
-from bistlab.records import BestParams, FinalModelMeta, ForwardScore, ModelMeta
+from bistlab.evaluation.forward_scores import forward_groups, read_forward
+from bistlab.runs.forward import cycle_as_of, default_forward_cycle, forward_cycle
+from bistlab.evaluation.labels import forward_log_return
+from bistlab.core.state import StateFile, TaskStatus
+from bistlab.data.store import PriceStore
+from bistlab.evaluation.universe import Universe, load_universe
+from bistlab.data.price_frames import fingerprint
+from bistlab.core.workspace import Workspace
+from bistlab.core.records import BestParams, FinalModelMeta, ForwardScore, ModelMeta
 from tests.conftest import _market, market_workspace
 from tests.crafted import Crafted, craft_cycle
 
@@ -89,7 +90,7 @@ def test_a_resume_keeps_the_unfinished_cycles_own_as_of(tmp_path):
     def change(state):
         state.cycle = 1
         state.config = CycleConfig(horizons=(1,), as_of=AS_OF).to_dict()
-        from bistlab.state import TaskState
+        from bistlab.core.state import TaskState
 
         state.tasks["AAA_1d"] = TaskState(symbol="AAA", horizon=1, cycle=1)
 
@@ -142,7 +143,7 @@ def test_forward_scores_every_later_session_with_a_known_label(crafted):
 
 
 def test_the_frozen_model_is_fit_on_rows_labelled_by_the_as_of_date_and_predict_cannot_unfreeze_it(crafted, tmp_path):
-    from bistlab.predict import predict_cycle
+    from bistlab.runs.predict import predict_cycle
 
     ws, _ = crafted
     clone = Workspace(root=tmp_path / "clone")
@@ -268,7 +269,7 @@ def test_forward_scores_again_when_sessions_are_added(as_of_cycle, tmp_path):
 
 @pytest.mark.slow
 def test_an_as_of_cycle_on_the_demo_data_scores_a_year_of_later_sessions(tmp_path):
-    from bistlab.importers import load_demo
+    from bistlab.data.importers import load_demo
 
     ws = Workspace(root=tmp_path / "demo")
     store = PriceStore(ws.price_url)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bistlab.honesty import expected_max_normal, noise_max_dirhit, pbo_cscv, split_dirhit_matrix, study_honesty
+from bistlab.evaluation.honesty import expected_max_normal, noise_max_dirhit, pbo_cscv, split_dirhit_matrix, study_honesty
 
 
 def test_pbo_of_pure_noise_is_about_one_half():
@@ -83,8 +83,8 @@ def test_study_honesty_reports_gap_premium_and_pbo():
 
 # --- the cycle-wide control of the usable flag -----------------------------------------------------
 
-from bistlab.workspace import Workspace  # noqa: E402
-from bistlab.honesty import FDR_Q, fdr_control  # noqa: E402
+from bistlab.core.workspace import Workspace  # noqa: E402
+from bistlab.evaluation.honesty import FDR_Q, fdr_control  # noqa: E402
 
 
 def test_fdr_control_keeps_strong_passes_and_drops_lonely_chance_ones():
@@ -102,9 +102,9 @@ def test_fdr_control_keeps_strong_passes_and_drops_lonely_chance_ones():
 
 
 def _no_skill_holdouts(n_tasks: int, n_lucky: int) -> dict:
-    """Holdouts of persistent no-skill models on random walks (bistlab.calibration), ``n_lucky`` of
+    """Holdouts of persistent no-skill models on random walks (bistlab.evaluation.calibration), ``n_lucky`` of
     them among the rare ones that pass the rule by chance."""
-    from bistlab.calibration import simulate_holdout
+    from bistlab.evaluation.calibration import simulate_holdout
 
     rng = np.random.default_rng(2026)
     lucky, plain = [], []

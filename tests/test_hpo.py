@@ -8,11 +8,11 @@ import multiprocessing as mp
 import optuna
 import pytest
 
-from bistlab.evaluation import make_evaluation_spec
-from bistlab.hpo import EMPTY_MASK, LIMIT_REASON, RECORD, open_study, run_hpo, trial_attrs, trial_counts
-from bistlab.universe import load_task
-from bistlab.space import SearchSpace
-from bistlab.storage import make_storage
+from bistlab.evaluation.walkforward import make_evaluation_spec
+from bistlab.search.hpo import EMPTY_MASK, LIMIT_REASON, RECORD, open_study, run_hpo, trial_attrs, trial_counts
+from bistlab.evaluation.universe import load_task
+from bistlab.models.space import SearchSpace
+from bistlab.search.storage import make_storage
 
 
 def _worker(ws, storage_url: str, n_trials: int, seed: int) -> None:
@@ -51,7 +51,7 @@ def test_workers_on_one_postgresql_study_never_exceed_the_trial_limit(workspace,
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")  # the zombie trial is made with study.ask()
 def test_a_stale_running_trial_is_failed_by_its_heartbeat_and_the_study_finishes(workspace, tmp_path, monkeypatch):
-    import bistlab.storage as storage_mod
+    import bistlab.search.storage as storage_mod
 
     monkeypatch.setattr(storage_mod, "GRACE_SECONDS", 1)
     monkeypatch.setattr(storage_mod, "HEARTBEAT_SECONDS", 1)
@@ -154,7 +154,7 @@ def test_a_trial_on_empty_masks_is_pruned_with_its_reason_and_no_warning(workspa
 
 
 def test_a_trial_that_raises_is_still_failed_with_a_warning(workspace, caplog, monkeypatch):
-    import bistlab.hpo as hpo
+    import bistlab.search.hpo as hpo
 
     def boom(*args, **kwargs):
         raise RuntimeError("the model blew up")
@@ -162,7 +162,7 @@ def test_a_trial_that_raises_is_still_failed_with_a_warning(workspace, caplog, m
     monkeypatch.setattr(hpo, "evaluate_splits", boom)
     task = load_task(workspace, "AAA", 1)
     study = open_study(optuna.storages.InMemoryStorage(), "s")
-    with caplog.at_level("INFO", logger="bistlab.hpo"):
+    with caplog.at_level("INFO", logger="bistlab.search.hpo"):
         run_hpo(task, make_evaluation_spec(task), study=study, n_trials=1, space=SearchSpace.for_task(task.context, models=["lgbm"]), max_failed=1)
     (trial,) = study.trials
     assert trial.state == optuna.trial.TrialState.FAIL and "prune_reason" not in trial_attrs(trial)
@@ -198,15 +198,15 @@ def test_prices_changed_between_a_kill_and_a_resume_never_mix_trials(workspace, 
     import subprocess
     import sys
 
-    from bistlab.jsonio import read_json
-    from bistlab.pipeline import evaluate_step, hpo_step, train_step
-    from bistlab.workspace import TaskPaths
+    from bistlab.core.jsonio import read_json
+    from bistlab.runs.pipeline import evaluate_step, hpo_step, train_step
+    from bistlab.core.workspace import TaskPaths
     from bistlab.report import load_report, table_html, tasks_html
-    from bistlab.state import StateFile, TaskState, TaskStatus
-    from bistlab.store import PriceStore
+    from bistlab.core.state import StateFile, TaskState, TaskStatus
+    from bistlab.data.store import PriceStore
 
     script = (
-        "from bistlab.workspace import Workspace\nfrom bistlab.pipeline import hpo_step\n"
+        "from bistlab.core.workspace import Workspace\nfrom bistlab.runs.pipeline import hpo_step\n"
         f"hpo_step(Workspace.from_env({str(workspace.root)!r}), 'AAA', 1, cycle=1, n_trials=5, models=('lgbm',))\n"
     )
     env = {**os.environ, "BISTLAB_FAULT": "in_trial:4"}  # killed inside its 4th trial

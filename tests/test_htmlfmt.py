@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bistlab.htmlfmt import num, pct
+from bistlab.report.htmlfmt import num, pct
 
 
 @pytest.mark.parametrize(

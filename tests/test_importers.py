@@ -8,10 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from bistlab.errors import ConfigError, DataError, MalformedFileError
-from bistlab.importers import import_paths, load_demo
-from bistlab.price_tables import iter_price_files, read_price_file, read_price_tables
-from bistlab.store import PriceStore
-from bistlab.price_frames import fingerprint
+from bistlab.data.importers import import_paths, load_demo
+from bistlab.data.price_tables import iter_price_files, read_price_file, read_price_tables
+from bistlab.data.store import PriceStore
+from bistlab.data.price_frames import fingerprint
 
 YAHOO = """Date,Close,High,Low,Open,Volume
 2024-01-02,10.5,11.0,9.0,10.0,100
@@ -441,7 +441,7 @@ def test_an_unknown_dialect_is_refused_before_any_file_is_read(store: PriceStore
 
 
 def test_the_cli_says_how_each_file_was_read_and_takes_dialect(tmp_path: Path) -> None:
-    from bistlab.cli import app
+    from bistlab.cli.main import app
 
     data = tmp_path / "data"
     data.mkdir()

@@ -16,7 +16,7 @@ _KERNEL = textwrap.dedent(
 
     import zmq
 
-    from bistlab.kernel import setup_notebook
+    from bistlab.runs.kernel import setup_notebook
 
     setup_notebook()
     log = logging.getLogger("tornado.general")  # where pyzmq's ZMQStream logs its callbacks' errors

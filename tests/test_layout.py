@@ -99,6 +99,38 @@ def test_no_import_circle() -> None:
 MAX_LINES = 500
 
 
+FLOORS = ("bistlab", "core", "data", "features", "models", "evaluation", "search", "report", "lstm", "runs", "api", "cli")
+"""The package's folders from the ground up (docs/architecture.md); ``bistlab`` is its top-level modules (errors,
+config, lazy). A module imports its own folder's modules and those of the folders below it."""
+
+UPWARD = {
+    ("bistlab.core.records", "bistlab.evaluation.metrics"): "a result record holds the split metrics it was written with",
+    ("bistlab.core.records", "bistlab.evaluation.dirhit"): "an evaluation record applies today's usable rule to its holdout",
+    ("bistlab.report.render", "bistlab.runs.notebooks"): "the cycle page is the report notebook, executed by papermill",
+}
+"""The imports that climb a floor, each with why; any other is a test failure."""
+
+
+def _floor(module: str) -> int:
+    parts = module.split(".")
+    return FLOORS.index(parts[1]) if len(parts) >= 2 and parts[1] in FLOORS else 0
+
+
+@pytest.mark.parametrize("folder", FLOORS[1:])
+def test_every_folder_says_what_lives_there_and_what_it_may_import(folder: str) -> None:
+    doc = ast.get_docstring(ast.parse((PACKAGE / folder / "__init__.py").read_text(encoding="utf-8"))) or ""
+    assert doc and ("import" in doc.lower()), f"bistlab/{folder}/__init__.py must say what lives there and what it may import but got {doc!r}"
+
+
+def test_no_import_climbs_a_floor_but_the_known_ones() -> None:
+    graph = import_graph()
+    upward = {(a, b) for a, targets in graph.items() for b in targets if _floor(b) > _floor(a)}
+    assert upward <= set(UPWARD), f"imports that climb a floor: {sorted(upward - set(UPWARD))} (FLOORS: {FLOORS})"
+    assert set(UPWARD) <= upward, f"no longer climbing, drop from UPWARD: {sorted(set(UPWARD) - upward)}"
+    loose = sorted(m for m in _modules() if m.count(".") == 1 and m.split(".")[1] not in FLOORS)
+    assert loose == ["bistlab.config", "bistlab.errors", "bistlab.lazy"], f"top-level modules must be errors, config and lazy but got {loose}"
+
+
 @pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_module_is_short(path: Path) -> None:
     lines = len(path.read_text(encoding="utf-8").splitlines())
@@ -112,11 +144,11 @@ FILE_NAME = re.compile(r"[\w.{}<>-]+\.(json|db|pkl|html|csv|ipynb|lock|log|sqlit
 
 PACKAGE_FILES = {
     "index.html": "bistlab/api/static/index.html (the control page) is a file of the package, named as a task page",
-    "{}.ipynb": "the package's notebook sources (bistlab.notebooks) are named as their executed copies",
+    "{}.ipynb": "the package's notebook sources (bistlab.runs.notebooks) are named as their executed copies",
 }
 """Names that a module other than the workspace's may spell: files of the package itself, not of a workspace."""
 
-NAME_MODULE = "bistlab/names.py"
+NAME_MODULE = "bistlab/core/names.py"
 """Where every study name is built and parsed."""
 
 
@@ -163,7 +195,7 @@ def test_every_file_name_is_spelled_in_one_module() -> None:
 
 def test_study_names_are_built_and_parsed_in_one_module() -> None:
     """A task's study name (``<KEY>_c<N>``) and a group's (``<study_name>_<group>``) are built and read
-    back only by :mod:`bistlab.names`."""
+    back only by :mod:`bistlab.core.names`."""
     found = []
     for module, text, tree in _sources():
         if module == NAME_MODULE:
@@ -173,4 +205,4 @@ def test_study_names_are_built_and_parsed_in_one_module() -> None:
             group_name = isinstance(node, ast.JoinedStr) and re.search(r"study_name\W*\}_\{", segment)
             if group_name or re.search(r"_c(\{|\\d)", spelled):
                 found.append(f"{module}:{node.lineno}: {segment}")
-    assert not found, "study names spelled outside bistlab/names.py:\n" + "\n".join(found)
+    assert not found, "study names spelled outside bistlab/core/names.py:\n" + "\n".join(found)

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from bistlab.cli import app
-from bistlab.workspace import Workspace
-from bistlab.ledger import ForecastLedger, forward_record, score_forecasts
+from bistlab.cli.main import app
+from bistlab.core.workspace import Workspace
+from bistlab.evaluation.ledger import ForecastLedger, forward_record, score_forecasts
 from tests.crafted import Crafted, craft_cycle
 
 runner = CliRunner(env={"COLUMNS": "220"})
@@ -94,7 +94,7 @@ def test_predict_on_a_cut_of_a_real_series_then_on_more_days_scores_the_earlier_
     from backtesting.test import GOOG
 
     from bistlab.report import forward_html, load_report
-    from bistlab.store import PriceStore
+    from bistlab.data.store import PriceStore
 
     full = GOOG.rename(columns=str.lower)
     cut = full.iloc[:-40]

@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from bistlab.honesty import fdr_control
-from bistlab.looks import VerdictLooks, family, holdout_looks, record_looks
-from bistlab.workspace import Workspace
-from bistlab.records import Evaluation
+from bistlab.evaluation.honesty import fdr_control
+from bistlab.evaluation.looks import VerdictLooks, family, holdout_looks, record_looks
+from bistlab.core.workspace import Workspace
+from bistlab.core.records import Evaluation
 from tests.conftest import market_workspace
 from tests.crafted import craft_holdout_cycle
 
@@ -22,7 +22,7 @@ def _holdouts(n_plain: int, *, lucky: bool, seed: int = 7) -> dict:
     """``n_plain`` no-skill holdouts at h = 1 that fail the rule clearly (p > 0.3), plus, with
     ``lucky``, one chance pass ``LUCKY`` with 0.017 < p < 0.025: kept among 3 verdicts (p × 3 < 0.1),
     dropped among 6 (p × 6 > 0.1)."""
-    from bistlab.calibration import simulate_holdout
+    from bistlab.evaluation.calibration import simulate_holdout
 
     rng = np.random.default_rng(seed)
     plain, chance = [], None
@@ -128,8 +128,8 @@ def test_changed_prices_start_a_new_family(tmp_path):
 @pytest.mark.slow
 def test_two_real_cycles_on_unchanged_prices_share_one_family(tmp_path):
     from bistlab.config import CycleConfig
-    from bistlab.cycle import run_cycle
-    from bistlab.predict import predict_cycle
+    from bistlab.runs.cycle import run_cycle
+    from bistlab.runs.predict import predict_cycle
 
     ws = market_workspace(tmp_path / "ws", {"AAA": 700, "BBB": 700})
     for _ in range(2):
@@ -145,7 +145,7 @@ def test_the_looks_table_on_sqlite_and_postgresql(store):
     from dataclasses import replace
     from datetime import date
 
-    from bistlab.looks import Look
+    from bistlab.evaluation.looks import Look
 
     look = Look("AAA_1d", 1, date(2026, 1, 2), date(2026, 6, 30), "f" * 16, "AAA", 1, 0.02, True)
     table = VerdictLooks(store.url)

@@ -9,13 +9,13 @@ import optuna
 import pandas as pd
 import pytest
 
-from bistlab.workspace import Workspace
+from bistlab.core.workspace import Workspace
 from bistlab.errors import JobConflictError, JobNotFoundError, JobStateError
-from bistlab.jsonio import read_json
+from bistlab.core.jsonio import read_json
 from bistlab.lstm.config import OptimizationConfig
 from bistlab.lstm.jobs import job_results, job_status, list_jobs, resume_job, start_job, stop_job, wait_for
 from bistlab.lstm.metrics import LSTM_RULE, verdict_text
-from bistlab.store import PriceStore
+from bistlab.data.store import PriceStore
 from tests.conftest import market_workspace
 
 TINY = dict(symbols=("AAA",), epochs_per_trial=2, max_trials_per_group=3, n_startup_trials=2, n_warmup_steps=1, num_threads=1, hidden_size=8, sequence_length=10)
@@ -178,7 +178,7 @@ def test_a_second_start_while_a_job_runs_is_refused_and_a_killed_worker_is_repor
 def test_cli_errors_are_one_red_line(workspace):
     from typer.testing import CliRunner
 
-    from bistlab.cli import app
+    from bistlab.cli.main import app
 
     runner = CliRunner()
     out = runner.invoke(app, ["--workspace", str(workspace.root), "hyperopt", "start", "--mode", "group"])

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bistlab.dataset import prepare_task
+from bistlab.evaluation.dataset import prepare_task
 from bistlab.lstm.barriers import BUY, HOLD, SELL
 from bistlab.lstm.metrics import LSTM_RULE, f1_interval, holdout_verdict, verdict_text
 from bistlab.lstm.samples import prepare_data
-from bistlab.price_frames import fingerprint
+from bistlab.data.price_frames import fingerprint
 from tests.conftest import _market
 
 H = 5

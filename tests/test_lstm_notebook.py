@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bistlab.notebooks import execute
-from bistlab.plots import PLOTLY_MIMETYPE
+from bistlab.runs.notebooks import execute
+from bistlab.report.plots import PLOTLY_MIMETYPE
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,7 @@ def test_papermill_runs_the_lstm_hyperopt_notebook(workspace, tmp_path):
 
 
 def test_the_committed_notebook_is_thin_and_has_no_outputs():
-    from bistlab.notebooks import notebook_dir
+    from bistlab.runs.notebooks import notebook_dir
 
     nb = json.loads((notebook_dir() / "lstm_hyperopt.ipynb").read_text())
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]

@@ -7,7 +7,7 @@ import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from bistlab.jsonio import read_json
+from bistlab.core.jsonio import read_json
 from bistlab.lstm.config import OptimizationConfig
 from bistlab.lstm.jobs import job_results, job_status, start_job
 from bistlab.lstm.optimizer import apply_penalty, converged

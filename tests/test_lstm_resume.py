@@ -6,7 +6,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from bistlab.workspace import Workspace
+from bistlab.core.workspace import Workspace
 from bistlab.lstm.config import OptimizationConfig
 from bistlab.lstm.groups import GROUP_ORDER
 from bistlab.lstm.jobs import job_results, job_status, resume_job, start_job, stop_job, wait_for

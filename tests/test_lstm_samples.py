@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bistlab.dataset import prepare_task
+from bistlab.evaluation.dataset import prepare_task
 from bistlab.lstm.barriers import UNLABELLED
 from bistlab.lstm.samples import prepare_data
-from bistlab.price_frames import fingerprint
+from bistlab.data.price_frames import fingerprint
 from tests.conftest import _market
 
 H = 5

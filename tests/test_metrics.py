@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bistlab.dirhit import USABLE_RULE, dirhit_with_interval, usable_verdict
-from bistlab.intervals import wilson_interval
-from bistlab.metrics import SplitMetrics, score, split_metrics, symbol_metrics
+from bistlab.evaluation.dirhit import USABLE_RULE, dirhit_with_interval, usable_verdict
+from bistlab.evaluation.intervals import wilson_interval
+from bistlab.evaluation.metrics import SplitMetrics, score, split_metrics, symbol_metrics
 
 # The hand example, thr = 0.005:
 #   row        0      1      2       3       4      5
@@ -338,9 +338,9 @@ def test_usable_verdict_takes_split_metrics():
 
 # --- overlapping labels: effective counts, intervals of the very number, the rule's p-value --------
 
-from bistlab.metrics import effective_count  # noqa: E402
-from bistlab.dirhit import DirHit  # noqa: E402
-from bistlab.intervals import min_passing_dirhit, one_sided_p  # noqa: E402
+from bistlab.evaluation.metrics import effective_count  # noqa: E402
+from bistlab.evaluation.dirhit import DirHit  # noqa: E402
+from bistlab.evaluation.intervals import min_passing_dirhit, one_sided_p  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -468,7 +468,7 @@ def test_usable_verdict_uses_the_effective_count_of_the_record():
 
 from scipy.stats import binomtest  # noqa: E402
 
-from bistlab.intervals import EXACT_BELOW, INTERVAL_METHOD, dirhit_interval, exact_interval, method_name  # noqa: E402
+from bistlab.evaluation.intervals import EXACT_BELOW, INTERVAL_METHOD, dirhit_interval, exact_interval, method_name  # noqa: E402
 
 
 def test_4_of_4_at_h1_is_not_usable():
@@ -574,7 +574,7 @@ def test_min_passing_dirhit_is_where_the_test_starts_to_pass(n_eff, bar):
 
 # --- issue 19: the paired comparison with the best baseline and the edge's interval ---------------
 
-from bistlab.dirhit import Edge, edge_figure  # noqa: E402
+from bistlab.evaluation.dirhit import Edge, edge_figure  # noqa: E402
 
 
 def test_split_metrics_counts_the_rows_where_model_and_baseline_disagree():

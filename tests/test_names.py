@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bistlab.cli import app
+from bistlab.cli.main import app
 from bistlab.errors import BistlabError, ConfigError, DataError
-from bistlab.importers import import_paths
-from bistlab.store import PriceStore
-from bistlab.names import check_symbol, normalize_symbol
-from bistlab.workspace import Workspace, task_key
-from bistlab.names import check_job_id
+from bistlab.data.importers import import_paths
+from bistlab.data.store import PriceStore
+from bistlab.core.names import check_symbol, normalize_symbol
+from bistlab.core.workspace import Workspace, task_key
+from bistlab.core.names import check_job_id
 from tests.conftest import _market
 
 HOSTILE = [

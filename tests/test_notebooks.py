@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bistlab.notebooks import notebook_dir
+from bistlab.runs.notebooks import notebook_dir
 
 NOTEBOOKS = sorted(p.name for p in notebook_dir().glob("*.ipynb"))
 

@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 from bistlab.config import EvalSettings
 from bistlab.errors import InsufficientDataError
-from bistlab.evaluation import evaluate_holdout_online, make_evaluation_spec
+from bistlab.evaluation.walkforward import evaluate_holdout_online, make_evaluation_spec
 from bistlab.features import FeatureContext, build_feature_matrix
 from bistlab.features.core import DEFAULT_PARAMS as CORE_PARAMS
-from bistlab.panel import build_panel
-from bistlab.panel_calendar import PanelSettings, calendar_targets
-from bistlab.space import TrialConfig
+from bistlab.evaluation.panel import build_panel
+from bistlab.evaluation.panel_calendar import PanelSettings, calendar_targets
+from bistlab.models.space import TrialConfig
 
 CORE = TrialConfig(features_enabled={}, feature_params={"core": dict(CORE_PARAMS)}, model_choice="lgbm", model_params={"lgbm": {}})
 """Core features only (the always-on group): what every panel row can compute."""

@@ -20,17 +20,17 @@ import pandas as pd
 import pytest
 
 from bistlab.config import CycleConfig
-from bistlab.cycle import open_cycle, plan_tasks, run_cycle, wants_universe
-from bistlab.hpo import finished_trials
-from bistlab.ledger import ForecastLedger, load_forward
-from bistlab.pipeline import evaluate_step, hpo_step, train_step
-from bistlab.predict import predict_cycle
-from bistlab.state import StateFile
-from bistlab.storage import make_storage
-from bistlab.store import PriceStore
-from bistlab.workspace import Workspace
-from bistlab.names import study_name
-from bistlab.records import Evaluation
+from bistlab.runs.cycle import open_cycle, plan_tasks, run_cycle, wants_universe
+from bistlab.search.hpo import finished_trials
+from bistlab.evaluation.ledger import ForecastLedger, load_forward
+from bistlab.runs.pipeline import evaluate_step, hpo_step, train_step
+from bistlab.runs.predict import predict_cycle
+from bistlab.core.state import StateFile
+from bistlab.search.storage import make_storage
+from bistlab.data.store import PriceStore
+from bistlab.core.workspace import Workspace
+from bistlab.core.names import study_name
+from bistlab.core.records import Evaluation
 from tests.conftest import _market, market_workspace
 
 END = "2023-06-30"
@@ -190,7 +190,7 @@ def _cli(ws: Workspace, args: list[str], *, fault: str | None = None) -> int:
     env.pop("BISTLAB_FAULT", None)
     if fault:
         env["BISTLAB_FAULT"] = fault
-    proc = subprocess.Popen([sys.executable, "-m", "bistlab.cli", "--workspace", str(ws.root), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "bistlab.cli.main", "--workspace", str(ws.root), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out, _ = proc.communicate(timeout=900)
     time.sleep(1.5)  # kernels notice their dead driver within a second
     if proc.returncode not in (0, -signal.SIGKILL):

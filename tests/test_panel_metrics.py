@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from bistlab.errors import ConfigError
-from bistlab.panel_metrics import PanelMetrics, panel_metrics
-from bistlab.date_bootstrap import BOOTSTRAP_METHOD, block_length, widening
-from bistlab.universe_simulation import simulate_panel, simulate_universe_rule
-from bistlab.universe_rule import USABLE_RULE_UNIVERSE, universe_verdict
+from bistlab.evaluation.panel_metrics import PanelMetrics, panel_metrics
+from bistlab.evaluation.date_bootstrap import BOOTSTRAP_METHOD, block_length, widening
+from bistlab.evaluation.universe_simulation import simulate_panel, simulate_universe_rule
+from bistlab.evaluation.universe_rule import USABLE_RULE_UNIVERSE, universe_verdict
 
 # The hand example, thr = 0.005, two dates of three rows:
 #   row        0      1      2       3       4      5

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bistlab.workspace import Workspace
+from bistlab.core.workspace import Workspace
 from bistlab.config import CycleConfig
-from bistlab.cycle import run_cycle
-from bistlab.store import PriceStore
+from bistlab.runs.cycle import run_cycle
+from bistlab.data.store import PriceStore
 from tests.conftest import _market
 
 pytestmark = pytest.mark.slow

@@ -17,10 +17,10 @@ import optuna
 import pytest
 from sqlalchemy import create_engine, text
 
-from bistlab.hpo import trial_attrs
-from bistlab.state import StateFile
-from bistlab.storage import make_storage
-from bistlab.names import study_name
+from bistlab.search.hpo import trial_attrs
+from bistlab.core.state import StateFile
+from bistlab.search.storage import make_storage
+from bistlab.core.names import study_name
 from tests.conftest import market_workspace
 
 pytestmark = pytest.mark.slow
@@ -70,7 +70,7 @@ def test_a_connection_lost_mid_statement_fails_the_attempt_and_the_retry_finishe
     ws = market_workspace(tmp_path / "ws", {"AAA": 300}, optuna_url=pg_database)
     env = {**os.environ, "BISTLAB_GRACE_SECONDS": "3", "BISTLAB_HEARTBEAT_SECONDS": "1", "COLUMNS": "200"}
     args = ["cycle", "run", "--horizons", "1", "--trials", str(N_TRIALS), "--models", "lgbm", "--jobs", "1"]
-    cycle = subprocess.Popen([sys.executable, "-m", "bistlab.cli", "--workspace", str(ws.root), "--optuna-url", pg_database, *args],
+    cycle = subprocess.Popen([sys.executable, "-m", "bistlab.cli.main", "--workspace", str(ws.root), "--optuna-url", pg_database, *args],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     stop, killed = threading.Event(), []
     cutter = threading.Thread(target=_cut_mid_statement, args=(pg_database, cycle.pid, stop, killed), daemon=True)

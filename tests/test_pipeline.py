@@ -7,14 +7,14 @@ import optuna
 import pytest
 
 from bistlab.errors import DataError, InsufficientDataError
-from bistlab.hpo import trial_attrs
-from bistlab.jsonio import read_json
-from bistlab.pipeline import evaluate_step, hpo_step, train_step
-from bistlab.universe import load_task
-from bistlab.workspace import TaskPaths
-from bistlab.space import SearchSpace, TrialConfig, suggest_config
-from bistlab.store import PriceStore
-from bistlab.storage import make_storage
+from bistlab.search.hpo import trial_attrs
+from bistlab.core.jsonio import read_json
+from bistlab.runs.pipeline import evaluate_step, hpo_step, train_step
+from bistlab.evaluation.universe import load_task
+from bistlab.core.workspace import TaskPaths
+from bistlab.models.space import SearchSpace, TrialConfig, suggest_config
+from bistlab.data.store import PriceStore
+from bistlab.search.storage import make_storage
 
 
 @pytest.fixture(scope="module", autouse=True)

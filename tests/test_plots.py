@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bistlab.plots import edge_heatmap, holdout_dirhit_by_task
+from bistlab.report.plots import edge_heatmap, holdout_dirhit_by_task
 
 
 def _table() -> pd.DataFrame:

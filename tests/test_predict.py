@@ -8,13 +8,13 @@ import shutil
 import pandas as pd
 import pytest
 
-from bistlab.workspace import Workspace
+from bistlab.core.workspace import Workspace
 from bistlab.errors import NoTrainedCycleError
-from bistlab.jsonio import read_json
-from bistlab.predict import direction_of, latest_trained_cycle, predict_cycle, write_predictions
-from bistlab.records import PREDICTION_COLUMNS
-from bistlab.state import TaskStatus
-from bistlab.store import PriceStore
+from bistlab.core.jsonio import read_json
+from bistlab.runs.predict import direction_of, latest_trained_cycle, predict_cycle, write_predictions
+from bistlab.core.records import PREDICTION_COLUMNS
+from bistlab.core.state import TaskStatus
+from bistlab.data.store import PriceStore
 from tests.conftest import _market
 from tests.crafted import Crafted, craft_cycle
 
@@ -106,7 +106,7 @@ def test_direction_threshold():
 def test_predict_to_a_log_file_writes_one_unwrapped_line_per_task_and_names_the_csv(ws, tmp_path):
     from typer.testing import CliRunner
 
-    from bistlab.cli import app
+    from bistlab.cli.main import app
 
     clone = Workspace(root=tmp_path / "clone")
     shutil.copytree(ws.root, clone.root)

@@ -10,13 +10,13 @@ import pytest
 
 from bistlab.config import PRUNER_NAMES, CycleConfig
 from bistlab.errors import ConfigError
-from bistlab.evaluation import make_evaluation_spec
-from bistlab.hpo import EMPTY_MASK, finished_trials, open_study, run_hpo, trial_attrs
-from bistlab.metrics import split_metrics
-from bistlab.pruning import PRUNERS, CannotWinPruner, make_pruner, split_score
-from bistlab.selection import select_best_trial
-from bistlab.space import SearchSpace
-from bistlab.universe import load_task
+from bistlab.evaluation.walkforward import make_evaluation_spec
+from bistlab.search.hpo import EMPTY_MASK, finished_trials, open_study, run_hpo, trial_attrs
+from bistlab.evaluation.metrics import split_metrics
+from bistlab.search.pruning import PRUNERS, CannotWinPruner, make_pruner, split_score
+from bistlab.search.selection import select_best_trial
+from bistlab.models.space import SearchSpace
+from bistlab.evaluation.universe import load_task
 
 
 def test_every_pruner_name_has_a_pruner_and_unknown_names_are_refused():

@@ -25,10 +25,10 @@ from pathlib import Path
 import optuna
 import pytest
 
-from bistlab.state import StateFile
-from bistlab.storage import make_storage
-from bistlab.workspace import Workspace
-from bistlab.names import study_name
+from bistlab.core.state import StateFile
+from bistlab.search.storage import make_storage
+from bistlab.core.workspace import Workspace
+from bistlab.core.names import study_name
 from tests.badcorpus import BadCase, cases, good, table_rows
 from tests.conftest import market_workspace
 
@@ -88,13 +88,13 @@ def _run_both(ws: Workspace, url: str, env: dict[str, str], release) -> tuple[su
     the study lock released once the locked task's last attempt has failed (the report reads it)."""
     log = ws.root.parent / "first.log"
     with open(log, "wb") as out:
-        first = subprocess.Popen([sys.executable, "-m", "bistlab.cli", "--workspace", str(ws.root), "--db-url", url, *ARGS], env=env, stdout=out, stderr=subprocess.STDOUT)
+        first = subprocess.Popen([sys.executable, "-m", "bistlab.cli.main", "--workspace", str(ws.root), "--db-url", url, *ARGS], env=env, stdout=out, stderr=subprocess.STDOUT)
     second = None
     deadline = time.time() + 1200
     while first.poll() is None and time.time() < deadline:
         tasks = _statuses(ws)
         if second is None and any(t["status"] in ("hpo_in_progress", "training_in_progress") for t in tasks.values()):
-            second = subprocess.run([sys.executable, "-m", "bistlab.cli", "--workspace", str(ws.root), "--db-url", url, *ARGS], env=env, capture_output=True, text=True, timeout=300)
+            second = subprocess.run([sys.executable, "-m", "bistlab.cli.main", "--workspace", str(ws.root), "--db-url", url, *ARGS], env=env, capture_output=True, text=True, timeout=300)
         locked = tasks.get("LOCKED_1d", {})
         if locked.get("status") == "failed" and locked.get("retry_count", 0) >= 2:  # its last attempt failed
             release.set()
@@ -192,7 +192,7 @@ def test_the_console_shows_no_kernel_shutdown_traceback(corpus_cycle):
 def test_data_list_shows_every_symbol_with_its_defects_or_why_it_is_unusable(corpus_cycle):
     run = corpus_cycle
     env = _env(BISTLAB_PRICE_TABLE="quotes", BISTLAB_PRICE_COLUMNS=MAPPING)
-    done = subprocess.run([sys.executable, "-m", "bistlab.cli", "--workspace", str(run.ws.root), "--db-url", run.url, "data", "list"], env={**env, "COLUMNS": "400"}, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "bistlab.cli.main", "--workspace", str(run.ws.root), "--db-url", run.url, "data", "list"], env={**env, "COLUMNS": "400"}, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     for case in ROW_CASES:
         assert case.symbol in done.stdout
@@ -203,7 +203,7 @@ def test_data_list_shows_every_symbol_with_its_defects_or_why_it_is_unusable(cor
 
 def test_a_disk_that_fills_up_mid_cycle_stops_it_cleanly_and_a_resume_finishes(tmp_path):
     ws = market_workspace(tmp_path / "ws", {"AAA": 260, "BBB": 260})
-    cli = [sys.executable, "-m", "bistlab.cli", "--workspace", str(ws.root), *ARGS]
+    cli = [sys.executable, "-m", "bistlab.cli.main", "--workspace", str(ws.root), *ARGS]
     full = subprocess.run(cli, env={**_env(), "BISTLAB_FAULT": "state_write:4+:enospc"}, capture_output=True, text=True, timeout=600)
     out = " ".join((full.stdout + full.stderr).split())
     assert full.returncode == 1, out

@@ -9,11 +9,11 @@ from html.parser import HTMLParser
 import pytest
 
 from bistlab.report import collect_cycle
-from bistlab.workspace import Workspace
-from bistlab.dirhit import usable_verdict
-from bistlab.predict import update_predictions
+from bistlab.core.workspace import Workspace
+from bistlab.evaluation.dirhit import usable_verdict
+from bistlab.runs.predict import update_predictions
 from bistlab.report import changes_html, task_table, forward_html, honesty_html, load_report, predictions_html, reproducibility_html, summary_html, table_html, tasks_html, usable_html
-from bistlab.state import TaskStatus
+from bistlab.core.state import TaskStatus
 from bistlab.report import task_page_html
 
 from tests.conftest import _market
@@ -240,7 +240,7 @@ def test_previous_cycle_comparison_and_its_absence(crafted_ws, tmp_path):
     from dataclasses import replace
 
     from bistlab.report import compare_previous
-    from bistlab.records import BestParams, Evaluation
+    from bistlab.core.records import BestParams, Evaluation
 
     paths = crafted_ws.task(1, "AAA_1d")
     best, ev = paths.read(BestParams), paths.read(Evaluation)

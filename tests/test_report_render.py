@@ -106,10 +106,10 @@ def _check_figures(dom: str, *, at_least: int) -> int:
 @pytest.fixture(scope="module")
 def demo_cycle(tmp_path_factory):
     from bistlab.config import CycleConfig
-    from bistlab.cycle import run_cycle
-    from bistlab.importers import load_demo
-    from bistlab.store import PriceStore
-    from bistlab.workspace import Workspace
+    from bistlab.runs.cycle import run_cycle
+    from bistlab.data.importers import load_demo
+    from bistlab.data.store import PriceStore
+    from bistlab.core.workspace import Workspace
 
     exe = _chromium()
     ws = Workspace(root=tmp_path_factory.mktemp("demo_report")).ensure()
@@ -171,7 +171,7 @@ def test_executed_notebooks_stay_small_and_render_in_jupyterlab(demo_cycle):
     _, ws, _ = demo_cycle
     import nbformat
 
-    from bistlab.plots import PLOTLY_MIMETYPE
+    from bistlab.report.plots import PLOTLY_MIMETYPE
 
     nb_file = ws.task_dir(1, "GOOG_7d") / "evaluate.ipynb"
     assert nb_file.stat().st_size < 500_000

@@ -1,6 +1,6 @@
 """The universe models in the cycle report, on a crafted cycle: a universe task (a synthetic panel
-measured by the real :func:`bistlab.panel_metrics.panel_metrics` and judged by the real
-:func:`bistlab.universe_rule.universe_verdict`) beside a per-symbol task whose holdout overlaps it
+measured by the real :func:`bistlab.evaluation.panel_metrics.panel_metrics` and judged by the real
+:func:`bistlab.evaluation.universe_rule.universe_verdict`) beside a per-symbol task whose holdout overlaps it
 only in part. The report names the target, shows every DirHit with the interval of that very
 number, compares the two models on their common dates only, and says nothing of universes when a
 cycle has none."""
@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bistlab import summary
-from bistlab.jsonio import write_json_atomic
-from bistlab.metrics import split_metrics
-from bistlab.dirhit import DirHit, usable_verdict
-from bistlab.panel_metrics import panel_metrics
-from bistlab.universe_rule import universe_verdict
-from bistlab.records import PREDICTION_COLUMNS
+from bistlab.report import summary
+from bistlab.core.jsonio import write_json_atomic
+from bistlab.evaluation.metrics import split_metrics
+from bistlab.evaluation.dirhit import DirHit, usable_verdict
+from bistlab.evaluation.panel_metrics import panel_metrics
+from bistlab.evaluation.universe_rule import universe_verdict
+from bistlab.core.records import PREDICTION_COLUMNS
 from bistlab.report import (
     changes_html,
     heatmap_figure,
@@ -42,9 +42,9 @@ from bistlab.report import (
     usable_html,
     verdict_words,
 )
-from bistlab.state import CycleState, StateFile, TaskState, TaskStatus
-from bistlab.workspace import Workspace
-from bistlab.records import Evaluation
+from bistlab.core.state import CycleState, StateFile, TaskState, TaskStatus
+from bistlab.core.workspace import Workspace
+from bistlab.core.records import Evaluation
 
 from tests.reportcheck import dirhit_texts, intervals_beside_figures
 

@@ -13,10 +13,10 @@ import time
 import optuna
 import pytest
 
-from bistlab.workspace import Workspace
-from bistlab.names import study_name
-from bistlab.state import StateFile
-from bistlab.storage import make_storage
+from bistlab.core.workspace import Workspace
+from bistlab.core.names import study_name
+from bistlab.core.state import StateFile
+from bistlab.search.storage import make_storage
 from tests.conftest import market_workspace
 
 pytestmark = pytest.mark.slow
@@ -30,7 +30,7 @@ def _cli(ws: Workspace, args: list[str], *, fault: str | None = None, kill_after
     env.pop("BISTLAB_FAULT", None)
     if fault:
         env["BISTLAB_FAULT"] = fault
-    proc = subprocess.Popen([sys.executable, "-m", "bistlab.cli", "--workspace", str(ws.root), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "bistlab.cli.main", "--workspace", str(ws.root), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if kill_after is not None:
         try:
             proc.wait(kill_after)
@@ -95,9 +95,9 @@ def test_missing_or_corrupt_best_params_are_recovered_from_the_study(small_ws):
 def test_stop_pauses_after_running_trials_and_resume_finishes(small_ws):
     ws = small_ws
     (ws.runs).mkdir(exist_ok=True)
-    from bistlab.cycle import request_stop
+    from bistlab.runs.cycle import request_stop
 
-    proc = subprocess.Popen([sys.executable, "-m", "bistlab.cli", "--workspace", str(ws.root), *ARGS], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "bistlab.cli.main", "--workspace", str(ws.root), *ARGS], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 120
     while time.time() < deadline:
         time.sleep(0.5)
@@ -132,7 +132,7 @@ def test_a_killed_pool_worker_ends_the_cycle_in_one_line_and_a_resume_finishes(s
     ws = small_ws
     args = [*ARGS[:-2], "--workers", "2"]  # a pool: the fault kills a worker and its kernel, not the driver
     env = {**os.environ, "BISTLAB_GRACE_SECONDS": "3", "COLUMNS": "200", "BISTLAB_FAULT": "in_trial:1"}
-    done = subprocess.run([sys.executable, "-m", "bistlab.cli", "--workspace", str(ws.root), *args], env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-m", "bistlab.cli.main", "--workspace", str(ws.root), *args], env=env, capture_output=True, text=True, timeout=600)
     out = " ".join((done.stdout + done.stderr).split())
     assert done.returncode == 1, out[-2000:]
     assert "`worker process` must run its task to the end" in out and "bistlab cycle resume" in out and "Traceback" not in out

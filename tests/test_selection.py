@@ -8,8 +8,8 @@ import optuna
 import pytest
 
 from bistlab.errors import SelectionError
-from bistlab.metrics import split_metrics, symbol_metrics
-from bistlab.selection import Selection, SupportFilter, filtered_dirhit, select_best_trial
+from bistlab.evaluation.metrics import split_metrics, symbol_metrics
+from bistlab.search.selection import Selection, SupportFilter, filtered_dirhit, select_best_trial
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from bistlab.evaluation import make_evaluation_spec
-from bistlab.hpo import open_study, run_hpo
-from bistlab.universe import load_task
-from bistlab.space import ENSEMBLE, SearchSpace
+from bistlab.evaluation.walkforward import make_evaluation_spec
+from bistlab.search.hpo import open_study, run_hpo
+from bistlab.evaluation.universe import load_task
+from bistlab.models.space import ENSEMBLE, SearchSpace
 
 
 @pytest.mark.parametrize("horizon", [1, 7])
@@ -56,7 +56,7 @@ def test_the_design_never_queues_more_trials_than_asked(workspace):
 
 @pytest.mark.parametrize(("horizon", "searched"), [(1, False), (3, False), (7, True), (14, True)])
 def test_the_prediction_scale_is_always_on_at_short_horizons_and_searched_beyond(workspace, horizon, searched):
-    from bistlab.space import suggest_config
+    from bistlab.models.space import suggest_config
 
     task = load_task(workspace, "AAA", horizon)
     space = SearchSpace.for_task(task.context, models=["lgbm"])

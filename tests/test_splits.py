@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from bistlab.config import EvalSettings
 from bistlab.errors import ConfigError, DataError, InsufficientDataError
-from bistlab.labels import forward_log_return, past_log_return
-from bistlab.splits import PurgedWalkForward, plan_holdout
+from bistlab.evaluation.labels import forward_log_return, past_log_return
+from bistlab.data.splits import PurgedWalkForward, plan_holdout
 
 CLOSES = [100.0, 110.0, 99.0, 121.0]
 NAN = float("nan")

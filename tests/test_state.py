@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bistlab.config import CycleConfig
-from bistlab.cycle import check_runnable, open_cycle, plan_tasks
+from bistlab.runs.cycle import check_runnable, open_cycle, plan_tasks
 from bistlab.errors import CycleLockedError, StateFileError, WorkspaceError
-from bistlab.state import CycleLock, StateFile, TaskStatus
-from bistlab.workspace import Workspace
+from bistlab.core.state import CycleLock, StateFile, TaskStatus
+from bistlab.core.workspace import Workspace
 
 
 def _bump(path: str, key: str, times: int) -> None:

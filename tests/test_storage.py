@@ -10,12 +10,12 @@ import sqlite3
 import optuna
 import pytest
 
-from bistlab import storage
-from bistlab import storage as storage_module
+from bistlab.search import storage
+from bistlab.search import storage as storage_module
 from bistlab.errors import ConfigError, StorageLockedError
-from bistlab.storage import fail_orphaned_trials, make_storage, repair_journal
-from bistlab.db_urls import JOURNAL_SUFFIX, storage_path, storage_url
-from bistlab.workspace import Workspace
+from bistlab.search.storage import fail_orphaned_trials, make_storage, repair_journal
+from bistlab.core.db_urls import JOURNAL_SUFFIX, storage_path, storage_url
+from bistlab.core.workspace import Workspace
 
 
 def _lock_database(path: str, ready, release) -> None:
@@ -75,7 +75,7 @@ def test_an_optuna_study_on_postgresql_survives_a_dropped_connection(pg_database
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
 def test_a_trial_left_running_without_a_heartbeat_is_failed_once_older_than_the_grace_period(tmp_path, monkeypatch):
-    from bistlab.storage import fail_stale_trials
+    from bistlab.search.storage import fail_stale_trials
 
     storage = make_storage(f"sqlite:///{tmp_path / 'orphans.db'}")
     study = optuna.create_study(storage=storage, study_name="s")
@@ -95,10 +95,10 @@ def test_a_trial_left_running_without_a_heartbeat_is_failed_once_older_than_the_
 def test_a_resumed_study_never_waits_forever_for_a_trial_that_never_beat(workspace, monkeypatch):
     import threading
 
-    from bistlab.evaluation import make_evaluation_spec
-    from bistlab.hpo import open_study, run_hpo
-    from bistlab.space import SearchSpace
-    from bistlab.universe import load_task
+    from bistlab.evaluation.walkforward import make_evaluation_spec
+    from bistlab.search.hpo import open_study, run_hpo
+    from bistlab.models.space import SearchSpace
+    from bistlab.evaluation.universe import load_task
 
     task = load_task(workspace, "AAA", 1)
     workspace.cycle_studies_dir(1).mkdir(parents=True)
@@ -123,7 +123,7 @@ def test_a_new_task_study_is_a_journal_file_and_a_configured_storage_stays_the_s
 
 
 def test_an_older_sqlite_study_is_read_and_resumed_from_its_file(workspace):
-    from bistlab.pipeline import hpo_step
+    from bistlab.runs.pipeline import hpo_step
 
     folder = workspace.cycle_studies_dir(1)
     folder.mkdir(parents=True)
@@ -138,7 +138,7 @@ def test_an_older_sqlite_study_is_read_and_resumed_from_its_file(workspace):
 def test_a_trial_a_killed_owner_left_running_in_a_journal_is_failed_when_the_task_resumes(workspace):
     import threading
 
-    from bistlab.pipeline import hpo_step
+    from bistlab.runs.pipeline import hpo_step
 
     workspace.cycle_studies_dir(1).mkdir(parents=True)
     study = optuna.create_study(storage=make_storage(workspace.study_storage(1, "AAA_1d")), study_name="AAA_1d_c1", direction="maximize")

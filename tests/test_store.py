@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import event
 
-from bistlab.workspace import Workspace
+from bistlab.core.workspace import Workspace
 from bistlab.errors import DataError, SymbolNotFoundError
-from bistlab.store import PriceStore
-from bistlab.stores import workspace_store
-from bistlab.validate import validate_ohlcv
-from bistlab.price_frames import fingerprint
+from bistlab.data.store import PriceStore
+from bistlab.data.stores import workspace_store
+from bistlab.data.validate import validate_ohlcv
+from bistlab.data.price_frames import fingerprint
 
 
 def test_write_read_roundtrip_keeps_raw_rows(store: PriceStore, make_ohlcv) -> None:

@@ -14,13 +14,13 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine, make_url
 
 from bistlab.config import PRICE_FIELDS, parse_price_columns
-from bistlab.workspace import Workspace
+from bistlab.core.workspace import Workspace
 from bistlab.errors import ConfigError, DataError, SymbolNotFoundError
-from bistlab.store import PriceStore
-from bistlab.store_mapped import MappedPriceStore
-from bistlab.stores import open_store, workspace_store
-from bistlab.validate import validate_ohlcv
-from bistlab.price_frames import fingerprint
+from bistlab.data.store import PriceStore
+from bistlab.data.store_mapped import MappedPriceStore
+from bistlab.data.stores import open_store, workspace_store
+from bistlab.data.validate import validate_ohlcv
+from bistlab.data.price_frames import fingerprint
 
 MAPPING = {
     "symbol": "ticker",

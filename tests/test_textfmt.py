@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bistlab.textfmt import duration_text, trials_text
+from bistlab.core.textfmt import duration_text, trials_text
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bistlab.errors import ConfigError, DataError
-from bistlab.validate import (
+from bistlab.data.validate import (
     CORPORATE_ACTION_MOVE,
     MIN_ROWS,
     corporate_actions,
@@ -15,7 +15,7 @@ from bistlab.validate import (
     too_short,
     validate_ohlcv,
 )
-from bistlab.price_frames import fingerprint
+from bistlab.data.price_frames import fingerprint
 
 NAN = float("nan")
 
@@ -171,7 +171,7 @@ def test_clean_frame_is_always_sorted_unique_and_positive(rows) -> None:
 
 
 def _xist_frame(n: int = 150, *, start: str = "2021-01-04", seed: int = 0) -> pd.DataFrame:
-    from bistlab.sessions import exchange_sessions
+    from bistlab.data.sessions import exchange_sessions
 
     sessions = exchange_sessions("XIST")
     dates = sessions[sessions >= pd.Timestamp(start)][:n]
@@ -267,7 +267,7 @@ def test_a_constant_series_long_enough_for_hpo_is_reported() -> None:
 
 
 def test_dates_with_mixed_utc_offsets_keep_their_wall_clock_day() -> None:
-    from bistlab.price_frames import wall_clock_dates
+    from bistlab.data.price_frames import wall_clock_dates
 
     dates = wall_clock_dates(["2024-01-02 00:00:00+03:00", "2024-01-03 00:00:00+02:00", None])
     assert list(dates[:2].strftime("%Y-%m-%d")) == ["2024-01-02", "2024-01-03"] and pd.isna(dates[2])

@@ -1,4 +1,5 @@
-"""The REST API and control page of the LSTM hyperopt (``bistlab serve``).
+"""The REST API and control page of the LSTM hyperopt (``bistlab serve``) and the optuna-dashboard of every study
+(``bistlab dashboard``). Imports any layer but cli.
 
 - :mod:`~bistlab.api.app`: :func:`create_app` (FastAPI), the endpoints and error answers;
 - :mod:`~bistlab.api.models`: request and response models (the specification's shapes);

@@ -11,7 +11,7 @@ null where there is no job):
 - ``POST /api/hyperopt/stop`` / ``/resume`` (optional body ``{"job_id": ...}``).
 - ``GET /api/hyperopt/status``, ``/results``, ``/epochs``, ``/jobs``, ``GET /api/health``.
 - ``GET /api/cycle/status``: the current cycle's tasks, statuses and verdicts (read-only,
-  :func:`bistlab.cycle_status.cycle_status`).
+  :func:`bistlab.runs.cycle_status.cycle_status`).
 - ``GET /`` the control page (the cycle and the LSTM jobs), ``GET /docs`` Swagger UI with
   try-it-out, offline (its files from the ``swagger-ui-bundle`` package under ``/swagger-ui/``; it
   reads ``/openapi-3.0.json``, the document as OpenAPI 3.0: :mod:`bistlab.api.openapi30`),
@@ -45,7 +45,7 @@ import bistlab.api.models as m
 import bistlab.api.views as views
 from bistlab.api.openapi30 import as_openapi_30
 from bistlab.api.security import Guard, check_token
-from bistlab.workspace import Workspace
+from bistlab.core.workspace import Workspace
 from bistlab.errors import BistlabError, ConfigError, DataError, JobConflictError, JobNotFoundError, JobStateError
 from bistlab.lstm.jobs import resume_job, start_job, stop_job
 

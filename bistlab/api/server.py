@@ -3,7 +3,7 @@
 :func:`serve` checks the loopback-or-token rule before anything binds, so a refused start
 leaves no port open. optuna-dashboard started with ``dashboard_port`` listens on 127.0.0.1 only
 (it has no token of its own) and shows every study of every cycle and hyperopt job, read-only
-(:func:`bistlab.dashboard.combined_storage`, :func:`bistlab.dashboard.dashboard_server`).
+(:func:`bistlab.api.dashboard.combined_storage`, :func:`bistlab.api.dashboard.dashboard_server`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import uvicorn
 
 from bistlab.api.app import DEFAULT_DASHBOARD_URL, create_app
 from bistlab.api.security import check_bind
-from bistlab.dashboard import combined_storage, dashboard_server
+from bistlab.api.dashboard import combined_storage, dashboard_server
 from bistlab.errors import ConfigError
-from bistlab.workspace import Workspace
+from bistlab.core.workspace import Workspace
 
 __all__ = ["serve", "start_dashboard_thread"]
 

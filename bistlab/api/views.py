@@ -13,10 +13,10 @@ import threading
 from importlib import metadata
 from typing import Any
 
-from bistlab.cycle_status import cycle_status
-from bistlab.workspace import Workspace
+from bistlab.runs.cycle_status import cycle_status
+from bistlab.core.workspace import Workspace
 from bistlab.errors import ConfigError
-from bistlab.jsonio import to_jsonable
+from bistlab.core.jsonio import to_jsonable
 from bistlab.lstm import files
 from bistlab.lstm.jobs import job_results, job_status, latest_job, list_jobs
 from bistlab.lstm.metrics import verdict_text
@@ -148,7 +148,7 @@ def health_view(ws: Workspace) -> dict[str, Any]:
 
 
 def cycle_view(ws: Workspace, cycle: int | None = None) -> dict[str, Any]:
-    """:func:`bistlab.cycle_status.cycle_status`: the cycle's status and tasks with their verdicts (read-only).
+    """:func:`bistlab.runs.cycle_status.cycle_status`: the cycle's status and tasks with their verdicts (read-only).
 
     Raises:
         ConfigError: ``cycle`` is not a cycle of the workspace.

@@ -1,4 +1,4 @@
-"""Feature groups and their registry.
+"""Feature groups and their registry. Imports core and data only.
 
 A feature group is one module in this package that defines ``GROUP``, a :class:`FeatureGroup`.
 Adding a group is adding one module: the registry discovers every submodule. Each group sits

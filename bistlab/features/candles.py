@@ -30,7 +30,7 @@ import pandas as pd
 
 from bistlab.errors import ConfigError
 from bistlab.features import FeatureContext, FeatureGroup
-from bistlab.validate import is_close_only
+from bistlab.data.validate import is_close_only
 
 __all__ = [
     "GROUP",
@@ -100,7 +100,7 @@ def _talib() -> Any:
 
 def unavailable(ctx: FeatureContext) -> str | None:
     """``None`` when the frame has open, high and low and TA-Lib can be imported, else why not
-    (a close-only series, see :func:`bistlab.validate.is_close_only`, has no candles)."""
+    (a close-only series, see :func:`bistlab.data.validate.is_close_only`, has no candles)."""
     if is_close_only(ctx.frame):
         return f"{ctx.symbol} is close-only (no open, high or low): candlestick patterns need all four prices"
     try:

@@ -41,7 +41,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from bistlab.errors import ConfigError
 from bistlab.features import FeatureContext, FeatureGroup
-from bistlab.validate import is_close_only
+from bistlab.data.validate import is_close_only
 
 __all__ = ["GROUP", "DEFAULT_PARAMS", "compute", "suggest", "unavailable", "find_pivots", "ATR_WINDOW"]
 
@@ -294,7 +294,7 @@ def compute(ctx: FeatureContext, params: dict[str, Any]) -> pd.DataFrame:
 
 def unavailable(ctx: FeatureContext) -> str | None:
     """Why the group cannot run for ``ctx`` (a close-only series: its pivots are highs and lows, see
-    :func:`bistlab.validate.is_close_only`), else ``None``."""
+    :func:`bistlab.data.validate.is_close_only`), else ``None``."""
     if is_close_only(ctx.frame):
         return f"{ctx.symbol} is close-only (no high or low): chart-pattern pivots and the ATR need highs and lows"
     return None

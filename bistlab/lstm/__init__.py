@@ -1,4 +1,5 @@
-"""The LSTM hyperopt module (DESIGN.md "The LSTM hyperopt module", the second specification).
+"""The LSTM hyperopt module (DESIGN.md "The LSTM hyperopt module", the second specification). Imports search and the
+layers below (its splits, metrics, pruners and studies are the cycle's own), and the report's HTML blocks.
 
 A PyTorch LSTM classifier of triple-barrier labels whose training hyperparameters are optimized
 group by group with Optuna, as a job that a user starts, stops, resumes and inspects:

@@ -15,7 +15,7 @@ from typing import Any
 from bistlab.errors import ConfigError, DataError
 from bistlab.features import registry
 from bistlab.lstm.groups import GROUP_ORDER
-from bistlab.names import SYMBOL_RULE, check_symbol
+from bistlab.core.names import SYMBOL_RULE, check_symbol
 
 __all__ = ["MODES", "PRIMARY_METRICS", "OptimizationConfig", "default_threads"]
 

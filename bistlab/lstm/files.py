@@ -5,10 +5,10 @@ device, worker pid, error), ``results.json`` (best_params, group_results, fixed_
 values, holdout evaluation), ``best_params.json`` (the best parameters only), ``STOP`` (present
 while a stop is requested), ``worker.log`` (a detached worker's log), the studies
 ``<study_name>_<group>.db`` and, with MLflow, ``mlflow.db`` and ``mlruns/``. Every JSON file is
-written atomically (:func:`bistlab.jsonio.write_json_atomic`).
+written atomically (:func:`bistlab.core.jsonio.write_json_atomic`).
 
 One job runs per workspace at a time: its process holds :class:`JobLock`, a
-:class:`~bistlab.locks.FileLock` on ``runs/hyperopt/.lock`` (released by the kernel when the process
+:class:`~bistlab.core.locks.FileLock` on ``runs/hyperopt/.lock`` (released by the kernel when the process
 ends, even by ``kill -9``).
 """
 
@@ -19,11 +19,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bistlab.workspace import Workspace
-from bistlab.clock import utcnow
+from bistlab.core.workspace import Workspace
+from bistlab.core.clock import utcnow
 from bistlab.errors import JobConflictError, JobNotFoundError
-from bistlab.jsonio import read_json, write_json_atomic
-from bistlab.locks import FileLock
+from bistlab.core.jsonio import read_json, write_json_atomic
+from bistlab.core.locks import FileLock
 
 __all__ = [
     "STATUSES",
@@ -119,11 +119,11 @@ def pid_alive(pid: int | None) -> bool:
 
 
 class JobLock(FileLock):
-    """The workspace's job lock (``runs/hyperopt/.lock``): a :class:`~bistlab.locks.FileLock` whose
+    """The workspace's job lock (``runs/hyperopt/.lock``): a :class:`~bistlab.core.locks.FileLock` whose
     holder names its job.
 
     A worker started in the background inherits the open lock file (:attr:`fd`), so the lock
-    passes to it without a moment unlocked (:meth:`~bistlab.locks.FileLock.hand_over`).
+    passes to it without a moment unlocked (:meth:`~bistlab.core.locks.FileLock.hand_over`).
 
     Args:
         ws: the workspace.

@@ -30,13 +30,13 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import Any
 
-from bistlab.workspace import JobPaths, Workspace
+from bistlab.core.workspace import JobPaths, Workspace
 from bistlab.errors import ConfigError, JobConflictError, JobNotFoundError, JobStateError
-from bistlab.jsonio import read_json
-from bistlab.faults import KERNEL_PARENT_ENV
+from bistlab.core.jsonio import read_json
+from bistlab.core.faults import KERNEL_PARENT_ENV
 from bistlab.lstm import files
 from bistlab.lstm.config import OptimizationConfig
-from bistlab.clock import utcnow
+from bistlab.core.clock import utcnow
 from bistlab.lstm.files import JobLock, latest_job, read_results, read_state, write_state
 from bistlab.lstm.groups import DEFAULT_PARAMS
 from bistlab.lstm.runner import estimate_time, run_job, settings_of

@@ -11,11 +11,11 @@
   recall q_k: ``F1_k = 2 p_k q_k / (p_k + q_k)``), macro-averaged over the three classes like the model's; the mean F1 of
   actual random draws differs from it by O(1/n).
 - The **call DirHit**: BUY = +1, SELL = −1, HOLD = no call, scored against the realised h-day log
-  return through :func:`bistlab.metrics.split_metrics` (per symbol, so the effective count of
-  overlapping h-day labels never spans two symbols), pooled as a :class:`bistlab.metrics.DirHit`
+  return through :func:`bistlab.evaluation.metrics.split_metrics` (per symbol, so the effective count of
+  overlapping h-day labels never spans two symbols), pooled as a :class:`bistlab.evaluation.metrics.DirHit`
   with its count and 95 % interval at the effective count.
 - The **verdict** of a job (DESIGN.md "The LSTM hyperopt module"): bistlab's usable rule
-  (:func:`bistlab.metrics.usable_verdict`) on the holdout DirHit of the BUY/SELL calls (the calls
+  (:func:`bistlab.evaluation.metrics.usable_verdict`) on the holdout DirHit of the BUY/SELL calls (the calls
   whose realised h-day move exceeds the threshold: the mask of "Definitions"), pooled over
   symbols with each symbol's effective count, beside both direction baselines on the same rows
   (persistence: the sign of the symbol's last h-day return; majority: its development rows'
@@ -33,8 +33,8 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
 from bistlab.lstm.barriers import CLASS_NAMES, N_CLASSES, signed_calls
-from bistlab.metrics import SplitMetrics, majority_direction, split_metrics
-from bistlab.dirhit import DirHit, Edge, edge_figure, split_figures, usable_verdict
+from bistlab.evaluation.metrics import SplitMetrics, majority_direction, split_metrics
+from bistlab.evaluation.dirhit import DirHit, Edge, edge_figure, split_figures, usable_verdict
 
 if TYPE_CHECKING:
     from bistlab.lstm.samples import LstmData, Windows
@@ -146,7 +146,7 @@ _SUMMED = (
 
 
 def pool_split_metrics(parts: list[SplitMetrics], *, horizon: int) -> dict[str, Any]:
-    """Several symbols' :class:`~bistlab.metrics.SplitMetrics` as one record: counts, hits and
+    """Several symbols' :class:`~bistlab.evaluation.metrics.SplitMetrics` as one record: counts, hits and
     effective counts summed (each symbol's overlapping labels counted within that symbol), the
     DirHits recomputed from the sums."""
     out: dict[str, Any] = {k: sum(int(getattr(p, k) or 0) for p in parts) for k in _SUMMED}
@@ -174,9 +174,9 @@ def holdout_verdict(data: "LstmData", windows: "Windows", y_pred: np.ndarray, de
 
     Returns:
         ``metrics`` (the pooled record), ``figures`` (``model``, ``call``, ``persistence``,
-        ``majority`` as :class:`~bistlab.metrics.DirHit` dicts), ``edge`` (over the better
-        baseline, :class:`~bistlab.metrics.Edge` dict) and ``verdict``
-        (:func:`~bistlab.metrics.usable_verdict`).
+        ``majority`` as :class:`~bistlab.evaluation.metrics.DirHit` dicts), ``edge`` (over the better
+        baseline, :class:`~bistlab.evaluation.metrics.Edge` dict) and ``verdict``
+        (:func:`~bistlab.evaluation.metrics.usable_verdict`).
     """
     calls, realised, h = signed_calls(y_pred), data.realised(windows), data.horizon
     parts = []

@@ -2,7 +2,7 @@
 the time budget and the mode-collapse penalty.
 
 Each group's study is ``<study_name>_<group>`` in its own SQLite file in the job folder
-(:func:`bistlab.storage.make_storage`, heartbeats on), maximized by TPE seeded per trial
+(:func:`bistlab.search.storage.make_storage`, heartbeats on), maximized by TPE seeded per trial
 (:class:`~bistlab.lstm.sampler.TrialSeededSampler`: ``n_startup_trials`` random trials first; a
 resumed group draws what an uninterrupted one would, never the same parameters again) and pruned by an
 :class:`~optuna.pruners.PercentilePruner` on the mean validation metric reported after every epoch
@@ -44,9 +44,9 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from bistlab import faults
+from bistlab.core import faults
 from bistlab.errors import StopRequested
-from bistlab.jsonio import to_jsonable
+from bistlab.core.jsonio import to_jsonable
 from bistlab.lstm.config import OptimizationConfig
 from bistlab.lstm.groups import GROUP_ORDER, GROUPS, suggest_fine_tune, suggest_group
 from bistlab.lstm.sampler import TrialSeededSampler, trial_ordinal
@@ -54,12 +54,12 @@ from bistlab.lstm.samples import LstmData
 from bistlab.lstm.tracking import Tracker
 from bistlab.lstm.metrics import collapse_warning
 from bistlab.lstm.training import COLLAPSE_SHARE, TrainSettings, TrialOutcome, train_splits
-from bistlab.db_urls import storage_url
-from bistlab.names import group_study_name
-from bistlab.objectives import lstm_metric_name
-from bistlab.pruning import percentile_pruner
-from bistlab.studies import open_study
-from bistlab.workspace import JobPaths
+from bistlab.core.db_urls import storage_url
+from bistlab.core.names import group_study_name
+from bistlab.search.objectives import lstm_metric_name
+from bistlab.search.pruning import percentile_pruner
+from bistlab.search.studies import open_study
+from bistlab.core.workspace import JobPaths
 
 __all__ = [
     "PRECISION_FLOOR",
@@ -145,7 +145,7 @@ def apply_penalty(value: float, precision: float, *, metric: str = "val_f1") -> 
 
 def open_group_study(job_dir: Path, config: OptimizationConfig, group: str) -> optuna.Study:
     """Create or load the study of ``group`` with its seeded sampler and percentile pruner; its
-    metric is named (:func:`bistlab.objectives.lstm_metric_name`, e.g. ``val_f1 (penalized)``)."""
+    metric is named (:func:`bistlab.search.objectives.lstm_metric_name`, e.g. ``val_f1 (penalized)``)."""
     index = GROUP_ORDER.index(group) if group in GROUP_ORDER else len(GROUP_ORDER)
     return open_study(
         storage_url(JobPaths(job_dir).study(config.study_name, group)),

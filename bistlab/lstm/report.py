@@ -1,7 +1,7 @@
 """The job report ``reports/hyperopt_<job_id>.html`` and the figures the notebook shows.
 
 One offline, self-contained file (plotly.js embedded once), in the cycle report's style
-(:mod:`bistlab.htmlfmt`): the job's status, config, device, seeds, timings and time estimate
+(:mod:`bistlab.report.htmlfmt`): the job's status, config, device, seeds, timings and time estimate
 against the actual time; per group its trials (value, raw and penalized, state, pruned or
 interrupted), best values and a chart of the epoch metric; F1 beside its two baselines; the call
 DirHit with its count and interval; mode-collapse events; and the holdout evaluation of the final
@@ -19,19 +19,19 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from bistlab.db_urls import storage_url
-from bistlab.workspace import Workspace
-from bistlab.htmlfmt import esc, html_table, num, page
+from bistlab.core.db_urls import storage_url
+from bistlab.core.workspace import Workspace
+from bistlab.report.htmlfmt import esc, html_table, num, page
 from bistlab.lstm import files
 from bistlab.lstm.barriers import CLASS_NAMES
 from bistlab.lstm.groups import DEFAULT_PARAMS, GROUPS
 from bistlab.lstm.metrics import LSTM_RULE, verdict_text
 from bistlab.lstm.optimizer import PENALTY_FACTOR, PRECISION_FLOOR
-from bistlab.dirhit import DirHit
-from bistlab.intervals import INTERVAL_METHOD
-from bistlab.names import group_study_name
-from bistlab.plots import figure_html
-from bistlab.storage import make_storage
+from bistlab.evaluation.dirhit import DirHit
+from bistlab.evaluation.intervals import INTERVAL_METHOD
+from bistlab.core.names import group_study_name
+from bistlab.report.plots import figure_html
+from bistlab.search.storage import make_storage
 
 __all__ = ["trial_records", "group_history_figure", "epoch_curves_figure", "summary_tables", "render_job_report", "dirhit_text"]
 

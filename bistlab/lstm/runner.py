@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from bistlab.workspace import Workspace
+from bistlab.core.workspace import Workspace
 from bistlab.errors import StopRequested
-from bistlab.jsonio import write_json_atomic
+from bistlab.core.jsonio import write_json_atomic
 from bistlab.lstm import files
 from bistlab.lstm.config import OptimizationConfig
-from bistlab.clock import utcnow
+from bistlab.core.clock import utcnow
 from bistlab.lstm.files import JobLock, read_state, write_state
 from bistlab.lstm.groups import DEFAULT_PARAMS
 from bistlab.lstm.report import render_job_report

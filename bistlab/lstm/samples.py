@@ -13,7 +13,7 @@ scaling). A :class:`~sklearn.preprocessing.StandardScaler` is fit on the feature
 training range only, per split.
 
 Splits by date (DESIGN.md "The LSTM hyperopt module", "Panel splits, by date"): the sessions of
-every symbol's rows with a full window form one calendar, and :func:`bistlab.splits.plan_sessions`
+every symbol's rows with a full window form one calendar, and :func:`bistlab.data.splits.plan_sessions`
 places the holdout (the last labelled sessions, never seen by the search) and the purged
 walk-forward test windows on it: the same dates for every symbol. A symbol's training rows of a
 split are those whose label (which reads the close h rows later) ends before the test window's
@@ -37,13 +37,13 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.preprocessing import StandardScaler
 
 from bistlab.config import EvalSettings
-from bistlab.workspace import Workspace
-from bistlab.dataset import TaskData
+from bistlab.core.workspace import Workspace
+from bistlab.evaluation.dataset import TaskData
 from bistlab.errors import ConfigError, DataError, InsufficientDataError
 from bistlab.features import build_feature_matrix, registry
 from bistlab.lstm.barriers import UNLABELLED, triple_barrier_labels
-from bistlab.splits import MIN_TRAIN_ROWS, HoldoutPlan, SessionPlan, plan_sessions
-from bistlab.universe import load_universe
+from bistlab.data.splits import MIN_TRAIN_ROWS, HoldoutPlan, SessionPlan, plan_sessions
+from bistlab.evaluation.universe import load_universe
 
 __all__ = ["SymbolData", "Windows", "LstmData", "load_data", "prepare_data", "fit_scaler", "BARRIER_PARAMS"]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bistlab.errors import ConfigError
-from bistlab.workspace import JobPaths
+from bistlab.core.workspace import JobPaths
 
 __all__ = ["Tracker", "MlflowTracker", "make_tracker", "check_mlflow", "tracking_uri", "result_metrics"]
 

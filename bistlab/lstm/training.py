@@ -38,7 +38,7 @@ from bistlab.lstm.losses import class_weights, focal_loss, mixup, soft_targets
 from bistlab.lstm.metrics import classification_metrics, collapse_warning, evaluation_summary, f1_interval, holdout_verdict
 from bistlab.lstm.model import LSTMClassifier
 from bistlab.lstm.samples import LstmData, Windows
-from bistlab.dirhit import DirHit
+from bistlab.evaluation.dirhit import DirHit
 
 __all__ = [
     "TrainSettings",

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import optuna
 
-from bistlab.workspace import Workspace
+from bistlab.core.workspace import Workspace
 from bistlab.errors import BistlabError
-from bistlab.clock import utcnow
+from bistlab.core.clock import utcnow
 from bistlab.lstm.files import JobLock
 from bistlab.lstm.runner import run_job
 

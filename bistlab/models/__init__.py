@@ -1,4 +1,5 @@
-"""Model families and their registry.
+"""Model families and their registry, the search space of a trial's configuration (``space``, ``options``) and
+the estimator that fits one. Imports features and the layers below.
 
 A model family is one module in this package that defines ``MODEL``, a :class:`ModelFamily`:
 its name (the value of ``model_choice``), how to suggest its hyperparameters, and how to build
@@ -37,7 +38,7 @@ class ModelFamily:
         unavailable: ``() -> reason or None``; a family with a reason is left out of the space.
         rounds: the hyperparameter holding the number of boosting rounds (trees), e.g.
             ``"n_estimators"``; ``None`` when the family has none. Used to cap the rounds of
-            ensemble members (:func:`bistlab.estimator.capped_params`).
+            ensemble members (:func:`bistlab.models.estimator.capped_params`).
     """
 
     name: str

@@ -5,7 +5,9 @@ task table (:mod:`~bistlab.report.table`), all of it assembled with the forecast
 forecasts in :mod:`~bistlab.report.forecasts`, the facts to reproduce it in
 :mod:`~bistlab.report.reproducibility`), each
 task's page (:mod:`~bistlab.report.task_page`) and the rendering (:mod:`~bistlab.report.render`).
-Each layer imports only the ones before it.
+Each layer imports only the ones before it. The package reads result files: it imports search and the layers below
+(and runs' notebook runner, to execute the report notebook); its HTML blocks (``htmlfmt``) and plots serve the LSTM
+report and the notebooks too.
 
 The ``report`` notebook calls ``load_report`` and the section functions re-exported here.
 """

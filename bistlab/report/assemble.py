@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from bistlab.ledger import ForwardView, load_forward
-from bistlab.records import PREDICTION_COLUMNS
+from bistlab.evaluation.ledger import ForwardView, load_forward
+from bistlab.core.records import PREDICTION_COLUMNS
 from bistlab.report.data import CycleRecords, TaskRecord, collect_cycle
 from bistlab.report.table import task_table
-from bistlab.workspace import Workspace
+from bistlab.core.workspace import Workspace
 
 __all__ = ["CycleReport", "load_report", "load_predictions", "save_report"]
 
@@ -29,10 +29,10 @@ class CycleReport:
         cycle: the cycle number.
         records: per-task records (:func:`collect_cycle`).
         table: :func:`bistlab.report.table.task_table`.
-        predictions: the cycle's ``predictions.csv`` (:data:`bistlab.records.PREDICTION_COLUMNS`), or ``None``.
+        predictions: the cycle's ``predictions.csv`` (:data:`bistlab.core.records.PREDICTION_COLUMNS`), or ``None``.
         predictions_note: why there are no predictions, or where they were written.
         rel: relative URL prefix from the main report to ``reports/cycle_<N>/``.
-        forward: the forward record of the ledger's forecasts (:func:`bistlab.ledger.load_forward`).
+        forward: the forward record of the ledger's forecasts (:func:`bistlab.evaluation.ledger.load_forward`).
     """
 
     ws: Workspace
@@ -50,7 +50,7 @@ class CycleReport:
 
 def load_predictions(ws: Workspace, cycle: int) -> tuple[pd.DataFrame | None, str]:
     """The cycle's predictions as ``reports/cycle_<N>/predictions.csv`` holds them (written by
-    :func:`bistlab.predict.update_predictions`; the report only reads them), and a note saying
+    :func:`bistlab.runs.predict.update_predictions`; the report only reads them), and a note saying
     where they come from or why there are none."""
     path = ws.predictions_file(cycle)
     if not path.exists():

@@ -1,11 +1,11 @@
 """The report's data layer: what it knows about each task of a cycle.
 
 :func:`collect_cycle` gathers, for every task, the result records the pipeline wrote
-(:class:`~bistlab.records.BestParams`, :class:`~bistlab.records.ModelMeta`,
-:class:`~bistlab.records.Evaluation`), a compact record of its Optuna study
-(:mod:`bistlab.report.studies`), the multiple-testing figures of :mod:`bistlab.honesty`, the
+(:class:`~bistlab.core.records.BestParams`, :class:`~bistlab.core.records.ModelMeta`,
+:class:`~bistlab.core.records.Evaluation`), a compact record of its Optuna study
+(:mod:`bistlab.report.studies`), the multiple-testing figures of :mod:`bistlab.evaluation.honesty`, the
 comparison with the previous cycle, and the cycle-wide false-discovery control of the usable
-flags over every look at the same holdouts (:mod:`bistlab.looks`; reading a cycle records its
+flags over every look at the same holdouts (:mod:`bistlab.evaluation.looks`; reading a cycle records its
 looks). (:mod:`bistlab.report.assemble` adds the table, the forecasts and the forward record.)
 
 It also keeps **copies** of the small result files in ``reports/cycle_<N>/<SYMBOL>_<h>d/`` (plus
@@ -22,17 +22,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-from bistlab.honesty import CycleControl, StudyHonesty, study_honesty
-from bistlab.looks import HoldoutLooks, control_cycle
-from bistlab.metrics import SplitMetrics
-from bistlab.dirhit import DirHit, Edge, baseline_figures, difference_interval, split_figures
+from bistlab.evaluation.honesty import CycleControl, StudyHonesty, study_honesty
+from bistlab.evaluation.looks import HoldoutLooks, control_cycle
+from bistlab.evaluation.metrics import SplitMetrics
+from bistlab.evaluation.dirhit import DirHit, Edge, baseline_figures, difference_interval, split_figures
 from bistlab.report.studies import cached_study_record
-from bistlab.selection import SupportFilter, filtered_dirhit
-from bistlab.state import CycleTasks, TaskState, tasks_of_cycle, write_tasks_snapshot
-from bistlab.summary import edge_of, panel_figures
-from bistlab.names import UNIVERSE_SYMBOL
-from bistlab.workspace import TaskPaths, Workspace
-from bistlab.records import BestParams, Evaluation, ModelMeta, Record
+from bistlab.search.selection import SupportFilter, filtered_dirhit
+from bistlab.core.state import CycleTasks, TaskState, tasks_of_cycle, write_tasks_snapshot
+from bistlab.report.summary import edge_of, panel_figures
+from bistlab.core.names import UNIVERSE_SYMBOL
+from bistlab.core.workspace import TaskPaths, Workspace
+from bistlab.core.records import BestParams, Evaluation, ModelMeta, Record
 
 __all__ = ["RESULT_RECORDS", "TaskRecord", "CycleRecords", "collect_cycle", "compare_previous"]
 
@@ -169,7 +169,7 @@ class TaskRecord:
 
     def gap_text(self, *, unit: str = "") -> str:
         """The holdout − HPO DirHit gap in points with its 95 % interval (the two rest on disjoint
-        rows: :func:`~bistlab.metrics.difference_interval`); ``"–"`` when undefined."""
+        rows: :func:`~bistlab.evaluation.metrics.difference_interval`); ``"–"`` when undefined."""
         gap = self.honesty.holdout_minus_hpo if self.honesty else None
         if gap is None:
             return "–"
@@ -221,7 +221,7 @@ class CycleRecords:
         ended: every task has ended.
         previous_cycle: the cycle compared with (``None`` for the first).
         control: the cycle-wide false-discovery control of the usable flags.
-        looks: how often the cycle's holdouts have been judged (:mod:`bistlab.looks`).
+        looks: how often the cycle's holdouts have been judged (:mod:`bistlab.evaluation.looks`).
     """
 
     cycle: int
@@ -268,7 +268,7 @@ def compare_previous(ws: Workspace, cycle: int, *, key: str, best: BestParams | 
     Returns:
         ``available`` (bool) and either ``reason`` (why there is nothing to compare) or the
         previous ``hpo_dirhit`` and ``hpo_figure``, holdout ``dirhit`` and ``holdout_figure``
-        (:class:`~bistlab.metrics.DirHit`), ``usable`` (the previous task's own rule), the
+        (:class:`~bistlab.evaluation.metrics.DirHit`), ``usable`` (the previous task's own rule), the
         parameters ``changed`` (name -> [before, after]), ``added``, ``removed``, ``model_choice``
         before and after, ``data_changed``, ``holdout_delta``, ``usable_flip`` and ``source``.
     """
@@ -335,7 +335,7 @@ def collect_cycle(ws: Workspace, cycle: int, *, archive: bool = True) -> CycleRe
     """Gather every task of ``cycle`` for the report.
 
     The cycle's looks at its holdouts are recorded (idempotent) and every other look at the same
-    holdouts joins the false-discovery family (:func:`bistlab.looks.control_cycle`).
+    holdouts joins the false-discovery family (:func:`bistlab.evaluation.looks.control_cycle`).
 
     Args:
         ws: the workspace.

@@ -10,14 +10,14 @@ from typing import Any
 
 import pandas as pd
 
-from bistlab.forward import forward_groups, read_forward
-from bistlab.htmlfmt import dirhit_html, esc, html_table, num
-from bistlab.dirhit import DirHit
-from bistlab.intervals import INTERVAL_METHOD
-from bistlab.date_bootstrap import BOOTSTRAP_METHOD
+from bistlab.evaluation.forward_scores import forward_groups, read_forward
+from bistlab.report.htmlfmt import dirhit_html, esc, html_table, num
+from bistlab.evaluation.dirhit import DirHit
+from bistlab.evaluation.intervals import INTERVAL_METHOD
+from bistlab.evaluation.date_bootstrap import BOOTSTRAP_METHOD
 from bistlab.report.assemble import CycleReport
 from bistlab.report.words import hold_html
-from bistlab.names import UNIVERSE_SYMBOL
+from bistlab.core.names import UNIVERSE_SYMBOL
 
 __all__ = ["predictions_html", "forward_html", "as_of_forward_html"]
 
@@ -27,7 +27,7 @@ def _missing(v: Any) -> bool:
 
 
 def _prediction_figure(p: pd.Series) -> DirHit:
-    """The holdout DirHit of a predictions row, as :func:`bistlab.predict.predict_cycle` computed it."""
+    """The holdout DirHit of a predictions row, as :func:`bistlab.runs.predict.predict_cycle` computed it."""
     value = None if _missing(p["holdout_dirhit"]) else float(p["holdout_dirhit"])
     n_eff = None if _missing(p.get("holdout_n_eff")) else float(p["holdout_n_eff"])
     count = int(p["holdout_count"])
@@ -174,7 +174,7 @@ def _as_of_task_row(rep: CycleReport, s: Any) -> list[str]:
 
 
 def as_of_forward_html(rep: CycleReport) -> str:
-    """An as-of cycle's forward record (:mod:`bistlab.forward`): each task's frozen model on every
+    """An as-of cycle's forward record (:mod:`bistlab.runs.forward`): each task's frozen model on every
     session after the as-of date, and the per-symbol tasks pooled into usable against not-usable
     models; empty for a cycle without an as-of date and without a forward record."""
     as_of = rep.records.config.get("as_of")

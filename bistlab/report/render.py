@@ -1,12 +1,12 @@
 """Rendering the cycle report: ``reports/cycle_<N>.html`` and everything under ``reports/cycle_<N>/``.
 
 Layout of what :func:`render_report` writes (reports are never cleaned up; paths from
-:class:`bistlab.workspace.Workspace`)::
+:class:`bistlab.core.workspace.Workspace`)::
 
     reports/cycle_<N>.html                  the report: one self-contained offline file (plotly.js once)
     reports/cycle_<N>/plotly.min.js         one shared local plotly.js for the pages below
     reports/cycle_<N>/notebook.css          one shared stylesheet for the exported notebooks
-    reports/cycle_<N>/predictions.csv       the latest forecast per task (bistlab.predict)
+    reports/cycle_<N>/predictions.csv       the latest forecast per task (bistlab.runs.predict)
     reports/cycle_<N>/tasks.json            the cycle's tasks and configuration
     reports/cycle_<N>/<SYMBOL>_<h>d/index.html                  the task's page
     reports/cycle_<N>/<SYMBOL>_<h>d/{hpo,train,evaluate}.html   its executed notebooks
@@ -24,14 +24,14 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from bistlab import notebooks
+from bistlab.runs import notebooks
 from bistlab.config import default_workers
-from bistlab.htmlfmt import esc
-from bistlab.plots import write_plotlyjs
+from bistlab.report.htmlfmt import esc
+from bistlab.report.plots import write_plotlyjs
 from bistlab.report.assemble import CycleReport, load_report, save_report
 from bistlab.report.data import TaskRecord
 from bistlab.report.task_page import write_task_page
-from bistlab.workspace import ASSET_HREF, NOTEBOOK_CSS, PLOTLY_JS, Workspace
+from bistlab.core.workspace import ASSET_HREF, NOTEBOOK_CSS, PLOTLY_JS, Workspace
 
 __all__ = ["render_report", "render_cycle_page", "NOTEBOOK_NAMES", "PAGES_PER_WORKER"]
 
@@ -118,7 +118,7 @@ def _task_pages(rep: CycleReport, *, workers: int) -> None:
 def render_report(ws: Workspace, cycle: int, *, workers: int | None = None) -> Path:
     """Render ``reports/cycle_<N>.html`` and everything under ``reports/cycle_<N>/``.
 
-    It only reads files: the forecasts are made before (:func:`bistlab.predict.update_predictions`,
+    It only reads files: the forecasts are made before (:func:`bistlab.runs.predict.update_predictions`,
     by the cycle and by ``bistlab report``). Steps: copy the tasks' result files and study records
     into the report folder, write the shared plotly.js and notebook stylesheet, export each task's
     executed notebooks and write each task's page (on ``workers`` processes, default

@@ -7,10 +7,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bistlab.htmlfmt import esc, html_table, num
+from bistlab.report.htmlfmt import esc, html_table, num
 from bistlab.report.assemble import CycleReport
 from bistlab.report.data import TaskRecord
-from bistlab.repro import report_versions, source_revision
+from bistlab.core.repro import report_versions, source_revision
 
 __all__ = ["CONFIG_DEFAULT_WORDS", "config_text", "reproducibility_html"]
 

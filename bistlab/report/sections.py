@@ -11,16 +11,16 @@ import time
 import pandas as pd
 import plotly.graph_objects as go
 
-from bistlab import plots
-from bistlab.htmlfmt import REPORT_CSS, dirhit_html, dirhit_text, edge_html, esc, html_table, link, num, pct
-from bistlab.metrics import effective_count
-from bistlab.dirhit import USABLE_RULE, DirHit
-from bistlab.intervals import INTERVAL_METHOD, min_passing_dirhit
+from bistlab.report import plots
+from bistlab.report.htmlfmt import REPORT_CSS, dirhit_html, dirhit_text, edge_html, esc, html_table, link, num, pct
+from bistlab.evaluation.metrics import effective_count
+from bistlab.evaluation.dirhit import USABLE_RULE, DirHit
+from bistlab.evaluation.intervals import INTERVAL_METHOD, min_passing_dirhit
 from bistlab.report.assemble import CycleReport
 from bistlab.report.data import TaskRecord
 from bistlab.report.words import baseline_html, disguise_words, hold_html, hpo_html, method_html, task_sentences, verdict_words
-from bistlab.state import TaskStatus
-from bistlab.textfmt import TRIALS_MEANING
+from bistlab.core.state import TaskStatus
+from bistlab.core.textfmt import TRIALS_MEANING
 
 __all__ = [
     "summary_html",
@@ -319,7 +319,7 @@ def _task_cell(rep: CycleReport, rec: TaskRecord) -> str:
 
 
 _PANEL_SPLITS_NOTE = "<br><small>pooled panel rows: interval<br>too narrow, indicative only</small>"
-"""Under a universe task's HPO and WFV DirHits (:data:`bistlab.summary.PANEL_SPLIT_CAVEAT`)."""
+"""Under a universe task's HPO and WFV DirHits (:data:`bistlab.report.summary.PANEL_SPLIT_CAVEAT`)."""
 
 
 def _panel_note(rec: TaskRecord) -> str:

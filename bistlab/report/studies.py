@@ -11,12 +11,12 @@ from typing import Any
 
 import optuna
 
-from bistlab.hpo import trial_attrs
-from bistlab.jsonio import read_json_or_none, write_json_atomic
-from bistlab.db_urls import storage_path
-from bistlab.storage import make_storage
-from bistlab.workspace import Workspace
-from bistlab.records import BestParams
+from bistlab.search.hpo import trial_attrs
+from bistlab.core.jsonio import read_json_or_none, write_json_atomic
+from bistlab.core.db_urls import storage_path
+from bistlab.search.storage import make_storage
+from bistlab.core.workspace import Workspace
+from bistlab.core.records import BestParams
 
 __all__ = ["MIN_TRIALS_FOR_IMPORTANCE", "study_record", "cached_study_record", "flag_effects"]
 

@@ -11,7 +11,7 @@ from bistlab.report.data import CycleRecords, TaskRecord
 from bistlab.report.words import note_text
 
 if TYPE_CHECKING:
-    from bistlab.honesty import CycleControl
+    from bistlab.evaluation.honesty import CycleControl
 
 __all__ = ["REPORT_COLUMNS", "task_table"]
 

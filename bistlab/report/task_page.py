@@ -22,20 +22,20 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from bistlab import plots
-from bistlab.htmlfmt import dirhit_html, esc, html_table, link, num, page, pct
-from bistlab.dirhit import DirHit, split_figures
-from bistlab.options import OPTIONS
+from bistlab.report import plots
+from bistlab.report.htmlfmt import dirhit_html, esc, html_table, link, num, page, pct
+from bistlab.evaluation.dirhit import DirHit, split_figures
+from bistlab.models.options import OPTIONS
 from bistlab.report.assemble import CycleReport
 from bistlab.report.data import TaskRecord
 from bistlab.report.studies import flag_effects
 from bistlab.report.universe import universe_task_html
 from bistlab.report.words import low_support_text, method_html, rule_text, task_sentences, verdict_words
-from bistlab.summary import PANEL_SPLIT_CAVEAT
-from bistlab.selection import SupportFilter
-from bistlab.state import TaskStatus
-from bistlab.workspace import ASSET_HREF, PLOTLY_JS, Workspace
-from bistlab.records import BestParams, Evaluation, ModelMeta
+from bistlab.report.summary import PANEL_SPLIT_CAVEAT
+from bistlab.search.selection import SupportFilter
+from bistlab.core.state import TaskStatus
+from bistlab.core.workspace import ASSET_HREF, PLOTLY_JS, Workspace
+from bistlab.core.records import BestParams, Evaluation, ModelMeta
 
 __all__ = ["task_page_html", "write_task_page", "split_rows", "SPLIT_COLUMNS"]
 

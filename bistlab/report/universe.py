@@ -21,14 +21,14 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from bistlab import plots
-from bistlab.htmlfmt import dirhit_html, esc, html_table, num, pct
-from bistlab.metrics import split_metrics
-from bistlab.dirhit import DirHit
+from bistlab.report import plots
+from bistlab.report.htmlfmt import dirhit_html, esc, html_table, num, pct
+from bistlab.evaluation.metrics import split_metrics
+from bistlab.evaluation.dirhit import DirHit
 from bistlab.report.assemble import CycleReport
 from bistlab.report.data import TaskRecord
 from bistlab.report.words import baseline_html, hold_html, target_html, universe_verdict_words
-from bistlab.summary import panel_figures
+from bistlab.report.summary import panel_figures
 
 __all__ = [
     "SymbolComparison",
@@ -384,7 +384,7 @@ def universe_task_html(rep: CycleReport, rec: TaskRecord, *, figures: bool = Fal
     Args:
         rep: the cycle's report.
         rec: the universe task's record.
-        figures: embed its figures (:func:`bistlab.plots.figure_html`; pages that load plotly.js
+        figures: embed its figures (:func:`bistlab.report.plots.figure_html`; pages that load plotly.js
             themselves); the cycle report shows them with :func:`universe_figures` instead.
     """
     state = "" if rec.usable is None else (' — <span class="usable">usable</span>' if rec.usable else " — not usable")

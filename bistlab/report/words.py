@@ -2,21 +2,21 @@
 counts and intervals, the usable verdict with the rule's numbers, and the cautions a reader needs
 (a study restarted on changed prices, options not applied, a model that is a baseline in disguise).
 
-Every DirHit goes through :func:`bistlab.htmlfmt.dirhit_html`, so it always carries its count and
+Every DirHit goes through :func:`bistlab.report.htmlfmt.dirhit_html`, so it always carries its count and
 the interval of that very number. A universe task (``UNIVERSE_<h>d``) is said in its own words: its
 target, its pooled figures with their date-block bootstrap intervals, and the three parts of its
-rule (:func:`bistlab.universe_rule.universe_verdict`)."""
+rule (:func:`bistlab.evaluation.universe_rule.universe_verdict`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bistlab.honesty import FDR_Q, METHOD_ITEMS
-from bistlab.htmlfmt import dirhit_html, edge_html, esc, num, pct
-from bistlab.dirhit import USABLE_RULE
+from bistlab.evaluation.honesty import FDR_Q, METHOD_ITEMS
+from bistlab.report.htmlfmt import dirhit_html, edge_html, esc, num, pct
+from bistlab.evaluation.dirhit import USABLE_RULE
 from bistlab.report.data import TaskRecord
-from bistlab.state import TaskStatus
-from bistlab.summary import PANEL_SPLIT_CAVEAT, target_words
+from bistlab.core.state import TaskStatus
+from bistlab.report.summary import PANEL_SPLIT_CAVEAT, target_words
 
 __all__ = [
     "DISGUISE_PCT",
@@ -264,6 +264,6 @@ def task_sentences(rec: TaskRecord) -> list[str]:
 
 
 def method_html() -> str:
-    """The multiple-testing method and its limits, in words (:data:`bistlab.honesty.METHOD_ITEMS`)."""
+    """The multiple-testing method and its limits, in words (:data:`bistlab.evaluation.honesty.METHOD_ITEMS`)."""
     intro, *items = METHOD_ITEMS
     return f"<p>{esc(intro)}</p><ul>" + "".join(f"<li>{esc(x)}</li>" for x in items) + "</ul>"

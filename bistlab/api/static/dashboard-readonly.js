@@ -1,4 +1,4 @@
-// bistlab's optuna-dashboard is a read-only view (bistlab.dashboard): the server refuses every change
+// bistlab's optuna-dashboard is a read-only view (bistlab.api.dashboard): the server refuses every change
 // with 403. This script, added to the dashboard's page, says so in a banner and hides the buttons
 // that would only be refused (new, rename, delete study; notes; trial and artifact changes).
 "use strict";

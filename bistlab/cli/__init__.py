@@ -1,0 +1,1 @@
+"""The command line (typer): `bistlab ...`. Imports any layer; nothing imports it."""
