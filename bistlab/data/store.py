@@ -53,7 +53,7 @@ from bistlab.data.validate import Defect, validate_ohlcv
 from bistlab.data.price_frames import COLUMNS, PRICE_BASES, fingerprint, to_raw_frame, wall_clock_dates
 from bistlab.core.names import check_symbol
 
-__all__ = ["OWN_TABLE", "LoadedPrices", "PriceStore", "imports_table", "prices_table", "masked_url", "scrubbed"]
+__all__ = ["OWN_TABLE", "LoadedPrices", "PriceStore", "imports_table", "prices_table"]
 
 logger = logging.getLogger(__name__)
 

@@ -183,10 +183,8 @@ def write_best_params(
         options_skipped=attrs.get("options_skipped") or {},
     )
     ws.task(cycle, task.key).write(best)
-    logger.info(
-        "%s cycle %d: best trial %d, HPO DirHit %.2f%%%s",
-        task.key, cycle, sel.trial_number, sel.filtered_dirhit, " (LOW_SUPPORT)" if sel.low_support else "",
-    )
+    low = " (LOW_SUPPORT)" if sel.low_support else ""
+    logger.info("%s cycle %d: best trial %d, HPO DirHit %.2f%%%s", task.key, cycle, sel.trial_number, sel.filtered_dirhit, low)
     return best
 
 

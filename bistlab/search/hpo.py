@@ -3,13 +3,14 @@
 Each trial draws a :class:`~bistlab.models.space.TrialConfig`, evaluates it on the task's purged
 walk-forward splits and keeps its record in ONE user attribute, ``record`` (one write a trial,
 where each attribute was its own write before), read with :func:`trial_attrs`: ``config``
-(features_enabled, feature_params, model_choice, model_params, seed), ``features_enabled``,
-``feature_params``, ``model_choice``, ``spec_id``, ``model_metrics`` (an ensemble's per-family
-averages), ``symbol_metrics[<SYMBOL>_<h>d]`` (per-split list and averages), ``avg_dirhit`` and
-``avg_nrmse``, and with the prediction scale on, ``prediction_scales`` (the factor each split's
+(features_enabled, feature_params, model_choice, model_params, seed), ``spec_id``, ``model_metrics``
+(an ensemble's per-family averages), ``symbol_metrics[<SYMBOL>_<h>d]`` (per-split list and averages),
+and with the prediction scale on, ``prediction_scales`` (the factor each split's
 model learnt on its training rows); a trial that did not complete has ``fail_reason`` (and
 ``prune_reason``, ``pruned_at_split``) there. The value is the score. Studies written before
-keep these as separate attributes; :func:`trial_attrs` reads both.
+keep these as separate attributes; :func:`trial_attrs` reads both, and gives every trial the parts that
+follow from its record: ``features_enabled``, ``feature_params``, ``model_choice`` (from ``config``), ``avg_dirhit``
+and ``avg_nrmse`` (from ``symbol_metrics``).
 
 A trial with fewer than ``min_valid_splits`` splits with a defined DirHit (empty masks: its
 predictions never went beyond the threshold on rows whose label did) is PRUNED, not failed, with
@@ -78,7 +79,25 @@ def trial_attrs(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     """
     attrs = dict(trial.user_attrs)
     record = attrs.pop(RECORD, None)
-    return {**record, **attrs} if isinstance(record, dict) else attrs
+    out = {**record, **attrs} if isinstance(record, dict) else attrs
+    _derive(out)
+    return out
+
+
+def _derive(attrs: dict[str, Any]) -> None:
+    """Fill what a record leaves out because it follows from the rest: the configuration's parts,
+    the one task's mean DirHit and nRMSE (older trials stored them as attributes of their own)."""
+    config = attrs.get("config")
+    if isinstance(config, dict):
+        for key in ("features_enabled", "feature_params", "model_choice"):
+            if key in config:
+                attrs.setdefault(key, config[key])
+    metrics = attrs.get("symbol_metrics")
+    if isinstance(metrics, dict) and len(metrics) == 1:
+        (sm,) = metrics.values()
+        for key in ("avg_dirhit", "avg_nrmse"):
+            if isinstance(sm, dict) and key in sm:
+                attrs.setdefault(key, sm[key])
 
 
 class _Doomed(Exception):
@@ -143,13 +162,7 @@ def make_objective(task: TaskData, spec: EvaluationSpec, space: SearchSpace, *, 
 
     def objective(trial: optuna.Trial) -> float:
         config = suggest_config(trial, space, horizon=task.horizon, seed=seed)
-        record: dict[str, Any] = {
-            "config": config.to_dict(),
-            "features_enabled": config.features_enabled,
-            "feature_params": config.feature_params,
-            "model_choice": config.model_choice,
-            "spec_id": spec.spec_id,
-        }
+        record: dict[str, Any] = {"config": config.to_dict(), "spec_id": spec.spec_id}  # the rest follows (trial_attrs)
         try:
             return _evaluated(trial, record, task, spec, config, n_jobs=n_jobs)
         finally:
@@ -183,7 +196,7 @@ def _evaluated(trial: optuna.Trial, record: dict[str, Any], task: TaskData, spec
     sm = symbol_metrics(splits, symbol=task.symbol, horizon=task.horizon, min_valid_splits=task.settings.min_valid_splits)
     if skipped:
         record["options_skipped"] = skipped
-    record.update(symbol_metrics={task.key: sm}, avg_dirhit=sm["avg_dirhit"], avg_nrmse=sm["avg_nrmse"], model_metrics=sm["avg_model_metrics"])
+    record.update(symbol_metrics={task.key: sm}, model_metrics=sm["avg_model_metrics"])
     value = score(sm["avg_dirhit"], sm["avg_nrmse"], horizon=task.horizon)
     if value is None:
         _prune_empty(trial, record, f"{task.key}: {too_few} ({sm['valid_splits']})")

@@ -46,8 +46,7 @@ from sqlalchemy import bindparam, event, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bistlab.errors import ConfigError, StorageLockedError
-from bistlab.data.store import masked_url, scrubbed
-from bistlab.core.db_urls import storage_path
+from bistlab.core.db_urls import masked_url, scrubbed, storage_path
 
 __all__ = [
     "make_storage",
