@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from bistlab.core import faults; from bistlab.runs import notebooks
+from bistlab.core import faults
+from bistlab.runs import notebooks
 from bistlab.core.clock import utcnow
 from bistlab.config import CycleConfig
 from bistlab.errors import BistlabError, DataError, NotebookError, StateFileError, StopRequested, TaskError, WorkspaceError

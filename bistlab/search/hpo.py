@@ -32,7 +32,8 @@ from typing import Any, NoReturn
 import optuna
 from tqdm.auto import tqdm
 
-from bistlab.core import faults; from bistlab.search import studies
+from bistlab.core import faults
+from bistlab.search import studies
 from bistlab.evaluation.dataset import TaskData
 from bistlab.evaluation.walkforward import EvaluationSpec, evaluate_splits, spec_id
 from bistlab.evaluation.metrics import SplitMetrics, score, symbol_metrics
