@@ -229,12 +229,10 @@ class GracefulInterrupt:
 
 
 def _close_cycle(ws: Workspace, state: CycleState, *, as_of: str | None, report: bool, track: bool = False, workers: int = 1) -> Path | None:
-    """What follows a cycle's last task: the forecasts (an as-of cycle: its frozen models' forward
-    record instead), then the report (its task pages on the cycle's ``workers``), then with ``track`` the MLflow runs
-    (:func:`bistlab.runs.cycle_tracking.track_cycle_safely`, never failing the cycle). Returns the
-    report's path (``None``: not rendered)."""
-    if not state.cycle_ended():
-        return None
+    """What follows a cycle's last task (called once every task has ended): the forecasts (an as-of
+    cycle: its frozen models' forward record instead), then the report (its task pages on the cycle's
+    ``workers``), then with ``track`` the MLflow runs (:func:`bistlab.runs.cycle_tracking.track_cycle_safely`,
+    never failing the cycle). Returns the report's path (``None``: not rendered)."""
     if as_of:
         try:
             forward_cycle(ws, state.cycle)
@@ -280,5 +278,5 @@ def run_cycle(ws: Workspace, config: CycleConfig, *, progress: ProgressFn | None
             paused = executor_for(ws, config).run(pending, warm=warm, progress=progress)
         state = state_file.update(lambda s: setattr(s, "paused", paused))
         track = config.use_mlflow or bool(state.config.get("use_mlflow"))  # the cycle's own setting is kept; a resume may turn it on
-        path = _close_cycle(ws, state, as_of=as_of, report=report, track=track, workers=config.workers)
+        path = _close_cycle(ws, state, as_of=as_of, report=report, track=track, workers=config.workers) if state.cycle_ended() else None
     return CycleResult(cycle=state.cycle, tasks={t.key: t for t in state.cycle_tasks()}, report=path, paused=paused)
