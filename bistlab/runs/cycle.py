@@ -189,12 +189,13 @@ def check_runnable(ws: Workspace, config: CycleConfig, *, resume: bool = False) 
     symbols = stored.select(config.symbols)
     stored.check_as_of(symbols, config.as_of)
     stored.check_horizons(symbols, config.horizons)
+    tasks = plan_tasks(symbols, config.horizons, universe=stored.wants_universe(config.universe))
     _check_models(config.models)
     sessions.check_setting()
     check_mlflow(config.use_mlflow)
     if ws.optuna_url:
         make_storage(ws.optuna_url)
-    return plan_tasks(symbols, config.horizons, universe=stored.wants_universe(config.universe))
+    return tasks
 
 
 def _check_models(models: tuple[str, ...] | None) -> None:
