@@ -64,6 +64,7 @@ from bistlab.core.workspace import TaskPaths, Workspace
 from bistlab.core.records import BestParams, Evaluation, FinalModelMeta, ForwardScore, ModelMeta
 
 __all__ = [
+    "ScorableTask",
     "cycle_as_of",
     "default_forward_cycle",
     "freeze_final_models",
