@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from bistlab.config import CycleConfig
-from bistlab.runs.cycle import open_cycle, plan_tasks, run_cycle, wants_universe
+from bistlab.runs.cycle import check_runnable, open_cycle, run_cycle
 from bistlab.search.hpo import finished_trials
 from bistlab.evaluation.ledger import ForecastLedger, load_forward
 from bistlab.runs.pipeline import evaluate_step, hpo_step, train_step
@@ -28,6 +28,7 @@ from bistlab.runs.predict import predict_cycle
 from bistlab.core.state import StateFile
 from bistlab.search.storage import make_storage
 from bistlab.data.store import PriceStore
+from bistlab.data.stores import StoredSymbols
 from bistlab.core.workspace import Workspace
 from bistlab.core.names import study_name
 from bistlab.core.records import Evaluation
@@ -167,8 +168,8 @@ def test_later_prices_score_the_universe_forecasts_on_their_target(universe_cycl
 def test_the_universe_task_is_planned_when_the_store_holds_ten_symbols(tmp_path, count, planned):
     ws = _universe_workspace(tmp_path / "ws", {f"T{i:02d}": 90 for i in range(count)})  # too short: every task is skipped
     config = CycleConfig(horizons=(1,), n_trials=1, models=("lgbm",), universe=None)
-    assert wants_universe(ws, config) is planned
-    assert (("UNIVERSE", 1) in plan_tasks([f"T{i:02d}" for i in range(count)], (1,), universe=wants_universe(ws, config))) is planned
+    assert StoredSymbols.read(ws).wants_universe(config.universe) is planned
+    assert (("UNIVERSE", 1) in check_runnable(ws, config)) is planned
     result = run_cycle(ws, config, report=False)
     assert ("UNIVERSE_1d" in result.tasks) is planned
     assert len(result.tasks) == count + planned

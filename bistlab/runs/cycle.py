@@ -45,11 +45,10 @@ from types import FrameType
 from typing import Any
 
 import optuna
-import pandas as pd
 
 from bistlab.data import sessions
 from bistlab.core.clock import utcnow
-from bistlab.config import UNIVERSE_MIN_SYMBOLS, CycleConfig
+from bistlab.config import CycleConfig
 from bistlab.runs.cycle_tracking import track_cycle_safely
 from bistlab.errors import BistlabError, ConfigError
 from bistlab.runs.executors import ProgressFn, executor_for
@@ -62,10 +61,9 @@ from bistlab.report.render import render_report
 from bistlab.models.space import ENSEMBLE
 from bistlab.core.state import CycleLock, CycleState, StateFile, TaskState, TaskStatus
 from bistlab.search.storage import make_storage
-from bistlab.data.stores import workspace_store
+from bistlab.data.stores import StoredSymbols
 from bistlab.evaluation.universe import load_universe
-from bistlab.data.validate import MIN_ROWS
-from bistlab.core.names import check_symbol, parse_study_name
+from bistlab.core.names import parse_study_name
 from bistlab.core.workspace import Workspace
 from bistlab.core.records import BestParams
 
@@ -74,7 +72,6 @@ __all__ = [
     "run_cycle",
     "check_runnable",
     "plan_tasks",
-    "wants_universe",
     "open_cycle",
     "cleanup_cycles",
     "request_stop",
@@ -100,19 +97,6 @@ class CycleResult:
 def plan_tasks(symbols: Sequence[str], horizons: Sequence[int], *, universe: bool = False) -> list[tuple[str, int]]:
     """Tasks in horizon-first order; with ``universe``, each horizon's universe task first."""
     return [(s, int(h)) for h in horizons for s in ([UNIVERSE_SYMBOL] if universe else []) + list(symbols)]
-
-
-def wants_universe(ws: Workspace, config: CycleConfig) -> bool:
-    """Whether the cycle runs universe tasks: as ``config.universe`` says, else when the store holds
-    at least :data:`~bistlab.config.UNIVERSE_MIN_SYMBOLS` symbols under the symbol rule."""
-    if config.universe is not None:
-        return config.universe
-    store = workspace_store(ws)
-    try:
-        stored = [s for s in store.summary()["symbol"] if _named_by_the_rule(s)]
-    finally:
-        store.close()
-    return len(stored) >= UNIVERSE_MIN_SYMBOLS
 
 
 def open_cycle(state_file: StateFile, tasks: Sequence[tuple[str, int]], *, config: dict[str, Any] | None = None) -> CycleState:
@@ -176,11 +160,13 @@ def _order(state: CycleState, config: CycleConfig) -> list[TaskState]:
     return sorted(state.cycle_tasks(), key=lambda t: (rank.get(t.horizon, len(rank)), not is_universe(t.symbol), t.symbol))
 
 
-def check_runnable(ws: Workspace, config: CycleConfig, *, resume: bool = False) -> list[str]:
+def check_runnable(ws: Workspace, config: CycleConfig, *, resume: bool = False) -> list[tuple[str, int]]:
     """Check that :func:`run_cycle` can run, before anything starts (see the module docstring).
 
     Returns:
-        The symbols the cycle covers (``config.symbols`` or every stored symbol under the symbol rule).
+        The tasks a new cycle starts with (:func:`plan_tasks`): the symbols it covers (``config.symbols``
+        or every stored symbol under the symbol rule) at ``config.horizons``, with the universe tasks
+        when :meth:`~bistlab.data.stores.StoredSymbols.wants_universe`.
 
     Raises:
         WorkspaceError: the workspace cannot be written.
@@ -199,63 +185,17 @@ def check_runnable(ws: Workspace, config: CycleConfig, *, resume: bool = False) 
     if config.as_of is not None and current.cycle > 0 and not current.cycle_ended() and config.as_of != recorded:
         rule = f"the unfinished cycle {current.cycle}'s own as-of date ({recorded or 'none: every row'}), which it keeps until it ends"
         raise ConfigError("as_of", rule, config.as_of)
-    symbols = _cycle_symbols(ws, config)
+    stored = StoredSymbols.read(ws)  # the store's summary, read once
+    symbols = stored.select(config.symbols)
+    stored.check_as_of(symbols, config.as_of)
+    stored.check_horizons(symbols, config.horizons)
+    tasks = plan_tasks(symbols, config.horizons, universe=stored.wants_universe(config.universe))
     _check_models(config.models)
     sessions.check_setting()
     check_mlflow(config.use_mlflow)
     if ws.optuna_url:
         make_storage(ws.optuna_url)
-    return symbols
-
-
-def _cycle_symbols(ws: Workspace, config: CycleConfig) -> list[str]:
-    """The symbols to run, each stored and under the symbol rule, with horizons their data can hold."""
-    store = workspace_store(ws)
-    try:
-        summary = store.summary()
-    finally:
-        store.close()
-    rows = dict(zip(summary["symbol"], summary["rows"].astype(int)))
-    symbols = list(map(check_symbol, config.symbols)) if config.symbols else [s for s in rows if _named_by_the_rule(s)]
-    if not rows or not symbols:
-        raise BistlabError(f"the price store {store.safe_url} has no symbols: run `bistlab data demo` or `bistlab data import PATH`")
-    unknown = [s for s in symbols if s not in rows]
-    if unknown:
-        stored = ", ".join(sorted(rows)[:8]) + (", …" if len(rows) > 8 else "")
-        raise ConfigError("symbols", f"symbols of the price store {store.safe_url} ({stored})", ",".join(unknown))
-    _check_as_of(summary[summary["symbol"].isin(symbols)], config.as_of)
-    longest = max(symbols, key=lambda s: rows[s])
-    beyond = [h for h in config.horizons if rows[longest] - h < MIN_ROWS]
-    if beyond and rows[longest] > MIN_ROWS:  # (all too short: each task is skipped, saying so)
-        rule = f"at most {rows[longest] - MIN_ROWS} trading days, so that the longest series ({longest}, {rows[longest]} rows) keeps {MIN_ROWS} labelled rows"
-        raise ConfigError("horizons", rule, ",".join(map(str, beyond)))
-    return symbols
-
-
-def _check_as_of(summary: pd.DataFrame, as_of: str | None) -> None:
-    """An as-of date must lie within the cycle's symbols' stored prices and before the last of
-    them (later sessions must remain to score the frozen models on).
-
-    Raises:
-        ConfigError: naming the date and the stored range.
-    """
-    if as_of is None or summary.empty:
-        return
-    first, last = summary["first_date"].min(), summary["last_date"].max()
-    if not first <= pd.Timestamp(as_of) < last:
-        rule = f"a date within the stored prices of the cycle's symbols, from {first:%Y-%m-%d} to before their last date {last:%Y-%m-%d} (later sessions must remain to score)"
-        raise ConfigError("as_of", rule, as_of)
-
-
-def _named_by_the_rule(symbol: str) -> bool:
-    """Whether a stored symbol can name files; one that cannot (a table read in place may hold any
-    text) is left out of the cycle with a warning."""
-    try:
-        check_symbol(symbol)
-    except BistlabError as err:
-        logger.warning("left out of the cycle: %s", err)
-        return False
-    return True
+    return tasks
 
 
 def _check_models(models: tuple[str, ...] | None) -> None:
@@ -290,12 +230,10 @@ class GracefulInterrupt:
 
 
 def _close_cycle(ws: Workspace, state: CycleState, *, as_of: str | None, report: bool, track: bool = False, workers: int = 1) -> Path | None:
-    """What follows a cycle's last task: the forecasts (an as-of cycle: its frozen models' forward
-    record instead), then the report (its task pages on the cycle's ``workers``), then with ``track`` the MLflow runs
-    (:func:`bistlab.runs.cycle_tracking.track_cycle_safely`, never failing the cycle). Returns the
-    report's path (``None``: not rendered)."""
-    if not state.cycle_ended():
-        return None
+    """What follows a cycle's last task (called once every task has ended): the forecasts (an as-of
+    cycle: its frozen models' forward record instead), then the report (its task pages on the cycle's
+    ``workers``), then with ``track`` the MLflow runs (:func:`bistlab.runs.cycle_tracking.track_cycle_safely`,
+    never failing the cycle). Returns the report's path (``None``: not rendered)."""
     if as_of:
         try:
             forward_cycle(ws, state.cycle)
@@ -324,13 +262,13 @@ def run_cycle(ws: Workspace, config: CycleConfig, *, progress: ProgressFn | None
             :class:`~bistlab.errors.CycleLockedError`); a state file that cannot be written
             mid-cycle (:class:`~bistlab.errors.WorkspaceError`; the state is as it was before).
     """
-    symbols = check_runnable(ws, config, resume=resume)
+    tasks = check_runnable(ws, config, resume=resume)
     with CycleLock(ws):
         ws.stop_file.unlink(missing_ok=True)
         state_file = StateFile(ws.state_file)
         current = state_file.read()
         started_new = current.cycle == 0 or current.cycle_ended()
-        state = open_cycle(state_file, plan_tasks(symbols, config.horizons, universe=wants_universe(ws, config)), config=config.to_dict())
+        state = open_cycle(state_file, tasks, config=config.to_dict())
         as_of = state.config.get("as_of")  # the cycle's own: a resumed cycle keeps it
         pending = [t for t in _order(state, config) if t.status not in TaskStatus.ENDED]
         load_universe(ws, as_of=as_of).save(ws.universe_snapshot(state.cycle))  # the store read once for the whole run
@@ -341,5 +279,5 @@ def run_cycle(ws: Workspace, config: CycleConfig, *, progress: ProgressFn | None
             paused = executor_for(ws, config).run(pending, warm=warm, progress=progress)
         state = state_file.update(lambda s: setattr(s, "paused", paused))
         track = config.use_mlflow or bool(state.config.get("use_mlflow"))  # the cycle's own setting is kept; a resume may turn it on
-        path = _close_cycle(ws, state, as_of=as_of, report=report, track=track, workers=config.workers)
+        path = _close_cycle(ws, state, as_of=as_of, report=report, track=track, workers=config.workers) if state.cycle_ended() else None
     return CycleResult(cycle=state.cycle, tasks={t.key: t for t in state.cycle_tasks()}, report=path, paused=paused)

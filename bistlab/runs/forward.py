@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -45,6 +46,7 @@ from bistlab.core.pickles import load_pickle
 from bistlab.errors import BistlabError, DataError, NoTrainedCycleError
 from bistlab.evaluation.walkforward import settings_from_spec
 from bistlab.core.jsonio import write_json_atomic
+from bistlab.evaluation.honesty import CycleControl
 from bistlab.evaluation.looks import control_cycle
 from bistlab.evaluation.metrics import effective_count, split_metrics
 from bistlab.evaluation.dirhit import split_figures
@@ -62,6 +64,7 @@ from bistlab.core.workspace import TaskPaths, Workspace
 from bistlab.core.records import BestParams, Evaluation, FinalModelMeta, ForwardScore, ModelMeta
 
 __all__ = [
+    "ScorableTask",
     "cycle_as_of",
     "default_forward_cycle",
     "freeze_final_models",
@@ -94,7 +97,7 @@ def default_forward_cycle(ws: Workspace) -> int:
     cycles = _known_cycles(ws)
     if not cycles:
         raise NoTrainedCycleError(f"no cycle has run in workspace {ws.root}: run `bistlab cycle run --as-of DATE` first")
-    return next((n for n in cycles if cycle_as_of(ws, n)), cycles[0])
+    return next((n for n in cycles if tasks_of_cycle(ws, n).config.get("as_of")), cycles[0])
 
 
 def _as_of_universe(ws: Workspace, cycle: int, as_of: str) -> Universe:
@@ -108,14 +111,33 @@ def _as_of_universe(ws: Workspace, cycle: int, as_of: str) -> Universe:
     return load_universe(ws, as_of=as_of)
 
 
-def _scorable(ws: Workspace, cycle: int, tasks: list[TaskState]) -> list[tuple[TaskState, BestParams]]:
-    """Completed tasks with a selection and a trained model."""
+@dataclass(frozen=True)
+class ScorableTask:
+    """A completed task of an as-of cycle with a selection and a trained model.
+
+    Attributes:
+        paths: the task's files in the cycle.
+        best: its selection (``best_params.json``), read once.
+        evaluation: its holdout evaluation (``None``: not evaluated), read once.
+    """
+
+    paths: TaskPaths
+    best: BestParams
+    evaluation: Evaluation | None
+
+    @property
+    def key(self) -> str:
+        return self.paths.key
+
+
+def _scorable(ws: Workspace, cycle: int, tasks: list[TaskState]) -> list[ScorableTask]:
+    """Completed tasks with a selection and a trained model, each with its files read once."""
     out = []
     for t in tasks:
         paths = ws.task(cycle, t.key)
         best = paths.read(BestParams)
         if t.status == TaskStatus.COMPLETED and best is not None and paths.find(ModelMeta.FILE):
-            out.append((t, best))
+            out.append(ScorableTask(paths, best, paths.read(Evaluation)))
     return out
 
 
@@ -132,26 +154,24 @@ def _check_frozen(meta: FinalModelMeta | None, key: str, as_of: str) -> FinalMod
     return meta
 
 
-def freeze_final_models(ws: Workspace, cycle: int, *, as_of: str, universe: Universe | None = None) -> dict[str, FinalModelMeta]:
+def freeze_final_models(tasks: list[ScorableTask], *, as_of: str, universe: Universe) -> dict[str, FinalModelMeta]:
     """Make sure every completed task of an as-of cycle has its frozen final model: the selected
     configuration fit on every row labelled by ``as_of`` (reused when it already is, refit from
     the cycle's prices when it is missing or was refit on later prices).
 
     Args:
-        ws: the workspace.
-        cycle: the cycle.
+        tasks: the cycle's completed tasks with a selection and a trained model.
         as_of: its as-of date (ISO).
-        universe: the prices up to ``as_of`` (default: the cycle's snapshot, else the store cut at it).
+        universe: the prices up to ``as_of`` (the cycle's snapshot, else the store cut at it).
 
     Returns:
         Task key -> the frozen model's record (tasks whose refit failed are left out, with a warning).
     """
-    universe = universe or _as_of_universe(ws, cycle, as_of)
     out: dict[str, FinalModelMeta] = {}
-    for t, best in _scorable(ws, cycle, tasks_of_cycle(ws, cycle).tasks):
-        before = ws.task(cycle, t.key).read(FinalModelMeta)
+    for t in tasks:
+        before = t.paths.read(FinalModelMeta)
         try:
-            meta = _check_frozen(forecast_task(ws, cycle, best=best, loader=universe.task).final_meta, t.key, as_of)
+            meta = _check_frozen(forecast_task(t.paths, best=t.best, loader=universe.task).final_meta, t.key, as_of)
         except Exception as err:  # noqa: BLE001 - one task's failure is its own, never the cycle's
             logger.warning("%s: no frozen final model: %s: %s", t.key, type(err).__name__, err)
             continue
@@ -235,43 +255,29 @@ def _score_panel(task: PanelTask, model: Any, X: np.ndarray, cut: pd.Timestamp, 
     return out
 
 
-def _usable_flags(ws: Workspace, cycle: int, keys: list[str]) -> dict[str, tuple[bool | None, bool | None]]:
-    """Task key -> (passes its rule alone, usable after the cycle-wide control), from the cycle's evaluations."""
-    evaluations = {k: ev for k in keys if (ev := ws.task(cycle, k).read(Evaluation))}
-    control, _ = control_cycle(ws, cycle, evaluations)  # as the report and the forecasts: every look at the same holdouts counted
-    out: dict[str, tuple[bool | None, bool | None]] = {k: (None, None) for k in keys}
-    for k, ev in evaluations.items():
-        passes = bool(ev.rule_verdict()["passes_rule"])
-        out[k] = (passes, bool(passes and control.kept.get(k)))
-    return out
-
-
-def _score_task(ws: Workspace, cycle: int, best: BestParams, *, full: Universe, as_of: str, flags: tuple[bool | None, bool | None]) -> ForwardScore:
-    """One task's frozen model on every session after ``as_of`` (see the module docstring).
+def _score_task(t: ScorableTask, *, full: Universe, as_of: str, control: CycleControl) -> ForwardScore:
+    """One task's frozen model on every session after ``as_of`` (see the module docstring), with its
+    usable flags at the cycle: passes its rule alone, usable after the cycle-wide ``control``
+    (``None`` for a task not evaluated).
 
     Raises:
         BistlabError: no frozen model, or the task cannot be built from the full prices.
     """
-    paths = ws.task(cycle, best.key)
-    model, meta = _frozen_model(paths, best, as_of)
+    best, ev = t.best, t.evaluation
+    model, meta = _frozen_model(t.paths, best, as_of)
     spec = best.evaluation_spec
     extra = {"panel": PanelSettings.from_dict(spec["panel"])} if spec.get("panel") is not None else {}
     task = full.task(best.symbol, best.horizon, settings=settings_from_spec(spec), **extra)
     X = task.features(TrialConfig.from_dict(best.config))
     score = _score_panel if isinstance(task, PanelTask) else _score_symbol
     fields = score(task, model, X, pd.Timestamp(as_of), float(spec["dirhit_threshold"]))
+    passes = bool(ev.rule_verdict()["passes_rule"]) if ev else None
     return ForwardScore(
-        symbol=best.symbol, horizon=best.horizon, cycle=cycle, as_of=as_of,
+        symbol=best.symbol, horizon=best.horizon, cycle=t.paths.cycle, as_of=as_of,
         scored_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), dirhit_threshold=float(spec["dirhit_threshold"]),
         last_label_realised=meta.last_label_realised, model_fingerprint=meta.data_fingerprint, data_fingerprint=task.fingerprint,
-        passes_rule=flags[0], usable=flags[1], **fields,
+        passes_rule=passes, usable=bool(passes and control.kept.get(t.key)) if ev else None, **fields,
     )
-
-
-def _write(paths: TaskPaths, score: ForwardScore) -> None:
-    """Write the record into the run folder and its copy into the report folder."""
-    paths.write(score)
-    write_json_atomic(paths.report_folder / ForwardScore.FILE, score.to_dict())
 
 
 def forward_cycle(ws: Workspace, cycle: int | None = None) -> list[ForwardScore]:
@@ -291,26 +297,29 @@ def forward_cycle(ws: Workspace, cycle: int | None = None) -> list[ForwardScore]
         BistlabError: the cycle was not run with an as-of date.
     """
     number = default_forward_cycle(ws) if cycle is None else int(cycle)
-    as_of = cycle_as_of(ws, number)
+    listed = tasks_of_cycle(ws, number)  # read once: the as-of date and the tasks
+    as_of = listed.config.get("as_of")
     if not as_of:
         raise BistlabError(
             f"cycle {number} was not run with an as-of date: its models saw every stored row, so no later session can judge them "
             "(run `bistlab cycle run --as-of DATE`; a cycle's own forecasts are judged by the forecast ledger, `bistlab predict`)"
         )
-    tasks = _scorable(ws, number, tasks_of_cycle(ws, number).tasks)
+    tasks = _scorable(ws, number, listed.tasks)
     if not tasks:
         raise NoTrainedCycleError(f"cycle {number} has no completed task with a trained model in workspace {ws.root}: nothing to score")
-    freeze_final_models(ws, number, as_of=as_of)
+    freeze_final_models(tasks, as_of=as_of, universe=_as_of_universe(ws, number, as_of))
     full = load_universe(ws)
-    flags = _usable_flags(ws, number, [t.key for t, _ in tasks])
+    evaluations = {t.key: t.evaluation for t in tasks if t.evaluation}
+    control, _ = control_cycle(ws, number, evaluations)  # as the report and the forecasts: every look at the same holdouts counted
     scores = []
-    for t, best in tasks:
+    for t in tasks:
         try:
-            score = _score_task(ws, number, best, full=full, as_of=as_of, flags=flags[t.key])
+            score = _score_task(t, full=full, as_of=as_of, control=control)
         except Exception as err:  # noqa: BLE001 - one task's failure is its own, never the others' record
             logger.warning("%s: not scored: %s: %s", t.key, type(err).__name__, err)
             continue
-        _write(ws.task(number, t.key), score)
+        t.paths.write(score)  # the record in the run folder, its copy in the report folder
+        write_json_atomic(t.paths.report_folder / ForwardScore.FILE, score.to_dict())
         scores.append(score)
     logger.info("cycle %d (as of %s): %d of %d tasks scored", number, as_of, len(scores), len(tasks))
     return scores

@@ -238,7 +238,7 @@ def train_step(ws: Workspace, symbol: str, horizon: int, *, cycle: int, n_jobs: 
     )
     paths.write(meta)
     loader = (lambda s, h, *, settings, panel=None: universe.task(s, h, settings=settings, panel=panel)) if universe is not None else None
-    forecast_task(ws, cycle, best=best, n_jobs=n_jobs, loader=loader)
+    forecast_task(paths, best=best, n_jobs=n_jobs, loader=loader)
     return meta
 
 

@@ -186,12 +186,11 @@ def _refit_final(paths: TaskPaths, task: TaskData, config: TrialConfig, best: Be
     return model
 
 
-def forecast_task(ws: Workspace, cycle: int, *, best: BestParams, n_jobs: int = 1, refit: bool = False, loader: Loader | None = None) -> Forecast:
+def forecast_task(paths: TaskPaths, *, best: BestParams, n_jobs: int = 1, refit: bool = False, loader: Loader | None = None) -> Forecast:
     """The forecast of one task from its selected configuration refit on every labelled row.
 
     Args:
-        ws: the workspace.
-        cycle: the cycle whose configuration is used.
+        paths: the task's files in the cycle whose configuration is used (the final model is stored there).
         best: the task's selection.
         n_jobs: threads for the refit.
         refit: refit even if the stored final model matches the current prices.
@@ -203,8 +202,7 @@ def forecast_task(ws: Workspace, cycle: int, *, best: BestParams, n_jobs: int = 
     config = TrialConfig.from_dict(best.config)
     panel = best.evaluation_spec.get("panel")
     extra = {"panel": PanelSettings.from_dict(panel)} if panel is not None else {}
-    task = (loader or _lazy_universe(ws))(best.symbol, best.horizon, settings=settings_from_spec(best.evaluation_spec), **extra)
-    paths = ws.task(cycle, task.key)
+    task = (loader or _lazy_universe(paths.ws))(best.symbol, best.horizon, settings=settings_from_spec(best.evaluation_spec), **extra)
     paths.folder.mkdir(parents=True, exist_ok=True)
     X = task.features(config)
     model = None if refit else _stored_final_model(paths, task, config)
@@ -290,7 +288,8 @@ def _notes(row: dict[str, Any], *, evaluated: bool) -> str:
 def _row(ws: Workspace, cycle: int, t: TaskState, *, evaluations: dict[str, Evaluation], control: CycleControl, n_jobs: int, refit: bool, loader: Loader) -> dict[str, Any]:
     row: dict[str, Any] = {c: None for c in PREDICTION_COLUMNS}
     row.update(task=t.key, symbol=t.symbol, horizon=int(t.horizon), cycle=cycle, status=t.status, direction="–", note="")
-    best, ev = ws.task(cycle, t.key).read(BestParams), evaluations.get(t.key)
+    paths = ws.task(cycle, t.key)
+    best, ev = paths.read(BestParams), evaluations.get(t.key)
     if ev:
         row.update(_skill_fields(ev, control))
         row["target"] = ev.target
@@ -299,13 +298,13 @@ def _row(ws: Workspace, cycle: int, t: TaskState, *, evaluations: dict[str, Eval
         panel = best.evaluation_spec.get("panel")
         if panel is not None and row.get("target") is None:  # a universe task not evaluated yet: its spec's target
             row["target"] = panel.get("target", "excess")
-    if t.status in (TaskStatus.SKIPPED, TaskStatus.FAILED) or not best or not _trained(ws, cycle, t.key):
+    if t.status in (TaskStatus.SKIPPED, TaskStatus.FAILED) or not best or paths.find(ModelMeta.FILE) is None:
         row["note"] = f"no forecast: {t.error or ('not trained in this cycle' if best else 'no selected configuration (HPO did not finish)')}"
         return row
     if not ev:
         row["usable"] = False
     try:
-        fc = forecast_task(ws, cycle, best=best, n_jobs=n_jobs, refit=refit, loader=loader)
+        fc = forecast_task(paths, best=best, n_jobs=n_jobs, refit=refit, loader=loader)
     except Exception as err:  # noqa: BLE001 - one task's failure is its row's note, never the table's end
         logger.warning("%s: forecast failed: %s", t.key, err)
         prefix = "" if ev else "not evaluated on the holdout yet: skill unknown; "
