@@ -123,7 +123,7 @@ def end_workers(ws: Workspace) -> None:
     from bistlab.lstm import files
 
     for job_id in files.job_ids(ws):
-        pid = files.read_state(ws, job_id).get("pid")
+        pid = files.read_state(ws, job_id).pid
         if not files.pid_alive(pid):
             continue
         os.kill(pid, signal.SIGTERM)

@@ -183,7 +183,7 @@ def test_a_running_job_under_a_burst_of_reads_and_hostile_requests(api_ws):
         assert after["status"] == "running" and after["pid"] == running["pid"], after
         assert after["total_trials_done"] > running["total_trials_done"], "the job stopped training"
         state_after = files.read_state(api_ws, job_id)
-        assert state_after["config"] == state_before["config"] and state_after["created_at"] == state_before["created_at"]
+        assert state_after.config == state_before.config and state_after.created_at == state_before.created_at
         assert files.job_ids(api_ws) == [job_id], "a refused request created a job"
         stop = client.post("/api/hyperopt/stop")
         assert stop.status_code == 200 and stop.json()["success"], stop.text

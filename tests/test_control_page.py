@@ -156,7 +156,7 @@ def _server_side(ws, dt: DevTools) -> str:
     from bistlab.lstm import files
 
     logs = {j: ws.hyperopt_job_dir(j) / "worker.log" for j in files.job_ids(ws)}
-    jobs = [(j, files.read_state(ws, j)["status"], log.read_text()[-1500:] if log.exists() else "") for j, log in logs.items()]
+    jobs = [(j, files.read_state(ws, j).status, log.read_text()[-1500:] if log.exists() else "") for j, log in logs.items()]
     errors, _ = _problems(dt.events, "")
     return f"jobs: {jobs}; page errors: {errors[-5:]}"
 

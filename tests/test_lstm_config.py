@@ -69,3 +69,22 @@ def test_fine_tune_ranges_stay_near_the_centre():
         assert abs(params["dropout"] - 0.3) <= 0.06 + 1e-9
         assert params["use_focal_loss"] is False
         assert params["batch_size"] in (32, 64, 128)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [({"epochs_per_trial": 0}, "epochs_per_trial"), ({"mode": "group"}, "target_group"), ({"use_mlflow": "yes"}, "use_mlflow"), ({"symbols": ("a b",)}, "symbols")],
+)
+def test_an_invalid_configuration_is_refused_when_it_is_made(changes, field):
+    with pytest.raises(ConfigError) as info:
+        OptimizationConfig(**changes)
+    assert info.value.name == field and str(info.value).startswith(f"`{field}` must be ") and " but got " in str(info.value)
+
+
+def test_every_way_of_making_a_configuration_checks_it():
+    with pytest.raises(ConfigError, match="`max_total_hours` must be a number > 0 but got -1"):
+        OptimizationConfig.from_dict({"max_total_hours": -1})
+    with pytest.raises(ConfigError, match="`seed_repeats` must be a whole number from 0 to 10 but got 11"):
+        OptimizationConfig().with_changes(seed_repeats=11)
+    cfg = OptimizationConfig(mode="quick")
+    assert cfg.validate() is cfg  # the old method: the configuration is already checked

@@ -266,11 +266,10 @@ def job_sources(ws: Workspace, job_id: str) -> list[StudySource]:
         JobNotFoundError: no such job.
     """
     state = read_state(ws, job_id)
-    config = state.get("config") or {}
-    name = config["study_name"]
-    metric = lstm_metric_name(config.get("primary_metric") or "val_f1")
+    name = state.config["study_name"]
+    metric = lstm_metric_name(state.config.get("primary_metric") or "val_f1")
     out = []
-    for group in (state.get("progress") or {}).get("groups_planned") or []:
+    for group in state.progress.groups_planned:
         path = ws.job(job_id).study(name, group)
         if path.exists():
             out.append(StudySource(storage_url(path), lambda n, wanted=group_study_name(name, group): n == wanted, f" [job {job_id}]", lambda _n, m=metric: m))

@@ -3,7 +3,7 @@
 The request model mirrors :class:`bistlab.lstm.config.OptimizationConfig` field for field; it checks
 types only (strict: ``"4"`` is not a number, ``true`` is not an integer, unknown fields are refused).
 Every rule on values (modes, ranges, ``target_group`` with mode ``group``) stays in
-:meth:`OptimizationConfig.validate`, the one source of truth, whose
+:class:`OptimizationConfig` (its checks when it is made), the one source of truth, whose
 :class:`~bistlab.errors.ConfigError` the app answers with 422 and its message. Defaults shown here
 are the dataclass's own (a test keeps them equal); a field the client leaves out takes the
 dataclass's default, not this model's.
@@ -94,7 +94,7 @@ class StartRequest(BaseModel):
         """The job's configuration from the fields the client sent (the others keep the dataclass defaults).
 
         Raises:
-            ConfigError: an unknown or malformed field (values are checked later by ``validate``).
+            ConfigError: an unknown or malformed field (or an invalid value: the configuration checks every field when it is made).
         """
         return OptimizationConfig.from_dict(self.model_dump(exclude_unset=True))
 

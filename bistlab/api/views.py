@@ -18,7 +18,8 @@ from bistlab.core.workspace import Workspace
 from bistlab.errors import ConfigError
 from bistlab.core.jsonio import to_jsonable
 from bistlab.lstm import files
-from bistlab.lstm.jobs import job_results, job_status, latest_job, list_jobs
+from bistlab.core.job_records import JobState, JobStatus
+from bistlab.lstm.jobs import job_snapshot, latest_job, list_jobs, results_of
 from bistlab.lstm.metrics import verdict_text
 from bistlab.lstm.report import trial_records
 
@@ -55,44 +56,43 @@ def reap(pid: int | None) -> None:
 
 
 def status_view(ws: Workspace, job_id: str | None) -> dict[str, Any]:
-    """:func:`job_status` with the progress at the top level; ``idle`` when no job was asked for and there is none.
+    """:func:`bistlab.lstm.jobs.job_status` with the progress at the top level; ``idle`` when no job was asked for and there is none.
 
     Raises:
         JobNotFoundError: ``job_id`` names no job.
     """
     if job_id is None and latest_job(ws) is None:
         return {"job_id": None, "status": "idle", "message": "no hyperopt job in this workspace yet: POST /api/hyperopt/start starts one"}
-    s = job_status(ws, job_id)
-    p = s.get("progress") or {}
+    seen = job_snapshot(ws, job_id)
+    s, p = seen.state, seen.state.progress.to_dict()
     keys = ("current_group", "current_trial", "current_epoch", "groups_planned", "groups_completed", "trials_done", "best_values", "total_trials_done")
     top = {k: p[k] for k in keys if p.get(k) is not None}
     return {
-        **{k: v for k, v in s.items() if k not in ("progress", "base_params", "data", "trial_seconds")},
+        **{k: v for k, v in seen.to_dict().items() if k not in ("progress", "base_params", "data", "trial_seconds")},
         **top,
-        "mode": s["config"]["mode"],
-        "max_trials_per_group": s["config"]["max_trials_per_group"],
+        "mode": s.mode,
+        "max_trials_per_group": s.config["max_trials_per_group"],
         "progress": p,
-        "report_url": report_url(ws, s["job_id"]),
-        "verdict": _verdict(ws, s["job_id"]),
+        "report_url": report_url(ws, s.job_id),
+        "verdict": _verdict(ws, s.job_id),
     }
 
 
 def _verdict(ws: Workspace, job_id: str) -> dict[str, Any] | None:
     """The job's verdict for the control page: ``usable`` and its sentence; ``None`` before the holdout."""
-    holdout = job_results(ws, job_id).get("holdout")
+    holdout = results_of(ws, job_id)[0].holdout
     words = verdict_text(holdout)
     return {"usable": bool(holdout["verdict"]["usable"]), "text": words} if words and holdout else None
 
 
 def results_view(ws: Workspace, job_id: str | None) -> dict[str, Any]:
-    """:func:`job_results` with the report's URL in this app.
+    """:func:`bistlab.lstm.jobs.job_results` with the report's URL in this app.
 
     Raises:
         JobNotFoundError: no such job (or none at all).
     """
-    r = job_results(ws, job_id)
-    r["report_url"] = report_url(ws, r["job_id"])
-    return r
+    results, report = results_of(ws, job_id)
+    return {**results.to_dict(), "report": report, "report_url": report_url(ws, results.job_id)}
 
 
 def jobs_view(ws: Workspace) -> dict[str, Any]:
@@ -100,15 +100,14 @@ def jobs_view(ws: Workspace) -> dict[str, Any]:
     return {"job_id": latest_job(ws), "jobs": list_jobs(ws)}
 
 
-def _pick_group(state: dict[str, Any], group: str | None) -> str | None:
-    p = state.get("progress") or {}
-    planned = p.get("groups_planned") or []
+def _pick_group(state: JobState, group: str | None) -> str | None:
+    p = state.progress
+    planned = p.groups_planned
     if group is not None:
         return group
-    current = p.get("current_group")
-    if current in planned:
-        return current
-    done = p.get("groups_completed") or []
+    if p.current_group in planned:
+        return p.current_group
+    done = p.groups_completed
     return done[-1] if done else (planned[0] if planned else None)
 
 
@@ -123,17 +122,17 @@ def epochs_view(ws: Workspace, job_id: str | None, group: str | None = None) -> 
     """
     if job_id is None and latest_job(ws) is None:
         return {"job_id": None, "group": None, "trials": []}
-    state = job_status(ws, job_id)
-    planned = (state.get("progress") or {}).get("groups_planned") or []
+    state = job_snapshot(ws, job_id).state
+    planned = state.progress.groups_planned
     if group is not None and group not in planned:
         raise ConfigError("group", f"one of the job's groups ({', '.join(planned)})", group)
     chosen = _pick_group(state, group)
-    by_group = trial_records(ws, state["job_id"]) if chosen else {}
+    by_group = trial_records(ws, state.job_id) if chosen else {}
     if group is None and not by_group.get(chosen or ""):  # a group just begun: the last one with trials
         chosen = next((g for g in reversed(planned) if by_group.get(g)), chosen)
     records = by_group.get(chosen or "", [])
     trials = [{"number": r["number"], "state": r["state"], "value": r["value"], "epoch_values": r["epoch_values"]} for r in records[-EPOCH_TRIALS:]]
-    return {"job_id": state["job_id"], "group": chosen, "metric": state["config"]["primary_metric"], "trials": to_jsonable(trials)}  # a NaN epoch value is null
+    return {"job_id": state.job_id, "group": chosen, "metric": state.config["primary_metric"], "trials": to_jsonable(trials)}  # a NaN epoch value is null
 
 
 def health_view(ws: Workspace) -> dict[str, Any]:
@@ -141,7 +140,7 @@ def health_view(ws: Workspace) -> dict[str, Any]:
     latest = latest_job(ws)
     running = None
     for job_id in reversed(files.job_ids(ws)):
-        if job_status(ws, job_id)["status"] in ("starting", "running"):
+        if job_snapshot(ws, job_id).state.status in JobStatus.LIVE:
             running = job_id
             break
     return {"status": "ok", "job_id": running or latest, "running": running is not None, "version": metadata.version("bistlab")}

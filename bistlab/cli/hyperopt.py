@@ -109,16 +109,16 @@ def start(
     from bistlab.lstm.jobs import check_start, start_job
 
     ws = _ws()
-    config = OptimizationConfig(
-        mode=mode, target_group=target_group, epochs_per_trial=epochs_per_trial, max_trials_per_group=max_trials_per_group,
-        max_total_hours=max_total_hours, primary_metric=primary_metric, study_name=study_name, use_mlflow=use_mlflow, seed=seed,
-        symbols=tuple(s.strip() for s in (symbols or "").split(",") if s.strip()), horizon=horizon,
-        feature_groups=tuple(s.strip() for s in (features or "").split(",") if s.strip()), n_splits=n_splits,
-        sequence_length=sequence_length, hidden_size=hidden_size, num_layers=num_layers, n_startup_trials=n_startup_trials,
-        n_warmup_steps=n_warmup_steps, pruning_percentile=pruning_percentile, convergence_patience=convergence_patience,
-        convergence_threshold=convergence_threshold, num_threads=threads or default_threads(), base_job=base_job, seed_repeats=seed_repeats,
-    )
     try:
+        config = OptimizationConfig(
+            mode=mode, target_group=target_group, epochs_per_trial=epochs_per_trial, max_trials_per_group=max_trials_per_group,
+            max_total_hours=max_total_hours, primary_metric=primary_metric, study_name=study_name, use_mlflow=use_mlflow, seed=seed,
+            symbols=tuple(s.strip() for s in (symbols or "").split(",") if s.strip()), horizon=horizon,
+            feature_groups=tuple(s.strip() for s in (features or "").split(",") if s.strip()), n_splits=n_splits,
+            sequence_length=sequence_length, hidden_size=hidden_size, num_layers=num_layers, n_startup_trials=n_startup_trials,
+            n_warmup_steps=n_warmup_steps, pruning_percentile=pruning_percentile, convergence_patience=convergence_patience,
+            convergence_threshold=convergence_threshold, num_threads=threads or default_threads(), base_job=base_job, seed_repeats=seed_repeats,
+        )
         check_start(ws, config)  # errors before the progress bar appears
         if detach:
             response = start_job(ws, config, detach=True)
@@ -160,20 +160,20 @@ def stop(job: JobOpt = None) -> None:
 @hyperopt_app.command("resume")
 def resume(job: JobOpt = None, detach: DetachOpt = False) -> None:
     """Continue a paused job or one whose worker died: completed groups skipped, interrupted trials run again."""
-    from bistlab.lstm.jobs import job_status, resume_job
+    from bistlab.lstm.jobs import job_snapshot, resume_job
 
     ws = _ws()
     try:
-        state = job_status(ws, job)
-        if state["status"] == "completed":
-            raise JobStateError(f"job {state['job_id']} is completed: nothing to resume", job_id=state["job_id"], status="completed")
+        state = job_snapshot(ws, job).state
+        if state.status == "completed":
+            raise JobStateError(f"job {state.job_id} is completed: nothing to resume", job_id=state.job_id, status="completed")
         if detach:
-            r = resume_job(ws, state["job_id"], detach=True)
+            r = resume_job(ws, state.job_id, detach=True)
         else:
-            progress, on_event = _progress_runner(state["config"]["max_trials_per_group"])
-            _on_ctrl_c(ws, lambda: state["job_id"])
+            progress, on_event = _progress_runner(state.config["max_trials_per_group"])
+            _on_ctrl_c(ws, lambda: state.job_id)
             with progress:
-                r = resume_job(ws, state["job_id"], detach=False, progress=on_event)
+                r = resume_job(ws, state.job_id, detach=False, progress=on_event)
     except BistlabError as err:
         fail(err)
     p = r.progress
@@ -185,7 +185,7 @@ def resume(job: JobOpt = None, detach: DetachOpt = False) -> None:
 @hyperopt_app.command("status")
 def status(job: JobOpt = None, all_jobs: Annotated[bool, typer.Option("--all", help="List every job of the workspace.")] = False) -> None:
     """A job's status and progress (or every job with --all)."""
-    from bistlab.lstm.jobs import job_status, list_jobs
+    from bistlab.lstm.jobs import job_snapshot, list_jobs
 
     ws = _ws()
     try:
@@ -198,49 +198,51 @@ def status(job: JobOpt = None, all_jobs: Annotated[bool, typer.Option("--all", h
                 table.add_row(j["job_id"], j["status"], j["mode"], str(j["created_at"]), ", ".join(j["groups_completed"]), best, j["error"] or "")
             console.print(table)
             return
-        s = job_status(ws, job)
+        seen = job_snapshot(ws, job)
     except BistlabError as err:
         fail(err)
-    _print_status(s)
+    _print_status(seen)
 
 
-def _print_status(s: dict[str, Any]) -> None:
-    p, est, ref = s["progress"], s.get("time_estimate") or {}, s.get("time_estimate_refined") or {}
-    table = Table(title=f"job {s['job_id']}: {s['status']}" + (" (stop requested)" if s.get("stop_requested") else ""))
+def _print_status(seen: Any) -> None:
+    """A :class:`~bistlab.lstm.files.JobSnapshot` as a table of its groups and lines of its timings."""
+    s = seen.state
+    p, est, ref = s.progress, s.time_estimate or {}, s.time_estimate_refined or {}
+    table = Table(title=f"job {s.job_id}: {s.status}" + (" (stop requested)" if seen.stop_requested else ""))
     table.add_column("group")
     table.add_column("trials finished")
     table.add_column("best value")
     table.add_column("state")
-    for g in p["groups_planned"]:
-        state = "completed" if g in p["groups_completed"] else ("running" if g == p.get("current_group") and s["status"] == "running" else "")
-        table.add_row(g, f"{p['trials_done'].get(g, 0)}/{s['config']['max_trials_per_group']}", _fmt(p["best_values"].get(g)), state)
+    for g in p.groups_planned:
+        state = "completed" if g in p.groups_completed else ("running" if g == p.current_group and s.status == "running" else "")
+        table.add_row(g, f"{p.trials_done.get(g, 0)}/{s.config['max_trials_per_group']}", _fmt(p.best_values.get(g)), state)
     console.print(table)
     console.print(
-        f"mode {s['config']['mode']}, device {s.get('device') or '–'}, pid {s.get('pid') or '–'}; current trial {_fmt(p.get('current_trial'))}, epoch {_fmt(p.get('current_epoch'))}\n"
+        f"mode {s.mode}, device {s.device or '–'}, pid {s.pid or '–'}; current trial {_fmt(p.current_trial)}, epoch {_fmt(p.current_epoch)}\n"
         f"estimate {_fmt(est.get('estimated_hours'))} h before the start; now {_fmt(ref.get('estimated_total_hours'))} h in all, {_fmt(ref.get('remaining_hours'))} h left",
         highlight=False, soft_wrap=True,
     )
-    if s.get("error"):
-        err_console.print(f"[red]{s['error']}[/]", highlight=False, soft_wrap=True)
+    if s.error:
+        err_console.print(f"[red]{s.error}[/]", highlight=False, soft_wrap=True)
 
 
 def _print_results(ws, job_id: str) -> None:
-    from bistlab.lstm.jobs import job_results
+    from bistlab.lstm.jobs import results_of
     from bistlab.lstm.metrics import verdict_text
     from bistlab.lstm.report import dirhit_text
 
-    r = job_results(ws, job_id)
-    table = Table(title=f"job {job_id}: best parameters ({r['status']})")
+    r, report = results_of(ws, job_id)
+    table = Table(title=f"job {job_id}: best parameters ({r.status})")
     table.add_column("parameter")
     table.add_column("value")
-    for k, v in (r.get("best_params") or {}).items():
+    for k, v in r.best_params.items():
         table.add_row(k, _fmt(v))
     console.print(table)
-    for g, gr in (r.get("group_results") or {}).items():
+    for g, gr in r.group_results.items():
         spread = (gr.get("seed_spread") or {}).get("spread")
         noise = f", improvement {_fmt(gr.get('improvement'))} vs seed spread {_fmt(spread)}" if spread is not None else ""
         console.print(f"{g}: best {_fmt(gr['best_value'])} (trial {gr['best_trial_number']}), {gr['n_complete']} complete, {gr['n_pruned']} pruned, ended: {gr['stopped_reason']}{noise}", highlight=False)
-    h = r.get("holdout")
+    h = r.holdout
     if h:
         console.print(
             f"holdout: macro F1 {h['val_f1']:.3f} (majority {h['majority_f1']:.3f}, random {h['random_f1']:.3f}), call DirHit {dirhit_text(h['call_dirhit'])}",
@@ -248,8 +250,8 @@ def _print_results(ws, job_id: str) -> None:
         )
         words = verdict_text(h)
         console.print(f"verdict: {words}" if words else "verdict: not recorded (evaluated before verdicts were kept)", highlight=False, soft_wrap=True)
-    if r.get("report"):
-        console.print(f"report: {r['report']}", highlight=False, soft_wrap=True)
+    if report:
+        console.print(f"report: {report}", highlight=False, soft_wrap=True)
 
 
 @hyperopt_app.command("results")
@@ -262,8 +264,8 @@ def results(job: JobOpt = None, as_json: Annotated[bool, typer.Option("--json", 
         if as_json:
             console.print_json(json.dumps(job_results(ws, job)))
             return
-        from bistlab.lstm.jobs import job_status
+        from bistlab.lstm.jobs import job_snapshot
 
-        _print_results(ws, job_status(ws, job)["job_id"])
+        _print_results(ws, job_snapshot(ws, job).state.job_id)
     except BistlabError as err:
         fail(err)

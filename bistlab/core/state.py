@@ -17,20 +17,15 @@ process id, host and start time, and a second cycle is refused with them
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import os
-import shutil
-from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from bistlab.core.clock import utcnow
-from bistlab.errors import CycleLockedError, StateFileError, WorkspaceError
-from bistlab.core.jsonio import read_json, read_json_or_none, write_json_atomic
-from bistlab.core.locks import FileLock, waiting_lock
+from bistlab.errors import CycleLockedError, WorkspaceError
+from bistlab.core.jsonio import read_json_or_none, write_json_atomic
+from bistlab.core.locks import FileLock
+from bistlab.core.statefile import JsonStateFile
 from bistlab.core.workspace import Workspace, task_key
 from bistlab.core.records import BestParams, Evaluation
 
@@ -150,51 +145,24 @@ class CycleState:
         return bool(tasks) and all(t.status in TaskStatus.ENDED for t in tasks)
 
 
-class StateFile:
-    """``runs/state.json`` with locked read-modify-write.
+class StateFile(JsonStateFile[CycleState]):
+    """``runs/state.json`` with locked read-modify-write (a :class:`~bistlab.core.statefile.JsonStateFile`
+    over :class:`CycleState`; empty while the file does not exist yet).
 
     Args:
         path: the state file (its lock and backup sit beside it: ``.lock``, ``.bak``).
     """
 
+    what = "the cycle state"
+
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.backup = self.path.with_name(self.path.name + ".bak")
+        super().__init__(path, CycleState, empty=CycleState, fault_point="state_write")
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with waiting_lock(self.path.with_name(self.path.name + ".lock"), unwritable=self._unwritable):
-            yield
+    def saved(self, record: CycleState) -> str:
+        return f"cycle {record.cycle}, {len(record.tasks)} tasks, saved {record.updated_at}; at most its last change is lost, and a resume redoes it"
 
-    def read(self) -> CycleState:
-        """The current state (empty if the file does not exist yet).
-
-        Raises:
-            StateFileError: the file exists but is not a readable state (truncated, corrupt): it is
-                never taken for an empty state.
-        """
-        if not self.path.exists():
-            return CycleState()
-        try:
-            return CycleState.from_dict(read_json(self.path))
-        except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
-            raise StateFileError(self._unreadable(err), path=self.path) from err
-
-    def _unreadable(self, err: Exception) -> str:
-        size = self.path.stat().st_size if self.path.exists() else 0
-        cause = " ".join(f"{type(err).__name__}: {err}".split())[:200]
-        try:
-            saved = CycleState.from_dict(read_json(self.backup))
-            restore = (
-                f"restore the previous version with `cp {self.backup} {self.path}` (cycle {saved.cycle}, "
-                f"{len(saved.tasks)} tasks, saved {saved.updated_at}; at most its last change is lost, and a resume redoes it)"
-            )
-        except (OSError, ValueError, TypeError, KeyError, AttributeError):
-            restore = f"no readable backup {self.backup.name} exists; repair the file by hand"
-        return (
-            f"`{self.path}` must be the cycle state as JSON but got an unreadable file of {size} bytes ({cause}); "
-            f"nothing was reset: {restore}, or move it away to start again from cycle 1"
-        )
+    def recovery(self) -> str:
+        return "or move it away to start again from cycle 1"
 
     def _unwritable(self, err: OSError) -> WorkspaceError:
         return WorkspaceError(
@@ -203,38 +171,6 @@ class StateFile:
             "`bistlab cycle resume`",
             path=self.path,
         )
-
-    def update(self, change: Callable[[CycleState], Any]) -> CycleState:
-        """Apply ``change`` to the state under the lock and write it atomically (the version before
-        kept as the backup).
-
-        Raises:
-            StateFileError: the current file cannot be read (nothing is written).
-            WorkspaceError: the new state cannot be written (the file is left as it was).
-        """
-        with self._locked():
-            state = self.read()
-            change(state)
-            state.updated_at = utcnow()
-            try:
-                self._keep_backup()
-                write_json_atomic(self.path, state.to_dict(), fault_point="state_write")
-            except OSError as err:
-                raise self._unwritable(err) from err
-            return state
-
-    def _keep_backup(self) -> None:
-        """Hard-link the current (readable) file as the backup; the atomic write then gives
-        ``path`` a new file and the backup keeps the old one."""
-        if not self.path.exists():
-            return
-        staged = self.backup.with_name(f".{self.backup.name}.{os.getpid()}")
-        staged.unlink(missing_ok=True)
-        try:
-            os.link(self.path, staged)
-        except OSError:  # a file system without hard links: copy
-            shutil.copyfile(self.path, staged)
-        os.replace(staged, self.backup)
 
     def update_task(self, key: str, **values: Any) -> TaskState:
         """Set fields of one task."""

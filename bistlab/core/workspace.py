@@ -50,8 +50,10 @@ from bistlab.core.db_urls import JOURNAL_SUFFIX, storage_url
 from bistlab.errors import ConfigError, WorkspaceError
 from bistlab.core.jsonio import read_json_or_none, write_json_atomic
 from bistlab.core.names import check_job_id, check_task_key, group_study_name, study_name
+from bistlab.core.job_records import JobResults, JobState
 from bistlab.core.records import BestParams, Evaluation, FinalModelMeta, ForwardScore, ModelMeta, R, Record
 from bistlab.core.names import task_key
+from bistlab.core.statefile import STATE_FILE
 
 __all__ = ["Workspace", "TaskPaths", "JobPaths", "task_key", "ASSET_HREF", "PLOTLY_JS", "NOTEBOOK_CSS"]
 
@@ -165,7 +167,7 @@ class Workspace:
     @property
     def state_file(self) -> Path:
         """``runs/state.json``: the cycle state."""
-        return self.runs / "state.json"
+        return self.runs / STATE_FILE
 
     @property
     def cycle_lock(self) -> Path:
@@ -335,12 +337,16 @@ class JobPaths:
     @property
     def state(self) -> Path:
         """``state.json``: status, config, progress, time estimates, device, worker pid, error."""
-        return self.folder / "state.json"
+        return self.path(JobState)
 
     @property
     def results(self) -> Path:
         """``results.json``: best parameters, group results, fixed parameters, holdout evaluation."""
-        return self.folder / "results.json"
+        return self.path(JobResults)
+
+    def path(self, record: type[Record]) -> Path:
+        """Where the job's ``record`` (:class:`~bistlab.core.job_records.JobState`, :class:`~bistlab.core.job_records.JobResults`) lives."""
+        return self.folder / record.FILE
 
     @property
     def best_params(self) -> Path:

@@ -1,8 +1,9 @@
 """The configuration of one LSTM hyperopt job: the specification's ``OptimizationConfig`` fields plus
 the data and model settings bistlab adds (symbols, horizon, feature groups, splits, model size).
 
-:meth:`OptimizationConfig.validate` checks every field and raises
-:class:`~bistlab.errors.ConfigError` with "`<name>` must be <rule> but got <value>".
+An :class:`OptimizationConfig` checks every field when it is made (``__post_init__``, as
+:class:`bistlab.config.CycleConfig` does) and raises :class:`~bistlab.errors.ConfigError` with
+"`<name>` must be <rule> but got <value>": an invalid configuration never exists.
 """
 
 from __future__ import annotations
@@ -117,18 +118,30 @@ class OptimizationConfig:
     def with_changes(self, **changes: Any) -> "OptimizationConfig":
         return replace(self, **changes)
 
-    def validate(self) -> "OptimizationConfig":
-        """Check every field; returns ``self``.
+    def __post_init__(self) -> None:
+        """Refuse an invalid setting, naming it.
 
         Raises:
             ConfigError: the first invalid field, named, with its rule and value.
         """
+        self._validate_choices()
+        self._validate_numbers()
+        self._validate_names()
+        self._validate_features()
+
+    def validate(self) -> "OptimizationConfig":
+        """``self``: a configuration is checked when it is made (:meth:`__post_init__`); kept for callers of old."""
+        return self
+
+    def _validate_choices(self) -> None:
         _check_choice("mode", self.mode, MODES)
         if self.mode == "group":
             _check_choice("target_group", self.target_group, GROUP_ORDER, extra=" (mode 'group' needs one)")
         elif self.target_group is not None:
             raise ConfigError("target_group", f"empty unless mode is 'group' (mode is {self.mode!r})", self.target_group)
         _check_choice("primary_metric", self.primary_metric, PRIMARY_METRICS)
+
+    def _validate_numbers(self) -> None:
         for name, low in (
             ("epochs_per_trial", 1), ("max_trials_per_group", 1), ("n_startup_trials", 0), ("n_warmup_steps", 0),
             ("convergence_patience", 1), ("horizon", 1), ("n_splits", 1), ("sequence_length", 1), ("hidden_size", 1),
@@ -141,6 +154,8 @@ class OptimizationConfig:
         if not isinstance(self.seed_repeats, int) or not 0 <= self.seed_repeats <= 10:
             raise ConfigError("seed_repeats", "a whole number from 0 to 10", self.seed_repeats)
         _check_int("seed", self.seed, 0, 2**32 - 1)
+
+    def _validate_names(self) -> None:
         if not isinstance(self.study_name, str) or not self.study_name.replace("_", "").replace("-", "").isalnum():
             raise ConfigError("study_name", "letters, digits, '_' or '-'", self.study_name)
         _check_choice("device", self.device, ("auto", "cpu", "cuda"))
@@ -151,8 +166,6 @@ class OptimizationConfig:
                 check_symbol(symbol)
             except DataError as err:
                 raise ConfigError("symbols", f"symbols that each {SYMBOL_RULE}", symbol) from err
-        self._validate_features()
-        return self
 
     def _validate_features(self) -> None:
         optional = sorted(name for name, g in registry().items() if g.flag is not None)

@@ -3,7 +3,7 @@
 These plain functions are the whole control surface; the CLI, the notebook and a REST API call
 them and serialise what they return:
 
-- :func:`start_job` validates the config, refuses while another job of the workspace runs
+- :func:`start_job` checks MLflow and the base job, refuses while another job of the workspace runs
   (:class:`~bistlab.errors.JobConflictError`), loads the data, measures one epoch for the time
   estimate, writes ``state.json`` (status ``starting``) and runs the job here (``detach=False``)
   or in a background worker process (``detach=True``, returns at once).
@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import Any
 
+from bistlab.core.job_records import JobProgress, JobResults, JobState, JobStatus
 from bistlab.core.workspace import JobPaths, Workspace
 from bistlab.errors import ConfigError, JobConflictError, JobNotFoundError, JobStateError
 from bistlab.core.jsonio import read_json
@@ -37,7 +38,7 @@ from bistlab.core.faults import KERNEL_PARENT_ENV
 from bistlab.lstm import files
 from bistlab.lstm.config import OptimizationConfig
 from bistlab.core.clock import utcnow
-from bistlab.lstm.files import JobLock, latest_job, read_results, read_state, write_state
+from bistlab.lstm.files import JobLock, JobSnapshot, latest_job, read_results, read_state, write_state
 from bistlab.lstm.groups import DEFAULT_PARAMS
 from bistlab.lstm.runner import estimate_time, run_job, settings_of
 from bistlab.lstm.samples import load_data
@@ -52,7 +53,9 @@ __all__ = [
     "stop_job",
     "resume_job",
     "job_status",
+    "job_snapshot",
     "job_results",
+    "results_of",
     "list_jobs",
     "latest_job",
     "run_job",
@@ -133,7 +136,7 @@ def _resolve(ws: Workspace, job_id: str | None) -> str:
 
 def _latest_completed(ws: Workspace, *, exclude: str | None = None) -> str | None:
     for job_id in reversed(files.job_ids(ws)):
-        if job_id != exclude and read_state(ws, job_id).get("status") == "completed" and ws.job(job_id).best_params.exists():
+        if job_id != exclude and read_state(ws, job_id).status == JobStatus.COMPLETED and ws.job(job_id).best_params.exists():
             return job_id
     return None
 
@@ -179,39 +182,21 @@ def _spawn(ws: Workspace, job_id: str, lock: JobLock, *, resume: bool) -> int:
     return proc.pid
 
 
-def _initial_state(ws: Workspace, job_id: str, config: OptimizationConfig, *, base: dict[str, Any], source: str) -> dict[str, Any]:
-    return {
-        "job_id": job_id,
-        "status": "starting",
-        "created_at": utcnow(),
-        "started_at": None,
-        "finished_at": None,
-        "config": config.to_dict(),
-        "base_params": base,
-        "base_params_source": source,
-        "progress": {"current_group": None, "current_trial": None, "current_epoch": None, "groups_planned": list(config.groups()),
-                     "groups_completed": [], "trials_done": {}, "best_values": {}, "total_trials_done": 0},
-        "time_estimate": None,
-        "time_estimate_refined": None,
-        "device": None,
-        "pid": None,
-        "error": None,
-        "elapsed_seconds": 0.0,
-        "report": str(ws.hyperopt_report(job_id)),
-        "bistlab_version": metadata.version("bistlab"),
-    }
+def _initial_state(ws: Workspace, job_id: str, config: OptimizationConfig, *, base: dict[str, Any], source: str) -> JobState:
+    return JobState(
+        job_id=job_id, status=JobStatus.STARTING, created_at=utcnow(), config=config.to_dict(), base_params=base, base_params_source=source,
+        progress=JobProgress(groups_planned=list(config.groups())), report=str(ws.hyperopt_report(job_id)), bistlab_version=metadata.version("bistlab"),
+    )
 
 
 def check_start(ws: Workspace, config: OptimizationConfig) -> None:
-    """What can be refused before a job starts (and before a progress bar is drawn): the settings,
-    MLflow when asked for, and the base job.
+    """What can be refused before a job starts (and before a progress bar is drawn), beyond the
+    settings (checked when ``config`` was made): MLflow when asked for, and the base job.
 
     Raises:
-        ConfigError: an invalid setting (named), MLflow asked for and not installed, or a base job
-            without saved best parameters.
+        ConfigError: MLflow asked for and not installed, or a base job without saved best parameters.
         JobNotFoundError: the base job does not exist.
     """
-    config.validate()
     check_mlflow(config.use_mlflow)  # fails early when mlflow is missing, creating no store
     _base_params(ws, config)
 
@@ -221,7 +206,7 @@ def start_job(ws: Workspace, config: OptimizationConfig, *, detach: bool = False
 
     Args:
         ws: the workspace (price store, ``runs/hyperopt/``, ``reports/``).
-        config: the job's settings; validated first.
+        config: the job's settings (checked when it was made).
         detach: run in a background worker process and return at once (status ``starting``);
             else run here and return when the job completes, pauses or fails.
         progress: called with progress events while the job runs here (``detach=False``).
@@ -244,14 +229,14 @@ def start_job(ws: Workspace, config: OptimizationConfig, *, detach: bool = False
         lock.mark(job_id)
         ws.hyperopt_job_dir(job_id).mkdir(parents=True)
         state = _initial_state(ws, job_id, config, base=base, source=source)
-        state["time_estimate"] = estimate_time(data, config, settings_of(config), base=base)
-        state["data_fingerprint"] = data.fingerprint
+        state.time_estimate = estimate_time(data, config, settings_of(config), base=base)
+        state.data_fingerprint = data.fingerprint
         write_state(ws, state)
         if detach:
             pid = _spawn(ws, job_id, lock, resume=False)
-            return StartResponse(True, job_id, "starting", _public_estimate(state["time_estimate"]), pid, f"job {job_id} started in worker {pid}")
+            return StartResponse(True, job_id, JobStatus.STARTING, _public_estimate(state.time_estimate), pid, f"job {job_id} started in worker {pid}")
         final = run_job(ws, job_id, resume=False, lock=lock, data=data, progress=progress)
-        return StartResponse(True, job_id, final["status"], _public_estimate(state["time_estimate"]), os.getpid(), _ended(final))
+        return StartResponse(True, job_id, final.status, _public_estimate(state.time_estimate), os.getpid(), _ended(final))
     finally:
         lock.release()
 
@@ -261,12 +246,12 @@ def _public_estimate(estimate: dict[str, Any]) -> dict[str, Any]:
     return {k: estimate.get(k) for k in keys}
 
 
-def _ended(state: dict[str, Any]) -> str:
-    if state["status"] == "paused":
-        return f"job {state['job_id']} paused; `bistlab hyperopt resume` continues it"
-    if state["status"] == "failed":
-        return f"job {state['job_id']} failed: {state.get('error')}"
-    return f"job {state['job_id']} {state['status']}"
+def _ended(state: JobState) -> str:
+    if state.status == JobStatus.PAUSED:
+        return f"job {state.job_id} paused; `bistlab hyperopt resume` continues it"
+    if state.status == JobStatus.FAILED:
+        return f"job {state.job_id} failed: {state.error}"
+    return f"job {state.job_id} {state.status}"
 
 
 def _take_lock(ws: Workspace) -> JobLock:
@@ -281,16 +266,16 @@ def _take_lock(ws: Workspace) -> JobLock:
         return JobLock(ws).acquire()
     except JobConflictError as err:
         holder = err.job_id
-        state = read_state(ws, holder) if holder and ws.job(holder).state.exists() else {}
-        dead = bool(state.get("pid")) and not files.pid_alive(state["pid"])
-        if state.get("status") in ("paused", "completed", "failed") or dead:
+        state = read_state(ws, holder) if holder and ws.job(holder).state.exists() else None
+        dead = state is not None and bool(state.pid) and not files.pid_alive(state.pid)
+        if (state is not None and state.ended) or dead:
             return JobLock(ws).acquire(wait_seconds=ENDING_GRACE_SECONDS)
         raise
 
 
 def _running_job(ws: Workspace) -> str | None:
     for job_id in reversed(files.job_ids(ws)):
-        if read_state(ws, job_id).get("status") in ("starting", "running"):
+        if read_state(ws, job_id).status in JobStatus.LIVE:
             return job_id
     return None
 
@@ -308,10 +293,10 @@ def stop_job(ws: Workspace, job_id: str | None = None) -> StopResponse:
     job_id = job_id or _running_job(ws) or latest_job(ws)
     if job_id is None:
         raise JobNotFoundError("no hyperopt job in this workspace to stop", job_id=None)
-    status = job_status(ws, job_id)
-    if status["status"] not in ("starting", "running"):
-        message = f"job {job_id} is not running (status {status['status']})" + (f": {status['error']}" if status.get("error") else "")
-        return StopResponse(False, status["status"], message, bool(status.get("resumable")), job_id)
+    seen = job_snapshot(ws, job_id)
+    if seen.state.status not in JobStatus.LIVE:
+        message = f"job {job_id} is not running (status {seen.state.status})" + (f": {seen.state.error}" if seen.state.error else "")
+        return StopResponse(False, seen.state.status, message, seen.resumable, job_id)
     ws.job(job_id).stop.write_text(utcnow())
     message = f"stop requested: job {job_id} pauses at the next epoch boundary; the interrupted trial runs again on resume"
     return StopResponse(True, "paused", message, True, job_id)
@@ -329,21 +314,33 @@ def resume_job(ws: Workspace, job_id: str | None = None, *, detach: bool = False
     lock = _take_lock(ws)
     try:
         state = read_state(ws, job_id)
-        if state["status"] == "completed":
-            raise JobStateError(f"job {job_id} is completed: nothing to resume (start a new job, e.g. --mode fine_tune)", job_id=job_id, status="completed")
+        if state.status == JobStatus.COMPLETED:
+            raise JobStateError(f"job {job_id} is completed: nothing to resume (start a new job, e.g. --mode fine_tune)", job_id=job_id, status=JobStatus.COMPLETED)
         lock.mark(job_id)
         ws.job(job_id).stop.unlink(missing_ok=True)
-        p = state["progress"]
-        summary = {"current_group": p.get("current_group"), "current_trial": p.get("current_trial"), "groups_completed": list(p.get("groups_completed", []))}
+        p = state.progress
+        summary = {"current_group": p.current_group, "current_trial": p.current_trial, "groups_completed": list(p.groups_completed)}
         if detach:
-            state.update(status="starting", pid=None, error=None)  # the worker's lock speaks for it until it writes its pid
-            write_state(ws, state)
+            files.update_state(ws, job_id, _starting)  # the worker's lock speaks for it until it writes its pid
             pid = _spawn(ws, job_id, lock, resume=True)
             return ResumeResponse(True, "resumed", job_id, summary, pid)
         final = run_job(ws, job_id, resume=True, lock=lock, progress=progress)
-        return ResumeResponse(True, final["status"], job_id, summary, os.getpid())
+        return ResumeResponse(True, final.status, job_id, summary, os.getpid())
     finally:
         lock.release()
+
+
+def _starting(state: JobState) -> None:
+    state.status, state.pid, state.error = JobStatus.STARTING, None, None
+
+
+def job_snapshot(ws: Workspace, job_id: str | None = None) -> JobSnapshot:
+    """The job's state as seen now (default: the latest job): :func:`bistlab.lstm.files.snapshot`.
+
+    Raises:
+        JobNotFoundError: no such job (or none at all).
+    """
+    return files.snapshot(ws, _resolve(ws, job_id))
 
 
 def job_status(ws: Workspace, job_id: str | None = None) -> dict[str, Any]:
@@ -356,25 +353,21 @@ def job_status(ws: Workspace, job_id: str | None = None) -> dict[str, Any]:
     Raises:
         JobNotFoundError: no such job (or none at all).
     """
-    job_id = _resolve(ws, job_id)
-    state = read_state(ws, job_id)
-    state["recorded_status"] = state["status"]
-    state["stop_requested"] = ws.job(job_id).stop.exists()
-    if state["status"] in ("starting", "running") and not _alive(ws, state):
-        who = f"worker process {state['pid']}" if state.get("pid") else "the job's process"
-        state["status"] = "failed"
-        log = ws.job(job_id).worker_log
-        state["error"] = f"{who} is gone (killed?) while the job was {state['recorded_status']}; `bistlab hyperopt resume` continues it" + (
-            f" (its log: {log})" if log.exists() else ""
-        )
-    state["resumable"] = state["status"] in ("paused", "failed")
-    return state
+    return job_snapshot(ws, job_id).to_dict()
 
 
-def _alive(ws: Workspace, state: dict[str, Any]) -> bool:
-    if state.get("pid"):
-        return files.pid_alive(state["pid"]) and JobLock(ws).held_elsewhere()
-    return JobLock(ws).held_elsewhere()
+def results_of(ws: Workspace, job_id: str | None = None) -> tuple[JobResults, str | None]:
+    """The job's results (default: the latest job) as far as it got, its status as seen now, and
+    its report's path (``None`` before it is written).
+
+    Raises:
+        JobNotFoundError: no such job (or none at all).
+    """
+    seen = job_snapshot(ws, job_id)
+    state = seen.state
+    results = read_results(ws, state.job_id) or JobResults(job_id=state.job_id, best_params=state.base_params)
+    results.status = state.status
+    return results, state.report if os.path.exists(state.report or "") else None
 
 
 def job_results(ws: Workspace, job_id: str | None = None) -> dict[str, Any]:
@@ -382,29 +375,21 @@ def job_results(ws: Workspace, job_id: str | None = None) -> dict[str, Any]:
 
     Returns:
         ``job_id``, ``status``, ``best_params``, ``best_value``, ``group_results``,
-        ``fixed_params``, ``groups_completed``, ``holdout`` (``None`` until completed) and the rest
-        of results.json; before the first group ends, the groups are empty.
+        ``fixed_params``, ``groups_completed``, ``holdout`` (``None`` until completed), ``report``
+        and the rest of results.json; before the first group ends, the groups are empty.
     """
-    job_id = _resolve(ws, job_id)
-    status = job_status(ws, job_id)
-    results = read_results(ws, job_id) or {
-        "job_id": job_id, "best_params": status.get("base_params", {}), "best_value": None, "group_results": {},
-        "fixed_params": {}, "groups_completed": [], "holdout": None,
-    }
-    results["status"] = status["status"]
-    results["report"] = status.get("report") if os.path.exists(status.get("report") or "") else None
-    return results
+    results, report = results_of(ws, job_id)
+    return {**results.to_dict(), "report": report}
 
 
 def list_jobs(ws: Workspace) -> list[dict[str, Any]]:
     """Every job of the workspace, oldest first: id, status, mode, created, groups done, best values."""
     out = []
     for job_id in files.job_ids(ws):
-        s = job_status(ws, job_id)
+        s = files.snapshot(ws, job_id).state
         out.append({
-            "job_id": job_id, "status": s["status"], "mode": s["config"]["mode"], "created_at": s.get("created_at"),
-            "groups_completed": s["progress"].get("groups_completed", []), "best_values": s["progress"].get("best_values", {}),
-            "error": s.get("error"),
+            "job_id": job_id, "status": s.status, "mode": s.mode, "created_at": s.created_at,
+            "groups_completed": s.progress.groups_completed, "best_values": s.progress.best_values, "error": s.error,
         })
     return out
 
@@ -413,9 +398,9 @@ def wait_for(ws: Workspace, job_id: str, *, statuses: tuple[str, ...] = ("paused
     """Poll :func:`job_status` until the job reaches one of ``statuses`` (for scripts and tests)."""
     deadline = time.monotonic() + timeout
     while True:
-        status = job_status(ws, job_id)
-        if status["status"] in statuses or time.monotonic() > deadline:
-            return status
+        seen = job_snapshot(ws, job_id)
+        if seen.state.status in statuses or time.monotonic() > deadline:
+            return seen.to_dict()
         time.sleep(0.2)
 
 

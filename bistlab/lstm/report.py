@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from bistlab.core.db_urls import storage_url
+from bistlab.core.job_records import JobResults, JobState, JobStatus
 from bistlab.core.workspace import Workspace
 from bistlab.report.htmlfmt import esc, html_table, num, page
 from bistlab.lstm import files
@@ -42,9 +43,9 @@ def trial_records(ws: Workspace, job_id: str) -> dict[str, list[dict[str, Any]]]
     A group whose study file or study does not exist yet (a running job is creating it) is left out.
     """
     state = files.read_state(ws, job_id)
-    cfg = state["config"]
+    cfg = state.config
     out: dict[str, list[dict[str, Any]]] = {}
-    for group in state["progress"].get("groups_planned") or []:
+    for group in state.progress.groups_planned:
         path = ws.job(job_id).study(cfg["study_name"], group)
         if not path.exists():
             continue
@@ -124,16 +125,16 @@ def summary_tables(job: dict[str, Any]) -> dict[str, pd.DataFrame]:
     """Tables of a job loaded with :func:`bistlab.lstm.jobs.load_job`: ``groups`` (one row per
     group: best value, trials, why it ended, best parameters), ``best_params`` (beside the
     defaults) and ``holdout`` (F1 beside both baselines, the call DirHit with count and interval)."""
-    results = job["results"]
+    results = job["results"] if isinstance(job["results"], JobResults) else JobResults.from_dict(job["results"])
     groups = pd.DataFrame([
         {"group": g, "best value": r["best_value"], "best trial": r["best_trial_number"], "complete": r["n_complete"], "pruned": r["n_pruned"],
          "interrupted": r["n_interrupted"], "mode collapse": r["n_mode_collapse"], "ended": r["stopped_reason"],
          "improvement over the incumbent": r.get("improvement"), "incumbent's seed spread": (r.get("seed_spread") or {}).get("spread"),
          "best parameters": ", ".join(f"{k}={_fmt_text(v)}" for k, v in r["best_params"].items())}
-        for g, r in (results.get("group_results") or {}).items()
+        for g, r in results.group_results.items()
     ])
-    best = pd.DataFrame([{"parameter": k, "best": v, "default": DEFAULT_PARAMS.get(k)} for k, v in (results.get("best_params") or {}).items()])
-    h = results.get("holdout") or {}
+    best = pd.DataFrame([{"parameter": k, "best": v, "default": DEFAULT_PARAMS.get(k)} for k, v in results.best_params.items()])
+    h = results.holdout or {}
     holdout = pd.DataFrame([
         {"figure": "macro F1", "value": h.get("val_f1")}, {"figure": "majority-class F1", "value": h.get("majority_f1")},
         {"figure": "class-frequency random F1", "value": h.get("random_f1")}, {"figure": "macro precision", "value": h.get("val_precision")},
@@ -159,34 +160,34 @@ def _fmt_param(v: Any) -> str:
     return num(v, "{:.4g}") if isinstance(v, float) else esc(v)
 
 
-def _header(state: dict[str, Any], results: dict[str, Any]) -> str:
-    cfg = state["config"]
-    cls = {"completed": "good", "failed": "bad", "paused": ""}.get(state["status"], "info")
-    banner = f'<div class="banner {cls}">status <b>{esc(state["status"])}</b>' + (f" — {esc(state['error'])}" if state.get("error") else "") + "</div>"
-    if results.get("budget_exhausted"):
-        banner += f'<div class="banner">{esc(results["budget_exhausted"])}</div>'
-    est, ref = state.get("time_estimate") or {}, state.get("time_estimate_refined") or {}
+def _header(state: JobState, results: JobResults) -> str:
+    cfg = state.config
+    cls = {JobStatus.COMPLETED: "good", JobStatus.FAILED: "bad", JobStatus.PAUSED: ""}.get(state.status, "info")
+    banner = f'<div class="banner {cls}">status <b>{esc(state.status)}</b>' + (f" — {esc(state.error)}" if state.error else "") + "</div>"
+    if results.budget_exhausted:
+        banner += f'<div class="banner">{esc(results.budget_exhausted)}</div>'
+    est, ref = state.time_estimate or {}, state.time_estimate_refined or {}
     rows = [
         ("mode", cfg["mode"] + (f" ({cfg['target_group']})" if cfg.get("target_group") else "")),
-        ("symbols, horizon", f"{', '.join((state.get('data') or {}).get('symbols', {}).keys()) or cfg['symbols']}, h = {cfg['horizon']} trading days"),
-        ("device, torch threads", f"{state.get('device')}, {state.get('torch_threads')}"),
+        ("symbols, horizon", f"{', '.join((state.data or {}).get('symbols', {}).keys()) or cfg['symbols']}, h = {cfg['horizon']} trading days"),
+        ("device, torch threads", f"{state.device}, {state.torch_threads}"),
         ("seed", cfg["seed"]),
-        ("parameters not searched come from", state.get("base_params_source")),
+        ("parameters not searched come from", state.base_params_source),
         ("time estimate before the start", f"{num(est.get('estimated_hours'), '{:.3f}')} h for at most {est.get('total_trials')} trials ({num(est.get('seconds_per_epoch'), '{:.2f}')} s per measured epoch)"),
         ("latest refined estimate", f"{num(ref.get('estimated_total_hours'), '{:.3f}')} h in all ({ref.get('trials_measured', 0)} trials measured, {num(ref.get('mean_trial_seconds'), '{:.1f}')} s each)"),
-        ("actual running time", f"{num((state.get('elapsed_seconds') or 0) / 3600, '{:.3f}')} h ({num(state.get('elapsed_seconds'), '{:.0f}')} s)"),
-        ("started, finished", f"{state.get('started_at')} — {state.get('finished_at') or '…'}"),
-        ("data fingerprint", state.get("data_fingerprint")),
-        ("bistlab version", state.get("bistlab_version")),
+        ("actual running time", f"{num((state.elapsed_seconds or 0) / 3600, '{:.3f}')} h ({num(state.elapsed_seconds, '{:.0f}')} s)"),
+        ("started, finished", f"{state.started_at} — {state.finished_at or '…'}"),
+        ("data fingerprint", state.data_fingerprint),
+        ("bistlab version", state.bistlab_version),
     ]
-    skipped = (state.get("data") or {}).get("skipped") or {}
+    skipped = (state.data or {}).get("skipped") or {}
     if skipped:
         rows.append(("symbols left out", "; ".join(f"{k}: {v}" for k, v in skipped.items())))
-    return f"<h1>LSTM hyperopt job {esc(state['job_id'])}</h1>{banner}<h2>Job</h2>{_kv_table(rows)}"
+    return f"<h1>LSTM hyperopt job {esc(state.job_id)}</h1>{banner}<h2>Job</h2>{_kv_table(rows)}"
 
 
-def _best_params(results: dict[str, Any]) -> str:
-    best = results.get("best_params") or {}
+def _best_params(results: JobResults) -> str:
+    best = results.best_params
     rows = [[esc(k), _fmt_param(v), _fmt_param(DEFAULT_PARAMS.get(k)), esc(next((g for g, pg in GROUPS.items() if k in pg.params), ""))] for k, v in best.items()]
     return "<h2>Best parameters</h2>" + html_table(["parameter", "best", "default", "group"], rows)
 
@@ -198,14 +199,14 @@ def _scores_row(label: str, d: dict[str, Any]) -> list[str]:
 SCORE_COLUMNS = ["", "macro F1", "majority-class F1", "class-frequency random F1", "macro precision", "call DirHit (BUY/SELL vs realised h-day log return)"]
 
 
-def _holdout(results: dict[str, Any]) -> str:
-    h = results.get("holdout")
+def _holdout(results: JobResults) -> str:
+    h = results.holdout
     if not h:
         return "<h2>Holdout</h2><p>Not evaluated yet: the final configuration is fit and evaluated once, after the last group.</p>"
     d = {"f1": h["val_f1"], "majority_f1": h["majority_f1"], "random_f1": h["random_f1"], "precision": h["val_precision"], "call_dirhit": h["call_dirhit"]}
     dist = ", ".join(f"{c} {100 * p:.0f} %" for c, p in zip(CLASS_NAMES, h["pred_dist"]))
     truth = ", ".join(f"{c} {100 * p:.0f} %" for c, p in zip(CLASS_NAMES, h["true_dist"]))
-    best = results.get("best_value")
+    best = results.best_value
     text = (
         f"<p>The best configuration, fit on all {h['train_rows']} development rows for {h['epochs']} epochs, evaluated once on "
         f"{h['holdout_rows']} holdout rows never seen by the search. Accuracy {num(h['val_accuracy'])}, macro recall {num(h['val_recall'])}. "
@@ -326,11 +327,11 @@ def _methods() -> str:
 def render_job_report(ws: Workspace, job_id: str) -> Path:
     """Write ``reports/hyperopt_<job_id>.html`` from the job's files and studies; returns its path."""
     state = files.read_state(ws, job_id)
-    results = files.read_results(ws, job_id) or {}
+    results = files.read_results(ws, job_id) or JobResults(job_id=job_id)
     records = trial_records(ws, job_id)
-    metric = state["config"]["primary_metric"]
-    groups = "".join(_group_section(g, (results.get("group_results") or {}).get(g), records.get(g, []), metric) for g in state["progress"]["groups_planned"])
-    config = f"<h2>Configuration</h2><pre>{esc(json.dumps(state['config'], indent=2))}</pre>"
+    metric = state.config["primary_metric"]
+    groups = "".join(_group_section(g, results.group_results.get(g), records.get(g, []), metric) for g in state.progress.groups_planned)
+    config = f"<h2>Configuration</h2><pre>{esc(json.dumps(state.config, indent=2))}</pre>"
     body = (
         f'<script type="text/javascript">{get_plotlyjs()}</script>\n' + _header(state, results) + _best_params(results) + _holdout(results)
         + "<h2>Groups</h2>" + groups + _collapse_section(records) + _methods() + config

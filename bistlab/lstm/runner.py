@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from bistlab.core.job_records import JobResults, JobState, JobStatus
 from bistlab.core.workspace import Workspace
 from bistlab.errors import StopRequested
-from bistlab.core.jsonio import write_json_atomic
 from bistlab.lstm import files
 from bistlab.lstm.config import OptimizationConfig
 from bistlab.core.clock import utcnow
@@ -79,15 +79,15 @@ class _Job:
     def __init__(self, ws: Workspace, job_id: str, progress: Callable[[dict[str, Any]], None] | None) -> None:
         self.ws = ws
         self.job_id = job_id
-        self.state = read_state(ws, job_id)
-        self.config = OptimizationConfig.from_dict(self.state["config"])
+        self.state: JobState = read_state(ws, job_id)
+        self.config = OptimizationConfig.from_dict(self.state.config)
         self.settings = settings_of(self.config)
         self.progress = progress
         self.tracker: Tracker = Tracker()
         self.t0 = time.monotonic()
-        self.before = float(self.state.get("elapsed_seconds") or 0.0)
+        self.before = float(self.state.elapsed_seconds or 0.0)
         self.trial_t0 = self.t0
-        self.results: dict[str, Any] = {}
+        self.results: JobResults | None = None
 
     @property
     def job_dir(self):
@@ -97,58 +97,56 @@ class _Job:
         return self.before + time.monotonic() - self.t0
 
     def save(self) -> None:
-        self.state["elapsed_seconds"] = self.elapsed()
+        self.state.elapsed_seconds = self.elapsed()
         write_state(self.ws, self.state)
 
     def begin(self, *, resume: bool) -> None:
         s = self.state
-        s.update(status="running", pid=os.getpid(), device=self.settings.device, error=None, stop_reason=None, torch_threads=self.config.num_threads)
-        s["started_at"] = s.get("started_at") or utcnow()
+        s.status, s.pid, s.device, s.error, s.stop_reason, s.torch_threads = JobStatus.RUNNING, os.getpid(), self.settings.device, None, None, self.config.num_threads
+        s.started_at = s.started_at or utcnow()
         if resume:
-            s.setdefault("resumed_at", []).append(utcnow())
+            s.resumed_at = [*(s.resumed_at or []), utcnow()]
         self.save()
         self.tracker = make_tracker(self.config.use_mlflow, self.job_dir)
         parent = self.tracker.start_job(
             experiment=self.config.study_name, job_id=self.job_id, params=self.config.to_dict(),
-            tags={"bistlab.data_fingerprint": str(s.get("data_fingerprint")), "bistlab.version": str(s.get("bistlab_version")), "bistlab.mode": self.config.mode},
-            parent_run_id=(s.get("mlflow") or {}).get("parent_run_id"),
+            tags={"bistlab.data_fingerprint": str(s.data_fingerprint), "bistlab.version": str(s.bistlab_version), "bistlab.mode": self.config.mode},
+            parent_run_id=(s.mlflow or {}).get("parent_run_id"),
         )
         if parent:
-            s["mlflow"] = {"tracking_uri": tracking_uri(self.job_dir), "parent_run_id": parent, "experiment": self.config.study_name}
+            s.mlflow = {"tracking_uri": tracking_uri(self.job_dir), "parent_run_id": parent, "experiment": self.config.study_name}
             self.save()
 
     def check_data(self, data: LstmData) -> None:
         s = self.state
-        if s.get("data_fingerprint") and s["data_fingerprint"] != data.fingerprint:
-            s["data_changed"] = f"the data fingerprint changed from {s['data_fingerprint']} to {data.fingerprint} since the job started"
-            logger.warning("job %s: %s", self.job_id, s["data_changed"])
-        s["data_fingerprint"] = data.fingerprint
-        s["data"] = {"symbols": data.describe(), "skipped": data.skipped, "features": data.feature_names}
+        if s.data_fingerprint and s.data_fingerprint != data.fingerprint:
+            s.data_changed = f"the data fingerprint changed from {s.data_fingerprint} to {data.fingerprint} since the job started"
+            logger.warning("job %s: %s", self.job_id, s.data_changed)
+        s.data_fingerprint = data.fingerprint
+        s.data = {"symbols": data.describe(), "skipped": data.skipped, "features": data.feature_names}
 
     def load_results(self, data: LstmData) -> None:
-        found = files.read_results(self.ws, self.job_id)
-        self.results = found or {
-            "job_id": self.job_id, "mode": self.config.mode, "study_name": self.config.study_name, "config": self.config.to_dict(),
-            "base_params_source": self.state.get("base_params_source"), "base_params": self.state.get("base_params") or dict(DEFAULT_PARAMS),
-            "best_params": dict(self.state.get("base_params") or DEFAULT_PARAMS), "best_value": None, "group_results": {},
-            "fixed_params": {}, "groups_completed": [], "holdout": None,
-        }
-        self.results["data"] = {"fingerprint": data.fingerprint, "symbols": data.describe(), "skipped": data.skipped, "features": data.feature_names}
+        base = self.state.base_params or dict(DEFAULT_PARAMS)
+        self.results = files.read_results(self.ws, self.job_id) or JobResults(
+            job_id=self.job_id, mode=self.config.mode, study_name=self.config.study_name, config=self.config.to_dict(),
+            base_params_source=self.state.base_params_source, base_params=base, best_params=dict(base),
+        )
+        self.results.data = {"fingerprint": data.fingerprint, "symbols": data.describe(), "skipped": data.skipped, "features": data.feature_names}
 
     def write_results(self) -> None:
-        self.results["status"] = self.state["status"]
-        self.results["device"] = self.settings.device
-        self.results["updated_at"] = utcnow()
-        write_json_atomic(self.ws.job(self.job_id).results, self.results)
-        write_json_atomic(self.ws.job(self.job_id).best_params, self.results["best_params"])
+        if self.results is None:
+            return
+        self.results.status = self.state.status
+        self.results.device = self.settings.device
+        files.write_results(self.ws, self.results)
 
     def on_event(self, event: dict[str, Any]) -> None:
-        p = self.state["progress"]
+        p = self.state.progress
         if event["event"] == "trial_start":
             self.trial_t0 = time.monotonic()
-            p.update(current_group=event["group"], current_trial=event["trial"], current_epoch=None)
+            p.at(event["group"], event["trial"])
         elif event["event"] == "epoch":
-            p["current_epoch"] = event["epoch"]
+            p.current_epoch = event["epoch"]
         elif event["event"] == "trial_end":
             self._trial_end(event)
         self.save()
@@ -156,22 +154,22 @@ class _Job:
             self.progress({k: v for k, v in event.items() if k != "study"})
 
     def _trial_end(self, event: dict[str, Any]) -> None:
-        p, group, study = self.state["progress"], event["group"], event["study"]
-        self.state.setdefault("trial_seconds", []).append(time.monotonic() - self.trial_t0)
-        p["trials_done"][group] = event["finished"]
-        p["total_trials_done"] = int(p.get("total_trials_done", 0)) + 1
+        p, group, study = self.state.progress, event["group"], event["study"]
+        self.state.trial_seconds = [*(self.state.trial_seconds or []), time.monotonic() - self.trial_t0]
+        p.trials_done[group] = event["finished"]
+        p.total_trials_done = int(p.total_trials_done or 0) + 1
         complete = [t.value for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE" and t.value is not None]
         if complete:
-            p["best_values"][group] = max(complete)
-        self.state["time_estimate_refined"] = self._refined()
+            p.best_values[group] = max(complete)
+        self.state.time_estimate_refined = self._refined()
 
     def _refined(self) -> dict[str, Any]:
-        durations = self.state.get("trial_seconds") or []
+        durations = self.state.trial_seconds or []
         mean = float(np.mean(durations)) if durations else 0.0
-        p = self.state["progress"]
-        left = [g for g in self.config.groups() if g not in p["groups_completed"]]
-        remaining = sum(max(0, self.config.max_trials_per_group - int(p["trials_done"].get(g, 0))) for g in left)
-        final = float((self.state.get("time_estimate") or {}).get("final_fit_seconds") or 0.0)
+        p = self.state.progress
+        left = [g for g in self.config.groups() if g not in p.groups_completed]
+        remaining = sum(max(0, self.config.max_trials_per_group - int(p.trials_done.get(g, 0))) for g in left)
+        final = float((self.state.time_estimate or {}).get("final_fit_seconds") or 0.0)
         rest = remaining * mean + final
         return {
             "remaining_trials": remaining, "mean_trial_seconds": mean, "trials_measured": len(durations),
@@ -186,48 +184,53 @@ class _Job:
             stop_requested=lambda: self.ws.job(self.job_id).stop.exists(),
             budget_left=lambda: self.config.max_total_hours * 3600.0 - self.elapsed(), on_event=self.on_event,
         )
-        r = self.results
+        r = self._results()
         for group in self.config.groups():
-            if group in r["groups_completed"]:
+            if group in r.groups_completed:
                 logger.info("job %s: group %s already completed; skipped", self.job_id, group)
                 continue
-            fixed = dict(r["best_params"])
-            r["fixed_params"][group] = fixed
-            self.state["progress"].update(current_group=group, current_trial=None, current_epoch=None)
+            fixed = dict(r.best_params)
+            r.fixed_params[group] = fixed
+            self.state.progress.at(group)
             self.save()
             result = run_group(ctx, group, fixed)
             self._group_done(group, result)
             if result["stopped_reason"] == "time_budget":
-                r["budget_exhausted"] = f"the time budget of {self.config.max_total_hours:g} h ran out in group {group}; later groups kept their current values"
-                logger.warning("job %s: %s", self.job_id, r["budget_exhausted"])
+                r.budget_exhausted = f"the time budget of {self.config.max_total_hours:g} h ran out in group {group}; later groups kept their current values"
+                logger.warning("job %s: %s", self.job_id, r.budget_exhausted)
                 break
 
+    def _results(self) -> JobResults:
+        if self.results is None:
+            raise RuntimeError(f"job {self.job_id}: the results are read before the search (load_results)")
+        return self.results
+
     def _group_done(self, group: str, result: dict[str, Any]) -> None:
-        r, p = self.results, self.state["progress"]
-        r["group_results"][group] = result
-        r["best_params"] = {**r["best_params"], **result["best_params"]}
+        r, p = self._results(), self.state.progress
+        r.group_results[group] = result
+        r.best_params = {**r.best_params, **result["best_params"]}
         if result["best_value"] is not None:
-            r["best_value"] = result["best_value"]
-        r["groups_completed"].append(group)
-        p["groups_completed"] = list(r["groups_completed"])
-        p["best_values"][group] = result["best_value"]
-        self.state["time_estimate_refined"] = self._refined()
+            r.best_value = result["best_value"]
+        r.groups_completed.append(group)
+        p.groups_completed = list(r.groups_completed)
+        p.best_values[group] = result["best_value"]
+        self.state.time_estimate_refined = self._refined()
         self.write_results()
         self.save()
 
     def finish(self, data: LstmData) -> None:
         """Fit the final configuration on every development row and evaluate it once on the holdout."""
-        r = self.results
-        last = next((r["group_results"][g] for g in reversed(r["groups_completed"]) if r["group_results"][g].get("best_epochs")), None)
+        r = self._results()
+        last = r.last_result()
         epochs = int(round(np.mean(last["best_epochs"]))) + 1 if last else self.config.epochs_per_trial
-        self.state["progress"].update(current_group="final_fit", current_trial=None, current_epoch=None)
+        self.state.progress.at("final_fit")
         self.save()
         started = time.monotonic()
-        holdout = fit_final(data, r["best_params"], self.settings, seed=self.config.seed + 999_999, epochs=epochs)
-        r["holdout"] = {**holdout, "params": dict(r["best_params"]), "fit_seconds": time.monotonic() - started}
-        self.state.update(status="completed", finished_at=utcnow(), stop_reason=None)
-        self.state["progress"]["current_group"] = None
-        self.state["time_estimate_refined"] = {**self._refined(), "remaining_trials": 0, "remaining_hours": 0.0, "estimated_total_hours": self.elapsed() / 3600.0}
+        holdout = fit_final(data, r.best_params, self.settings, seed=self.config.seed + 999_999, epochs=epochs)
+        r.holdout = {**holdout, "params": dict(r.best_params), "fit_seconds": time.monotonic() - started}
+        self.state.status, self.state.finished_at, self.state.stop_reason = JobStatus.COMPLETED, utcnow(), None
+        self.state.progress.current_group = None
+        self.state.time_estimate_refined = {**self._refined(), "remaining_trials": 0, "remaining_hours": 0.0, "estimated_total_hours": self.elapsed() / 3600.0}
         self.write_results()
         try:
             self.tracker.log_results(r)
@@ -238,7 +241,7 @@ class _Job:
         self.ws.job(self.job_id).stop.unlink(missing_ok=True)
         self.save()
         try:
-            self.tracker.end_job(self.state["status"])
+            self.tracker.end_job(self.state.status)
         except Exception:  # tracking must never hide the job's own outcome
             logger.exception("job %s: MLflow could not close the job's run", self.job_id)
         try:
@@ -255,7 +258,7 @@ def run_job(
     lock: JobLock | None = None,
     data: LstmData | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
+) -> JobState:
     """Run job ``job_id`` in this process until it completes, pauses or fails.
 
     Args:
@@ -268,7 +271,7 @@ def run_job(
         progress: called with progress events.
 
     Returns:
-        The final state.json content.
+        The final state.json (:class:`~bistlab.core.job_records.JobState`).
 
     Raises:
         Exception: whatever made the job fail (it is recorded as failed first); a stop request
@@ -286,15 +289,13 @@ def run_job(
         job.search(data)
         job.finish(data)
     except StopRequested as err:
-        job.state.update(status="paused", stop_reason=str(err))
-        if job.results:
-            job.write_results()
+        job.state.status, job.state.stop_reason = JobStatus.PAUSED, str(err)
+        job.write_results()
         logger.info("job %s paused: %s", job_id, err)
     except BaseException as err:
-        job.state.update(status="failed", error=f"{type(err).__name__}: {err}", finished_at=utcnow())
-        if job.results:
-            job.write_results()
-        logger.error("job %s failed: %s", job_id, job.state["error"])
+        job.state.status, job.state.error, job.state.finished_at = JobStatus.FAILED, f"{type(err).__name__}: {err}", utcnow()
+        job.write_results()
+        logger.error("job %s failed: %s", job_id, job.state.error)
         raise
     finally:
         job.close()

@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bistlab.core.job_records import JobResults
 from bistlab.errors import ConfigError
 from bistlab.core.workspace import JobPaths
 
@@ -32,12 +33,12 @@ def tracking_uri(job_dir: Path) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{JobPaths(Path(job_dir).resolve()).mlflow_db}"
 
 
-def result_metrics(results: dict[str, Any]) -> tuple[dict[str, float], dict[str, str]]:
+def result_metrics(results: JobResults) -> tuple[dict[str, float], dict[str, str]]:
     """The parent run's metrics and tags from a finished job's results.json: each group's best
     value, the holdout F1 with its interval beside both F1 baselines, the DirHit of the calls with
     its interval beside both direction baselines, and the verdict."""
-    metrics = {f"best_value.{g}": r["best_value"] for g, r in (results.get("group_results") or {}).items() if r.get("best_value") is not None}
-    h = results.get("holdout") or {}
+    metrics = {f"best_value.{g}": r["best_value"] for g, r in results.group_results.items() if r.get("best_value") is not None}
+    h = results.holdout or {}
     f1 = h.get("f1_interval") or {}
     figs = h.get("figures") or {}
     metrics.update({f"holdout.{k}": h.get(k) for k in ("val_f1", "majority_f1", "random_f1", "val_precision", "val_accuracy")})
@@ -68,7 +69,7 @@ class Tracker:
     def end_trial(self, *, state: str, value: float | None = None, tags: dict[str, str] | None = None) -> None:
         return None
 
-    def log_results(self, results: dict[str, Any]) -> None:
+    def log_results(self, results: JobResults) -> None:
         return None
 
     def end_job(self, status: str) -> None:
@@ -131,7 +132,7 @@ class MlflowTracker(Tracker):
         self.client.set_terminated(self.trial_run_id, status={"COMPLETE": "FINISHED", "PRUNED": "FINISHED"}.get(state, "KILLED" if state == "INTERRUPTED" else "FAILED"))
         self.trial_run_id = None
 
-    def log_results(self, results: dict[str, Any]) -> None:
+    def log_results(self, results: JobResults) -> None:
         """The finished job's figures and verdict on the parent run (:func:`result_metrics`)."""
         if not self.parent_run_id:
             return

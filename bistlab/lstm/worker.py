@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         logger.exception("job %s failed", job_id)
         return 1
-    logger.info("job %s ended: %s", job_id, state["status"])
+    logger.info("job %s ended: %s", job_id, state.status)
     return 0
 
 
