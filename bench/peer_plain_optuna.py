@@ -26,6 +26,7 @@ import optuna
 import pandas as pd
 from sklearn.model_selection import TimeSeriesSplit
 
+from bistlab.search.hpo import trial_attrs
 from common import best_holdout, core_lgbm_space, run_study, trials_per_minute, universe_of, workspace_with
 
 THR = 0.005
@@ -71,7 +72,9 @@ def peer_score(dirhits: list[float], nrmses: list[float], h: int) -> float:
     return 0.7 * float(np.mean(dirhits)) - (6 if h in (1, 3, 7) else 4) * float(np.mean(nrmses))
 
 
-def run_peer(frame: pd.DataFrame, *, h: int, n_trials: int, holdout: tuple[int, int], dev_end: int, seed: int) -> dict[str, float]:
+def run_peer(frame: pd.DataFrame, *, h: int, n_trials: int, holdout: tuple[int, int], dev_end: int, seed: int, replay: list[dict] | None = None) -> dict[str, float]:
+    """The peer's study; with ``replay``, its trials fit these LightGBM hyperparameters in this order
+    (enqueued) instead of the ones its sampler would draw: the same trees as the run they come from."""
     X = features(frame).to_numpy()
     y = np.log(frame["close"].shift(-h) / frame["close"]).to_numpy()
     Xd, yd = X[:dev_end], y[:dev_end]
@@ -103,6 +106,8 @@ def run_peer(frame: pd.DataFrame, *, h: int, n_trials: int, holdout: tuple[int, 
         return peer_score(dirhits, nrmses, h) if len(dirhits) >= 2 else float("nan")
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    for params in replay or []:
+        study.enqueue_trial(params)
     started = time.perf_counter()
     study.optimize(objective, n_trials=n_trials)
     wall = time.perf_counter() - started
@@ -129,7 +134,13 @@ def run_bistlab(task, *, n_trials: int, space, seed: int, pruner: str, storage: 
     return {
         "trials_per_min": trials_per_minute(run), "fit_share": busy / run.wall_seconds, "wall": run.wall_seconds,
         "median_trial": float(np.median(durations)), "holdout_dirhit": hold["dirhit"], "holdout_count": hold["count"], "holdout_score": hold["score"],
+        "drawn": [trial_attrs(t)["config"]["model_params"]["lgbm"] for t in run.study.trials if t.duration],
     }
+
+
+def _keep_draws(drawn: dict[int, list[dict]], seed: int, result: dict) -> dict:
+    drawn[seed] = result.pop("drawn")
+    return result
 
 
 def _summary(name: str, runs: list[dict[str, float]]) -> tuple[str, float]:
@@ -142,15 +153,22 @@ def _summary(name: str, runs: list[dict[str, float]]) -> tuple[str, float]:
     return line, float(np.mean(tpm))
 
 
-def _rows(task, args: argparse.Namespace) -> dict[str, Callable[[int], dict[str, float]]]:
-    """The table's rows: each a run of one seed."""
+JOURNAL = "bistlab --models lgbm, core features (journal file: survives kill -9)"
+REPLAY = "peer fitting bistlab's draws (the journal row's LightGBM hyperparameters, trial by trial)"
+
+
+def _rows(task, args: argparse.Namespace, drawn: dict[int, list[dict]]) -> dict[str, Callable[[int], dict[str, float]]]:
+    """The table's rows: each a run of one seed. ``drawn[seed]`` is filled by the journal row and
+    replayed by the peer right after it: trials/min with the same trees on both sides, what the
+    tool adds per trial without the luck of what each sampler draws."""
     p, n, core = task.plan, args.trials, core_lgbm_space(task)
     rows: dict[str, Callable[[int], dict[str, float]]] = {
         "peer: plain Optuna + LightGBM, 16 features": lambda s: run_peer(task.frame, h=args.horizon, n_trials=n, holdout=(p.holdout_start, p.holdout_end), dev_end=p.dev_end, seed=s),
-        "bistlab --models lgbm, core features (journal file: survives kill -9)": lambda s: run_bistlab(task, n_trials=n, space=core, seed=s, pruner="none"),
+        JOURNAL: lambda s: _keep_draws(drawn, s, run_bistlab(task, n_trials=n, space=core, seed=s, pruner="none")),
     }
     if args.pruner != "none":
         rows[f"bistlab --models lgbm, core features, pruner {args.pruner} (journal file)"] = lambda s: run_bistlab(task, n_trials=n, space=core, seed=s, pruner=args.pruner)
+    rows[REPLAY] = lambda s: run_peer(task.frame, h=args.horizon, n_trials=len(drawn[s]), holdout=(p.holdout_start, p.holdout_end), dev_end=p.dev_end, seed=s, replay=drawn[s])
     rows["(before) the same, SQLite study file"] = lambda s: run_bistlab(task, n_trials=n, space=core, seed=s, pruner="none", storage="sqlite")
     rows["(what the study file costs) the same, study in memory: no resume"] = lambda s: run_bistlab(task, n_trials=n, space=core, seed=s, pruner="none", storage="memory")
     if not args.skip_default_space:
@@ -171,7 +189,7 @@ def main() -> None:
     args = ap.parse_args()
     task = universe_of(workspace_with([args.symbol])).task(args.symbol, args.horizon)
     seeds = range(args.seeds)
-    rows = _rows(task, args)
+    rows = _rows(task, args, drawn={})
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in rows}
     for s in seeds:  # seed by seed, every row in turn: a machine's load drifting during the run weighs on every row alike
         for name, run in rows.items():
@@ -186,6 +204,8 @@ def main() -> None:
     peer = next(iter(rates.values()))
     for name, rate in list(rates.items())[1:]:
         print(f"{name} / peer, trials per minute: {rate / peer:.2f}")
+    same = [b["trials_per_min"] / r["trials_per_min"] for b, r in zip(runs[JOURNAL], runs[REPLAY])]
+    print(f"bistlab journal / the peer on the same draws, seed by seed: {' / '.join(f'{x:.2f}' for x in same)} (mean {np.mean(same):.2f})")
 
 
 if __name__ == "__main__":
