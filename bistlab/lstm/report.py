@@ -32,7 +32,7 @@ from bistlab.evaluation.dirhit import DirHit
 from bistlab.evaluation.intervals import INTERVAL_METHOD
 from bistlab.core.names import group_study_name
 from bistlab.report.plots import figure_html
-from bistlab.search.storage import make_storage
+from bistlab.search.studies import read_study
 
 __all__ = ["trial_records", "group_history_figure", "epoch_curves_figure", "summary_tables", "render_job_report", "dirhit_text"]
 
@@ -50,7 +50,7 @@ def trial_records(ws: Workspace, job_id: str) -> dict[str, list[dict[str, Any]]]
         if not path.exists():
             continue
         try:
-            study = optuna.load_study(study_name=group_study_name(cfg["study_name"], group), storage=make_storage(storage_url(path)))
+            study = read_study(storage_url(path), group_study_name(cfg["study_name"], group))
         except KeyError:  # the file is there, the study not yet
             continue
         out[group] = [_record(t) for t in study.get_trials(deepcopy=False) if t.state.name != "WAITING"]

@@ -14,7 +14,7 @@ import optuna
 from bistlab.search.hpo import trial_attrs
 from bistlab.core.jsonio import read_json_or_none, write_json_atomic
 from bistlab.core.db_urls import storage_path
-from bistlab.search.storage import make_storage
+from bistlab.search.studies import read_study
 from bistlab.core.workspace import Workspace
 from bistlab.core.records import BestParams
 
@@ -94,7 +94,7 @@ def study_record(ws: Workspace, cycle: int, *, best: BestParams) -> dict[str, An
     """
     for url in _study_storages(ws, cycle, best):
         try:
-            study = optuna.load_study(study_name=best.study_name, storage=make_storage(url))
+            study = read_study(url, best.study_name)
         except Exception as err:  # noqa: BLE001 - a missing, unreachable or unreadable study
             logger.info("%s: study %s not loadable from %s: %s", best.key, best.study_name, url, err)
             continue

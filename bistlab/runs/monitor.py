@@ -16,7 +16,7 @@ from bistlab.core.workspace import TaskPaths, Workspace, task_key
 from bistlab.core.names import study_name
 from bistlab.core.records import BestParams
 from bistlab.core.state import CycleState, StateFile, TaskStatus
-from bistlab.search.storage import make_storage
+from bistlab.search.studies import read_study
 
 __all__ = ["study_progress", "task_rows"]
 
@@ -31,7 +31,7 @@ def study_progress(ws: Workspace, cycle: int, symbol: str, horizon: int) -> dict
     if (path := storage_path(url)) is not None and not path.exists():
         return out
     try:
-        study = optuna.load_study(study_name=study_name(symbol, horizon, cycle), storage=make_storage(url))
+        study = read_study(url, study_name(symbol, horizon, cycle))
         trials = study.get_trials(deepcopy=False)
     except (KeyError, optuna.exceptions.OptunaError) as err:
         logger.debug("no study for %s: %s", key, err)

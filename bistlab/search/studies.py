@@ -1,6 +1,7 @@
 """Opening an Optuna study, one way for every study of bistlab: a cycle's task study
 (:func:`bistlab.search.hpo.open_study`) and an LSTM hyperopt group's study
-(:func:`bistlab.lstm.optimizer.open_group_study`). Every study maximizes; its pruner comes from
+(:func:`bistlab.lstm.optimizer.open_group_study`) to run trials in (:func:`open_study`); an existing
+study to read (reports, progress views: :func:`read_study`). Every study maximizes; its pruner comes from
 :mod:`bistlab.search.pruning`, its metric name from :mod:`bistlab.search.objectives`.
 """
 
@@ -13,7 +14,7 @@ import optuna
 from bistlab.search.objectives import name_metric
 from bistlab.search.storage import make_storage
 
-__all__ = ["open_study", "tpe_sampler"]
+__all__ = ["open_study", "read_study", "tpe_sampler"]
 
 
 def tpe_sampler(seed: int = 0, *, n_startup_trials: int = 5) -> optuna.samplers.TPESampler:
@@ -52,3 +53,19 @@ def open_study(
     if metric_name is not None:
         name_metric(study, metric_name)
     return study
+
+
+def read_study(storage: str | optuna.storages.BaseStorage, study_name: str) -> optuna.Study:
+    """An existing study, to read its trials (a report, a progress view); nothing is created.
+
+    Args:
+        storage: a URL (a journal file, SQLite, PostgreSQL: :func:`bistlab.search.storage.make_storage`)
+            or a storage object.
+        study_name: the study's name (:mod:`bistlab.core.names`).
+
+    Raises:
+        KeyError: the storage holds no study of that name.
+    """
+    if isinstance(storage, str):
+        storage = make_storage(storage)
+    return optuna.load_study(study_name=study_name, storage=storage)
