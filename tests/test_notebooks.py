@@ -29,3 +29,16 @@ def test_jupyterlab_does_not_load_catboosts_broken_widget():
     config = Path(sys.prefix, "etc", "jupyter", "labconfig", "page_config.json")
     assert config.exists(), "make setup disables catboost-widget (its module fails to load in JupyterLab 4)"
     assert json.loads(config.read_text())["disabledExtensions"].get("catboost-widget") is True
+
+
+def test_kernels_talk_over_socket_files_in_a_folder_of_their_own() -> None:
+    from bistlab.runs.notebooks import ipc_kernel_manager
+
+    managers = [ipc_kernel_manager()(kernel_name="python3") for _ in range(2)]
+    folders = [Path(km.ip).parent for km in managers]
+    assert all(km.transport == "ipc" for km in managers)  # no TCP port to lose to another connection
+    assert folders[0] != folders[1] and all(f.is_dir() for f in folders)
+    assert all(len(f"{km.ip}-65535") < 107 for km in managers)  # a Unix socket path's limit
+    managers[0].cleanup_connection_file()  # what a kernel's shutdown calls
+    assert not folders[0].exists() and folders[1].is_dir()
+    managers[1].cleanup_connection_file()

@@ -7,9 +7,12 @@ command would otherwise pay, ``bistlab status`` included.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,7 @@ from bistlab.core.faults import KERNEL_PARENT_ENV
 from bistlab.runs.kernel import silence_shutdown_noise
 from bistlab.report.plots import PLOTLY_MIMETYPE, spec_html
 
-__all__ = ["NOTEBOOKS", "notebook_dir", "execute", "to_html", "notebook_css"]
+__all__ = ["NOTEBOOKS", "notebook_dir", "execute", "ipc_kernel_manager", "to_html", "notebook_css"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +66,7 @@ def execute(name: str, output: Path, *, parameters: dict[str, Any], cwd: Path | 
             # jupyter_client interrupts every kernel before shutting it down, and the kernel logs
             # that as an ERROR; cell errors reach us through papermill, not this log.
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            kernel_manager_class=ipc_kernel_manager(),
         )
     except pm.PapermillExecutionError as err:
         evalue = str(err.evalue).splitlines()[0] if err.evalue else ""
@@ -71,6 +75,37 @@ def execute(name: str, output: Path, *, parameters: dict[str, Any], cwd: Path | 
         raise NotebookError(output, err.ename, evalue + (f" (caused by {cause})" if cause else ""), cell=err.cell_index,
                             source=code[0].strip()[:120] if code else None) from err
     return output
+
+
+@functools.cache
+def ipc_kernel_manager() -> type:
+    """The kernel manager of bistlab's notebooks: the kernel's five sockets are Unix domain socket
+    files in a private folder (ZeroMQ's ``ipc`` transport) instead of TCP ports on 127.0.0.1.
+
+    A TCP port is chosen by binding and releasing it before the kernel binds it again; meanwhile any
+    other connection of the machine (a PostgreSQL client's, another kernel's) may take it, and the
+    kernel then fails to start or its heartbeat thread dies with "Address already in use". Socket
+    files in a folder of its own cannot collide. The folder (under the system's temporary folder,
+    short enough for the 107-byte limit of a socket path) is removed when the kernel is cleaned up.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _transport_default(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _ip_default(self) -> str:
+            return os.path.join(tempfile.mkdtemp(prefix="bistlab-kernel-"), "k")
+
+        def cleanup_connection_file(self) -> None:  # when the kernel is shut down, not restarted
+            super().cleanup_connection_file()
+            if self.transport == "ipc" and os.path.basename(os.path.dirname(self.ip)).startswith("bistlab-kernel-"):
+                shutil.rmtree(os.path.dirname(self.ip), ignore_errors=True)
+
+    return IPCKernelManager
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
