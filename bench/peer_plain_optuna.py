@@ -134,7 +134,7 @@ def run_bistlab(task, *, n_trials: int, space, seed: int, pruner: str, storage: 
     return {
         "trials_per_min": trials_per_minute(run), "fit_share": busy / run.wall_seconds, "wall": run.wall_seconds,
         "median_trial": float(np.median(durations)), "holdout_dirhit": hold["dirhit"], "holdout_count": hold["count"], "holdout_score": hold["score"],
-        "drawn": [trial_attrs(t)["config"]["model_params"]["lgbm"] for t in run.study.trials if t.duration],
+        "drawn": [params["lgbm"] for t in run.study.trials if t.duration and "lgbm" in (params := trial_attrs(t)["config"]["model_params"])],
     }
 
 
